@@ -1,0 +1,3 @@
+from shendu.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,192 @@
+"""Reverse-mode automatic differentiation, define-by-run.
+
+Each op is a ``Function`` whose ``forward`` computes on arrays and whose ``backward`` turns the
+gradient of its output into gradients of its inputs (the chain rule, one link at a time). Calling
+an op records the function on its outputs (``tensor.creator``); ``backward`` walks that graph in
+reverse topological order without recursion, sums each gradient back to its input's broadcast
+shape and accumulates it when a tensor feeds several ops. The chores live here, once.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+from shendu import backend
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    return _mode.enabled
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Run ops without recording them: for inference and for weight updates."""
+    previous = _mode.enabled
+    _mode.enabled = False
+    try:
+        yield
+    finally:
+        _mode.enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad():
+    previous = _mode.enabled
+    _mode.enabled = True
+    try:
+        yield
+    finally:
+        _mode.enabled = previous
+
+
+def sum_to(g, shape):
+    """Sum a broadcast gradient back to ``shape``: d(x + y)/dx sums over the broadcast axes."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if lead:
+        g = g.reshape(g.shape[lead:])
+    return g.reshape(shape)
+
+
+class Function:
+    """One differentiable op: ``forward`` on arrays, then ``backward`` from output to input grads.
+
+    Subclasses keep what backward needs with ``self.save(...)`` and read it from ``self.saved``;
+    ``self.needs[i]`` says whether input ``i`` wants a gradient, so backward can skip work.
+    A backward returns one gradient per input (``None`` where not needed).
+    """
+
+    inputs = saved = _grads = None
+    needs = ()
+    n_out = 1
+
+    def save(self, *arrays):
+        self.saved = arrays
+
+    def forward(self, *xs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, *gys):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the op on tensors (or array-likes) and record it when a gradient is needed."""
+        from shendu.tensor import Tensor, as_tensor
+
+        fn = cls.__new__(cls)
+        fn.__dict__.update(params)
+        xs = [x if isinstance(x, Tensor) else as_tensor(x) for x in inputs]
+        ys = fn.forward(*[x.data for x in xs])
+        record = _mode.enabled and any(x.requires_grad for x in xs)
+        if isinstance(ys, tuple):
+            outs = tuple(Tensor._wrap(y, record) for y in ys)
+        else:
+            outs = Tensor._wrap(ys, record)
+        if record:
+            fn.inputs = xs
+            fn.needs = [x.requires_grad for x in xs]
+            if isinstance(outs, tuple):
+                fn.n_out = len(outs)
+                for i, out in enumerate(outs):
+                    out.creator, out._index = fn, i
+            else:
+                fn.n_out = 1
+                outs.creator = fn
+        return outs
+
+
+def _topological_order(roots):
+    """Functions reachable from ``roots``, consumers before producers (iterative DFS, no recursion)."""
+    order, seen = [], set()
+    for root in roots:
+        if root is None or id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(root.inputs or ()))]
+        while stack:
+            fn, it = stack[-1]
+            for x in it:
+                parent = x.creator
+                if parent is not None and id(parent) not in seen:
+                    seen.add(id(parent))
+                    stack.append((parent, iter(parent.inputs or ())))
+                    break
+            else:
+                stack.pop()
+                order.append(fn)
+    order.reverse()
+    return order
+
+
+def run_backward(outputs, grad_outputs, retain_graph=False, wanted=None, accumulate=True):
+    """Propagate ``grad_outputs`` from ``outputs`` to every leaf (``.grad``) or to ``wanted``.
+
+    Returns the list of gradients for ``wanted`` (arrays or None) when it is given.
+    """
+    result = [None] * len(wanted) if wanted is not None else None
+    wanted_ids = {id(t): i for i, t in enumerate(wanted)} if wanted is not None else {}
+
+    def deliver(x, g):
+        if g.dtype != x.data.dtype:
+            g = g.astype(x.data.dtype)
+        if g.shape != x.data.shape:
+            g = sum_to(g, x.data.shape)
+        i = wanted_ids.get(id(x))
+        if i is not None:
+            result[i] = g if result[i] is None else result[i] + g
+        if x.creator is not None:
+            fn, k = x.creator, x._index
+            if fn._grads[k] is None:
+                fn._grads[k] = g
+            else:
+                fn._grads[k] = fn._grads[k] + g
+        elif accumulate and x.requires_grad:
+            x._accumulate(g)
+
+    roots = []
+    for out, g in zip(outputs, grad_outputs):
+        if out.creator is None:
+            deliver(out, g)
+        else:
+            roots.append(out.creator)
+    order = _topological_order(roots)
+    for fn in order:
+        if fn._grads is None or len(fn._grads) != fn.n_out:
+            fn._grads = [None] * fn.n_out
+    for out, g in zip(outputs, grad_outputs):
+        if out.creator is not None:
+            deliver(out, g)
+
+    xp = backend.xp
+    for fn in order:
+        if fn.inputs is None:
+            raise RuntimeError(
+                "Trying to backpropagate through a graph a second time: its saved values were freed "
+                "by the first backward(). Call backward(retain_graph=True) the first time if you need "
+                "to go through it again.")
+        gys = fn._grads
+        fn._grads = None
+        if all(g is None for g in gys):
+            continue
+        gxs = fn.backward(*gys) if fn.n_out > 1 else fn.backward(gys[0])
+        if not isinstance(gxs, (tuple, list)):
+            gxs = (gxs,)
+        for x, need, g in zip(fn.inputs, fn.needs, gxs):
+            if need and g is not None:
+                deliver(x, xp.asarray(g))
+        if not retain_graph:
+            fn.inputs = None
+            fn.saved = None
+    return result

@@ -1,0 +1,60 @@
+"""The one seam between shendu and its array library.
+
+Every op reaches arrays through ``backend.xp`` (NumPy today, CuPy later), never through a
+NumPy name bound at import, so switching libraries is one assignment in ``set_backend``.
+The default float type and the shared random generator live here too.
+"""
+from __future__ import annotations
+
+import numpy
+
+xp = numpy                      # the array module every op calls
+floatx = numpy.float32          # default float type for new tensors and weights
+rng = numpy.random.default_rng()  # the generator behind initializers and dropout
+
+
+def set_backend(name: str) -> None:
+    """Choose the array library: 'numpy' (default) or 'cupy'."""
+    global xp, rng
+    if name == "numpy":
+        xp = numpy
+    elif name == "cupy":
+        import cupy  # imported lazily: only GPU users need it
+        xp = cupy
+    else:
+        raise ValueError(f"Unknown backend {name!r}; expected 'numpy' or 'cupy'.")
+    rng = xp.random.default_rng()
+
+
+def set_floatx(dtype) -> None:
+    """Set the default float type ('float32' or 'float64')."""
+    global floatx
+    dtype = numpy.dtype(dtype)
+    if dtype.kind != "f":
+        raise ValueError(f"floatx must be a float type such as 'float32', got {dtype}.")
+    floatx = dtype.type
+
+
+def set_seed(seed: int | None) -> None:
+    """Reseed the shared generator so initial weights and dropout masks repeat."""
+    global rng
+    rng = xp.random.default_rng(seed)
+
+
+def asarray(data, dtype=None):
+    """An array of the backend module; Python floats become ``floatx``, float64 arrays stay float64."""
+    if isinstance(data, xp.ndarray):
+        return data if dtype is None or data.dtype == dtype else data.astype(dtype)
+    if dtype is None:
+        arr = xp.asarray(data)
+        if arr.dtype.kind == "f" and not isinstance(data, numpy.ndarray) and not isinstance(data, numpy.generic):
+            arr = arr.astype(floatx)
+        return arr
+    return xp.asarray(data, dtype=dtype)
+
+
+def to_numpy(a):
+    """A NumPy array from a backend array (a copy only when it lives on another device)."""
+    if isinstance(a, numpy.ndarray):
+        return a
+    return a.get() if hasattr(a, "get") else numpy.asarray(a)

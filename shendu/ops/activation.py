@@ -1,0 +1,220 @@
+"""Activation functions a = f(z), each with its derivative f'(z) beside it."""
+from __future__ import annotations
+
+import math
+
+from shendu import backend
+from shendu.autograd import Function
+from shendu.tensor import Tensor
+
+
+class Step(Function):
+    """a = 1 if z > 0 else 0 (Heaviside, the perceptron's activation);   dz = 0 (flat almost everywhere)"""
+    def forward(self, z):
+        return (z > 0).astype(z.dtype)
+
+    def backward(self, ga):
+        return backend.xp.zeros_like(ga)
+
+
+class Sigmoid(Function):
+    """a = 1 / (1 + e^-z);   dz = da * a (1 - a)"""
+    def forward(self, z):
+        xp = backend.xp
+        # e^-|z| never overflows, so both branches stay finite for any z
+        e = xp.exp(-xp.abs(z))
+        a = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        self.save(a)
+        return a
+
+    def backward(self, ga):
+        (a,) = self.saved
+        return ga * a * (1 - a)
+
+
+class Tanh(Function):
+    """a = tanh(z);   dz = da * (1 - a²)"""
+    def forward(self, z):
+        a = backend.xp.tanh(z)
+        self.save(a)
+        return a
+
+    def backward(self, ga):
+        (a,) = self.saved
+        return ga * (1 - a * a)
+
+
+class ReLU(Function):
+    """a = max(z, 0);   dz = da where z > 0"""
+    def forward(self, z):
+        a = backend.xp.maximum(z, 0)
+        self.save(a)
+        return a
+
+    def backward(self, ga):
+        (a,) = self.saved
+        return ga * (a > 0)
+
+
+class LeakyReLU(Function):
+    """a = z if z > 0 else alpha z;   dz = da * (1 or alpha)"""
+    def forward(self, z):
+        self.save(z)
+        return backend.xp.where(z > 0, z, z * self.alpha)
+
+    def backward(self, ga):
+        (z,) = self.saved
+        return backend.xp.where(z > 0, ga, ga * self.alpha)
+
+
+class ELU(Function):
+    """a = z if z > 0 else alpha (e^z - 1);   dz = da * (1 or a + alpha)"""
+    def forward(self, z):
+        xp = backend.xp
+        a = xp.where(z > 0, z, self.alpha * xp.expm1(xp.minimum(z, 0)))
+        self.save(z, a)
+        return a
+
+    def backward(self, ga):
+        z, a = self.saved
+        return backend.xp.where(z > 0, ga, ga * (a + self.alpha))
+
+
+class Softplus(Function):
+    """a = log(1 + e^z), computed as max(z, 0) + log1p(e^-|z|);   dz = da * sigmoid(z)"""
+    def forward(self, z):
+        xp = backend.xp
+        self.save(z)
+        return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
+
+    def backward(self, ga):
+        (z,) = self.saved
+        return ga * Sigmoid().forward(z)
+
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+
+class GELU(Function):
+    """a = z Φ(z) (exact, erf) or 0.5 z (1 + tanh(√(2/π)(z + 0.044715 z³))) (approximate)"""
+    def forward(self, z):
+        xp = backend.xp
+        self.save(z)
+        if self.approximate:
+            return 0.5 * z * (1 + xp.tanh(_SQRT_2_OVER_PI * (z + 0.044715 * z ** 3)))
+        return 0.5 * z * (1 + _erf(z / math.sqrt(2)))
+
+    def backward(self, ga):
+        xp = backend.xp
+        (z,) = self.saved
+        if self.approximate:
+            t = xp.tanh(_SQRT_2_OVER_PI * (z + 0.044715 * z ** 3))
+            dt = (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * z * z)
+            return ga * (0.5 * (1 + t) + 0.5 * z * dt)
+        cdf = 0.5 * (1 + _erf(z / math.sqrt(2)))
+        pdf = xp.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+        return ga * (cdf + z * pdf)
+
+
+def _erf(x):
+    """The error function, from SciPy when present, else from ``math.erf`` elementwise."""
+    try:
+        from scipy.special import erf
+        return erf(x).astype(x.dtype)
+    except ImportError:  # pragma: no cover - scipy ships with scikit-learn
+        xp = backend.xp
+        return xp.vectorize(math.erf, otypes=[x.dtype])(x)
+
+
+class Softmax(Function):
+    """a_i = e^{z_i - max z} / Σ_j e^{z_j - max z};   dz = a * (da - Σ da·a)"""
+    def forward(self, z):
+        xp = backend.xp
+        e = xp.exp(z - z.max(axis=self.axis, keepdims=True))   # subtract the max: no overflow
+        a = e / e.sum(axis=self.axis, keepdims=True)
+        self.save(a)
+        return a
+
+    def backward(self, ga):
+        (a,) = self.saved
+        return a * (ga - (ga * a).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """a_i = z_i - max z - log Σ_j e^{z_j - max z};   dz = da - softmax(z) Σ da"""
+    def forward(self, z):
+        xp = backend.xp
+        shifted = z - z.max(axis=self.axis, keepdims=True)
+        a = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        self.save(a)
+        return a
+
+    def backward(self, ga):
+        (a,) = self.saved
+        return ga - backend.xp.exp(a) * ga.sum(axis=self.axis, keepdims=True)
+
+
+def step(z) -> Tensor:
+    return Step.apply(z)
+
+
+def sigmoid(z) -> Tensor:
+    return Sigmoid.apply(z)
+
+
+def tanh(z) -> Tensor:
+    return Tanh.apply(z)
+
+
+def relu(z) -> Tensor:
+    return ReLU.apply(z)
+
+
+def leaky_relu(z, alpha: float = 0.2) -> Tensor:
+    return LeakyReLU.apply(z, alpha=alpha)
+
+
+def elu(z, alpha: float = 1.0) -> Tensor:
+    return ELU.apply(z, alpha=alpha)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(z) -> Tensor:
+    """a = scale * elu(z, alpha) with the self-normalising constants of Klambauer et al. (2017)."""
+    return ELU.apply(z, alpha=_SELU_ALPHA) * _SELU_SCALE
+
+
+def softplus(z) -> Tensor:
+    return Softplus.apply(z)
+
+
+def gelu(z, approximate: bool = False) -> Tensor:
+    return GELU.apply(z, approximate=approximate)
+
+
+def softmax(z, axis: int = -1) -> Tensor:
+    return Softmax.apply(z, axis=axis)
+
+
+def log_softmax(z, axis: int = -1) -> Tensor:
+    return LogSoftmax.apply(z, axis=axis)
+
+
+def swish(z) -> Tensor:
+    """a = z * sigmoid(z) (also called SiLU)."""
+    return z * sigmoid(z)
+
+
+def softsign(z) -> Tensor:
+    """a = z / (1 + |z|)."""
+    from shendu.ops.elementwise import abs as abs_
+    return z / (1 + abs_(z))
+
+
+def hard_sigmoid(z) -> Tensor:
+    """a = clip(z / 6 + 0.5, 0, 1), Keras 3's piecewise-linear sigmoid."""
+    from shendu.ops.elementwise import clip
+    return clip(z * (1 / 6) + 0.5, 0.0, 1.0)

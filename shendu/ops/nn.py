@@ -1,0 +1,97 @@
+"""Neural-network building blocks that are more than one elementwise formula:
+dropout, embedding lookup, and softmax cross-entropy fused with its gradient."""
+from __future__ import annotations
+
+from shendu import backend
+from shendu.autograd import Function
+from shendu.tensor import Tensor, as_tensor
+
+
+class Dropout(Function):
+    """y = x * m / (1 - rate), m ~ Bernoulli(1 - rate) (inverted dropout);   dx = dy * m / (1 - rate)"""
+    def forward(self, x):
+        keep = self.rng.random(x.shape, dtype=x.dtype if x.dtype.kind == "f" else None) >= self.rate
+        scale = x.dtype.type(1.0 / (1.0 - self.rate))
+        self.mask = keep * scale          # the scaled mask is all backward needs
+        return x * self.mask
+
+    def backward(self, gy):
+        return gy * self.mask
+
+
+def dropout(x, rate: float, rng=None, training: bool = True) -> Tensor:
+    """Zero each value with probability ``rate`` and scale the rest by 1/(1-rate), so the
+    expected activation is unchanged and inference needs no rescaling.
+
+    ``rng`` is the random generator that draws the mask (``backend.rng`` when omitted).
+    """
+    if not 0 <= rate < 1:
+        raise ValueError(f"dropout rate must be in [0, 1), got {rate}.")
+    if not training or rate == 0:
+        return as_tensor(x)
+    return Dropout.apply(x, rate=rate, rng=rng if rng is not None else backend.rng)
+
+
+class Embedding(Function):
+    """y = W[ids] (row lookup);   dW = dy scatter-added into the looked-up rows (repeats add up)"""
+    def forward(self, W):
+        self.rows = W.shape
+        return W[self.ids]
+
+    def backward(self, gy):
+        xp = backend.xp
+        gW = xp.zeros(self.rows, gy.dtype)
+        xp.add.at(gW, self.ids.reshape(-1), gy.reshape(-1, self.rows[1]))
+        return gW
+
+
+def embedding(ids, table) -> Tensor:
+    """Look up the row of ``table`` (vocab, dim) for each integer id in ``ids``."""
+    ids = ids.data if isinstance(ids, Tensor) else backend.asarray(ids)
+    table = as_tensor(table)
+    if ids.dtype.kind not in "iu":
+        if ids.dtype.kind == "f" and (ids == backend.xp.round(ids)).all():
+            ids = ids.astype("int64")      # integral floats (a common Keras input) are accepted
+        else:
+            raise TypeError(f"embedding ids must be integers, got dtype {ids.dtype}.")
+    if ids.size and (ids.min() < 0 or ids.max() >= table.shape[0]):
+        bad = ids[(ids < 0) | (ids >= table.shape[0])].reshape(-1)[0]
+        raise IndexError(f"embedding: id {int(bad)} is outside the table's range [0, {table.shape[0]}); "
+                         f"input_dim must be larger than the largest id.")
+    return Embedding.apply(table, ids=ids)
+
+
+class SoftmaxCrossEntropy(Function):
+    """L = -Σ_k t_k log softmax(z)_k per sample;   dz = (softmax(z) - t) * dL
+
+    Fused because the joint gradient is simpler and stabler than the composed one. ``t`` is a
+    distribution over the last axis (one-hot or smoothed), or integer labels when ``sparse``.
+    """
+    def forward(self, z):
+        xp = backend.xp
+        shifted = z - z.max(axis=-1, keepdims=True)       # the max shift keeps e^z finite
+        log_p = shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+        self.save(log_p)
+        if self.sparse:
+            return -xp.take_along_axis(log_p, self.target[..., None], axis=-1)[..., 0]
+        return -(self.target * log_p).sum(axis=-1)
+
+    def backward(self, gL):
+        xp = backend.xp
+        (log_p,) = self.saved
+        g = xp.exp(log_p)
+        if self.sparse:
+            xp.put_along_axis(g, self.target[..., None],
+                              xp.take_along_axis(g, self.target[..., None], axis=-1) - 1, axis=-1)
+        else:
+            g -= self.target
+        return g * gL[..., None]
+
+
+def softmax_cross_entropy(logits, target, sparse: bool = False) -> Tensor:
+    """Per-sample cross-entropy of softmax(logits) against ``target`` (labels when ``sparse``)."""
+    target = target.data if isinstance(target, Tensor) else backend.asarray(target)
+    logits = as_tensor(logits)
+    if not sparse:
+        target = target.astype(logits.dtype)
+    return SoftmaxCrossEntropy.apply(logits, target=target, sparse=sparse)

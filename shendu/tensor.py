@@ -1,0 +1,252 @@
+"""Tensor: an array of the backend module plus what reverse-mode autodiff needs.
+
+A tensor holds ``data`` (the array), ``requires_grad``, ``grad`` (filled by ``backward``) and
+``creator`` (the op that made it, the link the gradient walks back along). Its operators
+dispatch to the primitive ops in ``shendu.ops``; the math lives there, not here.
+"""
+from __future__ import annotations
+
+from shendu import autograd, backend
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it and backpropagate through them."""
+
+    __array_priority__ = 1000   # NumPy defers to Tensor's reflected operators
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = backend.asarray(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"Only float tensors can require gradients, but this tensor has dtype {self.data.dtype}. "
+                "Pass dtype='float32' (or float64) to make it differentiable.")
+        self.requires_grad = requires_grad
+        self.grad: Tensor | None = None
+        self.creator = None
+        self._index = 0
+        self.name = name
+
+    @classmethod
+    def _wrap(cls, array, requires_grad):
+        t = cls.__new__(cls)
+        t.data, t.requires_grad, t.grad, t.creator, t._index, t.name = array, requires_grad, None, None, 0, None
+        return t
+
+    # ---------------------------------------------------------------- array facts
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        body = backend.to_numpy(self.data).__repr__()
+        body = body[body.index("(") + 1:body.rindex(")")] if body.startswith("array(") else body
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({body}{grad})"
+
+    def numpy(self):
+        """The values as a NumPy array (shares memory on the CPU)."""
+        return backend.to_numpy(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def item(self):
+        return self.data.item()
+
+    def __float__(self):
+        return float(self.data)
+
+    def __int__(self):
+        return int(self.data)
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __hash__(self):
+        return id(self)
+
+    def detach(self) -> "Tensor":
+        """The same values, cut from the graph."""
+        return Tensor._wrap(self.data, False)
+
+    def astype(self, dtype) -> "Tensor":
+        from shendu.ops.elementwise import cast
+        return cast(self, dtype)
+
+    # ---------------------------------------------------------------- autodiff
+    def _accumulate(self, g):
+        if self.grad is None:
+            self.grad = Tensor._wrap(g, False)
+        else:
+            self.grad = Tensor._wrap(self.grad.data + g, False)
+
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Backpropagate from this tensor: fill ``.grad`` of every leaf that requires it.
+
+        ``grad`` is dL/dself; it may be omitted only for a scalar (then it is 1).
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() was called on a tensor that does not require grad: nothing recorded how it "
+                "was computed. Create the inputs with requires_grad=True (or shendu.tensor(x, "
+                "requires_grad=True)) and make sure the computation is not inside shendu.no_grad().")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient works only for a scalar, but this tensor has shape "
+                    f"{self.shape}. Reduce it first (loss.sum() or loss.mean()) or pass grad= with the "
+                    f"same shape {self.shape}.")
+            g = backend.xp.ones_like(self.data)
+        else:
+            g = grad.data if isinstance(grad, Tensor) else backend.asarray(grad, self.data.dtype)
+            if g.shape != self.shape:
+                raise ValueError(f"backward(grad=...) needs a gradient of shape {self.shape}, got {g.shape}.")
+        autograd.run_backward([self], [g], retain_graph=retain_graph)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ---------------------------------------------------------------- operators
+    def __add__(self, other):
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        return _ops().sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops().sub(other, self)
+
+    def __mul__(self, other):
+        return _ops().mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops().mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops().div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().div(other, self)
+
+    def __pow__(self, other):
+        return _ops().pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops().pow(other, self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __neg__(self):
+        return _ops().neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __getitem__(self, index):
+        return _ops().getitem(self, index)
+
+    # comparisons give plain boolean tensors: they have no gradient
+    def _compare(self, other, op):
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._wrap(op(self.data, other), False)
+
+    def __lt__(self, other):
+        return self._compare(other, backend.xp.less)
+
+    def __le__(self, other):
+        return self._compare(other, backend.xp.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, backend.xp.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, backend.xp.greater_equal)
+
+    def __eq__(self, other):
+        return self._compare(other, backend.xp.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, backend.xp.not_equal)
+
+    # ---------------------------------------------------------------- methods
+    @property
+    def T(self):
+        return _ops().transpose(self)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _ops().transpose(self, axes or None)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops().reshape(self, shape)
+
+    def sum(self, axis=None, keepdims=False):
+        return _ops().sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _ops().mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _ops().max(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _ops().min(self, axis, keepdims)
+
+    def exp(self):
+        return _ops().exp(self)
+
+    def log(self):
+        return _ops().log(self)
+
+    def sqrt(self):
+        return _ops().sqrt(self)
+
+    def abs(self):
+        return _ops().abs(self)
+
+    def tanh(self):
+        return _ops().tanh(self)
+
+    def sigmoid(self):
+        return _ops().sigmoid(self)
+
+    def relu(self):
+        return _ops().relu(self)
+
+    def clip(self, low, high):
+        return _ops().clip(self, low, high)
+
+
+def _ops():
+    import shendu.ops as ops
+    return ops
+
+
+def as_tensor(data, dtype=None) -> Tensor:
+    """``data`` as a Tensor (no copy when it already is one)."""
+    if isinstance(data, Tensor):
+        return data
+    return Tensor._wrap(backend.asarray(data, dtype), False)
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Build a Tensor: float32 for Python floats, float64 kept when given, integers stay integers."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)

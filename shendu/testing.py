@@ -1,0 +1,78 @@
+"""Finite-difference gradient checking, public so learners can test their own ops and layers."""
+from __future__ import annotations
+
+import numpy as np
+
+from shendu import autograd
+from shendu.tensor import Tensor
+
+
+def numerical_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """dF/dx by central differences: (F(x + eps) - F(x - eps)) / (2 eps), one element at a time."""
+    g = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        up = f()
+        flat[i] = old - eps
+        down = f()
+        flat[i] = old
+        gflat[i] = (up - down) / (2 * eps)
+    return g
+
+
+def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1e-4, seed: int = 0) -> bool:
+    """Compare the analytic gradients of ``fn(*inputs)`` with central differences, in float64.
+
+    ``fn`` returns a Tensor of any shape; it is projected on a fixed random direction v so that
+    one backward pass checks every output. Float inputs (arrays or Tensors) are differentiated,
+    integer inputs are passed through. Raises AssertionError naming the input and the worst
+    element when the two disagree by more than ``atol + rtol * |numeric|``; returns True otherwise.
+    """
+    tensors = []
+    for x in inputs:
+        a = np.asarray(x.numpy() if isinstance(x, Tensor) else x)
+        if a.dtype.kind == "f":
+            tensors.append(Tensor(a.astype(np.float64), requires_grad=True))
+        else:
+            tensors.append(Tensor(a))
+    y = fn(*tensors)
+    if not isinstance(y, Tensor):
+        raise TypeError(f"gradcheck: fn must return a shendu Tensor, got {type(y).__name__}.")
+    if y.dtype != np.float64:
+        raise TypeError(f"gradcheck: fn returned dtype {y.dtype}; it must keep float64 inputs in float64 "
+                        "(a float32 cast inside fn makes finite differences meaningless).")
+    v = np.random.default_rng(seed).standard_normal(y.shape)
+    y.backward(v)
+
+    def projected():
+        with autograd.no_grad():
+            return float((fn(*tensors).numpy() * v).sum())
+
+    for k, t in enumerate(tensors):
+        if not t.requires_grad:
+            continue
+        analytic = np.zeros(t.shape) if t.grad is None else t.grad.numpy()
+        numeric = numerical_grad(projected, t.data, eps)
+        err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+        if err.size and err.max() > 0:
+            i = np.unravel_index(int(np.argmax(err)), err.shape)
+            raise AssertionError(
+                f"gradcheck failed for input {k} (shape {t.shape}): at index {tuple(int(j) for j in i)} the "
+                f"analytic gradient is {analytic[i]:.10g} but finite differences give {numeric[i]:.10g} "
+                f"(|difference| {abs(analytic[i] - numeric[i]):.3g} > atol {atol} + rtol {rtol} * |numeric|).")
+    return True
+
+
+def assert_close(actual, expected, atol: float = 1e-6, rtol: float = 1e-5, name: str = "value") -> None:
+    """Assert two arrays agree elementwise, reporting the worst element when they do not."""
+    a = np.asarray(actual.numpy() if isinstance(actual, Tensor) else actual, dtype=np.float64)
+    b = np.asarray(expected.numpy() if isinstance(expected, Tensor) else expected, dtype=np.float64)
+    if a.shape != b.shape:
+        raise AssertionError(f"{name}: shape {a.shape} differs from expected {b.shape}.")
+    err = np.abs(a - b) - (atol + rtol * np.abs(b))
+    if err.size and err.max() > 0:
+        i = np.unravel_index(int(np.argmax(err)), err.shape)
+        raise AssertionError(f"{name}: at index {i} got {a[i]!r}, expected {b[i]!r} "
+                             f"(max |difference| {np.abs(a - b).max():.3g}).")
