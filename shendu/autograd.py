@@ -51,12 +51,16 @@ def sum_to(g, shape):
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    if lead:
-        g = g.reshape(g.shape[lead:])
-    return g.reshape(shape)
+    if lead >= 0:
+        axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+        if axes:
+            g = g.sum(axis=axes, keepdims=True)
+        if lead:
+            g = g.reshape(g.shape[lead:])
+    if g.shape != tuple(shape):   # never reshape a wrong gradient into place: that hides a broken backward
+        raise ValueError(f"A gradient of shape {g.shape} cannot be summed back to its input's shape "
+                         f"{tuple(shape)}: the op's backward returned a gradient of the wrong shape.")
+    return g
 
 
 class Function:

@@ -19,7 +19,7 @@ class GradientTape:
     def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
         self.persistent = persistent
         self.watch_accessed_variables = watch_accessed_variables
-        self._watched: list[Tensor] = []
+        self._watched: list[tuple[Tensor, bool]] = []   # (tensor, its requires_grad before watch)
         self._used = False
         self._grad_context = None
 
@@ -30,8 +30,8 @@ class GradientTape:
 
     def __exit__(self, *exc):
         self._grad_context.__exit__(*exc)
-        for t in self._watched:       # watching is for this tape only
-            t.requires_grad = t._watched_before
+        for t, before in reversed(self._watched):   # watching is for this tape only (undo in reverse: a
+            t.requires_grad = before                 # tensor watched twice gets its original flag back)
         return False
 
     def watch(self, tensor) -> None:
@@ -42,9 +42,8 @@ class GradientTape:
                                 "wrap the array with shendu.tensor(x) first.")
             if t.dtype.kind != "f":
                 raise TypeError(f"GradientTape.watch: only float tensors have gradients, got dtype {t.dtype}.")
-            t._watched_before = t.requires_grad
+            self._watched.append((t, t.requires_grad))
             t.requires_grad = True
-            self._watched.append(t)
 
     def gradient(self, target, sources, output_gradients=None):
         """d target / d sources, shaped like ``sources`` (a list stays a list); None where unconnected."""

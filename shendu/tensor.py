@@ -32,6 +32,8 @@ class Tensor:
     @classmethod
     def _wrap(cls, array, requires_grad):
         t = cls.__new__(cls)
+        # only float results carry gradients (an argmax or a cast to int is a constant)
+        requires_grad = requires_grad and array.dtype.kind in "fc"
         t.data, t.requires_grad, t.grad, t.creator, t._index, t.name = array, requires_grad, None, None, 0, None
         return t
 

@@ -10,15 +10,14 @@ from shendu.tensor import Tensor
 def numerical_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """dF/dx by central differences: (F(x + eps) - F(x - eps)) / (2 eps), one element at a time."""
     g = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), g.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
+    for i in np.ndindex(x.shape):   # index x itself: reshape(-1) of a non-contiguous x is a copy, not a view
+        old = x[i]
+        x[i] = old + eps
         up = f()
-        flat[i] = old - eps
+        x[i] = old - eps
         down = f()
-        flat[i] = old
-        gflat[i] = (up - down) / (2 * eps)
+        x[i] = old
+        g[i] = (up - down) / (2 * eps)
     return g
 
 
@@ -56,6 +55,7 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 
         analytic = np.zeros(t.shape) if t.grad is None else t.grad.numpy()
         numeric = numerical_grad(projected, t.data, eps)
         err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+        err = np.where(np.isnan(err), np.inf, err)     # a NaN gradient is a failure, never a pass
         if err.size and err.max() > 0:
             i = np.unravel_index(int(np.argmax(err)), err.shape)
             raise AssertionError(
@@ -71,8 +71,11 @@ def assert_close(actual, expected, atol: float = 1e-6, rtol: float = 1e-5, name:
     b = np.asarray(expected.numpy() if isinstance(expected, Tensor) else expected, dtype=np.float64)
     if a.shape != b.shape:
         raise AssertionError(f"{name}: shape {a.shape} differs from expected {b.shape}.")
-    err = np.abs(a - b) - (atol + rtol * np.abs(b))
+    with np.errstate(invalid="ignore"):
+        err = np.abs(a - b) - (atol + rtol * np.abs(b))
+    # equal values (inf == inf) and NaN against NaN match; any other NaN is a failure, never a pass
+    err = np.where((a == b) | (np.isnan(a) & np.isnan(b)), 0.0, np.where(np.isnan(err), np.inf, err))
     if err.size and err.max() > 0:
         i = np.unravel_index(int(np.argmax(err)), err.shape)
-        raise AssertionError(f"{name}: at index {i} got {a[i]!r}, expected {b[i]!r} "
+        raise AssertionError(f"{name}: at index {tuple(int(j) for j in i)} got {a[i]:.10g}, expected {b[i]:.10g} "
                              f"(max |difference| {np.abs(a - b).max():.3g}).")

@@ -26,6 +26,8 @@ def _scalar_dtype(t, value):
         return t.dtype
     if isinstance(value, (bool, int)) and t.dtype.kind in "iu":
         return t.dtype
+    if isinstance(value, float) and t.dtype.kind in "iub":
+        return backend.floatx           # int tensor * 0.5 is float32, as in PyTorch and Keras
     return backend.asarray(value).dtype
 
 
@@ -146,7 +148,12 @@ class Clip(Function):
 
     def backward(self, gy):
         (x,) = self.saved
-        return gy * ((x >= self.low) & (x <= self.high))
+        inside = backend.xp.ones(x.shape, bool)
+        if self.low is not None:
+            inside &= x >= self.low
+        if self.high is not None:
+            inside &= x <= self.high
+        return gy * inside
 
 
 class Maximum(Function):

@@ -29,7 +29,8 @@ class Transpose(Function):
     def backward(self, gy):
         if self.axes is None:
             return gy.transpose()
-        return gy.transpose(backend.xp.argsort(backend.xp.asarray(self.axes)).tolist())
+        axes = [a % gy.ndim for a in self.axes]      # (-1, 0, 1) means (2, 0, 1): argsort needs the latter
+        return gy.transpose(backend.xp.argsort(backend.xp.asarray(axes)).tolist())
 
 
 def _is_basic(index):

@@ -1,0 +1,40 @@
+"""Shared fixtures: the array backend (NumPy; CuPy too when it is installed) and a clean global state."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))   # `from helpers import ...` under any import mode
+
+import shendu as sd  # noqa: E402
+from shendu import autograd, backend as _backend  # noqa: E402
+
+BACKENDS = ["numpy"] + (["cupy"] if importlib.util.find_spec("cupy") is not None else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Run the test once per installed array library; NumPy is restored afterwards."""
+    sd.set_backend(request.param)
+    sd.set_seed(0)
+    yield _backend
+    sd.set_backend("numpy")
+
+
+@pytest.fixture(autouse=True)
+def _clean_state():
+    """Each test starts from the defaults: float32, gradients recorded, a seeded generator."""
+    floatx = _backend.floatx
+    sd.set_seed(0)
+    yield
+    _backend.floatx = floatx
+    autograd._mode.enabled = True
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

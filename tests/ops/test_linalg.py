@@ -1,0 +1,68 @@
+"""shendu/ops/linalg.py: matmul (2-D, batched with broadcasting, vectors) and the fused linear z = xW + b."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import Row, assert_every_op_has_a_row, cases, check_row
+
+import shendu as sd
+from shendu import ops
+from shendu.ops import linalg
+
+ROWS = [
+    Row("matmul_2d", ops.matmul, np.matmul, [((3, 4), (4, 5)), ((1, 4), (4, 1)), ((1, 1), (1, 1)), ((5, 3), (3, 7))]),
+    Row("matmul_batched", ops.matmul, np.matmul, [((2, 3, 4), (2, 4, 5)), ((2, 3, 4), (4, 5)), ((3, 4), (2, 4, 5)),
+                                                  ((2, 1, 3, 4), (5, 4, 2)), ((1, 3, 4), (2, 4, 1))]),
+    Row("matmul_vec_mat", ops.matmul, np.matmul, [((4,), (4, 5)), ((4,), (2, 4, 3)), ((1,), (1, 3))]),
+    Row("matmul_mat_vec", ops.matmul, np.matmul, [((3, 4), (4,)), ((2, 3, 4), (4,)), ((1, 1), (1,))]),
+    Row("matmul_vec_vec", ops.matmul, np.matmul, [((4,), (4,)), ((1,), (1,))]),
+    Row("matmul_operator", lambda a, b: a @ b, lambda a, b: a @ b, [((3, 4), (4, 2))]),
+    Row("linear_bias", ops.linear, lambda x, W, b: x @ W + b, [((3, 4), (4, 5), (5,)), ((1, 4), (4, 1), (1,)),
+                                                               ((2, 3, 4), (4, 5), (5,)), ((4,), (4, 2), (2,))]),
+    Row("linear_no_bias", ops.linear, lambda x, W: x @ W, [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((1, 1), (1, 3))]),
+]
+
+
+@pytest.mark.parametrize("row, shapes", cases(ROWS))
+def test_linalg_op_table(backend, row, shapes):
+    check_row(row, shapes)
+
+
+def test_every_linalg_op_has_a_row():
+    assert_every_op_has_a_row(linalg, ROWS)
+
+
+def test_linear_matches_its_composed_oracle():
+    """The fused op agrees with matmul + add, values and gradients (STYLE 4: composed oracle)."""
+    rng = np.random.default_rng(1)
+    x0, W0, b0 = rng.normal(size=(2, 3, 4)), rng.normal(size=(4, 5)), rng.normal(size=5)
+    grads = []
+    for f in (lambda x, W, b: ops.linear(x, W, b), lambda x, W, b: ops.matmul(x, W) + b):
+        ts = [sd.tensor(a, requires_grad=True) for a in (x0, W0, b0)]
+        y = f(*ts)
+        (y * y).sum().backward()
+        grads.append([y.numpy()] + [t.grad.numpy() for t in ts])
+    for fused, composed in zip(*grads):
+        np.testing.assert_allclose(fused, composed, rtol=1e-12, atol=1e-12)
+
+
+def test_linear_gives_no_gradient_to_inputs_that_need_none():
+    x = sd.tensor(np.ones((2, 3)))
+    W = sd.tensor(np.ones((3, 4)), requires_grad=True)
+    ops.linear(x, W).sum().backward()
+    assert x.grad is None
+    np.testing.assert_array_equal(W.grad.numpy(), np.full((3, 4), 2.0))
+
+
+def test_matmul_shape_mismatch_names_both_shapes():
+    with pytest.raises(ValueError, match=r"\(3, 4\) @ \(5, 6\)"):
+        ops.matmul(sd.tensor(np.zeros((3, 4))), sd.tensor(np.zeros((5, 6))))
+    with pytest.raises(ValueError, match=r"\(3, 4\).*\(5,\)"):
+        sd.tensor(np.zeros((3, 4))) @ sd.tensor(np.zeros(5))
+    with pytest.raises(ValueError, match="at least one axis"):
+        ops.matmul(sd.tensor(2.0), sd.tensor(np.zeros(3)))
+
+
+def test_linear_feature_mismatch_names_the_shapes():
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(4, 5\)"):
+        ops.linear(sd.tensor(np.zeros((2, 3))), sd.tensor(np.zeros((4, 5))))
