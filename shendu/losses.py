@@ -22,18 +22,32 @@ def _prepare(y_true, y_pred, name):
 
 
 def _same_shape(y_true, y_pred, name):
+    """Match ranks as Keras does (squeeze_or_expand_to_same_rank), then require broadcastable shapes:
+    labels (batch,) against predictions (batch, 1) pair up row by row instead of broadcasting to a
+    (batch, batch) matrix, which would give a plausible-looking but wrong loss."""
+    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
+        if y_pred.ndim == 1:
+            y_pred = ops.expand_dims(y_pred, -1)
+        else:
+            y_true = y_true.reshape(y_true.shape[:-1])
+    elif y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
+        if y_true.ndim == 1:
+            y_true = y_true.reshape(y_true.shape + (1,))
+        else:
+            y_pred = ops.squeeze(y_pred, -1)
     if y_true.shape != y_pred.shape:
         try:
             backend.xp.broadcast_shapes(y_true.shape, y_pred.shape)
         except ValueError:
             raise ValueError(f"{name}: y_true of shape {tuple(y_true.shape)} does not match y_pred of shape "
                              f"{tuple(y_pred.shape)}.") from None
+    return y_true, y_pred
 
 
 def mean_squared_error(y_true, y_pred) -> Tensor:
     """L = mean_k (y_pred_k - y_true_k)²"""
     y_true, y_pred = _prepare(y_true, y_pred, "mean_squared_error")
-    _same_shape(y_true, y_pred, "mean_squared_error")
+    y_true, y_pred = _same_shape(y_true, y_pred, "mean_squared_error")
     d = y_pred - Tensor._wrap(y_true.astype(y_pred.dtype), False)
     return ops.mean(d * d, axis=-1)
 
@@ -41,7 +55,7 @@ def mean_squared_error(y_true, y_pred) -> Tensor:
 def mean_absolute_error(y_true, y_pred) -> Tensor:
     """L = mean_k |y_pred_k - y_true_k|"""
     y_true, y_pred = _prepare(y_true, y_pred, "mean_absolute_error")
-    _same_shape(y_true, y_pred, "mean_absolute_error")
+    y_true, y_pred = _same_shape(y_true, y_pred, "mean_absolute_error")
     return ops.mean(ops.abs(y_pred - Tensor._wrap(y_true.astype(y_pred.dtype), False)), axis=-1)
 
 
@@ -49,17 +63,18 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothi
                         axis: int = -1) -> Tensor:
     """L = -mean_k [t log p + (1 - t) log(1 - p)], p = sigmoid(logits) or the clipped probability.
 
-    With logits the stable form max(z, 0) - z t + log(1 + e^-|z|) is used, so |z| = 1e4 is fine.
+    With logits the stable form softplus(z) - z t = max(z, 0) - z t + log(1 + e^-|z|) is used, so
+    |z| = 1e4 is fine; softplus's gradient sigmoid(z) stays right at z = 0, where relu and abs have kinks.
     """
     y_true, y_pred = _prepare(y_true, y_pred, "binary_crossentropy")
-    _same_shape(y_true, y_pred, "binary_crossentropy")
+    y_true, y_pred = _same_shape(y_true, y_pred, "binary_crossentropy")
     t = y_true.astype(y_pred.dtype)
     if label_smoothing:
         t = t * (1 - label_smoothing) + 0.5 * label_smoothing
     t = Tensor._wrap(t, False)
     if from_logits:
         z = y_pred
-        per_element = ops.relu(z) - z * t + ops.softplus(-ops.abs(z))
+        per_element = ops.softplus(z) - z * t
     else:
         p = ops.clip(y_pred, EPSILON, 1 - EPSILON)
         per_element = -(t * ops.log(p) + (1 - t) * ops.log(1 - p))
@@ -140,3 +155,467 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, i
 # tf.keras's short aliases
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+
+
+# ====================================================================================================
+# More per-sample functions (same contract as above: one value per sample, the mean over the last axis)
+# ====================================================================================================
+
+def _squeeze_or_expand(x1, x2):
+    """Keras's squeeze_or_expand_to_same_rank for arrays or Tensors: when the ranks differ by one
+    and the longer one ends in a size-1 axis, squeeze it (or expand a rank-1 partner instead)."""
+    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
+        if x2.ndim == 1:
+            x2 = x2.reshape(tuple(x2.shape) + (1,))
+        else:
+            x1 = x1.reshape(tuple(x1.shape[:-1]))
+    elif x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
+        if x1.ndim == 1:
+            x1 = x1.reshape(tuple(x1.shape) + (1,))
+        else:
+            x2 = x2.reshape(tuple(x2.shape[:-1]))
+    return x1, x2
+
+
+def align_ranks(y_true, y_pred):
+    """Labels and predictions lined up sample by sample, as Keras does before every loss:
+    labels (batch,) against predictions (batch, 1) become (batch, 1) instead of broadcasting to
+    (batch, batch). Returns y_true as a backend array and y_pred as a Tensor.
+    """
+    y_pred = as_tensor(y_pred)
+    y_true = y_true.data if isinstance(y_true, Tensor) else backend.asarray(y_true)
+    return _squeeze_or_expand(y_true, y_pred)
+
+
+def _targets(y_true, y_pred, name):
+    """y_true as a constant Tensor of y_pred's dtype, after the rank alignment and the shape check."""
+    y_true, y_pred = align_ranks(y_true, y_pred)
+    y_true, y_pred = _prepare(y_true, y_pred, name)
+    _same_shape(y_true, y_pred, name)
+    return Tensor._wrap(y_true.astype(y_pred.dtype), False), y_pred
+
+
+def huber(y_true, y_pred, delta: float = 1.0) -> Tensor:
+    """L = mean_k h(e_k), e = y_pred - y_true;  h(e) = e²/2 for |e| <= delta, delta (|e| - delta/2) beyond.
+
+    Quadratic near zero like MSE, linear in the tails like MAE, so outliers pull less.
+    """
+    t, y_pred = _targets(y_true, y_pred, "huber")
+    e = y_pred - t
+    a = ops.abs(e)
+    return ops.mean(ops.where(a.data <= delta, 0.5 * e * e, delta * a - 0.5 * delta * delta), axis=-1)
+
+
+def mean_absolute_percentage_error(y_true, y_pred) -> Tensor:
+    """L = 100 · mean_k |(y_true_k - y_pred_k) / max(|y_true_k|, eps)|"""
+    t, y_pred = _targets(y_true, y_pred, "mean_absolute_percentage_error")
+    scale = backend.xp.maximum(backend.xp.abs(t.data), EPSILON)   # no division by a zero target
+    return 100.0 * ops.mean(ops.abs((t - y_pred) / Tensor._wrap(scale, False)), axis=-1)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred) -> Tensor:
+    """L = mean_k (log(1 + max(y_pred_k, eps)) - log(1 + max(y_true_k, eps)))²"""
+    t, y_pred = _targets(y_true, y_pred, "mean_squared_logarithmic_error")
+    log_t = Tensor._wrap(backend.xp.log(backend.xp.maximum(t.data, EPSILON) + 1.0), False)
+    d = ops.log(ops.maximum(y_pred, EPSILON) + 1.0) - log_t
+    return ops.mean(d * d, axis=-1)
+
+
+def kl_divergence(y_true, y_pred) -> Tensor:
+    """L = Σ_k t_k log(t_k / p_k), with t and p clipped to [eps, 1]."""
+    t, y_pred = _targets(y_true, y_pred, "kl_divergence")
+    t = Tensor._wrap(backend.xp.clip(t.data, EPSILON, 1.0), False)
+    return ops.sum(t * ops.log(t / ops.clip(y_pred, EPSILON, 1.0)), axis=-1)
+
+
+def poisson(y_true, y_pred) -> Tensor:
+    """L = mean_k (y_pred_k - y_true_k log(y_pred_k + eps))"""
+    t, y_pred = _targets(y_true, y_pred, "poisson")
+    return ops.mean(y_pred - t * ops.log(y_pred + EPSILON), axis=-1)
+
+
+def _signed_labels(t):
+    """Hinge losses want labels in {-1, 1}; labels given as {0, 1} are mapped there, others kept."""
+    xp = backend.xp
+    if bool(xp.all((t.data == 0) | (t.data == 1))):
+        return Tensor._wrap(2.0 * t.data - 1.0, False)
+    return t
+
+
+def hinge(y_true, y_pred) -> Tensor:
+    """L = mean_k max(1 - t_k y_pred_k, 0), t in {-1, 1} ({0, 1} labels are converted)."""
+    t, y_pred = _targets(y_true, y_pred, "hinge")
+    return ops.mean(ops.maximum(1.0 - _signed_labels(t) * y_pred, 0.0), axis=-1)
+
+
+def squared_hinge(y_true, y_pred) -> Tensor:
+    """L = mean_k max(1 - t_k y_pred_k, 0)², t in {-1, 1} ({0, 1} labels are converted)."""
+    t, y_pred = _targets(y_true, y_pred, "squared_hinge")
+    m = ops.maximum(1.0 - _signed_labels(t) * y_pred, 0.0)
+    return ops.mean(m * m, axis=-1)
+
+
+def categorical_hinge(y_true, y_pred) -> Tensor:
+    """L = max(neg - pos + 1, 0), pos = Σ_k t_k y_pred_k, neg = max_k (1 - t_k) y_pred_k (one-hot t)."""
+    t, y_pred = _targets(y_true, y_pred, "categorical_hinge")
+    pos = ops.sum(t * y_pred, axis=-1)
+    neg = ops.max((1.0 - t) * y_pred, axis=-1)
+    return ops.maximum(neg - pos + 1.0, 0.0)
+
+
+def log_cosh(y_true, y_pred) -> Tensor:
+    """L = mean_k log(cosh(e_k)), e = y_pred - y_true, computed as e + softplus(-2e) - log 2.
+
+    The rewrite cannot overflow: cosh(100) is 1e43, but softplus(-200) is just tiny.
+    """
+    t, y_pred = _targets(y_true, y_pred, "log_cosh")
+    e = y_pred - t
+    return ops.mean(e + ops.softplus(-2.0 * e) - 0.6931471805599453, axis=-1)
+
+
+# ====================================================================================================
+# Loss classes: the per-sample formula comes from a function; sample weights and the reduction live
+# here, once, for every loss.
+# ====================================================================================================
+
+REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+
+def _snake_case(name: str) -> str:
+    import re
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _align_weights(values, weights):
+    """Line sample weights up with the per-sample loss values.
+
+    Keras's squeeze-or-expand rule first; then weights with fewer axes than the values are lined
+    up from the left, so (batch,) weights scale whole sequences of (batch, time) losses (Keras 3
+    would broadcast them against the time axis instead, or fail).
+    """
+    values, weights = _squeeze_or_expand(values, weights)
+    if 0 < weights.ndim < values.ndim:
+        weights = weights.reshape(tuple(weights.shape) + (1,) * (values.ndim - weights.ndim))
+    return values, weights
+
+
+def _mask_weights(mask, values: Tensor, reduction):
+    """A boolean mask as weights. For the mean reductions kept entries weigh total/valid, so that
+    dividing by the number of elements averages over the valid entries only."""
+    xp = backend.xp
+    mask = backend.asarray(mask).astype(bool)
+    if reduction in ("mean", "sum_over_batch_size"):
+        valid = int(mask.sum())
+        scale = mask.size / valid if valid else 0.0
+        return xp.where(mask, scale, 0.0).astype(values.dtype)
+    return mask.astype(values.dtype)
+
+
+def reduce_weighted_values(values, sample_weight=None, mask=None,
+                           reduction: str | None = "sum_over_batch_size") -> Tensor:
+    """loss = reduce(values · sample_weight): the one reduction path every Loss goes through.
+
+    'sum_over_batch_size' and 'mean': Σ (values · w) / number of elements (weights do not change
+    the divisor, as in Keras). 'sum': Σ (values · w). 'mean_with_sample_weight': Σ (values · w) / Σ w.
+    'none' or None: the weighted values themselves.
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"Invalid reduction {reduction!r}; expected one of {list(REDUCTIONS)}.")
+    values = as_tensor(values)
+    weights = None
+    if sample_weight is not None:
+        sw = sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight
+        weights = backend.asarray(sw).astype(values.dtype)
+    if mask is not None:
+        float_mask = _mask_weights(mask, values, reduction)
+        if weights is None:
+            weights = float_mask
+        else:
+            float_mask, weights = _align_weights(float_mask, weights)
+            weights = weights * float_mask
+    if weights is not None:
+        values, weights = _align_weights(values, weights)
+        values = values * Tensor._wrap(weights, False)
+    if reduction in (None, "none") or values.shape in ((), (0,)):
+        return values
+    loss = ops.sum(values)
+    if reduction == "sum":
+        return loss
+    if reduction == "mean_with_sample_weight" and weights is not None:
+        divisor = float(weights.sum())      # Σ w as given, not broadcast: Keras's definition
+    else:
+        divisor = float(values.size)
+    return loss / divisor if divisor else loss * 0.0
+
+
+class Loss:
+    """A callable loss: per-sample values from ``call``, then sample weights and the reduction.
+
+    Subclass and implement ``call(y_true, y_pred)`` returning one value per sample (a Tensor of
+    shape (batch,) or (batch, time)); ``__call__`` does the rest and returns a scalar Tensor that
+    backpropagates into ``y_pred``.
+
+    Args:
+        name: the loss's name.
+        reduction: 'sum_over_batch_size' (default), 'sum', 'mean', 'mean_with_sample_weight',
+            'none' or None; see ``reduce_weighted_values``.
+        dtype: compute dtype for y_pred, e.g. 'float32'; None keeps y_pred's float dtype.
+    """
+
+    def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size", dtype=None):
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"Invalid reduction {reduction!r} for {type(self).__name__}; expected one of "
+                             f"{list(REDUCTIONS)}. 'sum_over_batch_size' averages over the batch.")
+        self.name = name or _snake_case(type(self).__name__)
+        self.reduction = reduction
+        self.dtype = dtype
+
+    def call(self, y_true, y_pred) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred) returning "
+                                  "one loss value per sample.")
+
+    def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
+        y_pred = as_tensor(y_pred)
+        # a Keras-style mask: on y_pred (set by masking layers) and/or on the values (ignore_class)
+        in_mask = getattr(y_pred, "_keras_mask", None)
+        if self.dtype is not None:
+            y_pred = ops.cast(y_pred, self.dtype)
+        elif y_pred.dtype.kind != "f":
+            y_pred = ops.cast(y_pred, backend.floatx)
+        values = as_tensor(self.call(y_true, y_pred))
+        masks = [m for m in (in_mask, getattr(values, "_keras_mask", None)) if m is not None]
+        mask = None
+        if masks:
+            mask = backend.asarray(masks[0]).astype(bool)
+            for m in masks[1:]:
+                mask = mask & backend.asarray(m).astype(bool)
+        return reduce_weighted_values(values, sample_weight, mask, self.reduction)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} reduction={self.reduction!r}>"
+
+
+class LossFunctionWrapper(Loss):
+    """A Loss from a per-sample function ``fn(y_true, y_pred, **kwargs)``.
+
+    Labels and predictions are first aligned by ``align_ranks`` (Keras does the same), so
+    labels of shape (batch,) work against predictions of shape (batch, 1).
+    """
+
+    def __init__(self, fn, reduction: str | None = "sum_over_batch_size", name: str | None = None,
+                 dtype=None, **kwargs):
+        if not callable(fn):
+            raise TypeError(f"LossFunctionWrapper needs a callable fn(y_true, y_pred), got {fn!r}.")
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.fn = fn
+        self._fn_kwargs = kwargs
+
+    def call(self, y_true, y_pred) -> Tensor:
+        y_true, y_pred = align_ranks(y_true, y_pred)
+        return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if type(self) is LossFunctionWrapper:
+            config["fn"] = serialize(self.fn)
+        config.update(self._fn_kwargs)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        if "fn" in config and not callable(config["fn"]):
+            config["fn"] = deserialize(config["fn"])
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__}({getattr(self.fn, '__name__', self.fn)}, kwargs={self._fn_kwargs})>"
+
+
+_DEFAULT = "sum_over_batch_size"
+
+
+class MeanSquaredError(LossFunctionWrapper):
+    """mean of (y_pred - y_true)², weighted and reduced over the batch."""
+    def __init__(self, reduction=_DEFAULT, name="mean_squared_error", dtype=None):
+        super().__init__(mean_squared_error, reduction=reduction, name=name, dtype=dtype)
+
+
+class MeanAbsoluteError(LossFunctionWrapper):
+    """mean of |y_pred - y_true|, weighted and reduced over the batch."""
+    def __init__(self, reduction=_DEFAULT, name="mean_absolute_error", dtype=None):
+        super().__init__(mean_absolute_error, reduction=reduction, name=name, dtype=dtype)
+
+
+class MeanAbsolutePercentageError(LossFunctionWrapper):
+    """100 · mean |(y_true - y_pred) / y_true|, weighted and reduced over the batch."""
+    def __init__(self, reduction=_DEFAULT, name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(mean_absolute_percentage_error, reduction=reduction, name=name, dtype=dtype)
+
+
+class MeanSquaredLogarithmicError(LossFunctionWrapper):
+    """mean of (log(1 + y_pred) - log(1 + y_true))², weighted and reduced over the batch."""
+    def __init__(self, reduction=_DEFAULT, name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(mean_squared_logarithmic_error, reduction=reduction, name=name, dtype=dtype)
+
+
+class Huber(LossFunctionWrapper):
+    """Huber loss with threshold ``delta``, weighted and reduced over the batch."""
+    def __init__(self, delta: float = 1.0, reduction=_DEFAULT, name="huber_loss", dtype=None):
+        super().__init__(huber, reduction=reduction, name=name, dtype=dtype, delta=delta)
+
+
+class LogCosh(LossFunctionWrapper):
+    """mean of log(cosh(y_pred - y_true)), weighted and reduced over the batch."""
+    def __init__(self, reduction=_DEFAULT, name="log_cosh", dtype=None):
+        super().__init__(log_cosh, reduction=reduction, name=name, dtype=dtype)
+
+
+class KLDivergence(LossFunctionWrapper):
+    """Σ t log(t / p), weighted and reduced over the batch."""
+    def __init__(self, reduction=_DEFAULT, name="kl_divergence", dtype=None):
+        super().__init__(kl_divergence, reduction=reduction, name=name, dtype=dtype)
+
+
+class Poisson(LossFunctionWrapper):
+    """mean of y_pred - y_true log(y_pred), weighted and reduced over the batch."""
+    def __init__(self, reduction=_DEFAULT, name="poisson", dtype=None):
+        super().__init__(poisson, reduction=reduction, name=name, dtype=dtype)
+
+
+class Hinge(LossFunctionWrapper):
+    """mean of max(1 - t y_pred, 0), weighted and reduced over the batch."""
+    def __init__(self, reduction=_DEFAULT, name="hinge", dtype=None):
+        super().__init__(hinge, reduction=reduction, name=name, dtype=dtype)
+
+
+class SquaredHinge(LossFunctionWrapper):
+    """mean of max(1 - t y_pred, 0)², weighted and reduced over the batch."""
+    def __init__(self, reduction=_DEFAULT, name="squared_hinge", dtype=None):
+        super().__init__(squared_hinge, reduction=reduction, name=name, dtype=dtype)
+
+
+class CategoricalHinge(LossFunctionWrapper):
+    """max(neg - pos + 1, 0) for one-hot targets, weighted and reduced over the batch."""
+    def __init__(self, reduction=_DEFAULT, name="categorical_hinge", dtype=None):
+        super().__init__(categorical_hinge, reduction=reduction, name=name, dtype=dtype)
+
+
+class BinaryCrossentropy(LossFunctionWrapper):
+    """Binary cross-entropy on probabilities (or logits with ``from_logits=True``)."""
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction=_DEFAULT, name="binary_crossentropy", dtype=None):
+        super().__init__(binary_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+
+class CategoricalCrossentropy(LossFunctionWrapper):
+    """Cross-entropy against one-hot targets (``from_logits=True`` for raw scores)."""
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction=_DEFAULT, name="categorical_crossentropy", dtype=None):
+        super().__init__(categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+
+class SparseCategoricalCrossentropy(LossFunctionWrapper):
+    """Cross-entropy against integer labels; ``ignore_class`` entries are left out of the mean."""
+    def __init__(self, from_logits: bool = False, ignore_class=None, reduction=_DEFAULT, axis: int = -1,
+                 name="sparse_categorical_crossentropy", dtype=None):
+        super().__init__(sparse_categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         from_logits=from_logits, ignore_class=ignore_class, axis=axis)
+        self.from_logits, self.ignore_class, self.axis = from_logits, ignore_class, axis
+
+    def call(self, y_true, y_pred) -> Tensor:
+        values = super().call(y_true, y_pred)
+        if self.ignore_class is not None:
+            # mark the ignored entries so the reduction averages over the kept ones only
+            labels = y_true.data if isinstance(y_true, Tensor) else backend.asarray(y_true)
+            values._keras_mask = (labels != self.ignore_class).reshape(values.shape)
+        return values
+
+
+# ----------------------------------------------------------------------------------- lookup by name
+
+_LOSS_CLASSES = (Loss, LossFunctionWrapper, MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
+                 MeanSquaredLogarithmicError, Huber, LogCosh, KLDivergence, Poisson, Hinge, SquaredHinge,
+                 CategoricalHinge, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy)
+_LOSS_FUNCTIONS = (mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
+                   mean_squared_logarithmic_error, huber, log_cosh, kl_divergence, poisson, hinge, squared_hinge,
+                   categorical_hinge, binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy)
+
+ALL_OBJECTS = {obj.__name__: obj for obj in _LOSS_CLASSES + _LOSS_FUNCTIONS}
+ALL_OBJECTS.update({"mse": mean_squared_error, "MSE": mean_squared_error,
+                    "mae": mean_absolute_error, "MAE": mean_absolute_error,
+                    "mape": mean_absolute_percentage_error, "MAPE": mean_absolute_percentage_error,
+                    "msle": mean_squared_logarithmic_error, "MSLE": mean_squared_logarithmic_error,
+                    "bce": binary_crossentropy, "BCE": binary_crossentropy,
+                    "kld": kl_divergence, "KLD": kl_divergence})
+
+
+def _unknown(identifier):
+    names = ", ".join(sorted(k for k in ALL_OBJECTS if k not in ("Loss", "LossFunctionWrapper")))
+    return ValueError(f"Could not interpret loss identifier {identifier!r}. Valid names are: {names}. "
+                      "You can also pass a Loss instance or any function fn(y_true, y_pred).")
+
+
+def serialize(loss) -> dict:
+    """A Loss instance or a loss function as a Keras-style config dict."""
+    if isinstance(loss, Loss):
+        return {"module": "keras.losses", "class_name": type(loss).__name__, "config": loss.get_config(),
+                "registered_name": None}
+    if callable(loss):
+        return {"module": "builtins", "class_name": "function", "config": loss.__name__,
+                "registered_name": "function"}
+    raise TypeError(f"serialize expects a Loss instance or a loss function, got {type(loss).__name__}.")
+
+
+def deserialize(config, custom_objects: dict | None = None):
+    """The inverse of ``serialize``: a Loss instance (class configs) or a function (function names)."""
+    table = {**ALL_OBJECTS, **(custom_objects or {})}
+    if isinstance(config, str):
+        if config not in table:
+            raise _unknown(config)
+        obj = table[config]
+        return obj() if isinstance(obj, type) else obj
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"deserialize expects a name or a dict with 'class_name' and 'config', got {config!r}.")
+    if config["class_name"] == "function":
+        return deserialize(config["config"], custom_objects)
+    cls = table.get(config["class_name"])
+    if not isinstance(cls, type):
+        raise _unknown(config["class_name"])
+    inner = dict(config.get("config") or {})
+    if isinstance(inner.get("fn"), (dict, str)):     # a wrapped function, maybe one of custom_objects
+        inner["fn"] = deserialize(inner["fn"], custom_objects)
+    return cls.from_config(inner)
+
+
+def get(identifier):
+    """A loss from a name, a config dict, a Loss class or instance, or a function (passed through).
+
+    Function names ('mse', 'binary_crossentropy') give the per-sample function; class names
+    ('MeanSquaredError') give an instance with the default arguments, as in Keras.
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        if identifier not in ALL_OBJECTS:
+            raise _unknown(identifier)
+        identifier = ALL_OBJECTS[identifier]
+    if isinstance(identifier, type):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise _unknown(identifier)

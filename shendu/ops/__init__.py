@@ -1,6 +1,7 @@
 """The primitive ops: every differentiable computation in shendu is built from these."""
 from shendu.ops.activation import (elu, gelu, hard_sigmoid, leaky_relu, log_softmax, relu, selu, sigmoid,
                                    softmax, softplus, softsign, step, swish, tanh)
+from shendu.ops.conv import avg_pool1d, avg_pool2d, conv1d, conv2d, conv2d_transpose, max_pool1d, max_pool2d
 from shendu.ops.elementwise import (abs, add, cast, clip, div, exp, log, maximum, minimum, mul, neg, pow,
                                     sqrt, square, sub, where)
 from shendu.ops.linalg import linear, matmul
@@ -8,3 +9,4 @@ from shendu.ops.nn import dropout, embedding, softmax_cross_entropy
 from shendu.ops.reduce import logsumexp, max, mean, min, sum
 from shendu.ops.shape import (broadcast_to, concatenate, expand_dims, getitem, pad, reshape, split, squeeze,
                               stack, transpose)
+from shendu.ops.normalization import batch_norm, layer_norm

@@ -1,0 +1,1 @@
+"""Data: batching of arrays and generators for ``fit``, and the bundled datasets."""

@@ -1,0 +1,65 @@
+"""Readers for the datasets in a local folder (MNIST's IDX files, the labelled review sentences).
+
+Nothing is downloaded: pass the folder, or set ``SHENDU_DATA``; by default the ``shared/data``
+folder beside the project is used when present.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def data_dir(path=None) -> Path:
+    """The data folder: ``path``, else $SHENDU_DATA, else ``../shared/data`` beside the project."""
+    candidates = [path, os.environ.get("SHENDU_DATA"), Path(__file__).resolve().parents[2] / ".." / "shared" / "data",
+                  Path.cwd() / ".." / "shared" / "data"]
+    for c in candidates:
+        if c is not None and Path(c).is_dir():
+            return Path(c).resolve()
+    raise FileNotFoundError("No data folder found: pass path=..., or set SHENDU_DATA to the folder holding "
+                            "mnist/ and sentiment/.")
+
+
+def _read_idx(file: Path) -> np.ndarray:
+    """An IDX array (MNIST's format): magic (0, 0, dtype code, ndim), big-endian sizes, raw values."""
+    opener = gzip.open if file.suffix == ".gz" else open
+    with opener(file, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError(f"{file}: not an unsigned-byte IDX file (bad magic number {raw[:4]!r}).")
+    ndim = raw[3]
+    dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(int)
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"{file}: expected {int(np.prod(dims))} values for shape {tuple(dims)}, found {data.size} "
+                         "(the file is truncated or damaged).")
+    return data.reshape(dims)
+
+
+def load_mnist_test(path=None):
+    """The 10,000 MNIST test images (uint8, (10000, 28, 28)) and their labels (0-9)."""
+    folder = data_dir(path) / "mnist"
+    return (_read_idx(folder / "t10k-images-idx3-ubyte.gz"), _read_idx(folder / "t10k-labels-idx1-ubyte.gz"))
+
+
+def load_sentiment(path=None, sources=("amazon_cells", "imdb", "yelp")):
+    """Review sentences and 0/1 sentiment labels from ``<source>_labelled.txt`` files (tab separated)."""
+    folder = data_dir(path) / "sentiment"
+    texts, labels = [], []
+    for source in sources:
+        file = folder / f"{source}_labelled.txt"
+        # utf-8-sig drops the byte-order mark some files start with; split on "\n" only, because
+        # str.splitlines() would also break at the U+0085 characters inside some sentences
+        for line_no, line in enumerate(file.read_text(encoding="utf-8-sig").split("\n"), 1):
+            line = line.rstrip("\r")
+            if not line.strip():
+                continue
+            sentence, sep, label = line.rpartition("\t")
+            if not sep or label.strip() not in ("0", "1"):
+                raise ValueError(f"{file}:{line_no}: expected 'sentence<TAB>0|1', got {line[:60]!r}.")
+            texts.append(sentence.strip())
+            labels.append(int(label))
+    return texts, np.asarray(labels, dtype="int64")

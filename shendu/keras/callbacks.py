@@ -1,0 +1,2 @@
+"""``keras.callbacks``."""
+from shendu.callbacks import *  # noqa: F401,F403

@@ -1,0 +1,2 @@
+"""``keras.losses``."""
+from shendu.losses import *  # noqa: F401,F403

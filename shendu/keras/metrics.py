@@ -1,0 +1,2 @@
+"""``keras.metrics``."""
+from shendu.metrics import *  # noqa: F401,F403

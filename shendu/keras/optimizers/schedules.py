@@ -1,0 +1,2 @@
+"""``keras.optimizers.schedules``."""
+from shendu.optimizers.schedules import *  # noqa: F401,F403

@@ -1,0 +1,2 @@
+"""``keras.preprocessing``: the legacy text and sequence helpers tutorials use."""
+from shendu.keras.preprocessing import sequence, text  # noqa: F401

@@ -1,0 +1,2 @@
+"""``keras.preprocessing.sequence``."""
+from shendu.preprocessing.sequence import *  # noqa: F401,F403

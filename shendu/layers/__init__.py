@@ -1,0 +1,13 @@
+"""Layers with tf.keras's names, arguments, defaults and weight layouts."""
+from shendu.layers.base import Layer
+from shendu.layers.core import (ELU, Activation, Dense, Dropout, Flatten, Input, InputLayer, Lambda, LeakyReLU, ReLU,
+                                Reshape, Softmax)
+from shendu.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, concatenate,
+                                   multiply)
+from shendu.layers.normalization import BatchNormalization, LayerNormalization
+from shendu.layers.conv import Conv1D, Conv2D, Conv2DTranspose, Convolution1D, Convolution2D
+from shendu.layers.pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, GlobalAveragePooling1D,
+                                   GlobalAveragePooling2D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D,
+                                   GlobalMaxPool2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPool1D, MaxPool2D,
+                                   MaxPooling1D, MaxPooling2D)
+from shendu.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D

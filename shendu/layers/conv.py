@@ -1,0 +1,145 @@
+"""Convolution layers: Conv1D and Conv2D share one rank-generic base; Conv2DTranspose upsamples.
+
+y = f(conv(x, K) + b) with kernels laid out as tf.keras stores them: (kh, kw, in, filters) for
+Conv2D, (k, in, filters) for Conv1D, (kh, kw, filters, in) for Conv2DTranspose. Inputs are
+channels-last (NHWC); ``data_format='channels_first'`` inputs are transposed in and out.
+"""
+from __future__ import annotations
+
+from shendu import activations as activations_module
+from shendu import initializers as initializers_module
+from shendu import ops
+from shendu import regularizers as regularizers_module
+from shendu.layers.base import Layer
+
+
+def _tuple(value, rank, name, layer, low=1):
+    if isinstance(value, int):
+        return (value,) * rank
+    value = tuple(value)
+    if len(value) != rank or not all(isinstance(v, int) and v >= low for v in value):
+        kind = "positive" if low == 1 else "non-negative"
+        raise ValueError(f"{layer}: {name} must be an int or a tuple of {rank} {kind} ints, got {value!r}.")
+    return value
+
+
+_AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)"}
+
+
+class BaseConv(Layer):
+    """What every convolution layer shares: arguments, kernel and bias creation, activation, config."""
+
+    rank = 2
+    transpose = False
+    paddings = ("valid", "same")
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        who = type(self).__name__
+        if not isinstance(filters, int) or filters <= 0:
+            raise ValueError(f"{who}: filters must be a positive integer, got {filters!r}.")
+        if groups != 1:
+            raise ValueError(f"{who}: grouped convolutions (groups={groups}) are not supported; use groups=1.")
+        self.filters = filters
+        self.kernel_size = _tuple(kernel_size, self.rank, "kernel_size", who)
+        self.strides = _tuple(strides, self.rank, "strides", who)
+        self.dilation_rate = _tuple(dilation_rate, self.rank, "dilation_rate", who)
+        padding = str(padding).lower()
+        if padding not in self.paddings:
+            raise ValueError(f"{who}: padding must be one of {self.paddings}, got {padding!r}.")
+        self.padding = padding
+        self.data_format = data_format or "channels_last"
+        if self.data_format not in ("channels_last", "channels_first"):
+            raise ValueError(f"{who}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}.")
+        self.groups = groups
+        self.activation = activations_module.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers_module.get(kernel_initializer)
+        self.bias_initializer = initializers_module.get(bias_initializer)
+        self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
+        self.bias_regularizer = regularizers_module.get(bias_regularizer)
+
+    def build(self, input_shape):
+        who = f"{type(self).__name__} layer '{self.name}'"
+        if len(input_shape) != self.rank + 2:
+            hint = ""
+            if self.rank == 2 and len(input_shape) == 3:
+                hint = (f" Images need a channels axis: for grayscale use input_shape={tuple(input_shape[1:]) + (1,)} "
+                        f"and reshape the data with x.reshape(-1, {', '.join(str(d) for d in input_shape[1:])}, 1).")
+            raise ValueError(f"{who} expects inputs of rank {self.rank + 2} {_AXES[self.rank]} but got shape "
+                             f"{tuple(input_shape)} (rank {len(input_shape)}).{hint}")
+        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
+        if channels is None:
+            raise ValueError(f"{who}: the channels axis of the input {tuple(input_shape)} must be known.")
+        shape = self.kernel_size + ((self.filters, channels) if self.transpose else (channels, self.filters))
+        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer)
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
+                                    regularizer=self.bias_regularizer) if self.use_bias else None
+        self.built = True
+
+    def call(self, inputs):
+        channels_first = self.data_format == "channels_first"
+        if channels_first:
+            inputs = ops.transpose(inputs, (0,) + tuple(range(2, self.rank + 2)) + (1,))
+        y = self.activation(self._convolve(inputs))
+        if channels_first:
+            y = ops.transpose(y, (0, self.rank + 1) + tuple(range(1, self.rank + 1)))
+        return y
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": list(self.dilation_rate), "groups": self.groups,
+                "activation": activations_module.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers_module.serialize(self.kernel_initializer),
+                "bias_initializer": initializers_module.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers_module.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers_module.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers_module.serialize(self.activity_regularizer),
+                "kernel_constraint": None, "bias_constraint": None}
+
+
+class Conv2D(BaseConv):
+    """y[n,i,j,f] = act(Σ_{a,b,c} x[n, i·s+a·d, j·s+b·d, c] K[a,b,c,f] + b[f])"""
+    rank = 2
+
+    def _convolve(self, x):
+        return ops.conv2d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
+
+
+class Conv1D(BaseConv):
+    """y[n,t,f] = act(Σ_{a,c} x[n, t·s+a·d, c] K[a,c,f] + b[f]); padding may also be 'causal'."""
+    rank = 1
+    paddings = ("valid", "same", "causal")
+
+    def _convolve(self, x):
+        return ops.conv1d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
+
+
+class Conv2DTranspose(BaseConv):
+    """The transposed convolution (the input-gradient of Conv2D): upsamples by ``strides``."""
+    rank = 2
+    transpose = True
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None,
+                 data_format=None, dilation_rate=(1, 1), **kwargs):
+        super().__init__(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
+                         dilation_rate=dilation_rate, **kwargs)
+        self.output_padding = None if output_padding is None else _tuple(output_padding, 2, "output_padding",
+                                                                          "Conv2DTranspose", low=0)
+
+    def _convolve(self, x):
+        return ops.conv2d_transpose(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
+                                    self.output_padding)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("groups")
+        config["output_padding"] = None if self.output_padding is None else list(self.output_padding)
+        return config
+
+
+Convolution1D, Convolution2D, Deconvolution2D = Conv1D, Conv2D, Conv2DTranspose

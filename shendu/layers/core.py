@@ -1,0 +1,272 @@
+"""Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape, Lambda, and activation layers."""
+from __future__ import annotations
+
+import numpy as np
+
+from shendu import activations as activations_module
+from shendu import backend, ops
+from shendu import initializers as initializers_module
+from shendu import regularizers as regularizers_module
+from shendu.layers.base import Layer, unique_name
+from shendu.layers.symbolic import KerasTensor
+from shendu.tensor import Tensor
+
+
+class InputLayer(Layer):
+    """The entry of a functional model: it holds the symbolic input tensor of ``batch_shape``."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
+                 input_tensor=None, input_shape=None, batch_input_shape=None, **kwargs):
+        super().__init__(name=name or unique_name("input_layer"), dtype=dtype)
+        shape = shape if shape is not None else input_shape
+        batch_shape = batch_shape if batch_shape is not None else batch_input_shape
+        if batch_shape is None:
+            if shape is None:
+                raise ValueError("Input needs a shape: Input(shape=(28, 28, 1)) for one sample's shape "
+                                 "(the batch axis is added for you).")
+            shape = (shape,) if isinstance(shape, int) else tuple(shape)
+            batch_shape = (batch_size,) + shape
+        self.batch_shape = tuple(batch_shape)
+        self._batch_input_shape = self.batch_shape
+        self.output = KerasTensor(self.batch_shape, dtype or "float32", None, name=self.name)
+        self.output.input_layer = self
+        self.built = True
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": False, "name": self.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None,
+          **kwargs) -> KerasTensor:
+    """A symbolic input for the functional API: ``x = Input(shape=(784,))``."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name,
+                      **kwargs).output
+
+
+class Dense(Layer):
+    """a = f(x W + b): every input connected to every unit. W is (input_dim, units), b is (units,)."""
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Dense units must be a positive integer, got {units!r}.")
+        self.units = int(units)
+        self.activation = activations_module.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers_module.get(kernel_initializer)
+        self.bias_initializer = initializers_module.get(bias_initializer)
+        self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
+        self.bias_regularizer = regularizers_module.get(bias_regularizer)
+        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        if input_shape[-1] is None:
+            raise ValueError(f"Dense layer '{self.name}' needs the last input axis to be known, got {input_shape}.")
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer)
+        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
+                                    regularizer=self.bias_regularizer) if self.use_bias else None
+        self.built = True
+
+    def call(self, inputs):
+        if inputs.shape[-1] != self.kernel.shape[0]:
+            raise ValueError(f"Dense layer '{self.name}' expects inputs with {self.kernel.shape[0]} features on "
+                             f"the last axis but got shape {tuple(inputs.shape)}"
+                             + ("; add Flatten() before it." if inputs.ndim > 2 else "."))
+        return self.activation(ops.linear(inputs, self.kernel, self.bias))
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": activations_module.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers_module.serialize(self.kernel_initializer),
+                "bias_initializer": initializers_module.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers_module.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers_module.serialize(self.bias_regularizer),
+                "kernel_constraint": None, "bias_constraint": None}
+
+
+class Activation(Layer):
+    """a = f(z) as a layer of its own."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations_module.get(activation)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations_module.serialize(self.activation)}
+
+
+class Dropout(Layer):
+    """Training: zero each value with probability ``rate`` and scale the rest by 1/(1-rate); inference: identity."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"Dropout rate must be in [0, 1), got {rate}.")
+        self.rate, self.seed = float(rate), seed
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self._rng = backend.xp.random.default_rng(seed) if seed is not None else None
+        self.supports_masking = True
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0 or self.noise_shape is None:
+            return ops.dropout(inputs, self.rate, rng=self._rng, training=bool(training))
+        # one mask of noise_shape (None: the input's size), shared along the axes where it is 1
+        shape = tuple(d if n is None else n for n, d in zip(self.noise_shape, inputs.shape))
+        rng = self._rng if self._rng is not None else backend.rng
+        mask = (rng.random(shape) >= self.rate) / (1.0 - self.rate)
+        return inputs * Tensor._wrap(mask.astype(inputs.dtype), False)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed, "noise_shape": self.noise_shape}
+
+
+class Flatten(Layer):
+    """(batch, d1, d2, ...) -> (batch, d1*d2*...)."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format or "channels_last"
+
+    def call(self, inputs):
+        if self.data_format == "channels_first" and inputs.ndim > 2:
+            # channels last first, so the flat order matches a channels_last model's
+            inputs = ops.transpose(inputs, (0,) + tuple(range(2, inputs.ndim)) + (1,))
+        return ops.reshape(inputs, (inputs.shape[0], -1))
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class Reshape(Layer):
+    """(batch, ...) -> (batch, *target_shape); one entry may be -1."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(target_shape)
+
+    def call(self, inputs):
+        per_sample = int(np.prod(inputs.shape[1:]))
+        known = int(np.prod([d for d in self.target_shape if d != -1]))
+        if (-1 not in self.target_shape and known != per_sample) or (known == 0 or per_sample % known):
+            raise ValueError(f"Reshape layer '{self.name}': an input sample of shape {tuple(inputs.shape[1:])} "
+                             f"({per_sample} values) cannot be reshaped to {self.target_shape}.")
+        return ops.reshape(inputs, (inputs.shape[0],) + self.target_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Lambda(Layer):
+    """Wrap an arbitrary function of the inputs as a layer. It is saved by name only: loading a model
+    that contains one needs the function passed in ``custom_objects`` (code is never read from a file)."""
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        self.function, self.output_shape, self.arguments = function, output_shape, arguments or {}
+        self._mask = mask
+
+    def call(self, inputs, mask=None, training=None):
+        return self.function(inputs, **self.arguments)
+
+    def compute_mask(self, inputs, mask=None):
+        if callable(self._mask):
+            return self._mask(inputs, mask)
+        return self._mask
+
+    def get_config(self):
+        return {**super().get_config(), "function": getattr(self.function, "__name__", "lambda"),
+                "output_shape": self.output_shape, "arguments": self.arguments}
+
+
+class TensorOp(Layer):
+    """An arithmetic op written on symbolic tensors (``x + y`` in functional code), replayed on real ones."""
+
+    def __init__(self, fn, op_name, **kwargs):
+        super().__init__(name=unique_name(op_name), **kwargs)
+        self.fn = fn
+
+    def __call__(self, *inputs, **kwargs):
+        return super().__call__(list(inputs), **kwargs)
+
+    def call(self, inputs):
+        return self.fn(*inputs)
+
+
+class ReLU(Layer):
+    """a = min(max(z, threshold·slope...), max_value): Keras's ReLU with its optional cap and leak."""
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
+        self.supports_masking = True
+
+    def call(self, inputs):
+        if self.negative_slope == 0 and self.threshold == 0:
+            out = ops.relu(inputs)
+        else:
+            shifted = inputs - self.threshold
+            out = ops.where((inputs >= self.threshold).data, inputs, shifted * self.negative_slope)
+        if self.max_value is not None:
+            out = ops.minimum(out, self.max_value)
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "max_value": self.max_value, "negative_slope": self.negative_slope,
+                "threshold": self.threshold}
+
+
+class LeakyReLU(Layer):
+    """a = z if z > 0 else negative_slope·z (tf.keras 2's ``alpha=`` is accepted too)."""
+
+    def __init__(self, negative_slope=0.3, alpha=None, **kwargs):
+        super().__init__(**kwargs)
+        self.negative_slope = float(alpha if alpha is not None else negative_slope)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return ops.leaky_relu(inputs, alpha=self.negative_slope)
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
+class Softmax(Layer):
+    """a = softmax(z) along ``axis``; masked positions get probability 0."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.softmax(inputs, axis=self.axis)
+        mask = mask.data if isinstance(mask, Tensor) else backend.asarray(mask)
+        keep = mask if mask.dtype == bool else mask > 0.5
+        # a large negative logit where masked: exp underflows to 0 without producing nan
+        y = ops.softmax(ops.where(keep, inputs, -1e9), axis=self.axis)
+        # a fully masked row would come out uniform: masked positions get exactly 0, as in Keras 3
+        return ops.where(keep, y, 0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class ELU(Layer):
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = alpha
+
+    def call(self, inputs):
+        return ops.elu(inputs, self.alpha)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}

@@ -1,0 +1,127 @@
+"""BatchNormalization and LayerNormalization with Keras's weights, defaults and training rules."""
+from __future__ import annotations
+
+from shendu import backend, ops
+from shendu import initializers as initializers_module
+from shendu import regularizers as regularizers_module
+from shendu.layers.base import Layer
+from shendu.tensor import Tensor
+
+
+class BatchNormalization(Layer):
+    """Training: x̂ = (x - μ_batch)/√(σ²_batch + ε), y = γx̂ + β, and the moving statistics follow
+    m ← momentum·m + (1 - momentum)·batch. Inference (or a frozen layer): the moving statistics are used.
+    Weights, in Keras's order: gamma, beta, moving_mean, moving_variance."""
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, synchronized=False, **kwargs):
+        for legacy in ("fused", "renorm", "renorm_clipping", "renorm_momentum", "virtual_batch_size", "adjustment"):
+            kwargs.pop(legacy, None)
+        super().__init__(**kwargs)
+        self.axis = axis[0] if isinstance(axis, (list, tuple)) else axis
+        self.momentum, self.epsilon, self.center, self.scale = momentum, epsilon, center, scale
+        self.beta_initializer = initializers_module.get(beta_initializer)
+        self.gamma_initializer = initializers_module.get(gamma_initializer)
+        self.moving_mean_initializer = initializers_module.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers_module.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers_module.get(beta_regularizer)
+        self.gamma_regularizer = regularizers_module.get(gamma_regularizer)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        axis = self.axis % len(input_shape)
+        dim = input_shape[axis]
+        if dim is None:
+            raise ValueError(f"BatchNormalization '{self.name}': axis {self.axis} of input {input_shape} must be known.")
+        self._shape = [1] * len(input_shape)
+        self._shape[axis] = dim
+        self.gamma = self.add_weight("gamma", (dim,), self.gamma_initializer, regularizer=self.gamma_regularizer) \
+            if self.scale else None
+        self.beta = self.add_weight("beta", (dim,), self.beta_initializer, regularizer=self.beta_regularizer) \
+            if self.center else None
+        self.moving_mean = self.add_weight("moving_mean", (dim,), self.moving_mean_initializer, trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", (dim,), self.moving_variance_initializer,
+                                               trainable=False)
+        self.built = True
+
+    def _affine(self, dim, dtype):
+        xp = backend.xp
+        gamma = self.gamma if self.gamma is not None else Tensor._wrap(xp.ones(dim, dtype), False)
+        beta = self.beta if self.beta is not None else Tensor._wrap(xp.zeros(dim, dtype), False)
+        return gamma, beta
+
+    def call(self, inputs, training=None, mask=None):
+        axis = self.axis % inputs.ndim
+        gamma, beta = self._affine(inputs.shape[axis], inputs.dtype)
+        if training and self.trainable:
+            if axis != inputs.ndim - 1:
+                gamma, beta = ops.reshape(gamma, self._shape), ops.reshape(beta, self._shape)
+            y, mean, var = ops.batch_norm(inputs, gamma, beta, axis=axis, epsilon=self.epsilon)
+            m = self.momentum
+            self.moving_mean.data = self.moving_mean.data * m + mean.astype(self.moving_mean.dtype) * (1 - m)
+            self.moving_variance.data = self.moving_variance.data * m + var.astype(self.moving_variance.dtype) * (1 - m)
+            return y
+        # inference: y = γ (x - m)/√(v + ε) + β with the moving statistics as constants
+        shape = self._shape if axis != inputs.ndim - 1 else [inputs.shape[axis]]
+        inv = 1.0 / backend.xp.sqrt(self.moving_variance.data + self.epsilon)
+        scale = ops.reshape(gamma, shape) * Tensor._wrap(inv.reshape(shape), False)
+        return (inputs - Tensor._wrap(self.moving_mean.data.reshape(shape), False)) * scale + ops.reshape(beta, shape)
+
+    def get_config(self):
+        ser = initializers_module.serialize
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": ser(self.beta_initializer), "gamma_initializer": ser(self.gamma_initializer),
+                "moving_mean_initializer": ser(self.moving_mean_initializer),
+                "moving_variance_initializer": ser(self.moving_variance_initializer),
+                "beta_regularizer": regularizers_module.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers_module.serialize(self.gamma_regularizer),
+                "beta_constraint": None, "gamma_constraint": None, "synchronized": False}
+
+
+class LayerNormalization(Layer):
+    """Per sample: x̂ = (x - μ)/√(σ² + ε) over ``axis`` (the features), y = γx̂ + β. Same in training and inference."""
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+        self.epsilon, self.center, self.scale, self.rms_scaling = epsilon, center, scale, rms_scaling
+        self.beta_initializer = initializers_module.get(beta_initializer)
+        self.gamma_initializer = initializers_module.get(gamma_initializer)
+        self.beta_regularizer = regularizers_module.get(beta_regularizer)
+        self.gamma_regularizer = regularizers_module.get(gamma_regularizer)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        axes = self.axis if isinstance(self.axis, tuple) else (self.axis,)
+        self._axes = tuple(sorted(a % len(input_shape) for a in axes))
+        shape = tuple(input_shape[a] for a in self._axes)
+        self._param_shape = [input_shape[i] if i in self._axes else 1 for i in range(len(input_shape))]
+        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer) \
+            if self.scale else None
+        self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer) \
+            if self.center else None
+        self.built = True
+
+    def call(self, inputs):
+        xp = backend.xp
+        dims = tuple(inputs.shape[a] for a in self._axes)
+        gamma = self.gamma if self.gamma is not None else Tensor._wrap(xp.ones(dims, inputs.dtype), False)
+        beta = self.beta if self.beta is not None else Tensor._wrap(xp.zeros(dims, inputs.dtype), False)
+        if self._axes != tuple(range(inputs.ndim - len(self._axes), inputs.ndim)):
+            gamma, beta = ops.reshape(gamma, self._param_shape), ops.reshape(beta, self._param_shape)
+        return ops.layer_norm(inputs, gamma, beta, axes=self._axes, epsilon=self.epsilon)
+
+    def get_config(self):
+        ser = initializers_module.serialize
+        axis = list(self.axis) if isinstance(self.axis, tuple) else self.axis
+        return {**super().get_config(), "axis": axis, "epsilon": self.epsilon, "center": self.center,
+                "scale": self.scale, "rms_scaling": self.rms_scaling,
+                "beta_initializer": ser(self.beta_initializer), "gamma_initializer": ser(self.gamma_initializer),
+                "beta_regularizer": regularizers_module.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers_module.serialize(self.gamma_regularizer),
+                "beta_constraint": None, "gamma_constraint": None}

@@ -1,0 +1,105 @@
+"""Symbolic tensors for the functional API: ``Input(shape)`` and the layer calls made on it.
+
+A ``KerasTensor`` has a shape (batch as None) and a dtype but no values; calling a layer on it
+records a ``Node`` (the layer, its symbolic inputs, its call arguments) so that
+``Model(inputs, outputs)`` can later replay the graph on real tensors.
+"""
+from __future__ import annotations
+
+
+class KerasTensor:
+    """A placeholder for a batch of values: shape (None, ...) and dtype, plus the node that made it."""
+
+    def __init__(self, shape, dtype="float32", node=None, index=0, name=None):
+        self.shape = tuple(shape)
+        self.dtype = str(dtype)
+        self.node = node
+        self.index = index
+        self.name = name
+
+    ndim = property(lambda self: len(self.shape))
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    def __getattr__(self, attr):
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        raise AttributeError(
+            f"A symbolic KerasTensor (from Input or a layer applied to it) has no values, so "
+            f"'{attr}' cannot be used on it. Wrap the computation in a layer (for example "
+            f"keras.layers.Lambda) so it runs on real tensors when the model is called.")
+
+    # arithmetic on symbolic tensors becomes a Lambda-like op node, so `x + y` works in functional code
+    def _op(self, other, fn, name):
+        from shendu.layers.core import TensorOp
+        return TensorOp(fn, name)(self, other) if other is not None else TensorOp(fn, name)(self)
+
+    def __add__(self, other):
+        return self._op(other, lambda a, b: a + b, "add")
+
+    def __radd__(self, other):
+        return self._op(other, lambda a, b: b + a, "add")
+
+    def __sub__(self, other):
+        return self._op(other, lambda a, b: a - b, "subtract")
+
+    def __rsub__(self, other):
+        return self._op(other, lambda a, b: b - a, "subtract")
+
+    def __mul__(self, other):
+        return self._op(other, lambda a, b: a * b, "multiply")
+
+    def __rmul__(self, other):
+        return self._op(other, lambda a, b: b * a, "multiply")
+
+    def __truediv__(self, other):
+        return self._op(other, lambda a, b: a / b, "divide")
+
+    def __matmul__(self, other):
+        return self._op(other, lambda a, b: a @ b, "matmul")
+
+    def __neg__(self):
+        return self._op(None, lambda a: -a, "negative")
+
+    def __getitem__(self, index):
+        from shendu.layers.core import TensorOp
+        return TensorOp(lambda a: a[index], "get_item")(self)
+
+
+class Node:
+    """One call of a layer in a functional graph: ``outputs = layer(*args, **kwargs)``."""
+
+    def __init__(self, layer, args, kwargs, outputs):
+        self.layer = layer
+        self.args = args
+        self.kwargs = kwargs
+        self.outputs = outputs
+
+    @property
+    def inputs(self):
+        return [t for t in flatten((self.args, self.kwargs)) if isinstance(t, KerasTensor)]
+
+
+def flatten(structure):
+    """Every leaf of nested lists, tuples and dicts, in order."""
+    if isinstance(structure, (list, tuple)):
+        return [leaf for item in structure for leaf in flatten(item)]
+    if isinstance(structure, dict):
+        return [leaf for key in structure for leaf in flatten(structure[key])]
+    return [structure]
+
+
+def map_structure(fn, structure):
+    """The same nesting with ``fn`` applied to every leaf."""
+    if isinstance(structure, list):
+        return [map_structure(fn, s) for s in structure]
+    if isinstance(structure, tuple):
+        return tuple(map_structure(fn, s) for s in structure)
+    if isinstance(structure, dict):
+        return {k: map_structure(fn, v) for k, v in structure.items()}
+    return fn(structure)
+
+
+def is_symbolic(structure) -> bool:
+    return any(isinstance(t, KerasTensor) for t in flatten(structure))

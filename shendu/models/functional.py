@@ -1,0 +1,108 @@
+"""The functional API: ``Model(inputs, outputs)`` replays the graph of layer calls recorded on ``Input``s."""
+from __future__ import annotations
+
+from shendu.layers.core import InputLayer
+from shendu.layers.symbolic import KerasTensor, flatten, map_structure
+from shendu.models.model import Model
+
+
+def _graph(outputs):
+    """Nodes between the inputs and ``outputs``, producers before consumers (iterative DFS)."""
+    order, seen = [], set()
+    for out in flatten(outputs):
+        if out.node is None or id(out.node) in seen:
+            continue
+        stack = [(out.node, iter(out.node.inputs))]
+        seen.add(id(out.node))
+        while stack:
+            node, it = stack[-1]
+            for t in it:
+                if t.node is not None and id(t.node) not in seen:
+                    seen.add(id(t.node))
+                    stack.append((t.node, iter(t.node.inputs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+class Functional(Model):
+    """A model defined by connecting layers: ``Model(inputs=x_in, outputs=y)``; layers may be shared."""
+
+    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        for t in flatten(inputs):
+            if not isinstance(t, KerasTensor) or not hasattr(t, "input_layer"):
+                raise TypeError(f"Model inputs must come from keras.Input(...), got {t!r}.")
+        for t in flatten(outputs):
+            if not isinstance(t, KerasTensor):
+                raise TypeError(f"Model outputs must be the results of layers called on Inputs, got {t!r}.")
+        self._inputs_struct = inputs
+        self._outputs_struct = outputs
+        self.inputs = flatten(inputs)
+        self.outputs = flatten(outputs)
+        self._nodes = _graph(outputs)
+        known = {id(t) for t in self.inputs}
+        for node in self._nodes:
+            for t in node.inputs:
+                if t.node is None and id(t) not in known:
+                    raise ValueError(f"Layer '{node.layer.name}' is connected to an Input ({t.name}) that is not "
+                                     f"among this model's inputs; pass it in Model(inputs=[...]).")
+        layers = [t.input_layer for t in self.inputs]
+        for node in self._nodes:
+            if node.layer not in layers:
+                layers.append(node.layer)
+        self._functional_layers = layers
+        for layer in layers:
+            if not isinstance(layer, InputLayer) and layer not in self._sublayers:
+                self._sublayers.append(layer)
+        self.built = True
+
+    @property
+    def layers(self):
+        return list(self._functional_layers)
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_names(self):
+        return [t.node.layer.name for t in self.outputs]
+
+    def _check_inputs(self, values):
+        if len(values) != len(self.inputs):
+            raise ValueError(f"Model '{self.name}' expects {len(self.inputs)} input(s) "
+                             f"{[t.shape for t in self.inputs]} but was called on {len(values)}.")
+        for t, v in zip(self.inputs, values):
+            shape = tuple(v.shape)
+            if len(shape) != len(t.shape) or any(e is not None and e != g for e, g in zip(t.shape[1:], shape[1:])):
+                raise ValueError(f"Input '{t.name}' of model '{self.name}' expects shape {t.shape} "
+                                 f"(None is the batch axis) but got {shape}.")
+
+    def call(self, inputs, training=None):
+        if isinstance(inputs, dict):
+            values = [inputs[t.name] for t in self.inputs]
+        else:
+            values = flatten(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        self._check_inputs(values)
+        computed = {id(t): v for t, v in zip(self.inputs, values)}
+        lookup = lambda t: computed[id(t)] if isinstance(t, KerasTensor) else t  # noqa: E731
+        for node in self._nodes:
+            args = map_structure(lookup, node.args)
+            kwargs = map_structure(lookup, node.kwargs)
+            out = node.layer(*args, **kwargs)
+            for sym, real in zip(flatten(node.outputs), flatten(out)):
+                computed[id(sym)] = real
+        return map_structure(lookup, self._outputs_struct)
+
+    def get_config(self):
+        from shendu.models.config import functional_config
+        return functional_config(self)

@@ -1,0 +1,97 @@
+"""``Sequential``: a plain stack of layers, each feeding the next."""
+from __future__ import annotations
+
+from shendu import autograd, backend
+from shendu.layers.base import Layer
+from shendu.layers.core import InputLayer
+from shendu.layers.symbolic import KerasTensor
+from shendu.models.model import Model
+from shendu.tensor import Tensor
+
+
+class Sequential(Model):
+    """``Sequential([Dense(64, activation='relu', input_shape=(784,)), Dense(10, activation='softmax')])``."""
+
+    def __init__(self, layers=None, name=None, trainable=True, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._stack: list[Layer] = []
+        self._input_batch_shape = None
+        for layer in layers or []:
+            self.add(layer)
+
+    @property
+    def layers(self):
+        return list(self._stack)
+
+    def add(self, layer) -> None:
+        """Append a layer; an ``Input(...)`` or ``InputLayer`` fixes the input shape."""
+        if isinstance(layer, KerasTensor) and hasattr(layer, "input_layer"):
+            layer = layer.input_layer
+        if isinstance(layer, InputLayer):
+            self._input_batch_shape = layer.batch_shape
+            self.built = False
+            self._maybe_build_from_shape()
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a Layer instance, got {layer!r} ({type(layer).__name__})."
+                            + (" Did you forget the parentheses, e.g. Flatten() instead of Flatten?"
+                               if isinstance(layer, type) else ""))
+        if any(layer is other for other in self._stack):
+            raise ValueError(f"Layer '{layer.name}' is already in this Sequential model.")
+        if not self._stack and self._input_batch_shape is None and layer._batch_input_shape is not None:
+            self._input_batch_shape = layer._batch_input_shape
+        self._stack.append(layer)
+        self._sublayers.append(layer)
+        self.built = False
+        self._maybe_build_from_shape()
+
+    def pop(self):
+        layer = self._stack.pop()
+        self._sublayers.remove(layer)
+        self.built = False
+        return layer
+
+    def _maybe_build_from_shape(self):
+        if self._input_batch_shape is not None and self._stack:
+            self.build(self._input_batch_shape)
+
+    def build(self, input_shape=None):
+        """Build every layer by a dry run on a small dummy batch, recording each output shape."""
+        input_shape = tuple(input_shape if input_shape is not None else self._input_batch_shape)
+        self._input_batch_shape = (None,) + input_shape[1:]
+        shape = tuple(2 if d is None else d for d in input_shape)
+        dtype = getattr(self._stack[0], "input_dtype", None) or backend.floatx   # Embedding wants integer ids
+        x = Tensor._wrap(backend.xp.zeros(shape, dtype), False)
+        with autograd.no_grad():
+            for layer in self._stack:
+                x = layer(x, training=False)
+                layer._output_shape = (None,) + tuple(x.shape[1:])
+        self.built = True
+
+    @property
+    def input_shape(self):
+        return self._input_batch_shape
+
+    @property
+    def output_shape(self):
+        return self._stack[-1]._output_shape if self._stack and hasattr(self._stack[-1], "_output_shape") else None
+
+    def call(self, inputs, training=None):
+        if self._input_batch_shape is not None and not isinstance(inputs, (list, tuple)):
+            expected = self._input_batch_shape
+            if len(inputs.shape) != len(expected) or any(
+                    e is not None and e != g for e, g in zip(expected[1:], inputs.shape[1:])):
+                raise ValueError(f"Sequential model '{self.name}' expects input of shape {expected} (None is the "
+                                 f"batch axis) but got {tuple(inputs.shape)}.")
+        x = inputs
+        for layer in self._stack:
+            x = layer(x)
+        return x
+
+    def _maybe_build(self, inputs):
+        if not self.built:
+            self.build((None,) + tuple(inputs.shape[1:]))
+
+    def get_config(self):
+        from shendu.models.config import sequential_config
+        return sequential_config(self)

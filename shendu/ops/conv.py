@@ -1,0 +1,393 @@
+"""Convolution and pooling over images (batch, height, width, channels) and sequences (batch, length, channels).
+
+Every convolution is ONE matrix product on an im2col matrix: each output pixel's receptive field
+(kh × kw × channels values) becomes one row, read through a strided *view* of the padded input,
+so building it is a single copy with no Python loop. Backward turns rows back into pixels
+(col2im) with a loop over the kh × kw kernel offsets only. Pooling loops over the same offsets,
+one whole-array maximum or sum per offset.
+
+Padding follows TensorFlow. With k_eff = (k - 1) * dilation + 1, the dilated kernel size:
+  'valid'   no padding, out = (in - k_eff) // stride + 1
+  'same'    out = ceil(in / stride); pad max((out - 1) * stride + k_eff - in, 0) in total,
+            half (rounded down) before, the odd one after (bottom / right)
+  'causal'  (conv1d) pad k_eff - 1 before, so y[t] sees only x[..t]
+"""
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+from shendu import backend
+from shendu.autograd import Function
+from shendu.ops.shape import reshape
+from shendu.tensor import Tensor, as_tensor
+
+# ---------------------------------------------------------------- window geometry, im2col, col2im
+
+
+class _Window(NamedTuple):
+    """Where a window slides over (height, width): size, stride, dilation, padding, output size."""
+    k: tuple       # (kh, kw)
+    s: tuple       # (sh, sw)
+    d: tuple       # (dh, dw)
+    pads: tuple    # ((top, bottom), (left, right))
+    out: tuple     # (oh, ow)
+
+
+def _ints(value, rank: int, name: str, op: str) -> tuple:
+    """An int or a sequence of ``rank`` ints, checked positive."""
+    values = (value,) * rank if isinstance(value, numbers.Integral) else tuple(value)
+    if len(values) != rank or not all(isinstance(v, numbers.Integral) and v >= 1 for v in values):
+        raise ValueError(f"{op}: {name} must be a positive int or {rank} of them, got {value!r}.")
+    return tuple(int(v) for v in values)
+
+
+def _padding(op: str, padding, allowed: tuple) -> str:
+    mode = padding.lower() if isinstance(padding, str) else padding
+    if mode not in allowed:
+        raise ValueError(f"{op}: unknown padding {padding!r}; expected one of "
+                         f"{', '.join(repr(p) for p in allowed)}.")
+    return mode
+
+
+def _axis(size: int, k: int, s: int, d: int, padding: str) -> tuple:
+    """(pad_before, pad_after, out) along one axis, by TensorFlow's rule (module docstring)."""
+    k_eff = (k - 1) * d + 1
+    if padding == "valid":
+        return 0, 0, (size - k_eff) // s + 1
+    if padding == "causal":
+        return k_eff - 1, 0, (size - 1) // s + 1
+    out = -(-size // s)
+    total = max((out - 1) * s + k_eff - size, 0)
+    return total // 2, total - total // 2, out
+
+
+def _geometry(op, sizes, kernel, strides, dilation, padding, what="kernel") -> _Window:
+    """The window of a 1-D or 2-D op; a 1-D op runs as 2-D on a height-1 view, so gets a trivial height axis."""
+    rank = len(sizes)
+    axes = [_axis(*args, padding) for args in zip(sizes, kernel, strides, dilation)]
+    if any(out < 1 for _, _, out in axes):
+        k_eff = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation))
+        dilated = f" (dilated to {'x'.join(map(str, k_eff))} by dilation_rate {dilation})" * (k_eff != kernel)
+        raise ValueError(
+            f"{op}: the {'x'.join(map(str, kernel))} {what}{dilated} is larger than the "
+            f"{'x'.join(map(str, sizes))} input, so padding='valid' leaves no output; use padding='same', "
+            f"a smaller {what}, or a larger input.")
+    if rank == 1:
+        kernel, strides, dilation, axes = (1, *kernel), (1, *strides), (1, *dilation), [(0, 0, 1), *axes]
+    return _Window(tuple(kernel), tuple(strides), tuple(dilation),
+                   tuple((lo, hi) for lo, hi, _ in axes), tuple(out for _, _, out in axes))
+
+
+def _pad(x, pads, value=0):
+    """x (N, H, W, C) padded on H and W by ((top, bottom), (left, right))."""
+    if pads == ((0, 0), (0, 0)):
+        return x
+    return backend.xp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
+
+
+def _crop(x, pads):
+    """The inverse of ``_pad``: the interior of x."""
+    (top, bottom), (left, right) = pads
+    return x[:, top:x.shape[1] - bottom, left:x.shape[2] - right]
+
+
+def _windows(x, w: _Window):
+    """A strided view (N, oh, ow, kh, kw, C) of padded x: [n, i, j, a, b, c] = x[n, i*sh + a*dh, j*sw + b*dw, c].
+
+    No copy: it re-reads x's memory with new strides. Never write to it (windows overlap).
+    """
+    n, _, _, c = x.shape
+    sn, sh, sw, sc = x.strides
+    return backend.xp.lib.stride_tricks.as_strided(
+        x, shape=(n, *w.out, *w.k, c),
+        strides=(sn, sh * w.s[0], sw * w.s[1], sh * w.d[0], sw * w.d[1], sc))
+
+
+def _im2col(x, w: _Window):
+    """Rows of receptive fields, (N*oh*ow, kh*kw*C): the one copy of the forward pass."""
+    return _windows(x, w).reshape(-1, w.k[0] * w.k[1] * x.shape[-1])
+
+
+def _tap(x, w: _Window, a: int, b: int):
+    """What kernel offset (a, b) sees at every output pixel: the view x[n, i*sh + a*dh, j*sw + b*dw, c]."""
+    (oh, ow), (sh, sw), (dh, dw) = w.out, w.s, w.d
+    return x[:, a * dh:a * dh + (oh - 1) * sh + 1:sh, b * dw:b * dw + (ow - 1) * sw + 1:sw]
+
+
+def _offsets(w: _Window):
+    return [(a, b) for a in range(w.k[0]) for b in range(w.k[1])]
+
+
+def _col2im(cols, w: _Window, padded_shape):
+    """The adjoint of ``_windows``: add each window's values (N, oh, ow, kh, kw, C) back onto its pixels."""
+    g = backend.xp.zeros(padded_shape, cols.dtype)
+    for a, b in _offsets(w):
+        _tap(g, w, a, b)[...] += cols[:, :, :, a, b]
+    return g
+
+
+def _check_conv(op, x, kernel, bias, rank, in_axis, layout, kernel_layout):
+    """Teaching errors for shapes that cannot convolve; ``in_axis`` is the kernel's input-channel axis."""
+    if x.ndim != rank + 2:
+        hint = (" add a batch axis (x[None]) for a single example, or a channel axis (x[..., None]) for one "
+                "channel" if x.ndim == rank + 1 else "")
+        raise ValueError(f"{op} expects a {rank + 2}-D input {layout} but got shape {x.shape};{hint}"
+                         f"{'.' if hint else ' reshape it to that layout.'}")
+    if kernel.ndim != rank + 2:
+        raise ValueError(f"{op} expects a {rank + 2}-D kernel {kernel_layout} but got shape {kernel.shape}.")
+    if x.shape[-1] != kernel.shape[in_axis]:
+        raise ValueError(
+            f"{op}: the input has {x.shape[-1]} channels (last axis of {x.shape}) but the kernel {kernel.shape} "
+            f"expects {kernel.shape[in_axis]}; build the kernel for the input's channel count.")
+    filters = kernel.shape[-1] if in_axis == -2 else kernel.shape[-2]
+    if bias is not None and bias.shape != (filters,):
+        raise ValueError(f"{op}: bias must have shape ({filters},), one value per output channel, "
+                         f"but got {bias.shape}.")
+
+
+# ---------------------------------------------------------------- convolution
+
+
+class Conv2D(Function):
+    """y[n,i,j,f] = Σ_{a,b,c} x[n, i*s+a*d, j*s+b*d, c] K[a,b,c,f] + bias[f]  (x padded);
+    as matrices y = cols K;   dK = colsᵀ dy, dx = col2im(dy Kᵀ), dbias = Σ dy"""
+    def forward(self, x, K, *b):
+        w = self.win
+        xpad = _pad(x, w.pads)
+        cols = _im2col(xpad, w)                         # (N*oh*ow, kh*kw*Cin)
+        y = cols @ K.reshape(-1, K.shape[-1])           # the one GEMM
+        if b:
+            y += b[0]
+        self.save(cols, K)                              # cols again give dK
+        self.padded_shape = xpad.shape
+        return y.reshape(x.shape[0], *w.out, K.shape[-1])
+
+    def backward(self, gy):
+        cols, K = self.saved
+        w = self.win
+        gy2 = gy.reshape(-1, gy.shape[-1])
+        gx = gK = None
+        if self.needs[0]:                               # the first layer's input needs no gradient
+            gcols = gy2 @ K.reshape(-1, K.shape[-1]).T
+            gcols = gcols.reshape(gy.shape[0], *w.out, *w.k, K.shape[2])
+            gx = _crop(_col2im(gcols, w, self.padded_shape), w.pads)
+        if self.needs[1]:
+            gK = (cols.T @ gy2).reshape(K.shape)
+        if len(self.needs) == 3:                        # Σ dy over pixels: a GEMV beats .sum(axis=0) here
+            return gx, gK, backend.xp.ones(gy2.shape[0], gy2.dtype) @ gy2
+        return gx, gK
+
+
+def _conv(x, kernel, bias, win) -> Tensor:
+    args = (x, kernel) if bias is None else (x, kernel, bias)
+    return Conv2D.apply(*args, win=win)
+
+
+def conv2d(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1) -> Tensor:
+    """2-D convolution (cross-correlation, as in every framework), TensorFlow's padding.
+
+    Args:
+        x: (batch, height, width, in_channels).
+        kernel: (kernel_height, kernel_width, in_channels, filters).
+        bias: (filters,) or None.
+        strides, dilation_rate: an int or a (height, width) pair.
+        padding: 'valid' or 'same'.
+    Returns (batch, out_height, out_width, filters).
+    """
+    x, kernel = as_tensor(x), as_tensor(kernel)
+    bias = None if bias is None else as_tensor(bias)
+    _check_conv("conv2d", x, kernel, bias, 2, -2, "(batch, height, width, channels)",
+                "(kernel_height, kernel_width, in_channels, filters)")
+    win = _geometry("conv2d", x.shape[1:3], kernel.shape[:2], _ints(strides, 2, "strides", "conv2d"),
+                    _ints(dilation_rate, 2, "dilation_rate", "conv2d"),
+                    _padding("conv2d", padding, ("valid", "same")))
+    return _conv(x, kernel, bias, win)
+
+
+def conv1d(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1) -> Tensor:
+    """1-D convolution y[n,t,f] = Σ_{a,c} x[n, t*s+a*d, c] K[a,c,f] + bias[f], run as conv2d on height 1.
+
+    Args:
+        x: (batch, length, in_channels).
+        kernel: (kernel_size, in_channels, filters).
+        bias: (filters,) or None.
+        padding: 'valid', 'same' or 'causal' (left padding only: output t never sees inputs after t).
+    Returns (batch, out_length, filters).
+    """
+    x, kernel = as_tensor(x), as_tensor(kernel)
+    bias = None if bias is None else as_tensor(bias)
+    _check_conv("conv1d", x, kernel, bias, 1, -2, "(batch, length, channels)",
+                "(kernel_size, in_channels, filters)")
+    win = _geometry("conv1d", x.shape[1:2], kernel.shape[:1], _ints(strides, 1, "strides", "conv1d"),
+                    _ints(dilation_rate, 1, "dilation_rate", "conv1d"),
+                    _padding("conv1d", padding, ("valid", "same", "causal")))
+    n, length, channels = x.shape
+    y = _conv(reshape(x, (n, 1, length, channels)), reshape(kernel, (1, *kernel.shape)), bias, win)
+    return reshape(y, (n, win.out[1], y.shape[-1]))
+
+
+class Conv2DTranspose(Function):
+    """y = col2im(x Kᵀ) cropped, + bias: the adjoint (input gradient) of Conv2D, i.e.
+    y[n, i*s+a*d-pad, j*s+b*d-pad, c] += Σ_f x[n,i,j,f] K[a,b,c,f];   dx = im2col(dy) K, dK = im2col(dy)ᵀ x"""
+    def forward(self, x, K, *b):
+        w = self.win                                    # the window of the conv this op is the adjoint of
+        cols = x.reshape(-1, x.shape[-1]) @ K.reshape(-1, K.shape[-1]).T   # the one GEMM
+        y = _crop(_col2im(cols.reshape(x.shape[0], *w.out, *w.k, K.shape[2]), w, self.padded_shape), w.pads)
+        if b:
+            y += b[0]                                   # y is a view of a buffer this op owns
+        self.save(x, K)
+        return y
+
+    def backward(self, gy):
+        x, K = self.saved
+        cols = _im2col(_pad(gy, self.win.pads), self.win)        # (N*H*W, kh*kw*Cout)
+        gx = (cols @ K.reshape(-1, K.shape[-1])).reshape(x.shape) if self.needs[0] else None
+        gK = (cols.T @ x.reshape(-1, x.shape[-1])).reshape(K.shape) if self.needs[1] else None
+        if len(self.needs) == 3:
+            return gx, gK, gy.sum(axis=(0, 1, 2))
+        return gx, gK
+
+
+def _transpose_axis(size, k, s, d, padding, output_padding) -> tuple:
+    """(pad_before, pad_after, out) of a transposed conv along one axis: Keras's deconv_output_length, and
+    TensorFlow's crop of the full (size-1)*s + k_eff result (pad_before = the 'same' conv's, total // 2)."""
+    k_eff = (k - 1) * d + 1
+    if output_padding is None:
+        out = size * s + max(k_eff - s, 0) if padding == "valid" else size * s
+    else:
+        out = (size - 1) * s + k_eff - 2 * (k_eff // 2 if padding == "same" else 0) + output_padding
+    full = (size - 1) * s + k_eff
+    before = max(full - out, 0) // 2 if padding == "same" else 0
+    return before, max(full, before + out) - before - out, out
+
+
+def conv2d_transpose(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1,
+                     output_padding=None) -> Tensor:
+    """The transposed ("deconvolution") 2-D conv: the gradient of conv2d with respect to its input.
+
+    Args:
+        x: (batch, height, width, in_channels).
+        kernel: (kernel_height, kernel_width, filters, in_channels), Keras's Conv2DTranspose layout.
+        bias: (filters,) or None.
+        strides, dilation_rate, output_padding: an int or a (height, width) pair; output_padding must be
+            smaller than the stride.
+        padding: 'valid' (out = in*s + max(k_eff - s, 0)) or 'same' (out = in*s).
+    Returns (batch, out_height, out_width, filters).
+    """
+    op = "conv2d_transpose"
+    x, kernel = as_tensor(x), as_tensor(kernel)
+    bias = None if bias is None else as_tensor(bias)
+    _check_conv(op, x, kernel, bias, 2, -1, "(batch, height, width, channels)",
+                "(kernel_height, kernel_width, filters, in_channels)")
+    strides, dilation = _ints(strides, 2, "strides", op), _ints(dilation_rate, 2, "dilation_rate", op)
+    padding = _padding(op, padding, ("valid", "same"))
+    extra = (None, None)
+    if output_padding is not None:
+        extra = (output_padding,) * 2 if isinstance(output_padding, numbers.Integral) else tuple(output_padding)
+        if len(extra) != 2 or any(not 0 <= p < s for p, s in zip(extra, strides)):
+            raise ValueError(f"{op}: output_padding {output_padding!r} must be >= 0 and smaller than the "
+                             f"strides {strides} on each axis.")
+    axes = [_transpose_axis(*args, padding, p) for args, p in zip(zip(x.shape[1:3], kernel.shape[:2], strides,
+                                                                      dilation), extra)]
+    if any(out < 1 for _, _, out in axes):
+        raise ValueError(f"{op}: a {x.shape[1]}x{x.shape[2]} input with this kernel, strides and padding gives "
+                         f"an empty output {tuple(out for _, _, out in axes)}.")
+    win = _Window(kernel.shape[:2], strides, dilation, tuple((lo, hi) for lo, hi, _ in axes), x.shape[1:3])
+    padded_shape = (x.shape[0], *(lo + hi + out for lo, hi, out in axes), kernel.shape[2])
+    args = (x, kernel) if bias is None else (x, kernel, bias)
+    return Conv2DTranspose.apply(*args, win=win, padded_shape=padded_shape)
+
+
+# ---------------------------------------------------------------- pooling
+
+
+class MaxPool2D(Function):
+    """y[n,i,j,c] = max_{a,b} x[n, i*s+a, j*s+b, c];   dx = dy routed to each window's first maximum, as PyTorch"""
+    def forward(self, x):
+        xp, w = backend.xp, self.win
+        low = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min   # 'same' padding never wins
+        xpad = _pad(x, w.pads, low)
+        # one whole-array maximum per kernel offset: much faster in NumPy than reducing short window axes
+        y = _tap(xpad, w, 0, 0).copy()
+        for a, b in _offsets(w)[1:]:
+            xp.maximum(y, _tap(xpad, w, a, b), out=y)
+        self.save(xpad, y)
+        return y
+
+    def backward(self, gy):
+        xpad, y = self.saved
+        xp, w = backend.xp, self.win
+        g = xp.zeros(xpad.shape, gy.dtype)
+        taken = xp.zeros(y.shape, bool)           # windows whose maximum already got the gradient (ties)
+        for a, b in _offsets(w):
+            hit = _tap(xpad, w, a, b) == y
+            hit &= ~taken
+            taken |= hit
+            _tap(g, w, a, b)[...] += xp.where(hit, gy, 0)
+        return _crop(g, w.pads)
+
+
+class AvgPool2D(Function):
+    """y[n,i,j,c] = Σ_{a,b} x[n, i*s+a, j*s+b, c] / count[i,j];   dx[n, i*s+a, j*s+b, c] += dy[n,i,j,c] / count[i,j]
+    (count = the window's real, un-padded cells, as in TensorFlow)"""
+    def forward(self, x):
+        xp, w = backend.xp, self.win
+        xpad = _pad(x, w.pads)
+        if w.pads == ((0, 0), (0, 0)):
+            self.count = w.k[0] * w.k[1]
+        else:   # count the real cells per axis: the window [start, start + k) clipped to [0, size)
+            per_axis = []
+            for size, k, s, (before, _), out in zip(x.shape[1:3], w.k, w.s, w.pads, w.out):
+                start = xp.arange(out) * s - before
+                per_axis.append(xp.minimum(start + k, size) - xp.maximum(start, 0))
+            self.count = (per_axis[0][:, None] * per_axis[1][None, :])[:, :, None].astype(x.dtype)
+        self.padded_shape = xpad.shape
+        y = _tap(xpad, w, 0, 0).copy()
+        for a, b in _offsets(w)[1:]:              # one whole-array add per offset (see MaxPool2D)
+            y += _tap(xpad, w, a, b)
+        return y / self.count
+
+    def backward(self, gy):
+        w = self.win
+        g = backend.xp.zeros(self.padded_shape, gy.dtype)
+        share = gy / self.count
+        for a, b in _offsets(w):
+            _tap(g, w, a, b)[...] += share
+        return _crop(g, w.pads)
+
+
+def _pool(cls, op, x, pool_size, strides, padding, rank) -> Tensor:
+    x = as_tensor(x)
+    layout = "(batch, length, channels)" if rank == 1 else "(batch, height, width, channels)"
+    if x.ndim != rank + 2:
+        raise ValueError(f"{op} expects a {rank + 2}-D input {layout} but got shape {x.shape}.")
+    pool_size = _ints(pool_size, rank, "pool_size", op)
+    strides = pool_size if strides is None else _ints(strides, rank, "strides", op)
+    win = _geometry(op, x.shape[1:-1], pool_size, strides, (1,) * rank,
+                    _padding(op, padding, ("valid", "same")), what="pool window")
+    if rank == 2:
+        return cls.apply(x, win=win)
+    n, length, channels = x.shape
+    y = cls.apply(reshape(x, (n, 1, length, channels)), win=win)
+    return reshape(y, (n, win.out[1], channels))
+
+
+def max_pool2d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
+    """Max over each pool_size window of x (batch, height, width, channels); strides default to pool_size."""
+    return _pool(MaxPool2D, "max_pool2d", x, pool_size, strides, padding, 2)
+
+
+def avg_pool2d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
+    """Mean over each pool_size window of x (batch, height, width, channels); 'same' ignores the padding."""
+    return _pool(AvgPool2D, "avg_pool2d", x, pool_size, strides, padding, 2)
+
+
+def max_pool1d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
+    """Max over each window of x (batch, length, channels); strides default to pool_size."""
+    return _pool(MaxPool2D, "max_pool1d", x, pool_size, strides, padding, 1)
+
+
+def avg_pool1d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
+    """Mean over each window of x (batch, length, channels); 'same' ignores the padding."""
+    return _pool(AvgPool2D, "avg_pool1d", x, pool_size, strides, padding, 1)

@@ -1,0 +1,273 @@
+"""shendu/ops/conv.py: conv1d/conv2d, conv2d_transpose, max/avg pooling.
+
+Each case runs three checks: gradcheck (float64 central differences), and forward plus every
+gradient against PyTorch in float32 and float64. PyTorch is NCHW with symmetric padding, so the
+references transpose to NCHW and pad explicitly by TensorFlow's 'same' rule (the odd pixel after).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import shendu as sd
+from shendu import ops
+from shendu.ops import conv as conv_module
+from shendu.testing import assert_close, gradcheck
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+def tf_pads(size, k, s, d, padding):
+    """(before, after) padding along one axis, TensorFlow's rule."""
+    k_eff = (k - 1) * d + 1
+    if padding == "valid":
+        return 0, 0
+    if padding == "causal":
+        return k_eff - 1, 0
+    total = max((-(-size // s) - 1) * s + k_eff - size, 0)
+    return total // 2, total - total // 2
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def nchw(x):           # torch tensors: NHWC <-> NCHW, and (N, L, C) <-> (N, C, L)
+    return x.movedim(-1, 1)
+
+
+def nhwc(y):
+    return y.movedim(1, -1)
+
+
+def torch_pad(x, kernel, strides, dilation, padding, value=0.0):
+    """x NCHW (or NCL) padded by the TF rule on its trailing spatial axes; F.pad lists the last axis first."""
+    spatial = x.shape[2:]
+    pads = [tf_pads(n, k, s, d, padding) for n, k, s, d in zip(spatial, kernel, strides, dilation)]
+    return F.pad(x, [p for lo_hi in reversed(pads) for p in lo_hi], value=value)
+
+
+def check_against_torch(fn, ref, arrays, dtype, tol):
+    """fn(shendu Tensors) and ref(torch tensors) agree on the output and every input gradient."""
+    rng = np.random.default_rng(1)
+    ts = [sd.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    tts = [torch.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    y, yt = fn(*ts), ref(*tts)
+    assert y.dtype == dtype, f"{dtype.__name__} inputs gave a {y.dtype} output"
+    assert_close(y, yt.detach().numpy(), atol=tol, rtol=tol, name="forward")
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(gy)
+    yt.backward(torch.tensor(gy))
+    for i, (t, tt) in enumerate(zip(ts, tts)):
+        assert t.grad.dtype == dtype, f"gradient of input {i} is {t.grad.dtype}"
+        assert_close(t.grad, tt.grad.numpy(), atol=tol, rtol=tol, name=f"gradient of input {i}")
+
+
+DTYPES = [pytest.param(np.float32, 1e-5, id="float32"), pytest.param(np.float64, 1e-10, id="float64")]
+
+
+def inputs(*shapes, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s) for s in shapes]
+
+
+# ---------------------------------------------------------------- conv2d and conv1d
+
+# x shape, kernel shape (kh, kw, cin, cout), strides, padding, dilation
+CONV2D = [
+    ((1, 5, 5, 1), (3, 3, 1, 2), 1, "valid", 1),            # batch 1
+    ((2, 7, 6, 3), (3, 2, 3, 4), 2, "valid", 1),            # odd, non-square, stride 2
+    ((2, 9, 8, 2), (3, 3, 2, 3), 1, "valid", 2),            # dilation 2
+    ((2, 6, 6, 2), (2, 2, 2, 3), 1, "same", 1),             # even kernel: the extra pad goes after
+    ((2, 7, 5, 2), (3, 3, 2, 3), 2, "same", 1),             # odd kernel, stride 2
+    ((1, 8, 7, 2), (4, 3, 2, 2), (2, 3), "same", 1),        # non-square stride
+    ((2, 7, 7, 1), (3, 3, 1, 2), 1, "same", 2),             # dilated 'same'
+    ((2, 6, 5, 3), (2, 3, 3, 2), (1, 2), "same", (2, 1)),
+]
+CONV1D = [
+    ((2, 9, 3), (3, 3, 4), 1, "valid", 1),
+    ((1, 10, 2), (4, 2, 3), 2, "same", 1),
+    ((2, 11, 2), (3, 2, 2), 1, "causal", 2),
+    ((2, 8, 1), (2, 1, 2), 3, "same", 2),
+]
+
+
+def torch_conv(x, K, b, strides, padding, dilation):
+    """TF-padded convolution of NHWC (or NLC) x with an HWIO (or LIO) kernel, through torch."""
+    rank = K.ndim - 2
+    conv = F.conv2d if rank == 2 else F.conv1d
+    strides, dilation = (pair(strides), pair(dilation)) if rank == 2 else ((strides,), (dilation,))
+    xpad = torch_pad(nchw(x), K.shape[:rank], strides, dilation, padding)
+    weight = K.permute(2, 1, 0) if rank == 1 else K.permute(3, 2, 0, 1)
+    return nhwc(conv(xpad, weight, b, stride=strides, dilation=dilation))
+
+
+@pytest.mark.parametrize("x_shape, k_shape, strides, padding, dilation", CONV2D + CONV1D, ids=str)
+def test_conv_gradcheck(x_shape, k_shape, strides, padding, dilation):
+    conv = ops.conv2d if len(x_shape) == 4 else ops.conv1d
+    assert gradcheck(lambda x, K, b: conv(x, K, b, strides, padding, dilation),
+                     *inputs(x_shape, k_shape, k_shape[-1:]))
+
+
+@pytest.mark.parametrize("dtype, tol", DTYPES)
+@pytest.mark.parametrize("x_shape, k_shape, strides, padding, dilation", CONV2D + CONV1D, ids=str)
+def test_conv_matches_torch(x_shape, k_shape, strides, padding, dilation, dtype, tol):
+    conv = ops.conv2d if len(x_shape) == 4 else ops.conv1d
+    check_against_torch(lambda x, K, b: conv(x, K, b, strides, padding, dilation),
+                        lambda x, K, b: torch_conv(x, K, b, strides, padding, dilation),
+                        inputs(x_shape, k_shape, k_shape[-1:]), dtype, tol)
+
+
+def test_conv2d_skips_the_input_gradient_when_the_input_needs_none(monkeypatch):
+    x, K = inputs((2, 6, 6, 1), (3, 3, 1, 4))
+    monkeypatch.setattr(conv_module, "_col2im", lambda *a: pytest.fail("dx was computed for a constant input"))
+    kernel = sd.tensor(K, requires_grad=True)
+    ops.conv2d(sd.tensor(x), kernel, padding="same").sum().backward()
+    expected = torch.tensor(K, requires_grad=True)
+    torch_conv(torch.tensor(x), expected, None, 1, "same", 1).sum().backward()
+    assert_close(kernel.grad, expected.grad.numpy(), atol=1e-10)
+
+
+# ---------------------------------------------------------------- conv2d_transpose
+
+# x shape, kernel shape (kh, kw, cout, cin), strides, padding, output_padding, dilation
+TRANSPOSE = [
+    ((2, 4, 5, 3), (3, 3, 2, 3), 1, "valid", None, 1),
+    ((2, 4, 3, 2), (3, 3, 2, 2), 2, "valid", None, 1),      # kernel larger than stride
+    ((1, 3, 4, 2), (2, 2, 3, 2), 3, "valid", None, 1),      # kernel smaller than stride: zero rows at the end
+    ((2, 4, 5, 3), (3, 3, 2, 3), 1, "same", None, 1),
+    ((2, 4, 3, 2), (3, 3, 2, 2), 2, "same", None, 1),
+    ((2, 3, 4, 2), (4, 4, 2, 2), 2, "same", None, 1),       # even kernel
+    ((1, 3, 3, 2), (2, 2, 3, 2), 3, "same", None, 1),
+    ((2, 3, 4, 2), (3, 2, 2, 2), (2, 3), "same", (1, 2), 1),  # output_padding, non-square
+    ((2, 3, 3, 2), (3, 3, 2, 2), 2, "valid", 1, 1),
+    ((2, 4, 4, 2), (3, 3, 2, 2), 1, "same", None, 2),       # dilated
+]
+
+
+def torch_conv_transpose(x, K, b, strides, padding, output_padding, dilation):
+    """torch's un-padded transposed conv (full size (in-1)*s + k_eff), cropped or zero-extended TF's way."""
+    s, d = pair(strides), pair(dilation)
+    full = F.conv_transpose2d(nchw(x), K.permute(3, 2, 0, 1), stride=s, dilation=d)
+    pads = []
+    for axis, (n, k) in enumerate(zip(x.shape[1:3], K.shape[:2])):
+        k_eff, stride = (k - 1) * d[axis] + 1, s[axis]
+        if output_padding is None:      # Keras's deconv_output_length
+            out = n * stride + (max(k_eff - stride, 0) if padding == "valid" else 0)
+        else:
+            out = (n - 1) * stride + k_eff - 2 * (k_eff // 2 if padding == "same" else 0) + pair(output_padding)[axis]
+        before = max(full.shape[2 + axis] - out, 0) // 2 if padding == "same" else 0
+        pads += [-before, out + before - full.shape[2 + axis]]   # negative F.pad crops
+    return nhwc(F.pad(full, pads[2:] + pads[:2]) + b[:, None, None])
+
+
+@pytest.mark.parametrize("x_shape, k_shape, strides, padding, output_padding, dilation", TRANSPOSE, ids=str)
+def test_conv2d_transpose_gradcheck(x_shape, k_shape, strides, padding, output_padding, dilation):
+    assert gradcheck(lambda x, K, b: ops.conv2d_transpose(x, K, b, strides, padding, dilation, output_padding),
+                     *inputs(x_shape, k_shape, k_shape[2:3]))
+
+
+@pytest.mark.parametrize("dtype, tol", DTYPES)
+@pytest.mark.parametrize("x_shape, k_shape, strides, padding, output_padding, dilation", TRANSPOSE, ids=str)
+def test_conv2d_transpose_matches_torch(x_shape, k_shape, strides, padding, output_padding, dilation, dtype, tol):
+    check_against_torch(
+        lambda x, K, b: ops.conv2d_transpose(x, K, b, strides, padding, dilation, output_padding),
+        lambda x, K, b: torch_conv_transpose(x, K, b, strides, padding, output_padding, dilation),
+        inputs(x_shape, k_shape, k_shape[2:3]), dtype, tol)
+
+
+@pytest.mark.parametrize("x_shape, k_shape, strides, padding, output_padding, dilation", TRANSPOSE, ids=str)
+def test_conv2d_transpose_is_the_input_gradient_of_conv2d(x_shape, k_shape, strides, padding, output_padding,
+                                                          dilation):
+    x, K = inputs(x_shape, k_shape)
+    y = ops.conv2d_transpose(x, K, None, strides, padding, dilation, output_padding)
+    z = sd.tensor(np.zeros(y.shape), requires_grad=True)
+    forward = ops.conv2d(z, K, None, strides, padding, dilation)
+    assert forward.shape == x.shape
+    (forward * x).sum().backward()
+    assert_close(y, z.grad, atol=1e-12, name="conv2d_transpose vs d conv2d / d input")
+
+
+# ---------------------------------------------------------------- pooling
+
+# x shape, pool_size, strides, padding
+POOL2D = [
+    ((2, 6, 6, 3), 2, None, "valid"),
+    ((1, 7, 7, 2), 3, 2, "valid"),          # overlapping windows
+    ((2, 7, 5, 2), 3, 2, "same"),
+    ((2, 5, 6, 1), (2, 3), (1, 2), "same"),
+    ((1, 4, 4, 1), 2, 1, "valid"),
+]
+POOL1D = [((2, 9, 3), 3, 2, "same"), ((2, 8, 2), 2, None, "valid"), ((1, 7, 2), 3, 1, "valid")]
+POOLS = [(name, *case) for name in ("max", "avg") for case in POOL2D + POOL1D]
+
+
+def shendu_pool(name, x_shape):
+    rank = len(x_shape) - 2
+    return getattr(ops, f"{name}_pool{rank}d")
+
+
+def torch_pool(name, x, pool_size, strides, padding):
+    """TF pooling through torch: -inf padding for max; for avg, the sum over real cells / their count."""
+    rank = x.ndim - 2
+    k = pair(pool_size) if rank == 2 else (pool_size,)
+    s = k if strides is None else (pair(strides) if rank == 2 else (strides,))
+    one = (1,) * rank
+    if name == "max":
+        pool = F.max_pool2d if rank == 2 else F.max_pool1d
+        return nhwc(pool(torch_pad(nchw(x), k, s, one, padding, -float("inf")), k, s))
+    pool = F.avg_pool2d if rank == 2 else F.avg_pool1d
+    total = pool(torch_pad(nchw(x), k, s, one, padding), k, s)
+    count = pool(torch_pad(torch.ones_like(nchw(x)), k, s, one, padding), k, s)
+    return nhwc(total / count)
+
+
+@pytest.mark.parametrize("name, x_shape, pool_size, strides, padding", POOLS, ids=str)
+def test_pool_gradcheck(name, x_shape, pool_size, strides, padding):
+    pool = shendu_pool(name, x_shape)
+    x = np.random.default_rng(0).permutation(np.prod(x_shape)).reshape(x_shape) / 7.0   # distinct: no ties
+    assert gradcheck(lambda x: pool(x, pool_size, strides, padding), x)
+
+
+@pytest.mark.parametrize("dtype, tol", DTYPES)
+@pytest.mark.parametrize("name, x_shape, pool_size, strides, padding", POOLS, ids=str)
+def test_pool_matches_torch(name, x_shape, pool_size, strides, padding, dtype, tol):
+    pool = shendu_pool(name, x_shape)
+    check_against_torch(lambda x: pool(x, pool_size, strides, padding),
+                        lambda x: torch_pool(name, x, pool_size, strides, padding), inputs(x_shape), dtype, tol)
+
+
+def test_max_pool_sends_each_window_gradient_to_one_element_like_torch():
+    x = np.ones((1, 5, 5, 2))                     # every element ties
+    check_against_torch(lambda x: ops.max_pool2d(x, 3, 2), lambda x: torch_pool("max", x, 3, 2, "valid"),
+                        [x], np.float64, 1e-12)
+
+
+# ---------------------------------------------------------------- errors that teach
+
+ERRORS = [
+    (lambda: ops.conv2d(np.ones((28, 28, 1)), np.ones((3, 3, 1, 8))),
+     r"conv2d expects a 4-D input \(batch, height, width, channels\) but got shape \(28, 28, 1\); add a batch axis"),
+    (lambda: ops.conv2d(np.ones((2, 8, 8, 3)), np.ones((3, 3, 1, 8))), r"input has 3 channels.*expects 1"),
+    (lambda: ops.conv2d(np.ones((1, 4, 4, 1)), np.ones((5, 5, 1, 2))), r"5x5 kernel is larger than the 4x4 input"),
+    (lambda: ops.conv2d(np.ones((1, 6, 6, 1)), np.ones((3, 3, 1, 2)), dilation_rate=3),
+     r"3x3 kernel \(dilated to 7x7"),
+    (lambda: ops.conv2d(np.ones((1, 6, 6, 1)), np.ones((3, 3, 1, 2)), padding="full"),
+     r"unknown padding 'full'; expected one of 'valid', 'same'"),
+    (lambda: ops.conv2d(np.ones((1, 6, 6, 1)), np.ones((3, 3, 1, 2)), padding="causal"), r"'valid', 'same'\."),
+    (lambda: ops.conv2d(np.ones((1, 6, 6, 1)), np.ones((3, 3, 1, 2)), np.ones(3)), r"bias must have shape \(2,\)"),
+    (lambda: ops.conv2d(np.ones((1, 6, 6, 1)), np.ones((3, 3, 1, 2)), strides=0), r"strides must be a positive"),
+    (lambda: ops.conv1d(np.ones((2, 10)), np.ones((3, 1, 4))), r"conv1d expects a 3-D input \(batch, length"),
+    (lambda: ops.conv2d_transpose(np.ones((1, 4, 4, 3)), np.ones((3, 3, 3, 2))), r"input has 3 channels.*expects 2"),
+    (lambda: ops.conv2d_transpose(np.ones((1, 4, 4, 2)), np.ones((3, 3, 3, 2)), strides=2, output_padding=2),
+     r"output_padding 2 must be >= 0 and smaller than the strides"),
+    (lambda: ops.max_pool2d(np.ones((1, 2, 2, 1)), 3), r"3x3 pool window is larger than the 2x2 input"),
+    (lambda: ops.avg_pool1d(np.ones((1, 8, 1)), 2, padding="causal"), r"unknown padding 'causal'"),
+]
+
+
+@pytest.mark.parametrize("call, message", ERRORS, ids=[m[:30] for _, m in ERRORS])
+def test_errors_teach(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
