@@ -212,6 +212,9 @@ class Trainer:
         self.history = history
         self.stop_training = False
         cb.on_train_begin()
+        # BackupAndRestore sets _initial_epoch when it reloads an interrupted run
+        initial_epoch = getattr(self, "_initial_epoch", None) or initial_epoch
+        self._initial_epoch = None
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
