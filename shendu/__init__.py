@@ -8,6 +8,7 @@ from shendu import ops
 from shendu.ops import *  # noqa: F401,F403  - the primitives, also as shendu.relu, shendu.matmul, ...
 from shendu.tape import GradientTape
 from shendu.testing import gradcheck
-from shendu import functional, losses, layers, models
+from shendu import (activations, callbacks, functional, initializers, layers, losses, metrics, models, optimizers,
+                    regularizers, utils)
 
 __version__ = "0.1.0"

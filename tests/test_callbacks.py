@@ -708,9 +708,10 @@ def test_fit_backup_and_restore_reloads_the_last_backup(tmp_path, regression):
     first.fit(x, y, epochs=2, verbose=0, callbacks=[BackupAndRestore(backup, delete_checkpoint=False)])
     at_begin = []
     second = small_model()
-    second.fit(x, y, epochs=3, verbose=0,
-               callbacks=[BackupAndRestore(backup), LambdaCallback(on_train_begin=lambda logs: at_begin.append(
-                   second.get_weights()))])
+    history = second.fit(x, y, epochs=3, verbose=0,
+                         callbacks=[BackupAndRestore(backup), LambdaCallback(on_train_begin=lambda logs: at_begin.append(
+                             second.get_weights()))])
     for got, want in zip(at_begin[0], first.get_weights()):
         np.testing.assert_array_equal(got, want)
-    assert second._initial_epoch == 2 and not os.path.exists(backup)
+    assert history.epoch == [2]                      # resumed after the two finished epochs
+    assert not os.path.exists(backup)

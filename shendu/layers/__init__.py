@@ -11,3 +11,5 @@ from shendu.layers.pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D
                                    GlobalMaxPool2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPool1D, MaxPool2D,
                                    MaxPooling1D, MaxPooling2D)
 from shendu.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
+from shendu.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
+from shendu.layers.positional import PositionalEncoding, PositionEmbedding

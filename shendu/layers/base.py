@@ -281,9 +281,10 @@ class Layer:
             self._activity_losses = [self.activity_regularizer(o) / o.shape[0] for o in flatten(outputs)]
         out_mask = self.compute_mask(inputs, mask)
         if out_mask is not None:
-            for o, m in zip(flatten(outputs), flatten(out_mask) if isinstance(out_mask, (list, tuple)) else
-                            [out_mask] * len(flatten(outputs))):
-                if isinstance(o, Tensor):
+            # one mask per output when a list is returned, else the mask belongs to the first output
+            masks = list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask]
+            for o, m in zip(flatten(outputs), masks):
+                if isinstance(o, Tensor) and m is not None:
                     o._keras_mask = m.data if isinstance(m, Tensor) else m
         return outputs
 
@@ -339,6 +340,8 @@ class Layer:
         config = {"name": self.name, "trainable": self.trainable,
                   "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": self.dtype},
                             "registered_name": None}}
+        if self.activity_regularizer is not None:      # Keras saves it only when set
+            config["activity_regularizer"] = regularizers_module.serialize(self.activity_regularizer)
         return config
 
     @classmethod

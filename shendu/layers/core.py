@@ -193,9 +193,6 @@ class TensorOp(Layer):
         super().__init__(name=unique_name(op_name), **kwargs)
         self.fn = fn
 
-    def __call__(self, *inputs, **kwargs):
-        return super().__call__(list(inputs), **kwargs)
-
     def call(self, inputs):
         return self.fn(*inputs)
 
@@ -250,6 +247,10 @@ class Softmax(Layer):
         if mask is None:
             return ops.softmax(inputs, axis=self.axis)
         mask = mask.data if isinstance(mask, Tensor) else backend.asarray(mask)
+        if mask.ndim > inputs.ndim or any(m not in (1, d) for m, d in zip(mask.shape[::-1], inputs.shape[::-1])):
+            raise ValueError(f"Softmax layer '{self.name}': the mask of shape {tuple(mask.shape)} must broadcast to "
+                             f"the inputs {tuple(inputs.shape)} (aligned from the last axis, each mask axis 1 or "
+                             f"equal), e.g. a (batch, 1, keys) mask for (batch, queries, keys) scores.")
         keep = mask if mask.dtype == bool else mask > 0.5
         # a large negative logit where masked: exp underflows to 0 without producing nan
         y = ops.softmax(ops.where(keep, inputs, -1e9), axis=self.axis)
@@ -261,9 +262,12 @@ class Softmax(Layer):
 
 
 class ELU(Layer):
+    """a = z if z > 0 else alpha·(e^z - 1)"""
+
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = alpha
+        self.supports_masking = True
 
     def call(self, inputs):
         return ops.elu(inputs, self.alpha)

@@ -33,7 +33,7 @@ class KerasTensor:
     # arithmetic on symbolic tensors becomes a Lambda-like op node, so `x + y` works in functional code
     def _op(self, other, fn, name):
         from shendu.layers.core import TensorOp
-        return TensorOp(fn, name)(self, other) if other is not None else TensorOp(fn, name)(self)
+        return TensorOp(fn, name)([self, other] if other is not None else [self])
 
     def __add__(self, other):
         return self._op(other, lambda a, b: a + b, "add")
@@ -64,7 +64,7 @@ class KerasTensor:
 
     def __getitem__(self, index):
         from shendu.layers.core import TensorOp
-        return TensorOp(lambda a: a[index], "get_item")(self)
+        return TensorOp(lambda a: a[index], "get_item")([self])
 
 
 class Node:
