@@ -34,12 +34,43 @@ def demo_xor(epochs: int = 2000, lr: float = 0.5, seed: int = 1) -> float:
     return loss.item()
 
 
+def demo_mnist(epochs: int = 2, data=None) -> float:
+    """The tutorial CNN, written exactly as with tf.keras, trained on 8,000 real MNIST digits and
+    scored on 2,000 it has never seen."""
+    import shendu.keras as keras
+    from shendu.data.datasets import load_mnist_test
+
+    images, labels = load_mnist_test(data)
+    x = (images.reshape(-1, 28, 28, 1) / 255.0).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.layers.Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(64, 3, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.summary()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x[:8000], labels[:8000], epochs=epochs, batch_size=64, validation_split=0.1)
+    loss, accuracy = model.evaluate(x[8000:], labels[8000:], verbose=0)
+    print(f"held-out digits: loss {loss:.4f}, accuracy {accuracy:.2%}")
+    return accuracy
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="shendu", description="shendu (深度): deep learning from first principles")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train a small network and print the loss falling")
-    demo.add_argument("--epochs", type=int, default=2000)
+    demo = sub.add_parser("demo", help="train the tutorial CNN on MNIST digits (or --xor: a 2-4-1 network on XOR)")
+    demo.add_argument("--xor", action="store_true", help="the low-level demo: XOR with Tensors and backward()")
+    demo.add_argument("--epochs", type=int, default=None)
+    demo.add_argument("--data", default=None, help="folder holding mnist/ (default: $SHENDU_DATA or ../shared/data)")
     args = parser.parse_args(argv)
     if args.command == "demo":
-        demo_xor(epochs=args.epochs)
+        if args.xor:
+            demo_xor(epochs=args.epochs or 2000)
+        else:
+            demo_mnist(epochs=args.epochs or 2, data=args.data)
     return 0

@@ -50,9 +50,14 @@ class ProgbarLogger(Callback):
         self._seen = 0
         self._open_bar(self.params.get("steps"))
 
+    def _live(self) -> bool:
+        """A live bar only on a terminal; logs and CI get one line per epoch (Keras does the same)."""
+        isatty = getattr(self._out(), "isatty", None)
+        return bool(isatty and isatty())
+
     def _open_bar(self, total):
         self._bar = None
-        if self.verbose == 1:
+        if self.verbose == 1 and self._live():
             try:
                 from tqdm import tqdm
             except ImportError:  # pragma: no cover - tqdm is in the 'all' extra
@@ -77,8 +82,11 @@ class ProgbarLogger(Callback):
     def on_epoch_end(self, epoch, logs=None):
         elapsed = time.perf_counter() - self._start
         if self._bar is not None:
-            self._bar.set_description_str(self._postfix(logs))
+            self._bar.set_description_str(self._postfix(logs), refresh=False)
             self._bar.close()
+        elif self.verbose == 1:
+            steps = self.params.get("steps") or self._seen
+            print(f"{self._seen}/{steps} {'━' * 20} {elapsed:.0f}s {self._postfix(logs)}", file=self._out(), flush=True)
         else:
             steps = self.params.get("steps") or self._seen
             print(f"{self._seen:{len(str(steps))}d}/{steps} - {elapsed:.0f}s - {self._postfix(logs)}",
