@@ -13,3 +13,4 @@ from shendu.layers.pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D
 from shendu.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
 from shendu.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from shendu.layers.positional import PositionalEncoding, PositionEmbedding
+from shendu.layers.text_vectorization import TextVectorization

@@ -1,8 +1,9 @@
 """Layers that combine several inputs into one: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate."""
 from __future__ import annotations
 
-from shendu import ops
+from shendu import backend, ops
 from shendu.layers.base import Layer
+from shendu.tensor import Tensor
 
 
 class Merge(Layer):
@@ -109,7 +110,16 @@ class Concatenate(Merge):
         return ops.concatenate(list(inputs), axis=self.axis)
 
     def compute_mask(self, inputs, mask=None):
-        return None if mask is None else super().compute_mask(inputs, mask)
+        if mask is None or all(m is None for m in mask):
+            return None
+        xp = backend.xp
+        # each input's mask widened to the input's shape (no mask: all kept), joined as the inputs are,
+        # then a position is kept if any of its features is (Keras's rule)
+        masks = []
+        for x, m in zip(inputs, mask):
+            m = xp.ones(x.shape, bool) if m is None else backend.asarray(m.data if isinstance(m, Tensor) else m)
+            masks.append(xp.broadcast_to(m[..., None], x.shape) if m.ndim < x.ndim else m)
+        return xp.concatenate(masks, axis=self.axis).any(axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

@@ -58,7 +58,10 @@ class BatchNormalization(Layer):
         if training and self.trainable:
             if axis != inputs.ndim - 1:
                 gamma, beta = ops.reshape(gamma, self._shape), ops.reshape(beta, self._shape)
-            y, mean, var = ops.batch_norm(inputs, gamma, beta, axis=axis, epsilon=self.epsilon)
+            if mask is None:
+                y, mean, var = ops.batch_norm(inputs, gamma, beta, axis=axis, epsilon=self.epsilon)
+            else:
+                y, mean, var = self._masked_batch_norm(inputs, gamma, beta, mask, axis)
             m = self.momentum
             self.moving_mean.data = self.moving_mean.data * m + mean.astype(self.moving_mean.dtype) * (1 - m)
             self.moving_variance.data = self.moving_variance.data * m + var.astype(self.moving_variance.dtype) * (1 - m)
@@ -68,6 +71,20 @@ class BatchNormalization(Layer):
         inv = 1.0 / backend.xp.sqrt(self.moving_variance.data + self.epsilon)
         scale = ops.reshape(gamma, shape) * Tensor._wrap(inv.reshape(shape), False)
         return (inputs - Tensor._wrap(self.moving_mean.data.reshape(shape), False)) * scale + ops.reshape(beta, shape)
+
+    def _masked_batch_norm(self, inputs, gamma, beta, mask, axis):
+        """Training with a mask (batch, steps): μ, σ² over the kept steps only, as Keras computes them,
+        composed from primitives (padding must not pull the statistics). Returns (y, μ, σ²)."""
+        axes = tuple(i for i in range(inputs.ndim) if i != axis)
+        m = backend.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        keep = backend.xp.broadcast_to(m[..., None], inputs.shape).astype(inputs.dtype)
+        count = Tensor._wrap(keep.sum(axis=axes, keepdims=True) + 1e-7, False)     # Keras adds its epsilon
+        keep = Tensor._wrap(keep, False)
+        mean = ops.sum(inputs * keep, axis=axes, keepdims=True) / count
+        centered = inputs - mean
+        var = ops.sum(centered * centered * keep, axis=axes, keepdims=True) / count
+        y = centered / ops.sqrt(var + self.epsilon) * gamma + beta
+        return y, mean.data.reshape(-1), var.data.reshape(-1)
 
     def get_config(self):
         ser = initializers_module.serialize
@@ -102,9 +119,9 @@ class LayerNormalization(Layer):
         shape = tuple(input_shape[a] for a in self._axes)
         self._param_shape = [input_shape[i] if i in self._axes else 1 for i in range(len(input_shape))]
         self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer) \
-            if self.scale else None
+            if self.scale or self.rms_scaling else None
         self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer) \
-            if self.center else None
+            if self.center and not self.rms_scaling else None
         self.built = True
 
     def call(self, inputs):
@@ -114,6 +131,11 @@ class LayerNormalization(Layer):
         beta = self.beta if self.beta is not None else Tensor._wrap(xp.zeros(dims, inputs.dtype), False)
         if self._axes != tuple(range(inputs.ndim - len(self._axes), inputs.ndim)):
             gamma, beta = ops.reshape(gamma, self._param_shape), ops.reshape(beta, self._param_shape)
+        if self.rms_scaling:
+            # Keras's deprecated rule, kept for its saved models: y = γ x/√(σ² + ε), not centered, no β
+            centered = inputs - ops.mean(inputs, axis=self._axes, keepdims=True)
+            var = ops.mean(centered * centered, axis=self._axes, keepdims=True)
+            return inputs / ops.sqrt(var + self.epsilon) * gamma
         return ops.layer_norm(inputs, gamma, beta, axes=self._axes, epsilon=self.epsilon)
 
     def get_config(self):

@@ -76,7 +76,8 @@ class GlobalPooling(Layer):
         axes = tuple(range(2, self.rank + 2)) if self.data_format == "channels_first" else tuple(range(1, self.rank + 1))
         if mask is not None and self.rank == 1:
             # masked (padded) steps must not count: weight the mean by the mask, or exclude them from the max
-            m = backend.asarray(mask).astype(inputs.dtype)[..., None]
+            m = backend.asarray(mask).astype(inputs.dtype)
+            m = m[:, None, :] if self.data_format == "channels_first" else m[..., None]   # broadcast over channels
             if self.mode == "mean":
                 total = ops.sum(inputs * Tensor._wrap(m, False), axis=axes, keepdims=self.keepdims)
                 count = backend.xp.maximum(m.sum(axis=axes, keepdims=self.keepdims), 1)

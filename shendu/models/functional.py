@@ -4,6 +4,7 @@ from __future__ import annotations
 from shendu.layers.core import InputLayer
 from shendu.layers.symbolic import KerasTensor, flatten, map_structure
 from shendu.models.model import Model
+from shendu.tensor import Tensor
 
 
 def _graph(outputs):
@@ -93,6 +94,8 @@ class Functional(Model):
         else:
             values = flatten(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         self._check_inputs(values)
+        values = [v.astype(t.dtype) if isinstance(v, Tensor) and v.dtype.kind in "iub" and t.dtype.startswith("float")
+                  else v for t, v in zip(self.inputs, values)]     # an Input's dtype converts raw integer data
         computed = {id(t): v for t, v in zip(self.inputs, values)}
         lookup = lambda t: computed[id(t)] if isinstance(t, KerasTensor) else t  # noqa: E731
         for node in self._nodes:

@@ -83,7 +83,7 @@ class Sequential(Model):
                     e is not None and e != g for e, g in zip(expected[1:], inputs.shape[1:])):
                 raise ValueError(f"Sequential model '{self.name}' expects input of shape {expected} (None is the "
                                  f"batch axis) but got {tuple(inputs.shape)}.")
-        x = inputs
+        x = _cast_to_input_dtype(inputs, getattr(self._stack[0], "input_dtype", None) if self._stack else None)
         for layer in self._stack:
             x = layer(x)
         return x
@@ -95,3 +95,13 @@ class Sequential(Model):
     def get_config(self):
         from shendu.models.config import sequential_config
         return sequential_config(self)
+
+
+def _cast_to_input_dtype(x, dtype=None):
+    """Integer or boolean data (raw uint8 pixels, 0/1 features) enters as the float type, as a Keras
+    Input layer would convert it; layers that want integer ids (Embedding) say so with ``input_dtype``."""
+    if isinstance(x, Tensor) and x.dtype.kind in "iub":
+        if dtype is not None:
+            return x if backend.xp.dtype(dtype).kind in "iu" else x.astype(dtype)
+        return x.astype(backend.floatx)
+    return x
