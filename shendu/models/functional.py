@@ -50,10 +50,9 @@ class Functional(Model):
                 if t.node is None and id(t) not in known:
                     raise ValueError(f"Layer '{node.layer.name}' is connected to an Input ({t.name}) that is not "
                                      f"among this model's inputs; pass it in Model(inputs=[...]).")
-        layers = [t.input_layer for t in self.inputs]
-        for node in self._nodes:
-            if node.layer not in layers:
-                layers.append(node.layer)
+        from shendu.models.config import keras_layer_order
+        self._functional_layers = []
+        layers = keras_layer_order(self)         # Keras's order (by depth), which get_weights() follows
         self._functional_layers = layers
         for layer in layers:
             if not isinstance(layer, InputLayer) and layer not in self._sublayers:

@@ -1,0 +1,18 @@
+"""Saving and loading in Keras 3's formats: ``.keras`` whole-model files and ``.weights.h5`` files.
+
+    model.save("model.keras")                    # architecture + weights + compile + optimizer state
+    model = shendu.saving.load_model("model.keras")
+    model.save_weights("model.weights.h5")
+    model.load_weights("model.weights.h5")
+
+Files from shendu open in Keras 3 and files from Keras 3 open in shendu. Loading builds only
+classes found in shendu's registries or in ``custom_objects``: nothing named in a file is imported,
+unpickled or evaluated. Legacy tf.keras ``.h5`` files can be read, not written.
+"""
+from shendu.models.config import model_from_config
+from shendu.saving.config import (LoadError, UnknownObjectError, deserialize_keras_object, layer_registry,
+                                  serialize_keras_object)
+from shendu.saving.keras_file import load_model, load_weights, save_model, save_weights
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "serialize_keras_object",
+           "deserialize_keras_object", "model_from_config", "layer_registry", "LoadError", "UnknownObjectError"]
