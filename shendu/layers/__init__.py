@@ -13,8 +13,8 @@ from shendu.layers.pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D
 from shendu.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
 from shendu.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from shendu.layers.positional import PositionalEncoding, PositionEmbedding
-from shendu.layers.text_vectorization import TextVectorization
 from shendu.layers.embedding import Embedding, Masking
 from shendu.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from shendu.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
 from shendu.layers.wrappers import Bidirectional, RepeatVector, TimeDistributed
+from shendu.layers.text_vectorization import TextVectorization

@@ -10,3 +10,4 @@ from shendu.ops.reduce import logsumexp, max, mean, min, sum
 from shendu.ops.shape import (broadcast_to, concatenate, expand_dims, getitem, pad, reshape, split, squeeze,
                               stack, transpose)
 from shendu.ops.normalization import batch_norm, layer_norm
+from shendu.ops.recurrent import gru, lstm, simple_rnn
