@@ -207,7 +207,8 @@ _ALIASES = {"zeros": "Zeros", "ones": "Ones", "constant": "Constant", "random_no
             "variance_scaling": "VarianceScaling", "glorot_uniform": "GlorotUniform",
             "glorot_normal": "GlorotNormal", "he_normal": "HeNormal", "he_uniform": "HeUniform",
             "lecun_normal": "LecunNormal", "lecun_uniform": "LecunUniform", "orthogonal": "Orthogonal",
-            "identity": "Identity", "xavier_uniform": "GlorotUniform", "xavier_normal": "GlorotNormal"}
+            "identity": "Identity", "xavier_uniform": "GlorotUniform", "xavier_normal": "GlorotNormal",
+            "uniform": "RandomUniform", "normal": "RandomNormal"}
 
 
 def get(identifier):
