@@ -6,6 +6,10 @@ The default float type and the shared random generator live here too.
 """
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
+
 import numpy
 
 xp = numpy                      # the array module every op calls
@@ -58,3 +62,25 @@ def to_numpy(a):
     if isinstance(a, numpy.ndarray):
         return a
     return a.get() if hasattr(a, "get") else numpy.asarray(a)
+
+
+def _keep_large_buffers() -> None:
+    """Stop glibc from handing large freed blocks back to the OS.
+
+    A training step frees and re-allocates the same multi-megabyte temporaries (im2col columns,
+    activations, gradients) every step. Above glibc's default mmap threshold (128 KiB) each one is
+    a fresh mapping that page-faults on first touch, which can cost more than the arithmetic.
+    Raising the threshold to its maximum (32 MiB) and the trim threshold keeps them in the heap for
+    reuse. Set SHENDU_KEEP_BUFFERS=0 to leave the allocator alone.
+    """
+    if os.environ.get("SHENDU_KEEP_BUFFERS", "1") == "0" or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 * 1024 * 1024)      # M_MMAP_THRESHOLD: the largest value glibc accepts
+        libc.mallopt(-1, 1024 * 1024 * 1024)    # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):           # not glibc (musl, ...): nothing to tune
+        pass
+
+
+_keep_large_buffers()

@@ -106,7 +106,15 @@ def _windows(x, w: _Window):
 
 def _im2col(x, w: _Window):
     """Rows of receptive fields, (N*oh*ow, kh*kw*C): the one copy of the forward pass."""
-    return _windows(x, w).reshape(-1, w.k[0] * w.k[1] * x.shape[-1])
+    c = x.shape[-1]
+    if c >= 4:
+        return _windows(x, w).reshape(-1, w.k[0] * w.k[1] * c)
+    # few channels (a grayscale first layer): copying the window view moves runs of only c values,
+    # so copy one kernel offset at a time instead (kh*kw whole-array copies)
+    cols = backend.xp.empty((x.shape[0], *w.out, w.k[0] * w.k[1], c), x.dtype)
+    for i, (a, b) in enumerate(_offsets(w)):
+        cols[:, :, :, i] = _tap(x, w, a, b)
+    return cols.reshape(-1, w.k[0] * w.k[1] * c)
 
 
 def _tap(x, w: _Window, a: int, b: int):
@@ -324,7 +332,7 @@ class MaxPool2D(Function):
             hit = _tap(xpad, w, a, b) == y
             hit &= ~taken
             taken |= hit
-            _tap(g, w, a, b)[...] += xp.where(hit, gy, 0)
+            _tap(g, w, a, b)[...] += gy * hit      # a bool multiply: several times faster than where()
         return _crop(g, w.pads)
 
 

@@ -39,10 +39,36 @@ class Embedding(Function):
         return W[self.ids]
 
     def backward(self, gy):
-        xp = backend.xp
-        gW = xp.zeros(self.rows, gy.dtype)
-        xp.add.at(gW, self.ids.reshape(-1), gy.reshape(-1, self.rows[1]))
+        gW = backend.xp.zeros(self.rows, gy.dtype)
+        _scatter_add_rows(gW, self.ids.reshape(-1), gy.reshape(-1, self.rows[1]))
         return gW
+
+
+_compiled_scatter = None
+
+
+def _scatter_add_rows(out, rows, values) -> None:
+    """out[rows[i]] += values[i] for every i, repeated rows adding up.
+
+    ``xp.add.at`` is the readable form and runs everywhere; on NumPy it is slow (a few ms for a
+    batch of 64 sentences of 100 words), so when numba is installed a compiled loop does it.
+    """
+    global _compiled_scatter
+    if backend.xp.__name__ == "numpy" and _compiled_scatter is None:
+        try:
+            import numba  # imported lazily: only this kernel needs it
+
+            @numba.njit(cache=True, nogil=True)
+            def scatter(out, rows, values):
+                for i in range(rows.shape[0]):
+                    out[rows[i]] += values[i]
+            _compiled_scatter = scatter
+        except ImportError:
+            _compiled_scatter = False
+    if backend.xp.__name__ == "numpy" and _compiled_scatter:
+        _compiled_scatter(out, backend.xp.ascontiguousarray(rows), backend.xp.ascontiguousarray(values))
+    else:
+        backend.xp.add.at(out, rows, values)
 
 
 def embedding(ids, table) -> Tensor:

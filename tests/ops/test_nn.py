@@ -156,3 +156,14 @@ def test_softmax_cross_entropy_is_finite_for_huge_logits_and_keeps_float32():
     loss.sum().backward()
     assert z.grad.dtype == np.float32
     np.testing.assert_allclose(z.grad.numpy(), [[1, -1, 0], [0, 0, 0]], atol=1e-6)
+
+
+def test_scatter_add_rows_adds_repeated_rows_like_add_at():
+    from shendu.ops.nn import _scatter_add_rows
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, 7, 50)
+    values = rng.normal(size=(50, 3)).astype("float32")
+    out, expected = np.zeros((7, 3), "float32"), np.zeros((7, 3), "float32")
+    _scatter_add_rows(out, rows, values)
+    np.add.at(expected, rows, values)
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
