@@ -34,7 +34,7 @@ def demo_xor(epochs: int = 2000, lr: float = 0.5, seed: int = 1) -> float:
     return loss.item()
 
 
-def demo_mnist(epochs: int = 2, data=None) -> float:
+def demo_mnist(epochs: int = 3, data=None) -> float:
     """The tutorial CNN, written exactly as with tf.keras, trained on 8,000 real MNIST digits and
     scored on 2,000 it has never seen."""
     import shendu.keras as keras
@@ -72,5 +72,5 @@ def main(argv=None) -> int:
         if args.xor:
             demo_xor(epochs=args.epochs or 2000)
         else:
-            demo_mnist(epochs=args.epochs or 2, data=args.data)
+            demo_mnist(epochs=args.epochs or 3, data=args.data)
     return 0
