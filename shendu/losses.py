@@ -570,13 +570,8 @@ def _unknown(identifier):
 
 def serialize(loss) -> dict:
     """A Loss instance or a loss function as a Keras-style config dict."""
-    if isinstance(loss, Loss):
-        return {"module": "keras.losses", "class_name": type(loss).__name__, "config": loss.get_config(),
-                "registered_name": None}
-    if callable(loss):
-        return {"module": "builtins", "class_name": "function", "config": loss.__name__,
-                "registered_name": "function"}
-    raise TypeError(f"serialize expects a Loss instance or a loss function, got {type(loss).__name__}.")
+    from shendu.serialization import serialize_or_function
+    return serialize_or_function(loss, "keras.losses", Loss, "Loss")
 
 
 def deserialize(config, custom_objects: dict | None = None):

@@ -14,6 +14,15 @@ def serialize(obj, module: str):
             "registered_name": None}
 
 
+def serialize_or_function(obj, module: str, base: type, kind: str):
+    """Keras's dict for an instance of ``base``, or its ``function`` entry (by name) for a plain function."""
+    if isinstance(obj, base):
+        return serialize(obj, module)
+    if callable(obj):
+        return {"module": "builtins", "class_name": "function", "config": obj.__name__, "registered_name": "function"}
+    raise TypeError(f"serialize expects a {kind} instance or a {kind.lower()} function, got {type(obj).__name__}.")
+
+
 def lookup(kind: str, identifier, registry: dict, aliases: dict | None = None):
     """Find ``identifier`` (a class name, snake_case alias or config dict) in ``registry``.
 

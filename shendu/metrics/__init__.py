@@ -157,13 +157,8 @@ def resolve(identifier, y_true_shape, y_pred_shape) -> Metric:
 
 def serialize(metric) -> dict:
     """A Metric instance or a metric function as a Keras-style config dict."""
-    if isinstance(metric, Metric):
-        return {"module": "keras.metrics", "class_name": type(metric).__name__, "config": metric.get_config(),
-                "registered_name": None}
-    if callable(metric):
-        return {"module": "builtins", "class_name": "function", "config": metric.__name__,
-                "registered_name": "function"}
-    raise TypeError(f"serialize expects a Metric instance or a metric function, got {type(metric).__name__}.")
+    from shendu.serialization import serialize_or_function
+    return serialize_or_function(metric, "keras.metrics", Metric, "Metric")
 
 
 def deserialize(config, custom_objects: dict | None = None):
