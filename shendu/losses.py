@@ -576,23 +576,8 @@ def serialize(loss) -> dict:
 
 def deserialize(config, custom_objects: dict | None = None):
     """The inverse of ``serialize``: a Loss instance (class configs) or a function (function names)."""
-    table = {**ALL_OBJECTS, **(custom_objects or {})}
-    if isinstance(config, str):
-        if config not in table:
-            raise _unknown(config)
-        obj = table[config]
-        return obj() if isinstance(obj, type) else obj
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"deserialize expects a name or a dict with 'class_name' and 'config', got {config!r}.")
-    if config["class_name"] == "function":
-        return deserialize(config["config"], custom_objects)
-    cls = table.get(config["class_name"])
-    if not isinstance(cls, type):
-        raise _unknown(config["class_name"])
-    inner = dict(config.get("config") or {})
-    if isinstance(inner.get("fn"), (dict, str)):     # a wrapped function, maybe one of custom_objects
-        inner["fn"] = deserialize(inner["fn"], custom_objects)
-    return cls.from_config(inner)
+    from shendu.serialization import deserialize_or_function
+    return deserialize_or_function(config, ALL_OBJECTS, _unknown, custom_objects)
 
 
 def get(identifier):

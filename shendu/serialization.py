@@ -23,6 +23,29 @@ def serialize_or_function(obj, module: str, base: type, kind: str):
     raise TypeError(f"serialize expects a {kind} instance or a {kind.lower()} function, got {type(obj).__name__}.")
 
 
+def deserialize_or_function(config, table: dict, unknown, custom_objects=None):
+    """The inverse of ``serialize_or_function`` over a name table: a name gives the function (or a
+    default instance of the class), a class config its instance; a wrapped ``fn`` is resolved too.
+    ``unknown(name)`` builds the error for a name the table lacks."""
+    table = {**table, **(custom_objects or {})}
+    if isinstance(config, str):
+        if config not in table:
+            raise unknown(config)
+        obj = table[config]
+        return obj() if isinstance(obj, type) else obj
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"deserialize expects a name or a dict with 'class_name' and 'config', got {config!r}.")
+    if config["class_name"] == "function":
+        return deserialize_or_function(config["config"], table, unknown)
+    cls = table.get(config["class_name"])
+    if not isinstance(cls, type):
+        raise unknown(config["class_name"])
+    inner = dict(config.get("config") or {})
+    if isinstance(inner.get("fn"), (dict, str)):     # a wrapped function, maybe one of custom_objects
+        inner["fn"] = deserialize_or_function(inner["fn"], table, unknown)
+    return cls.from_config(inner)
+
+
 def lookup(kind: str, identifier, registry: dict, aliases: dict | None = None):
     """Find ``identifier`` (a class name, snake_case alias or config dict) in ``registry``.
 

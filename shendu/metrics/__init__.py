@@ -163,25 +163,10 @@ def serialize(metric) -> dict:
 
 def deserialize(config, custom_objects: dict | None = None):
     """The inverse of ``serialize``: a Metric instance (class configs) or a function (function names)."""
-    table = {**_ALL_NAMES, **(custom_objects or {})}
-    if isinstance(config, str):
-        if config in _ACCURACY_NAMES:
-            return AutoAccuracy(name=config)
-        if config not in table:
-            raise _unknown(config)
-        obj = table[config]
-        return obj() if isinstance(obj, type) else obj
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"deserialize expects a name or a dict with 'class_name' and 'config', got {config!r}.")
-    if config["class_name"] == "function":
-        return deserialize(config["config"], custom_objects)
-    cls = table.get(config["class_name"])
-    if not isinstance(cls, type):
-        raise _unknown(config["class_name"])
-    inner = dict(config.get("config") or {})
-    if isinstance(inner.get("fn"), (dict, str)):     # a wrapped function, maybe one of custom_objects
-        inner["fn"] = deserialize(inner["fn"], custom_objects)
-    return cls.from_config(inner)
+    if isinstance(config, str) and config in _ACCURACY_NAMES:
+        return AutoAccuracy(name=config)
+    from shendu.serialization import deserialize_or_function
+    return deserialize_or_function(config, _ALL_NAMES, _unknown, custom_objects)
 
 
 __all__ = sorted(cls.__name__ for cls in _CLASSES) + [
