@@ -61,7 +61,9 @@ class GradientTape:
             else:
                 g = output_gradients.data if isinstance(output_gradients, Tensor) else backend.asarray(
                     output_gradients, target.dtype)
-            arrays = autograd.run_backward([target], [g], retain_graph=self.persistent, wanted=flat,
+            # the graph is kept: two tapes often share it (the GAN loop's gen_tape and disc_tape both see the
+            # discriminator's output); it is freed with the tensors, when they go out of scope
+            arrays = autograd.run_backward([target], [g], retain_graph=True, wanted=flat,
                                            accumulate=False)
             grads = [None if a is None else Tensor._wrap(a, False) for a in arrays]
         if single:

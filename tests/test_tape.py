@@ -120,3 +120,26 @@ def test_nested_tapes_each_undo_only_their_own_watch():
     assert not x.requires_grad
     np.testing.assert_array_equal(inner.gradient(y, x).numpy(), [4.0])
     np.testing.assert_array_equal(outer.gradient(z, x).numpy(), [12.0])
+
+
+def test_two_tapes_share_a_graph_like_the_gan_training_loop():
+    """TensorFlow's DCGAN tutorial: one forward pass under two tapes, then each tape's gradient."""
+    rng = np.random.default_rng(0)
+    g_w = sd.tensor(rng.normal(size=(2, 3)), requires_grad=True)
+    d_w = sd.tensor(rng.normal(size=(3, 1)), requires_grad=True)
+    noise, real = sd.tensor(rng.normal(size=(4, 2))), sd.tensor(rng.normal(size=(4, 3)))
+    with sd.GradientTape() as gen_tape, sd.GradientTape() as disc_tape:
+        fake = sd.tanh(noise @ g_w)
+        fake_out, real_out = fake @ d_w, real @ d_w
+        gen_loss = sd.losses.binary_crossentropy(np.ones((4, 1)), fake_out, from_logits=True).mean()
+        disc_loss = (sd.losses.binary_crossentropy(np.ones((4, 1)), real_out, from_logits=True).mean()
+                     + sd.losses.binary_crossentropy(np.zeros((4, 1)), fake_out, from_logits=True).mean())
+    g_grad = gen_tape.gradient(gen_loss, [g_w])[0]
+    d_grad = disc_tape.gradient(disc_loss, [d_w])[0]
+    assert g_grad.shape == (2, 3) and d_grad.shape == (3, 1)
+    # the same numbers as separate backward passes
+    gen_loss.backward(retain_graph=True)
+    np.testing.assert_allclose(g_grad.numpy(), g_w.grad.numpy())
+    d_w.grad = None                      # gen_loss.backward() reached the discriminator's weight too
+    disc_loss.backward()
+    np.testing.assert_allclose(d_grad.numpy(), d_w.grad.numpy())
