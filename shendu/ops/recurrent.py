@@ -39,7 +39,7 @@ def _one_blas_thread():
         try:
             import threadpoolctl
             _blas.append(threadpoolctl.ThreadpoolController())
-        except ImportError:  # pragma: no cover - threadpoolctl is a declared dependency
+        except ImportError:  # pragma: no cover - threadpoolctl comes with the "fast" extra
             _blas.append(None)
     return _blas[0].limit(limits=1, user_api="blas") if _blas[0] is not None else contextlib.nullcontext()
 
