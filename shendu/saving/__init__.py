@@ -7,7 +7,8 @@
 
 Files from shendu open in Keras 3 and files from Keras 3 open in shendu. Loading builds only
 classes found in shendu's registries or in ``custom_objects``: nothing named in a file is imported,
-unpickled or evaluated. Legacy tf.keras ``.h5`` files can be read, not written.
+unpickled or evaluated. Legacy ``.h5`` whole-model files (tf.keras 2) are read, and written
+by ``model.save('model.h5')`` as Keras 3 writes them, with its warning that ``.keras`` is preferred.
 """
 from shendu.models.config import model_from_config
 from shendu.saving.config import (LoadError, UnknownObjectError, deserialize_keras_object, layer_registry,

@@ -148,18 +148,28 @@ def _deserialize_spec(value, ctx, kind):
 
 def save_model(model, filepath, overwrite: bool = True, zipped=None, include_optimizer: bool = True,
                **kwargs) -> None:
-    """Save the whole model (architecture, weights, compile state, optimizer state) as a ``.keras`` file."""
+    """Save the whole model (architecture, weights, compile state, optimizer state) as a ``.keras`` file,
+    or, for an ``.h5``/``.hdf5`` path, as Keras 3's legacy HDF5 file (with a warning, as Keras does)."""
+    save_format = kwargs.pop("save_format", None)
     if kwargs:
-        raise TypeError(f"save_model got unexpected argument(s) {sorted(kwargs)}. Keras 3 dropped save_format=: the "
-                        "file extension decides, and whole models are saved as '.keras'.")
+        raise TypeError(f"save_model got unexpected argument(s) {sorted(kwargs)}.")
+    if save_format:     # tf.keras 2 tutorials pass it; Keras 3 lets the extension decide
+        if hasattr(filepath, "write") or _ends(filepath, ".keras") or _ends(filepath, ".h5") or _ends(filepath, ".hdf5"):
+            warnings.warn("The `save_format` argument is deprecated in Keras 3 and ignored: the file extension "
+                          "decides the format ('.keras', or the legacy '.h5').", stacklevel=3)
+        else:
+            raise ValueError(f"save_format={save_format!r} is not supported: Keras 3 saves whole models to a "
+                             f"'.keras' file (or the legacy '.h5'), chosen by the extension; got {_name(filepath)}. "
+                             "TensorFlow's SavedModel directories do not exist here.")
     if zipped is False:
         raise ValueError("zipped=False (a directory instead of a zip) is not supported; save to a '.keras' file.")
+    from shendu.saving import legacy_h5
+    if legacy_h5.is_legacy_target(filepath):        # '.h5' / '.hdf5': Keras 3's legacy HDF5 file, with a warning
+        return legacy_h5.save_legacy_model(model, filepath, overwrite, include_optimizer)
     if not hasattr(filepath, "write") and not _ends(filepath, ".keras"):
-        hint = (" The legacy '.h5' whole-model format is not written by shendu (Keras 3 treats it as legacy too)."
-                if _ends(filepath, ".h5", ".hdf5") else "")
         raise ValueError(f"Invalid filepath {_name(filepath)}: a whole model is saved in Keras 3's native format, "
-                         f"which requires the '.keras' extension, e.g. model.save('model.keras').{hint} To save only "
-                         "the weights use model.save_weights('model.weights.h5').")
+                         "which requires the '.keras' extension, e.g. model.save('model.keras') (or the legacy "
+                         "'.h5' format). To save only the weights use model.save_weights('model.weights.h5').")
     if not model.built:
         warnings.warn(f"Saving model '{model.name}', which has not been built yet: the file holds no weights. "
                       "Build it first (call it on data, or start with an Input) to save its weights.", stacklevel=3)
@@ -179,9 +189,10 @@ def save_model(model, filepath, overwrite: bool = True, zipped=None, include_opt
 def save_weights(model, filepath, overwrite: bool = True) -> None:
     """Save every variable (and the optimizer's state) to a ``.weights.h5`` file, Keras 3's layout."""
     if not _ends(filepath, ".weights.h5") and not hasattr(filepath, "write"):
-        raise ValueError(f"Invalid filepath {_name(filepath)}: Keras 3 requires weight files to end in "
-                         "'.weights.h5', e.g. model.save_weights('model.weights.h5'). To save the whole model "
-                         "(architecture too) use model.save('model.keras').")
+        raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={os.fspath(filepath)}. Keras 3 "
+                         "requires weight files to end in '.weights.h5', e.g. model.save_weights('model.weights.h5'); "
+                         "it no longer writes tf.keras 2's plain '.h5' weight files (load_weights still reads them). "
+                         "To save the whole model (architecture too) use model.save('model.keras').")
     if not model.built:
         raise ValueError(f"Model '{model.name}' has not been built yet, so it has no weights to save. Build it "
                          "first: call it on a batch of data, or give the first layer an input shape.")

@@ -212,10 +212,18 @@ def test_weight_mismatch_raises_or_skips(tmp_path):
 
 # ----------------------------------------------------------------------------------- extensions
 
+def test_save_format_argument_is_accepted_with_a_deprecation_warning(tmp_path):
+    model = mlp()
+    with pytest.warns(UserWarning, match="save_format"):
+        model.save(tmp_path / "m.keras", save_format="keras")
+    with pytest.raises(ValueError, match="save_format"):
+        model.save(tmp_path / "m", save_format="tf")
+
+
 def test_extensions_are_checked(tmp_path):
     model = mlp()
     with pytest.raises(ValueError, match=r"'\.keras' extension"):
-        model.save(tmp_path / "m.h5")
+        model.save(tmp_path / "m.txt")
     with pytest.raises(ValueError, match=r"'\.weights\.h5'"):
         model.save_weights(tmp_path / "m.h5")
     (tmp_path / "m.txt").write_text("hello")
