@@ -69,3 +69,11 @@ class GradientTape:
         if single:
             return grads[0]
         return type(sources)(grads) if isinstance(sources, (list, tuple)) else grads
+
+
+def function(func=None, **kwargs):
+    """``@tf.function``: TensorFlow compiles the function to a graph; shendu always runs eagerly, so the
+    function is returned unchanged (with or without arguments: ``@function`` or ``@function(...)``)."""
+    if func is None:
+        return lambda f: f
+    return func

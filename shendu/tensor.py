@@ -252,3 +252,29 @@ def as_tensor(data, dtype=None) -> Tensor:
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     """Build a Tensor: float32 for Python floats, float64 kept when given, integers stay integers."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+# ---------------------------------------------------------------- constants with TensorFlow's spellings
+# (tf.ones_like(real_output) in the DCGAN tutorial's losses, tf.range(...) in the Transformer one)
+def ones_like(x, dtype=None) -> Tensor:
+    """A constant tensor of ones with the shape (and dtype, unless given) of ``x``."""
+    return Tensor._wrap(backend.xp.ones_like(as_tensor(x).data, dtype=dtype), False)
+
+
+def zeros_like(x, dtype=None) -> Tensor:
+    """A constant tensor of zeros with the shape (and dtype, unless given) of ``x``."""
+    return Tensor._wrap(backend.xp.zeros_like(as_tensor(x).data, dtype=dtype), False)
+
+
+def arange(start, limit=None, delta=1, dtype=None) -> Tensor:
+    """``tf.range``: start, start + delta, ... up to (not including) limit; ``arange(n)`` is 0..n-1."""
+    if limit is None:
+        start, limit = 0, start
+    values = backend.xp.arange(start, limit, delta, dtype=dtype)
+    return Tensor._wrap(values.astype(backend.floatx) if dtype is None and values.dtype.kind == "f" else values,
+                        False)
+
+
+def shape(x) -> tuple:
+    """``tf.shape(x)``: the shape of ``x`` as a tuple of ints (shendu runs eagerly, so it is always known)."""
+    return tuple(int(d) for d in (x.shape if hasattr(x, "shape") else backend.asarray(x).shape))

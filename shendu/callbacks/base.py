@@ -120,12 +120,22 @@ class CallbackList(Callback):
         self._call("on_predict_batch_end", batch, logs=logs, logs_by_name=True)
 
 
+class _HistoryDict(dict):
+    """``history.history``; tf.keras 2 logged the rate as 'lr' where Keras 3 logs 'learning_rate', so
+    ``history.history['lr']`` (the learning-rate-finder plot in tutorials) reads the same list."""
+
+    def __missing__(self, key):
+        if key == "lr" and "learning_rate" in self:
+            return self["learning_rate"]
+        raise KeyError(key)
+
+
 class History(Callback):
     """Records each epoch's logs: ``history.history['loss']`` is the list of epoch losses."""
 
     def __init__(self):
         super().__init__()
-        self.history = {}
+        self.history = _HistoryDict()
         self.epoch = []
 
     def on_train_begin(self, logs=None):

@@ -180,8 +180,11 @@ class Trainer:
     # ------------------------------------------------------------ loops
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
-            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
-        """Train for ``epochs`` passes over the data; returns a ``History`` whose ``.history`` holds the logs."""
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
+            max_queue_size=10, workers=1, use_multiprocessing=False):
+        """Train for ``epochs`` passes over the data; returns a ``History`` whose ``.history`` holds the logs.
+        (``max_queue_size``, ``workers``, ``use_multiprocessing``: tf.keras 2's loader options, accepted and
+        unused: shendu reads the batches in the training thread.)"""
         self._require_compiled("fit")
         if x is None:
             raise ValueError("fit() needs training data: fit(x, y, ...) or fit(generator).")
@@ -262,7 +265,7 @@ class Trainer:
         return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 callbacks=None, return_dict=False):
+                 callbacks=None, return_dict=False, max_queue_size=10, workers=1, use_multiprocessing=False):
         """The loss (and metrics) on the given data: a scalar, ``[loss, *metrics]`` or a dict."""
         self._require_compiled("evaluate")
         verbose = 1 if verbose == "auto" else verbose
@@ -281,7 +284,8 @@ class Trainer:
         values = [logs["loss"]] + [logs[n] for n in self.metrics_names[1:]]
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, max_queue_size=10, workers=1,
+                use_multiprocessing=False):
         """Outputs for every sample, as NumPy arrays, computed in inference mode in batches."""
         if adapter.is_array_data(x):
             batches = adapter.ArrayBatches(x, None, None, batch_size or 32, who="predict")
@@ -295,6 +299,29 @@ class Trainer:
             raise ValueError("predict: the input has no samples.")
         joined = [np.concatenate(parts) for parts in zip(*outputs)]
         return joined[0] if len(joined) == 1 else joined
+
+    # tf.keras 2's generator spellings (Keras 3 removed them): fit, evaluate and predict take generators
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
+                      validation_data=None, validation_steps=None, validation_freq=1, class_weight=None,
+                      max_queue_size=10, workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0):
+        warnings.warn("`fit_generator` is the tf.keras 2 spelling; `fit` takes generators.", DeprecationWarning,
+                      stacklevel=2)
+        return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
+                        callbacks=callbacks, validation_data=validation_data, validation_steps=validation_steps,
+                        validation_freq=validation_freq, class_weight=class_weight, shuffle=shuffle,
+                        initial_epoch=initial_epoch)
+
+    def evaluate_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                           use_multiprocessing=False, verbose=0):
+        warnings.warn("`evaluate_generator` is the tf.keras 2 spelling; `evaluate` takes generators.",
+                      DeprecationWarning, stacklevel=2)
+        return self.evaluate(generator, steps=steps, callbacks=callbacks, verbose=verbose)
+
+    def predict_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                          use_multiprocessing=False, verbose=0):
+        warnings.warn("`predict_generator` is the tf.keras 2 spelling; `predict` takes generators.",
+                      DeprecationWarning, stacklevel=2)
+        return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient step on one batch; returns that batch's loss (and metrics)."""

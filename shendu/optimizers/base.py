@@ -45,6 +45,29 @@ def _auto_name(cls_name: str) -> str:
     return base if count == 0 else f"{base}_{count}"
 
 
+class _Rate(float):
+    """A float learning rate that can also be assigned to, as tf.keras's rate variable can: custom
+    schedule callbacks write ``keras.backend.set_value(model.optimizer.lr, 0.001)`` or
+    ``optimizer.learning_rate.assign(0.001)``; both set the optimizer's rate."""
+
+    def __new__(cls, value, optimizer=None):
+        rate = super().__new__(cls, value)
+        rate._optimizer = optimizer
+        return rate
+
+    def __reduce__(self):                 # copied or pickled, it is a plain number
+        return float, (float(self),)
+
+    def assign(self, value):
+        if self._optimizer is None:
+            raise TypeError("This learning rate is a copy, not attached to an optimizer; assign to "
+                            "optimizer.learning_rate instead.")
+        self._optimizer.learning_rate = value
+
+    def numpy(self):
+        return float(self)
+
+
 class Optimizer:
     """Base class: turns gradients into in-place updates of trainable variables.
 
@@ -138,7 +161,7 @@ class Optimizer:
             return float(lr(self._iterations))
         if callable(lr):
             return float(lr())
-        return lr
+        return _Rate(lr, self)
 
     @learning_rate.setter
     def learning_rate(self, learning_rate):
