@@ -805,9 +805,6 @@ def test_checkpoint_to_a_legacy_h5_file():
     np.testing.assert_allclose(restored.predict(x), model.predict(x), rtol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="model.save_weights('name.h5') raises: shendu follows Keras 3, which requires "
-                   "the '.weights.h5' suffix, where tf.keras 2 wrote any '.h5' name (load_weights reads such "
-                   "files); the writer belongs in shendu/saving")
 def test_save_weights_to_a_plain_h5_name():
     from shendu.keras.models import Sequential
     from shendu.keras.layers import Dense

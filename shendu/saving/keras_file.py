@@ -188,14 +188,25 @@ def save_model(model, filepath, overwrite: bool = True, zipped=None, include_opt
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
     """Save every variable (and the optimizer's state) to a ``.weights.h5`` file, Keras 3's layout."""
-    if not _ends(filepath, ".weights.h5") and not hasattr(filepath, "write"):
+    legacy = not hasattr(filepath, "write") and not _ends(filepath, ".weights.h5") and _ends(filepath, ".h5", ".hdf5")
+    if not _ends(filepath, ".weights.h5") and not hasattr(filepath, "write") and not legacy:
         raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={os.fspath(filepath)}. Keras 3 "
-                         "requires weight files to end in '.weights.h5', e.g. model.save_weights('model.weights.h5'); "
-                         "it no longer writes tf.keras 2's plain '.h5' weight files (load_weights still reads them). "
+                         "requires weight files to end in '.weights.h5', e.g. model.save_weights('model.weights.h5'). "
                          "To save the whole model (architecture too) use model.save('model.keras').")
     if not model.built:
         raise ValueError(f"Model '{model.name}' has not been built yet, so it has no weights to save. Build it "
                          "first: call it on a batch of data, or give the first layer an input shape.")
+    if legacy:
+        # tf.keras 2 tutorials write model.save_weights('name.h5'); Keras 3 refuses that name. shendu writes
+        # tf.keras 2's weights-only HDF5 file instead, which load_weights (here and in Keras 3) reads.
+        warnings.warn(f"{os.fspath(filepath)}: Keras 3 names weight files '*.weights.h5'; writing tf.keras 2's legacy "
+                      "HDF5 weights file for this '.h5' name.", stacklevel=3)
+        from shendu.saving import legacy_h5
+        buffer = io.BytesIO()
+        with weights_h5.h5py.File(buffer, "w") as f:
+            legacy_h5.write_legacy_weights(f, model)
+        write_atomically(filepath, buffer.getvalue(), overwrite)
+        return
     write_atomically(filepath, weights_h5.weights_bytes(model), overwrite)
 
 

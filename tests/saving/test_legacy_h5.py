@@ -274,8 +274,8 @@ def test_shendu_loads_keras_h5(tmp_path, rng):
 
 def test_weights_need_weights_h5_suffix(tmp_path):
     model = mlp(SHENDU)
-    with pytest.raises(ValueError, match=r"The filename must end in `\.weights\.h5`\. Received: filepath=.*w\.h5"):
-        model.save_weights(tmp_path / "w.h5")
+    with pytest.raises(ValueError, match=r"The filename must end in `\.weights\.h5`\. Received: filepath=.*w\.npz"):
+        model.save_weights(tmp_path / "w.npz")
     with pytest.raises(ValueError, match="weights-only"):
         model.save(tmp_path / "m.weights.h5")
     assert os.listdir(tmp_path) == []

@@ -220,12 +220,31 @@ def test_save_format_argument_is_accepted_with_a_deprecation_warning(tmp_path):
         model.save(tmp_path / "m", save_format="tf")
 
 
+def test_plain_h5_weights_name_writes_the_tf_keras_2_file(tmp_path):
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    model = mlp()
+    with pytest.warns(UserWarning, match="weights.h5"):
+        model.save_weights(tmp_path / "w.h5")
+    x = np.random.default_rng(0).normal(size=(5, 6)).astype("float32")
+    clone = mlp()
+    clone.load_weights(tmp_path / "w.h5")
+    np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    theirs = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
+                               keras.layers.BatchNormalization(), keras.layers.Dropout(0.2),
+                               keras.layers.Dense(3, activation="softmax")])
+    theirs.load_weights(str(tmp_path / "w.h5"))
+    np.testing.assert_allclose(np.asarray(theirs.predict(x, verbose=0)), model.predict(x, verbose=0), rtol=1e-5,
+                               atol=1e-6)
+
+
 def test_extensions_are_checked(tmp_path):
     model = mlp()
     with pytest.raises(ValueError, match=r"'\.keras' extension"):
         model.save(tmp_path / "m.txt")
     with pytest.raises(ValueError, match=r"'\.weights\.h5'"):
-        model.save_weights(tmp_path / "m.h5")
+        model.save_weights(tmp_path / "m.bin")
     (tmp_path / "m.txt").write_text("hello")
     with pytest.raises(ValueError, match="File format not supported"):
         saving.load_model(tmp_path / "m.txt")
