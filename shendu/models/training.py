@@ -5,7 +5,6 @@ One training step is the whole of gradient descent: forward (y = model(x)), the 
 """
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
@@ -44,7 +43,6 @@ class Trainer:
                 run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, **kwargs):
         """Choose the optimizer, loss and metrics. Snapshots the trainable weights (tf.keras's rule:
         changing ``trainable`` later takes effect at the next ``compile``)."""
-        from shendu import losses as losses_module
         from shendu import optimizers as optimizers_module
         if kwargs:
             raise TypeError(f"compile() got unexpected keyword argument(s) {sorted(kwargs)}.")

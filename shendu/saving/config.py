@@ -41,7 +41,7 @@ def layer_registry() -> dict:
     """
     from shendu import layers as layers_module
     from shendu.layers.base import Layer
-    from shendu.models import Functional, Model, Sequential
+    from shendu.models import Functional, Sequential
     table = {}
     for public_name in dir(layers_module):
         obj = getattr(layers_module, public_name)
