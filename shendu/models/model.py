@@ -37,7 +37,7 @@ class Model(Trainer, Layer):
             warnings.warn(
                 f"Model '{self.name}': setting trainable={value} after compile() does not change what this "
                 "compiled model trains until you call compile() again (tf.keras's rule). This is what the GAN "
-                "recipe relies on: freeze the discriminator, then compile the combined model.", stacklevel=2)
+                "recipe relies on: freeze the discriminator, then compile the combined model.", stacklevel=3)
         Layer.trainable.fset(self, value)
 
     def _maybe_build(self, inputs):
