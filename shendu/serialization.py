@@ -46,6 +46,24 @@ def deserialize_or_function(config, table: dict, unknown, custom_objects=None):
     return cls.from_config(inner)
 
 
+def get_object(identifier, table: dict, unknown, deserialize):
+    """Keras's ``get``: None stays None, a dict is deserialized, a name from ``table`` gives its function
+    (or a default instance of its class), a class is instantiated and any other callable passes through."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        if identifier not in table:
+            raise unknown(identifier)
+        identifier = table[identifier]
+    if isinstance(identifier, type):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise unknown(identifier)
+
+
 def lookup(kind: str, identifier, registry: dict, aliases: dict | None = None):
     """Find ``identifier`` (a class name, snake_case alias or config dict) in ``registry``.
 

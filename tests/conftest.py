@@ -38,3 +38,10 @@ def _clean_state():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def keras():
+    """Keras 3 on its torch backend: the oracle of what tf.keras does (skipped only where it is not installed)."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    return pytest.importorskip("keras")

@@ -2,7 +2,6 @@
 Keras 3's loss classes; gradients by gradcheck; lookup by name; configs."""
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -12,12 +11,6 @@ from shendu import losses
 from shendu.testing import gradcheck
 
 REDUCTIONS = ["sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None]
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    return pytest.importorskip("keras")
 
 
 def _np(x):

@@ -2,7 +2,6 @@
 name, 'accuracy' resolution, configs."""
 from __future__ import annotations
 
-import os
 import re
 
 import numpy as np
@@ -12,12 +11,6 @@ import shendu as sd
 from shendu import losses, metrics
 
 BATCHES = (7, 5, 3)          # uneven on purpose: the last batch is short
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    return pytest.importorskip("keras")
 
 
 def _np(x):

@@ -318,16 +318,5 @@ def get(identifier):
     Function names ('mse', 'binary_crossentropy') give the per-sample function; class names
     ('MeanSquaredError') give an instance with the default arguments, as in Keras.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        if identifier not in ALL_OBJECTS:
-            raise _unknown(identifier)
-        identifier = ALL_OBJECTS[identifier]
-    if isinstance(identifier, type):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise _unknown(identifier)
+    from shendu.serialization import get_object
+    return get_object(identifier, ALL_OBJECTS, _unknown, deserialize)

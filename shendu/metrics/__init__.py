@@ -116,21 +116,10 @@ def get(identifier):
     'accuracy' and 'acc' give an AutoAccuracy, which settles on its kind once it sees the data
     (or when the training loop calls ``resolve``). Names give an instance with default arguments.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        if identifier in _ACCURACY_NAMES:
-            return AutoAccuracy(name=identifier)
-        if identifier not in ALL_OBJECTS:
-            raise _unknown(identifier)
-        identifier = ALL_OBJECTS[identifier]
-    if isinstance(identifier, type):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise _unknown(identifier)
+    if isinstance(identifier, str) and identifier in _ACCURACY_NAMES:
+        return AutoAccuracy(name=identifier)
+    from shendu.serialization import get_object
+    return get_object(identifier, ALL_OBJECTS, _unknown, deserialize)
 
 
 def resolve(identifier, y_true_shape, y_pred_shape) -> Metric:

@@ -2,7 +2,6 @@
 defaults, clipping, weight decay, state save/restore, config and ``get``."""
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -131,12 +130,6 @@ def run_shendu(opt, w0, grads):
         opt.apply_gradients(zip(step_grads, ws))
         history.append([w.numpy().copy() for w in ws])
     return history, ws
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    return pytest.importorskip("keras")
 
 
 def run_keras(keras, opt, w0, grads):

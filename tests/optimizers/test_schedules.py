@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -29,12 +28,6 @@ CASES = [
 ]
 IDS = [f"{name}-{i}" for i, (name, _) in enumerate(CASES)]
 STEPS = list(range(0, 75)) + [100, 1000]
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    return pytest.importorskip("keras")
 
 
 @pytest.mark.parametrize("name, kwargs", CASES, ids=IDS)
