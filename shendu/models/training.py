@@ -187,9 +187,8 @@ class Trainer:
         if x is None:
             raise ValueError("fit() needs training data: fit(x, y, ...) or fit(generator).")
         val = None
-        if validation_data is not None:
-            val = tuple(validation_data) if isinstance(validation_data, (list, tuple)) and len(validation_data) in (2, 3) \
-                and not adapter.is_array_data(validation_data[0]) is False else validation_data
+        if validation_data is not None:      # (x, y), (x, y, sample_weight), or a generator / Sequence
+            val = tuple(validation_data) if isinstance(validation_data, (list, tuple)) else validation_data
         elif validation_split:
             if not adapter.is_array_data(x):
                 raise ValueError("validation_split works only with array data; pass validation_data for generators.")
@@ -232,7 +231,8 @@ class Trainer:
                 raise ValueError("fit: the data produced no batches; check that the dataset or generator is not empty.")
             epoch_logs = dict(logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_data(val, validation_batch_size or batch_size or 32, validation_steps, None)
+                val_logs = self._evaluate_batches(
+                    self._validation_batches(val, validation_batch_size or batch_size or 32, validation_steps), None)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cb.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
@@ -240,14 +240,15 @@ class Trainer:
         cb.on_train_end(epoch_logs)
         return history
 
-    def _evaluate_data(self, data, batch_size, steps, callback_list, sample_weight=None):
+    @staticmethod
+    def _validation_batches(data, batch_size, steps):
+        """Batches of validation data: an (x, y[, sample_weight]) tuple of arrays, or a generator / Sequence."""
         if isinstance(data, tuple) and adapter.is_array_data(data[0]):
             x, y, sw = (data + (None,))[:3]
-            batches = adapter.ArrayBatches(x, y, sw if sw is not None else sample_weight, batch_size, who="evaluate")
-        elif isinstance(data, tuple):
-            batches = adapter.IterableBatches(data[0], steps, who="evaluate")
-        else:
-            batches = adapter.IterableBatches(data, steps, who="evaluate")
+            return adapter.ArrayBatches(x, y, sw, batch_size, who="validation")
+        return adapter.IterableBatches(data[0] if isinstance(data, tuple) else data, steps, who="validation")
+
+    def _evaluate_batches(self, batches, callback_list):
         self.reset_metrics()
         logs = {}
         if callback_list:
@@ -272,8 +273,7 @@ class Trainer:
         cbs = list(callbacks or []) + ([callbacks_module.ProgbarLogger(verbose)] if verbose else [])
         cb = callbacks_module.CallbackList(cbs, model=self, steps=len(batches) if steps is None else steps,
                                            verbose=verbose, mode="evaluate")
-        data = (x, y, sample_weight) if adapter.is_array_data(x) else x
-        logs = self._evaluate_data(data, batch_size or 32, steps, cb)
+        logs = self._evaluate_batches(batches, cb)
         return self._format_result(logs, return_dict)
 
     def _format_result(self, logs, return_dict):
