@@ -1,4 +1,5 @@
-"""Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape, Lambda, and activation layers."""
+"""Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape, Lambda, and activation layers
+(ReLU, LeakyReLU, Softmax, ELU, and PReLU, whose slope is learned)."""
 from __future__ import annotations
 
 import numpy as np
@@ -277,3 +278,53 @@ class ELU(Layer):
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha}
+
+
+class PReLU(Layer):
+    """a = max(z, 0) - alpha * max(-z, 0): a leaky ReLU whose negative slope ``alpha`` is learned.
+
+    Args:
+        alpha_initializer: fills ``alpha`` (zeros: the layer starts as a plain ReLU).
+        alpha_regularizer, alpha_constraint: applied to ``alpha``.
+        shared_axes: input axes (batch is 0) along which one slope is shared, e.g. ``[1, 2]`` for
+            (batch, height, width, channels) feature maps gives one slope per channel.
+
+    ``alpha`` has the shape of one sample, (d1, d2, ...), with 1 on each shared axis
+    (He et al., 2015, https://arxiv.org/abs/1502.01852).
+    """
+
+    def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.alpha_initializer = initializers_module.get(alpha_initializer)
+        self.alpha_regularizer = regularizers_module.get(alpha_regularizer)
+        self.alpha_constraint = alpha_constraint
+        if shared_axes is None:
+            self.shared_axes = None
+        elif isinstance(shared_axes, (list, tuple)):
+            self.shared_axes = [int(a) for a in shared_axes]
+        else:
+            self.shared_axes = [int(shared_axes)]
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        shape = list(input_shape[1:])
+        for axis in self.shared_axes or ():
+            if not 1 <= axis < len(input_shape):
+                raise ValueError(f"PReLU layer '{self.name}': shared_axes {self.shared_axes} must name input axes "
+                                 f"1..{len(input_shape) - 1} (0 is the batch) of inputs of shape {tuple(input_shape)}.")
+            shape[axis - 1] = 1
+        if any(d is None for d in shape):
+            raise ValueError(f"PReLU layer '{self.name}' needs every unshared input axis known to size 'alpha', got "
+                             f"{tuple(input_shape)}; share the unknown axes, e.g. shared_axes=[1].")
+        self.alpha = self.add_weight("alpha", tuple(shape), self.alpha_initializer,
+                                     regularizer=self.alpha_regularizer, constraint=self.alpha_constraint)
+        self.built = True
+
+    def call(self, inputs):
+        return ops.relu(inputs) - self.alpha * ops.relu(-inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha_initializer": initializers_module.serialize(self.alpha_initializer),
+                "alpha_regularizer": regularizers_module.serialize(self.alpha_regularizer),
+                "alpha_constraint": None, "shared_axes": self.shared_axes}

@@ -1,4 +1,4 @@
-"""Layers that combine several inputs into one: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate."""
+"""Layers that combine several inputs into one: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot."""
 from __future__ import annotations
 
 from shendu import backend, ops
@@ -135,3 +135,86 @@ def concatenate(inputs, axis=-1, **kwargs):
 
 def multiply(inputs, **kwargs):
     return Multiply(**kwargs)(inputs)
+
+
+_EPSILON = 1e-7        # Keras's backend.epsilon(): the smallest norm Dot(normalize=True) divides by
+
+
+class Dot(Merge):
+    """y[b, ...] = sum_k x1[b, ..., k, ...] * x2[b, ..., k, ...]: a dot product per sample along
+    ``axes`` (Keras's ``batch_dot``). With ``normalize=True`` both inputs are first scaled to unit
+    L2 norm along those axes, so y is the cosine similarity.
+
+    Args:
+        axes: an int (the same axis of both inputs) or a pair (axis of x1, axis of x2); never 0, the batch.
+        normalize: L2-normalize both inputs along ``axes`` first: x / max(||x||, 1e-7).
+
+    Shapes: x1 (batch, *a, d, *b) and x2 (batch, *c, d, *e) give (batch, *a, *b, *c, *e), or
+    (batch, 1) when nothing else is left, e.g. Dot(axes=1) on two (batch, d) inputs.
+    """
+
+    min_inputs, max_inputs = 2, 2
+
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axes, (list, tuple)):
+            if len(axes) != 2 or not all(isinstance(a, int) for a in axes):
+                raise ValueError(f"Dot axes must be an int or a pair of ints (axis of the first input, axis of the "
+                                 f"second), got {axes!r}.")
+        elif not isinstance(axes, int):
+            raise TypeError(f"Dot axes must be an int or a list of two ints, got {axes!r}.")
+        self.axes = axes
+        self.normalize = normalize
+
+    def _pair(self, ranks):
+        axes = (self.axes, self.axes) if isinstance(self.axes, int) else self.axes
+        pair = tuple(a % r for a, r in zip(axes, ranks))
+        if 0 in pair:
+            raise ValueError(f"Dot layer '{self.name}': axes {self.axes} name the batch axis 0; a dot product is "
+                             f"taken per sample, so use axes >= 1 (or negative ones counted from the end).")
+        return pair
+
+    def build(self, input_shape):
+        self._check(input_shape)
+        s1, s2 = input_shape
+        if len(s1) < 2 or len(s2) < 2:
+            raise ValueError(f"Dot layer '{self.name}' needs inputs with a batch axis and at least one more, got "
+                             f"shapes {tuple(s1)} and {tuple(s2)}.")
+        a1, a2 = self._pair((len(s1), len(s2)))
+        if s1[a1] is not None and s2[a2] is not None and s1[a1] != s2[a2]:
+            raise ValueError(f"Dot layer '{self.name}': axis {a1} of the first input ({s1[a1]}) and axis {a2} of the "
+                             f"second ({s2[a2]}) must have the same size; full shapes {tuple(s1)} and {tuple(s2)}.")
+        self.built = True
+
+    def call(self, inputs):
+        self._check(inputs)
+        x, y = inputs
+        a1, a2 = self._pair((x.ndim, y.ndim))
+        if self.normalize:
+            x = x / ops.maximum(ops.sqrt(ops.sum(x * x, axis=a1, keepdims=True)), _EPSILON)
+            y = y / ops.maximum(ops.sqrt(ops.sum(y * y, axis=a2, keepdims=True)), _EPSILON)
+        return batch_dot(x, y, (a1, a2))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
+def batch_dot(x, y, axes):
+    """Contract axis ``axes[0]`` of x with axis ``axes[1]`` of y, sample by sample, as one batched matmul:
+    x's axis moves last and the rest fold to (batch, m, d); y's axis moves to 1 and the rest fold to
+    (batch, d, n); (batch, m, n) is then unfolded to the remaining axes of x, then of y."""
+    a1, a2 = axes
+    batch, d = x.shape[0], x.shape[a1]
+    x_rest = [i for i in range(1, x.ndim) if i != a1]
+    y_rest = [i for i in range(1, y.ndim) if i != a2]
+    xm = ops.reshape(ops.transpose(x, [0] + x_rest + [a1]), (batch, -1, d))
+    ym = ops.reshape(ops.transpose(y, [0, a2] + y_rest), (batch, d, -1))
+    out_shape = tuple(x.shape[i] for i in x_rest) + tuple(y.shape[i] for i in y_rest)
+    return ops.reshape(ops.matmul(xm, ym), (batch,) + (out_shape or (1,)))
+
+
+def dot(inputs, axes=-1, **kwargs):
+    return Dot(axes=axes, **kwargs)(inputs)

@@ -1,4 +1,5 @@
-"""Layers that change the spatial size: UpSampling2D (repeat pixels), ZeroPadding2D, Cropping2D."""
+"""Layers that change the spatial size or order of axes: UpSampling1D/2D (repeat steps or pixels),
+ZeroPadding1D/2D, Cropping1D/2D, and Permute."""
 from __future__ import annotations
 
 from shendu import ops
@@ -101,3 +102,119 @@ class Cropping2D(Spatial2D):
 
     def get_config(self):
         return {**super().get_config(), "cropping": [list(p) for p in self.cropping], "data_format": self.data_format}
+
+
+# ---------------------------------------------------------------- sequences (batch, time, features) and Permute
+
+def _before_after(value, name, what):
+    """An int n -> (n, n); a pair stays: Keras's ``standardize_tuple`` with zero allowed."""
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and v >= 0 for v in pair):
+        raise ValueError(f"{name}: {what} must be a non-negative int or a pair (before, after) of them, "
+                         f"got {value!r}.")
+    return pair
+
+
+class Sequence1D(Layer):
+    """Base: inputs of rank 3, (batch, time, features)."""
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{type(self).__name__} layer '{self.name}' expects inputs of rank 3 (batch, time, "
+                             f"features) but got shape {tuple(input_shape)} (rank {len(input_shape)}).")
+        self.built = True
+
+
+class UpSampling1D(Sequence1D):
+    """Repeat every time step ``size`` times: (batch, steps, features) -> (batch, steps * size, features)."""
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise ValueError(f"UpSampling1D size must be a positive int, got {size!r}.")
+        self.size = size
+
+    def call(self, inputs):
+        b, t, c = inputs.shape
+        # broadcast a new axis of length size, then fold it into time; the gradient sums the copies
+        x = ops.broadcast_to(ops.reshape(inputs, (b, t, 1, c)), (b, t, self.size, c))
+        return ops.reshape(x, (b, t * self.size, c))
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
+class ZeroPadding1D(Sequence1D):
+    """Add ``padding[0]`` zero steps before and ``padding[1]`` after each sequence.
+
+    Args:
+        padding: an int (both ends) or (before, after).
+        data_format: 'channels_last' (batch, time, features), the default, or 'channels_first'
+            (batch, features, time).
+    """
+
+    def __init__(self, padding=1, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _before_after(padding, "ZeroPadding1D", "padding")
+        self.data_format = data_format or "channels_last"
+        if self.data_format not in ("channels_last", "channels_first"):
+            raise ValueError(f"ZeroPadding1D: data_format must be 'channels_last' or 'channels_first', "
+                             f"got {data_format!r}.")
+
+    def call(self, inputs):
+        if self.data_format == "channels_first":
+            return ops.pad(inputs, ((0, 0), (0, 0), self.padding))
+        return ops.pad(inputs, ((0, 0), self.padding, (0, 0)))
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}
+
+
+class Cropping1D(Sequence1D):
+    """Remove ``cropping[0]`` steps from the start and ``cropping[1]`` from the end of each sequence."""
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = _before_after(cropping, "Cropping1D", "cropping")
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        steps = input_shape[1]
+        if steps is not None and sum(self.cropping) >= steps:
+            raise ValueError(f"Cropping1D layer '{self.name}': cropping {self.cropping[0]} + {self.cropping[1]} "
+                             f"steps leaves nothing of sequences with {steps} steps (input shape "
+                             f"{tuple(input_shape)}).")
+
+    def call(self, inputs):
+        start, end = self.cropping
+        return inputs[:, start:inputs.shape[1] - end, :]
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": self.cropping}
+
+
+class Permute(Layer):
+    """Reorder the axes of each sample: output axis i is input axis ``dims[i - 1]`` (the batch stays first).
+
+    Args:
+        dims: a permutation of 1..rank-1, e.g. ``(2, 1)`` swaps time and features of (batch, time, features).
+    """
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        self.dims = tuple(int(d) for d in dims)
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ValueError(f"Permute dims must be a permutation of 1..{len(self.dims)} (axis 0 is the batch and "
+                             f"stays in place), got {tuple(dims)!r}.")
+
+    def build(self, input_shape):
+        if len(input_shape) != len(self.dims) + 1:
+            raise ValueError(f"Permute layer '{self.name}' with dims {self.dims} expects inputs of rank "
+                             f"{len(self.dims) + 1} but got shape {tuple(input_shape)}.")
+        self.built = True
+
+    def call(self, inputs):
+        return ops.transpose(inputs, (0,) + self.dims)
+
+    def get_config(self):
+        return {**super().get_config(), "dims": self.dims}

@@ -62,6 +62,29 @@ ROWS = [
     ("Multiply", {}, [(2, 3), (2, 3)], {}),
     ("Concatenate", dict(axis=1), [(2, 3, 4), (2, 2, 4)], {}),
     ("Concatenate", {}, [(2, 3), (2, 5)], {}),
+    ("PReLU", {}, [(2, 5)], {}),
+    ("PReLU", dict(shared_axes=[1, 2]), [(2, 3, 4, 5)], {}),
+    ("SpatialDropout1D", dict(rate=0.5), [(2, 4, 3)], {}),
+    ("SpatialDropout2D", dict(rate=0.5, data_format="channels_first"), [(2, 3, 4, 4)], {}),
+    ("GaussianNoise", dict(stddev=0.3), [(2, 5)], {}),
+    ("GaussianDropout", dict(rate=0.3), [(2, 5)], {}),
+    ("Permute", dict(dims=(2, 1)), [(2, 3, 4)], {}),
+    ("Permute", dict(dims=(3, 1, 2)), [(2, 3, 4, 5)], {}),
+    ("UpSampling1D", dict(size=3), [(2, 3, 4)], {}),
+    ("ZeroPadding1D", dict(padding=(1, 2)), [(2, 3, 4)], {}),
+    ("ZeroPadding1D", dict(padding=2, data_format="channels_first"), [(2, 3, 4)], {}),
+    ("Cropping1D", {}, [(2, 5, 4)], {}),
+    ("Cropping1D", dict(cropping=(0, 2)), [(2, 5, 4)], {}),
+    ("Dot", dict(axes=1), [(3, 4), (3, 4)], {}),
+    ("Dot", dict(axes=(2, 2)), [(3, 4, 5), (3, 6, 5)], {}),
+    ("Dot", dict(axes=(1, 2), normalize=True), [(3, 4, 5), (3, 6, 4)], {}),
+    ("Dot", dict(axes=(2, 1)), [(3, 4, 5), (3, 5)], {}),
+    ("Rescaling", dict(scale=1 / 127.5, offset=-1.0), [(2, 5)], {}),
+    ("Rescaling", dict(scale=np.array([1.0, 2.0, 3.0])), [(2, 4, 3)], {}),
+    ("Normalization", {}, [(8, 5)], {}),
+    ("Normalization", dict(axis=(1, 2)), [(8, 3, 5)], {}),
+    ("Normalization", dict(mean=[1.0, 2.0, 3.0], variance=[1.0, 4.0, 9.0]), [(4, 3)], {}),
+    ("Normalization", dict(mean=2.0, variance=3.0, invert=True), [(4, 3)], {}),
 ]
 
 
@@ -110,7 +133,11 @@ DEFAULT_ROWS = [("Dense", dict(units=3)), ("Conv2D", dict(filters=2, kernel_size
                 ("MaxPooling2D", {}), ("AveragePooling1D", dict(pool_size=2)), ("BatchNormalization", {}),
                 ("LayerNormalization", {}), ("Dropout", dict(rate=0.2)), ("LeakyReLU", {}), ("ReLU", {}),
                 ("UpSampling2D", {}), ("ZeroPadding2D", {}), ("Concatenate", {}), ("Flatten", {}),
-                ("GlobalAveragePooling2D", {}), ("Softmax", {})]
+                ("GlobalAveragePooling2D", {}), ("Softmax", {}), ("PReLU", {}), ("SpatialDropout1D", dict(rate=0.2)),
+                ("SpatialDropout2D", dict(rate=0.2)), ("GaussianNoise", dict(stddev=0.1)),
+                ("GaussianDropout", dict(rate=0.1)), ("Permute", dict(dims=(2, 1))), ("UpSampling1D", {}),
+                ("ZeroPadding1D", {}), ("Cropping1D", {}), ("Dot", dict(axes=1)), ("Rescaling", dict(scale=0.5)),
+                ("Normalization", {})]
 
 
 def _plain(v):

@@ -126,13 +126,30 @@ ROWS = {
     "Attention": two_inputs((4, 6), (5, 6), lambda L, q, v: L.Attention()([q, v])),
     "AdditiveAttention": two_inputs((4, 6), (5, 6), lambda L, q, v: L.AdditiveAttention()([q, v])),
     "MultiHeadAttention": two_inputs((4, 6), (5, 6), lambda L, q, v: L.MultiHeadAttention(2, 3)(q, v)),
+    "PReLU": seq((3, 4), lambda L: L.PReLU(shared_axes=[1])),
+    "SpatialDropout1D": seq((5, 3), lambda L: L.SpatialDropout1D(0.3), lambda L: L.Flatten()),
+    "SpatialDropout2D": seq((4, 4, 2), lambda L: L.SpatialDropout2D(0.3)),
+    "GaussianNoise": seq((6,), lambda L: L.Dense(4), lambda L: L.GaussianNoise(0.1)),
+    "GaussianDropout": seq((6,), lambda L: L.Dense(4), lambda L: L.GaussianDropout(0.2)),
+    "Permute": seq((3, 4), lambda L: L.Permute((2, 1))),
+    "UpSampling1D": seq((4, 3), lambda L: L.UpSampling1D(3)),
+    "ZeroPadding1D": seq((4, 3), lambda L: L.ZeroPadding1D((1, 2))),
+    "Cropping1D": seq((6, 3), lambda L: L.Cropping1D((2, 1))),
+    "Dot": two_inputs((3, 5), (4, 5), lambda L, a, b: L.Dot(axes=(2, 2), normalize=True)([a, b])),
+    "Rescaling": seq((6,), lambda L: L.Rescaling(1 / 255, offset=-0.5)),
+    "Rescaling_per_channel": seq((4, 3), lambda L: L.Rescaling(np.array([1.0, 2.0, 3.0], "float32"))),
+    "Normalization": seq((6,), lambda L: L.Normalization()),
+    "Normalization_given": seq((2, 3), lambda L: L.Normalization(axis=(1, 2), mean=[1.0, 2.0, 3.0],
+                                                                  variance=[1.0, 4.0, 9.0], invert=True)),
 }
 NEEDS = {"mlp": ["Dense"], "shared_functional": ["Dense", "Concatenate"], "branchy_functional": ["Dense"],
          "nested_models": ["Dense", "Subtract"],
          "Flatten": ["Flatten", "Dense"], "Dropout": ["Dropout", "Dense"], "RNN": ["RNN", "LSTMCell"],
          "Bidirectional": ["Bidirectional", "LSTM"], "TimeDistributed": ["TimeDistributed", "Dense"],
          "Masking": ["Masking", "LSTM"], "GRUCell": ["RNN", "GRUCell"],
-         "SimpleRNNCell": ["RNN", "SimpleRNNCell"]}
+         "SimpleRNNCell": ["RNN", "SimpleRNNCell"], "GaussianNoise": ["GaussianNoise", "Dense"],
+         "GaussianDropout": ["GaussianDropout", "Dense"], "SpatialDropout1D": ["SpatialDropout1D", "Flatten"],
+         "Rescaling_per_channel": ["Rescaling"], "Normalization_given": ["Normalization"]}
 # the base class; in every row; tested with custom_objects below; Keras 3's needs TensorFlow (shendu's
 # vocabulary asset is tested in test_saving.py)
 EXEMPT = {"Layer", "InputLayer", "Lambda", "TextVectorization"}

@@ -1,0 +1,131 @@
+"""Noise that regularizes while training and vanishes at inference: SpatialDropout1D/2D (whole
+channels), GaussianNoise (additive) and GaussianDropout (multiplicative). Plain Dropout is in core.py."""
+from __future__ import annotations
+
+import math
+
+from shendu import backend
+from shendu.layers.base import Layer
+from shendu.layers.core import Dropout
+from shendu.tensor import Tensor
+
+
+class SpatialDropout1D(Dropout):
+    """Training: zero whole channels, y[b, :, c] = x[b, :, c] * m[b, c] / (1 - rate) with
+    m ~ Bernoulli(1 - rate); inference: identity.
+
+    Neighbouring time steps of a feature map are strongly correlated, so dropping single values
+    barely regularizes; dropping the whole map does (Tompson et al., 2014, https://arxiv.org/abs/1411.4280).
+
+    Args:
+        rate: the fraction of channels to drop, in [0, 1).
+        seed: seeds this layer's own generator (None: the shared one).
+
+    Input: (batch, time, channels).
+    """
+
+    rank = 1
+
+    def __init__(self, rate, seed=None, name=None, dtype=None, **kwargs):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype, **kwargs)
+        self.noise_shape = (None, 1, None)      # one draw per (sample, channel), shared along time
+
+    def build(self, input_shape):
+        if len(input_shape) != self.rank + 2:
+            layout = "(batch, time, channels)" if self.rank == 1 else "(batch, height, width, channels)"
+            raise ValueError(f"{type(self).__name__} layer '{self.name}' expects inputs of rank {self.rank + 2} "
+                             f"{layout} but got shape {tuple(input_shape)}.")
+        self.built = True
+
+    def get_config(self):
+        # Keras 3 saves exactly these keys (no 'trainable'), and its constructor accepts no others
+        return {"rate": self.rate, "seed": self.seed, "name": self.name, "dtype": self.dtype}
+
+
+class SpatialDropout2D(SpatialDropout1D):
+    """Training: zero whole feature maps, y[b, :, :, c] = x[b, :, :, c] * m[b, c] / (1 - rate); inference: identity.
+
+    Args:
+        rate: the fraction of channels to drop, in [0, 1).
+        data_format: 'channels_last' (batch, height, width, channels), the default, or
+            'channels_first' (batch, channels, height, width).
+        seed: seeds this layer's own generator.
+    """
+
+    rank = 2
+
+    def __init__(self, rate, data_format=None, seed=None, name=None, dtype=None, **kwargs):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype, **kwargs)
+        self.data_format = data_format or "channels_last"
+        if self.data_format not in ("channels_last", "channels_first"):
+            raise ValueError(f"SpatialDropout2D: data_format must be 'channels_last' or 'channels_first', "
+                             f"got {data_format!r}.")
+        self.noise_shape = (None, 1, 1, None) if self.data_format == "channels_last" else (None, None, 1, 1)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class _Noise(Layer):
+    """Base: draw Gaussian noise of the input's shape in training, pass the input through otherwise."""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self._rng = backend.xp.random.default_rng(seed) if seed is not None else None
+        self.supports_masking = True
+
+    def _normal(self, x, mean, stddev):
+        rng = self._rng if self._rng is not None else backend.rng
+        noise = rng.standard_normal(x.shape, dtype=x.dtype) * x.dtype.type(stddev) + x.dtype.type(mean)
+        return Tensor._wrap(noise, False)       # a constant: the gradient flows to x only
+
+
+class GaussianNoise(_Noise):
+    """Training: y = x + n, n ~ N(0, stddev²) drawn afresh each call; inference: y = x.
+
+    Args:
+        stddev: the noise's standard deviation, in [0, 1] (Keras's range).
+        seed: seeds this layer's own generator (None: the shared one).
+    """
+
+    def __init__(self, stddev, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        if not 0 <= stddev <= 1:
+            raise ValueError(f"GaussianNoise stddev must be a float in [0, 1], got {stddev!r}.")
+        self.stddev = stddev
+
+    def call(self, inputs, training=None):
+        if not training or self.stddev == 0:
+            return inputs
+        return inputs + self._normal(inputs, 0.0, self.stddev)
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
+
+
+class GaussianDropout(_Noise):
+    """Training: y = x * n, n ~ N(1, rate / (1 - rate)) drawn afresh each call; inference: y = x.
+
+    The noise has Dropout's mean (1) and variance (rate / (1 - rate)) without zeroing anything
+    (Srivastava et al., 2014, section 10, https://jmlr.org/papers/v15/srivastava14a.html).
+
+    Args:
+        rate: the drop probability the noise imitates, in [0, 1).
+        seed: seeds this layer's own generator.
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        # Keras accepts rate=1, whose noise has infinite variance; refuse it here instead of producing inf
+        if not 0 <= rate < 1:
+            raise ValueError(f"GaussianDropout rate must be a float in [0, 1), got {rate!r}.")
+        self.rate = rate
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return inputs
+        return inputs * self._normal(inputs, 1.0, math.sqrt(self.rate / (1.0 - self.rate)))
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
