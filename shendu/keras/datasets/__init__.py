@@ -1,0 +1,4 @@
+"""``keras.datasets``: Keras's small datasets, read only from the local Keras cache folder (never downloaded).
+
+The readers live in :mod:`shendu.data.keras_datasets`; these modules only re-export them."""
+from shendu.keras.datasets import boston_housing, cifar10, fashion_mnist, imdb, mnist, reuters  # noqa: F401

@@ -1,0 +1,2 @@
+"""``keras.datasets.mnist``."""
+from shendu.data.keras_datasets import load_mnist as load_data  # noqa: F401
