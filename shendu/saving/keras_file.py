@@ -212,6 +212,16 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
 
 # ----------------------------------------------------------------------------------- load
 
+def open_h5(filepath, name: str, what: str):
+    """An HDF5 file opened for reading, or an error naming the file and what it should have been."""
+    if not hasattr(filepath, "read") and not os.path.exists(os.fspath(filepath)):
+        raise FileNotFoundError(f"No file at {name}. Check the path (relative paths start at {os.getcwd()!r}).")
+    try:
+        return _h5py().File(filepath, "r")
+    except OSError as e:
+        raise LoadError(f"{name} is not a readable HDF5 file ({e}); it is truncated or not {what}.") from e
+
+
 def _open_archive(filepath):
     """The zip archive, or a LoadError saying why the file is not a usable ``.keras`` file."""
     name = _name(filepath)
@@ -314,7 +324,7 @@ def _restore_rng(backend, saved):
 def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     """Load weights saved by ``save_weights`` (``.weights.h5``) or inside a ``.keras`` file, from
     shendu or Keras 3; also legacy tf.keras ``.h5`` weight files (matched layer by layer)."""
-    h5py = _h5py()
+    _h5py()                                  # a clear error up front when h5py is missing
     name = _name(filepath)
     if not model.built:
         raise ValueError(f"Model '{model.name}' has not been built yet, so there is nothing to load weights into. "
@@ -328,11 +338,5 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     if not _ends(filepath, ".h5", ".hdf5") and not hasattr(filepath, "read"):
         raise ValueError(f"Invalid filepath {name}: load_weights reads '.weights.h5' files (or the weights inside "
                          "a '.keras' file, or legacy '.h5' weight files).")
-    if not hasattr(filepath, "read") and not os.path.exists(os.fspath(filepath)):
-        raise FileNotFoundError(f"No file at {name}. Check the path (relative paths start at {os.getcwd()!r}).")
-    try:
-        f = h5py.File(filepath, "r")
-    except OSError as e:
-        raise LoadError(f"{name} is not a readable HDF5 file ({e}); it is truncated or not a weights file.") from e
-    with f:
+    with open_h5(filepath, name, "a weights file") as f:
         weights_h5.read_weights(model, f, name, skip_mismatch)

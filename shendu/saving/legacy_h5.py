@@ -380,19 +380,11 @@ def _is_h5py_file(obj) -> bool:
 
 def load_legacy_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
     """A model from a legacy whole-model ``.h5`` file: architecture, weights, compile state."""
-    import h5py
-
     from shendu.models.config import model_from_config
     from shendu.saving.config import Context, LoadError
-    from shendu.saving.keras_file import compile_from_config
+    from shendu.saving.keras_file import compile_from_config, open_h5
     name = _source(filepath)
-    if not hasattr(filepath, "read") and not os.path.exists(os.fspath(filepath)):
-        raise FileNotFoundError(f"No file at {name}.")
-    try:
-        f = h5py.File(filepath, "r")
-    except OSError as e:
-        raise LoadError(f"{name} is not a readable HDF5 file ({e}); it is truncated or not a Keras file.") from e
-    with f:
+    with open_h5(filepath, name, "a Keras file") as f:
         if "model_config" not in f.attrs:
             raise LoadError(f"{name} has no 'model_config' attribute, so it holds weights only, not a model. Build "
                             "the model in code and call model.load_weights(path), or load a '.keras' file.")
