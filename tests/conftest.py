@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))   # `from helpers import ...` under any import mode
+os.environ["SHENDU_OFFLINE"] = "1"              # the suite never touches the internet; download tests use 127.0.0.1
 
 import shendu as sd  # noqa: E402
 from shendu import autograd, backend as _backend  # noqa: E402

@@ -3,23 +3,28 @@ from __future__ import annotations
 
 import pytest
 
-from shendu import cli
+import shendu.keras as keras
+from shendu import cli, demo
 
 
 def test_xor_demo_learns_xor(capsys):
-    final_loss = cli.demo_xor(epochs=2000)
+    final_loss = demo.demo_xor(epochs=2000)
     assert final_loss < 0.05
     assert "predictions" in capsys.readouterr().out
 
 
 @pytest.mark.slow
-def test_mnist_demo_learns_digits(capsys):
-    from shendu.data.datasets import data_dir
-    try:
-        data_dir()
-    except FileNotFoundError:
-        pytest.skip("the MNIST files in ../shared/data are not on this machine")
-    assert cli.main(["demo", "--epochs", "1"]) == 0
+def test_mnist_demo_learns_digits_and_writes_its_run_folder(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_cache"))     # the embedded set, as on a fresh machine
+    assert cli.main(["demo", "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
-    accuracy = float(out.rsplit("accuracy", 1)[1].strip().rstrip("%")) / 100
-    assert accuracy > 0.9
+    assert "embedded in shendu" in out
+    accuracy = float(out.split("held-out digits:")[1].split("accuracy")[1].split("%")[0]) / 100
+    assert accuracy > 0.94
+    assert out.rstrip().splitlines()[-1] == f"run folder: {tmp_path / 'run'}"
+    for name in ("model.keras", "history.csv", "curves.png", "predictions.png", "first_batch_trace.md"):
+        assert (tmp_path / "run" / name).stat().st_size > 0, name
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert history[0].split(",")[:2] == ["epoch", "accuracy"] and len(history) == 2
+    restored = keras.models.load_model(str(tmp_path / "run" / "model.keras"))
+    assert restored.count_params() == 225_034

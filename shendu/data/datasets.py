@@ -1,7 +1,8 @@
-"""Readers for the datasets in a local folder (MNIST's IDX files, the labelled review sentences).
+"""Readers for the small real datasets shendu ships (MNIST's IDX files, the labelled review sentences).
 
-Nothing is downloaded: pass the folder, or set ``SHENDU_DATA``; by default the ``shared/data``
-folder beside the project is used when present.
+The 10,000-image MNIST test set and the UCI review sentences are embedded in the package
+(``shendu/data/embedded``, with their licences in its README), so the demo and the tutorials run
+offline on a fresh machine. Pass a folder, or set ``SHENDU_DATA``, to read another copy instead.
 """
 from __future__ import annotations
 
@@ -12,15 +13,19 @@ from pathlib import Path
 import numpy as np
 
 
+EMBEDDED = Path(__file__).resolve().parent / "embedded"
+
+
 def data_dir(path=None) -> Path:
-    """The data folder: ``path``, else $SHENDU_DATA, else ``../shared/data`` beside the project."""
-    candidates = [path, os.environ.get("SHENDU_DATA"), Path(__file__).resolve().parents[2] / ".." / "shared" / "data",
-                  Path.cwd() / ".." / "shared" / "data"]
-    for c in candidates:
-        if c is not None and Path(c).is_dir():
-            return Path(c).resolve()
-    raise FileNotFoundError("No data folder found: pass path=..., or set SHENDU_DATA to the folder holding "
-                            "mnist/ and sentiment/.")
+    """The data folder: ``path``, else $SHENDU_DATA, else the copy embedded in the package."""
+    chosen = path if path is not None else os.environ.get("SHENDU_DATA") or None
+    if chosen is None:
+        return EMBEDDED
+    if not Path(chosen).is_dir():
+        where = "path=" if path is not None else "SHENDU_DATA="
+        raise FileNotFoundError(f"{where}{str(chosen)!r} is not a folder; it should hold mnist/ and sentiment/ "
+                                f"(leave it unset to use the copy embedded in shendu, {EMBEDDED}).")
+    return Path(chosen).resolve()
 
 
 def _read_idx(file: Path) -> np.ndarray:
@@ -42,6 +47,9 @@ def _read_idx(file: Path) -> np.ndarray:
 def load_mnist_test(path=None):
     """The 10,000 MNIST test images (uint8, (10000, 28, 28)) and their labels (0-9)."""
     folder = data_dir(path) / "mnist"
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"{folder / name} not found: the MNIST test set's IDX files belong in {folder}.")
     return (_read_idx(folder / "t10k-images-idx3-ubyte.gz"), _read_idx(folder / "t10k-labels-idx1-ubyte.gz"))
 
 

@@ -1,23 +1,25 @@
-"""Readers for the datasets of ``keras.datasets``, from the files Keras keeps in its cache folder.
+"""``keras.datasets``: the datasets of ``tf.keras.datasets``, from Keras's cache folder.
 
 ``shendu.keras.datasets.<name>.load_data`` returns what ``tf.keras.datasets.<name>.load_data``
-returns (same tuple structure, dtypes, shapes, shuffling and word-index arithmetic), but reads
-only local files. Nothing is ever downloaded: when a file is missing, the error names the file,
-the folder and the URL Keras would have fetched it from.
+returns (same tuple structure, dtypes, shapes, shuffling and word-index arithmetic). As in Keras, a
+file missing from the cache is downloaded once from Keras's own origin (``get_file``), verified
+against Keras's published SHA-256 where Keras publishes one, and kept. Offline (a network error,
+or ``SHENDU_OFFLINE=1``), mnist falls back to the MNIST test set embedded in shendu with a warning;
+the others raise an error naming the file, the folder to put it in and the URL to fetch it from.
 
 Where the files are looked for, exactly as Keras's ``get_file`` stores them:
 ``$KERAS_HOME/datasets`` when ``KERAS_HOME`` is set, else ``~/.keras/datasets`` (and, as in Keras,
 ``/tmp/.keras/datasets`` when that base folder is not writable):
 
 ================  ==============================================================================
-mnist             ``mnist.npz`` (x_train, y_train, x_test, y_test); if it is missing, shendu's own
-                  local MNIST test set (``shendu.data.datasets.load_mnist_test``) is split
-                  8,000 / 2,000 instead, with a warning
+mnist             ``mnist.npz`` (x_train, y_train, x_test, y_test); when it is absent and cannot be
+                  downloaded, shendu's embedded MNIST test set (``shendu.data.datasets.load_mnist_test``)
+                  is split 8,000 / 2,000 instead, with a warning
 fashion_mnist     ``fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz`` (IDX files)
 boston_housing    ``boston_housing.npz`` (x, y)
 imdb              ``imdb.npz`` (x_train, y_train, x_test, y_test), ``imdb_word_index.json``
 reuters           ``reuters.npz`` (x, y), ``reuters_word_index.json``
-cifar10           ``cifar-10-batches-bin/`` -- the *binary* CIFAR-10 release, see below
+cifar10           ``cifar-10-batches-bin/`` -- the *binary* CIFAR-10 release, see below (not downloaded)
 ================  ==============================================================================
 
 No pickle is ever loaded. ``.npz`` files are read with ``allow_pickle=False``, except the ragged
@@ -42,9 +44,22 @@ from pathlib import Path
 
 import numpy as np
 
+from shendu.data.datasets import EMBEDDED, _read_idx, load_mnist_test
+from shendu.data.download import DownloadError, get_file, keras_cache_dir
+
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 CIFAR10_PY_ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_BIN_ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+
+# the SHA-256 digests Keras publishes for its dataset files (fashion-mnist and the word indices: none or MD5)
+FILE_HASHES = {
+    "mnist.npz": "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+    "boston_housing.npz": "f553886a1f8d56431e820c5b82552d9d95cfcb96d1e678153f8839538947dff5",
+    "imdb.npz": "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f",
+    "reuters.npz": "d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916",
+    "imdb_word_index.json": "bfafd718b763782e994055a2d397834f",
+    "reuters_word_index.json": "4d44cc38712099c9e383dc6e5f11a921",
+}
 
 REUTERS_LABEL_NAMES = (
     "cocoa", "grain", "veg-oil", "earn", "acq", "wheat", "copper", "housing", "money-supply", "coffee", "sugar",
@@ -55,7 +70,7 @@ REUTERS_LABEL_NAMES = (
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """A dataset file is not in the Keras cache folder (shendu never downloads it)."""
+    """A dataset file is not in the Keras cache folder and could not be downloaded."""
 
 
 class UnsafeDataError(ValueError):
@@ -65,8 +80,7 @@ class UnsafeDataError(ValueError):
 # ------------------------------------------------------------------------------------------ the cache
 def keras_datasets_dir() -> Path:
     """The folder Keras's ``get_file`` caches datasets in: ``$KERAS_HOME/datasets``, else ``~/.keras/datasets``."""
-    base = os.environ["KERAS_HOME"] if "KERAS_HOME" in os.environ else os.path.join("~", ".keras")
-    return Path(os.path.expanduser(base)) / "datasets"
+    return keras_cache_dir() / "datasets"
 
 
 def _candidate_dirs() -> list[Path]:
@@ -78,17 +92,18 @@ def _candidate_dirs() -> list[Path]:
     return dirs
 
 
-def _missing(dataset: str, names, origins, folder: Path) -> DatasetNotFoundError:
+def _missing(dataset: str, names, origins, folder: Path, reason: str = "") -> DatasetNotFoundError:
     names, origins = list(names), list(origins)
     files = ", ".join(repr(n) for n in names)
     urls = "\n".join(f"  {n}: {o}" for n, o in zip(names, origins))
     fetch = "\n".join(f"  curl -L --create-dirs -o {folder / n} {o}" for n, o in zip(names, origins))
-    return DatasetNotFoundError(
+    error = DatasetNotFoundError(
         f"{dataset}: {files} not found in {folder} (the Keras cache: $KERAS_HOME/datasets, else "
-        f"~/.keras/datasets). Keras would download {'them' if len(names) > 1 else 'it'} from\n{urls}\n"
-        f"shendu does not download at run time. Fetch the file{'s' if len(names) > 1 else ''} once yourself, e.g.\n"
-        f"{fetch}\n(or run keras.datasets.{dataset}.load_data() once where Keras and the network are available), "
-        f"then call load_data() again.")
+        f"~/.keras/datasets), and it could not be downloaded{': ' + reason if reason else ''}. Its origin:\n{urls}\n"
+        f"Fetch the file{'s' if len(names) > 1 else ''} once where the network is available, e.g.\n"
+        f"{fetch}\n(or run keras.datasets.{dataset}.load_data() once online), then call load_data() again.")
+    error.reason = reason or "the file is not in the cache"
+    return error
 
 
 def _locate(dataset: str, path, origin: str) -> Path:
@@ -101,7 +116,10 @@ def _locate(dataset: str, path, origin: str) -> Path:
     for folder in _candidate_dirs():
         if (folder / p).is_file():
             return folder / p
-    raise _missing(dataset, [p.name], [origin], keras_datasets_dir())
+    try:
+        return Path(get_file(str(p), origin=origin, file_hash=FILE_HASHES.get(Path(origin).name)))
+    except DownloadError as e:
+        raise _missing(dataset, [p.name], [origin], keras_datasets_dir(), reason=str(e)) from None
 
 
 def _load_npz(file: Path, keys, object_keys=()) -> dict:
@@ -336,29 +354,40 @@ def _parse_object_array(data: bytes, shape, fortran: bool, where: str) -> np.nda
 def load_mnist(path="mnist.npz"):
     """``keras.datasets.mnist.load_data``: ``(x_train, y_train), (x_test, y_test)``, uint8, (N, 28, 28) and (N,).
 
-    Read from ``mnist.npz`` in the Keras cache. Without it, shendu's local MNIST test set is split
-    instead (the first 8,000 images to train, the last 2,000 to test), with a warning.
+    Read from ``mnist.npz`` in the Keras cache, downloaded there first if absent. When it is neither
+    cached nor downloadable, the MNIST test set embedded in shendu is split instead (the first 8,000
+    images to train, the last 2,000 to test), with a warning.
     """
     origin = KERAS_ORIGIN + "mnist.npz"
     try:
         file = _locate("mnist", path, origin)
     except DatasetNotFoundError as missing:
-        from shendu.data.datasets import load_mnist_test
-        try:
-            images, labels = load_mnist_test()
-        except (OSError, ValueError) as e:
-            raise DatasetNotFoundError(f"{missing}\nshendu's local MNIST test set could not stand in either: {e} "
-                                       "(set SHENDU_DATA to the folder holding mnist/t10k-*-ubyte.gz).") from None
         warnings.warn(
-            f"mnist: {Path(os.fspath(path)).name} is not in {keras_datasets_dir()}, so load_data() is using "
-            "shendu's local copy of the 10,000-image MNIST TEST set instead: x_train/y_train are the first 8,000 "
-            "test images and x_test/y_test the last 2,000, because the 60,000-image training files are not "
-            f"available locally. For Keras's real split, put mnist.npz ({origin}) in that folder.",
+            f"mnist: {Path(os.fspath(path)).name} is not in {keras_datasets_dir()} and could not be downloaded, so "
+            "load_data() is using the copy of the 10,000-image MNIST TEST set embedded in shendu instead: "
+            "x_train/y_train are the first 8,000 test images and x_test/y_test the last 2,000, because the "
+            f"60,000-image training files are not available. For Keras's real split, put mnist.npz ({origin}) "
+            f"in that folder.\n(Why it was not downloaded: {missing.reason})",
             UserWarning, stacklevel=2)
-        images, labels = np.array(images, dtype=np.uint8), np.array(labels, dtype=np.uint8)
-        return (images[:8000], labels[:8000]), (images[8000:], labels[8000:])
+        return split_embedded_mnist()
     f = _load_npz(file, ["x_train", "y_train", "x_test", "y_test"])
     return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+
+
+def split_embedded_mnist():
+    """The embedded MNIST test set as ``(x_train, y_train), (x_test, y_test)``: the first 8,000 and the last 2,000."""
+    images, labels = load_mnist_test(EMBEDDED)
+    images, labels = np.array(images, dtype=np.uint8), np.array(labels, dtype=np.uint8)
+    return (images[:8000], labels[:8000]), (images[8000:], labels[8000:])
+
+
+def cached_mnist(path="mnist.npz"):
+    """Keras's full MNIST from the cache when it is there (never downloading), else ``None``."""
+    for folder in _candidate_dirs():
+        if (folder / path).is_file():
+            f = _load_npz(folder / path, ["x_train", "y_train", "x_test", "y_test"])
+            return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+    return None
 
 
 FASHION_FILES = ["train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
@@ -366,13 +395,19 @@ FASHION_FILES = ["train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
 
 
 def load_fashion_mnist():
-    """``keras.datasets.fashion_mnist.load_data``: the four IDX files in ``fashion-mnist/`` of the Keras cache."""
-    from shendu.data.datasets import _read_idx
+    """``keras.datasets.fashion_mnist.load_data``: the four IDX files in ``fashion-mnist/`` of the Keras cache
+    (downloaded there first when absent; Keras publishes no hashes for them)."""
     folders = [d / "fashion-mnist" for d in _candidate_dirs()]
     folder = next((d for d in folders if all((d / f).is_file() for f in FASHION_FILES)), None)
     if folder is None:
-        absent = [f for f in FASHION_FILES if not (folders[0] / f).is_file()]
-        raise _missing("fashion_mnist", absent, [KERAS_ORIGIN + f for f in absent], folders[0])
+        folder = folders[0]
+        absent = [f for f in FASHION_FILES if not (folder / f).is_file()]
+        try:
+            for name in absent:
+                get_file(str(folder / name), origin=KERAS_ORIGIN + name)
+        except DownloadError as e:
+            absent = [f for f in FASHION_FILES if not (folder / f).is_file()]
+            raise _missing("fashion_mnist", absent, [KERAS_ORIGIN + f for f in absent], folder, reason=str(e)) from None
     y_train, x_train, y_test, x_test = (np.array(_read_idx(folder / f)) for f in FASHION_FILES)
     return (x_train.reshape(len(y_train), 28, 28), y_train), (x_test.reshape(len(y_test), 28, 28), y_test)
 

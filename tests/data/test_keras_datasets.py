@@ -18,8 +18,6 @@ from shendu.data import keras_datasets as kd
 from shendu.data.datasets import load_mnist_test
 from shendu.keras import datasets
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
@@ -97,30 +95,29 @@ def test_mnist_npz(cache):
     np.testing.assert_array_equal(x_train, arrays["x_train"])
 
 
-@pytest.mark.skipif(not (SHARED / "mnist").is_dir(), reason="../shared/data/mnist is not present")
-def test_mnist_falls_back_to_the_local_test_set_with_a_warning(cache, monkeypatch):
-    monkeypatch.setenv("SHENDU_DATA", str(SHARED.resolve()))
+def test_mnist_falls_back_to_the_embedded_test_set_with_a_warning(cache, monkeypatch):
+    monkeypatch.setenv("SHENDU_OFFLINE", "1")
+    monkeypatch.setenv("SHENDU_DATA", str(cache))          # ignored: the fallback is always the embedded copy
     with pytest.warns(UserWarning, match=r"first 8,000 test images and x_test/y_test the last 2,000") as record:
         (x_train, y_train), (x_test, y_test) = datasets.mnist.load_data()
     message = str(record[0].message)
     assert "mnist.npz" in message and str(cache) in message and "60,000-image training files" in message
+    assert "SHENDU_OFFLINE" in message                     # why it was not downloaded
     assert x_train.shape == (8000, 28, 28) and y_train.shape == (8000,)
     assert x_test.shape == (2000, 28, 28) and y_test.shape == (2000,)
     assert {a.dtype for a in (x_train, y_train, x_test, y_test)} == {np.dtype(np.uint8)}
-    images, labels = load_mnist_test()
+    images, labels = load_mnist_test(kd.EMBEDDED)
     np.testing.assert_array_equal(x_train, images[:8000])
     np.testing.assert_array_equal(y_test, labels[8000:])
     x_train[0, 0, 0] = 1                                   # writable, like np.load's arrays
 
 
-def test_mnist_missing_everywhere_teaches(cache, tmp_path, monkeypatch):
-    monkeypatch.setenv("SHENDU_DATA", str(tmp_path))       # a data folder without mnist/
-    with pytest.raises(FileNotFoundError) as e:
-        datasets.mnist.load_data()
-    msg = str(e.value)
-    for part in ("mnist.npz", str(cache), "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
-                 "does not download", "SHENDU_DATA"):
-        assert part in msg
+def test_a_data_folder_that_does_not_exist_teaches(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHENDU_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match=r"SHENDU_DATA=.*nowhere.*not a folder.*embedded"):
+        load_mnist_test()
+    with pytest.raises(FileNotFoundError, match=r"t10k-images-idx3-ubyte\.gz not found"):
+        load_mnist_test(tmp_path)
 
 
 # ------------------------------------------------------------------------------------------ fashion_mnist
@@ -168,7 +165,7 @@ def test_missing_file_error_names_file_folder_and_url(cache):
     msg = str(e.value)
     assert "'boston_housing.npz' not found in " + str(cache) in msg
     assert "https://storage.googleapis.com/tensorflow/tf-keras-datasets/boston_housing.npz" in msg
-    assert "shendu does not download at run time" in msg
+    assert "could not be downloaded" in msg and "SHENDU_OFFLINE" in msg
     assert not any(cache.iterdir())                        # nothing was fetched or created
 
 

@@ -15,10 +15,7 @@ from shendu.keras.preprocessing.text import Tokenizer
 
 @pytest.mark.slow
 def test_lstm_sentiment_classifier_scores_75_percent():
-    try:
-        texts, labels = load_sentiment()
-    except FileNotFoundError:
-        pytest.skip("the sentiment files in ../shared/data are not on this machine")
+    texts, labels = load_sentiment()
     order = np.random.default_rng(42).permutation(len(texts))
     texts, labels = [texts[i] for i in order], labels[order]
     cut = int(0.8 * len(texts))
