@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from shendu import demo as demos
+from shendu import explain as explaining
 
 
 def main(argv=None) -> int:
@@ -15,7 +16,32 @@ def main(argv=None) -> int:
     demo.add_argument("--data", default=None, help="a folder holding mnist/t10k-*-ubyte.gz (default: Keras's cache "
                       "if it holds mnist.npz, else the MNIST test set embedded in shendu)")
     demo.add_argument("--out", default=None, help="the run folder to write (default: ./shendu-demo)")
+    ex = sub.add_parser("explain", help="the worked backpropagation example, every step with its formula and "
+                        "numbers, checked against autodiff (--check FILE: find the wrong values in a tutorial)")
+    ex.add_argument("--x", default="1,2", help="the input, comma separated (default: 1,2)")
+    ex.add_argument("--y", type=float, default=0.0, help="the target, 0 or 1 (default: 0)")
+    ex.add_argument("--weights", default=None, help="JSON (inline or a file) with any of W1, b1, W2, b2; "
+                    "z = W a + b, so W is (outputs, inputs)")
+    ex.add_argument("--activation", default="relu", choices=explaining.ACTIVATIONS, help="the hidden activation")
+    ex.add_argument("--loss", default="binary_crossentropy", choices=explaining.LOSSES + ("bce",))
+    ex.add_argument("--lr", type=float, default=0.1, help="the learning rate α (default: 0.1)")
+    ex.add_argument("--lang", default="en", choices=sorted(explaining.TEXT), help="en or zh (中文)")
+    ex.add_argument("--check", default=None, metavar="FILE", help="a JSON/YAML file of a tutorial's claimed "
+                    "values; names each one that disagrees with the real computation (exit status 1 if any)")
     args = parser.parse_args(argv)
+    if args.command == "explain":
+        if args.check:
+            report, wrong = explaining.check(explaining.read_document(args.check), lang=args.lang, source=args.check)
+            print(report)
+            return 1 if wrong else 0
+        try:
+            x = [float(v) for v in args.x.split(",")]
+        except ValueError:
+            parser.error(f"--x: expected numbers separated by commas, e.g. 1,2; got {args.x!r}")
+        weights = explaining.read_document(args.weights) if args.weights else None
+        explaining.explain(x=x, y=args.y, weights=weights, activation=args.activation, loss=args.loss, lr=args.lr,
+                           lang=args.lang)
+        return 0
     if args.command == "demo":
         if args.xor:
             demos.demo_xor(epochs=args.epochs or 2000)
