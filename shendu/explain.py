@@ -103,16 +103,15 @@ class Example:
             raise ValueError(f"explain: loss must be one of {LOSSES}, got {self.loss!r}.")
         self.x = np.asarray(self.x, dtype=np.float64).reshape(-1)
         self.weights = {k: np.asarray(self.weights[k], dtype=np.float64) for k in ("W1", "b1", "W2", "b2")}
-        W1, b1, W2, b2 = (self.weights[k] for k in ("W1", "b1", "W2", "b2"))
-        W2 = self.weights["W2"] = W2.reshape(1, -1)
+        b1 = self.weights["b1"].reshape(-1)
         expected = {"W1": (len(b1), len(self.x)), "W2": (1, len(b1)), "b2": (1,)}
         for name, shape in expected.items():
-            if self.weights[name].reshape(shape if name != "W2" else W2.shape).shape != shape or \
-                    self.weights[name].size != int(np.prod(shape)):
+            w = self.weights[name]
+            if w.size != int(np.prod(shape)) or (w.ndim == 2 and w.shape != shape and name == "W1"):
                 raise ValueError(f"explain: {name} must have shape {shape} for x of length {len(self.x)} and "
-                                 f"b1 of length {len(b1)} (z = W a + b, W is (outputs, inputs)); got "
-                                 f"{self.weights[name].shape}.")
-        self.weights["b2"] = b2.reshape(1)
+                                 f"b1 of length {len(b1)} (z = W a + b, W is (outputs, inputs)); got {w.shape}.")
+            self.weights[name] = w.reshape(shape)
+        self.weights["b1"] = b1
 
 
 def _f(z, name):
