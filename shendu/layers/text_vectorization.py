@@ -33,6 +33,7 @@ import numpy as np
 from shendu import backend
 from shendu.layers.base import Layer
 from shendu.layers.symbolic import is_symbolic
+from shendu.preprocessing.chinese import segment_words, split_cjk
 from shendu.tensor import Tensor
 
 MASK_TOKEN = ""          # index 0 in int mode: padding
@@ -83,8 +84,11 @@ class TextVectorization(Layer):
         standardize: None, 'lower', 'strip_punctuation', 'lower_and_strip_punctuation', or a callable
             that takes a NumPy array of str and returns one of the same shape.
         split: None (each string is one token), 'whitespace', 'character' (one token per Unicode
-            character: the way to handle Chinese without a segmenter; spaces become tokens too), or a
-            callable that takes a (batch,) NumPy array of str and returns one token list per string.
+            character, as Keras: spaces become tokens too), or a callable that takes a (batch,) NumPy array
+            of str and returns one token list per string. shendu adds two for Chinese (saved by name in
+            the config): 'cjk' (one token per CJK character, Latin words kept whole, no whitespace
+            tokens: mixed Chinese and English text) and 'jieba' (Chinese words by the jieba segmenter,
+            the 'zh' extra).
         ngrams: None; n (all n-grams of widths 1..n); or a tuple of widths such as (1, 3).
         output_mode: 'int' (token ids), 'multi_hot' (1 where a token occurs), 'count' (how often),
             'tf_idf' (count * idf), 'one_hot' (split=None only: one token per string).
@@ -108,7 +112,7 @@ class TextVectorization(Layer):
         has_input_vocabulary = kwargs.pop("has_input_vocabulary", vocabulary is not None)
         output_mode = _MODE_ALIASES.get(output_mode, output_mode)
         _check_choice("standardize", standardize, tuple(_STANDARDIZE_TABLES), allow_callable=True)
-        _check_choice("split", split, ("whitespace", "character"), allow_callable=True)
+        _check_choice("split", split, ("whitespace", "character", "cjk", "jieba"), allow_callable=True)
         _check_choice("output_mode", output_mode, OUTPUT_MODES, allow_none=False)
         widths = _ngram_widths(ngrams)
         if output_sequence_length is not None:
@@ -344,6 +348,10 @@ class TextVectorization(Layer):
             return [split_whitespace(t) for t in texts]
         if self.split == "character":
             return [list(t) for t in texts]
+        if self.split == "cjk":
+            return [split_cjk(t) for t in texts]
+        if self.split == "jieba":
+            return [segment_words(t) for t in texts]
         result = self.split(self._to_numpy(texts, (len(texts),)))     # Keras: the (batch,) strings at once
         rows = [self._as_str_list(r, "split tokens") for r in result]
         if len(rows) != len(texts):

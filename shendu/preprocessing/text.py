@@ -47,7 +47,8 @@ class Tokenizer:
         split: the word separator.
         char_level: treat every character as a token (works for Chinese without segmentation).
         oov_token: if set, it gets index 1 and stands for unknown and cut-off words.
-        analyzer: optional callable str -> tokens that replaces filters/lower/split entirely.
+        analyzer: optional callable str -> tokens that replaces filters/lower/split entirely; for
+            word-level Chinese, ``shendu.preprocessing.chinese.segment_words`` (jieba).
         document_count: starting count of seen documents (used when restoring from JSON).
 
     Example:
@@ -100,6 +101,10 @@ class Tokenizer:
 
         Calling it again adds to the counts, then re-sorts every word from scratch.
         """
+        if isinstance(texts, str):
+            warnings.warn(f"Tokenizer.fit_on_texts got one string ({texts[:30]!r}...), not a list of texts: it reads "
+                          "it as a sequence of one-character texts. Pass a list, e.g. fit_on_texts([text]).",
+                          stacklevel=2)
         for text in texts:
             self.document_count += 1
             seq = self._tokens(text)
@@ -142,11 +147,16 @@ class Tokenizer:
                     vect.append(oov_index)
             yield vect
 
-    def sequences_to_texts(self, sequences: Iterable[Sequence[int]]) -> list[str]:
-        """Each list of indices -> its words joined by a space (also for char_level)."""
-        return list(self.sequences_to_texts_generator(sequences))
+    def sequences_to_texts(self, sequences: Iterable[Sequence[int]], join: str = " ") -> list[str]:
+        """Each list of indices -> its tokens joined by ``join``.
 
-    def sequences_to_texts_generator(self, sequences: Iterable[Sequence[int]]) -> Iterator[str]:
+        tf.keras joins with a space even when ``char_level=True`` ("我 喜 欢"), and that stays the
+        default. ``join=""`` gives character-level text back exactly ("我喜欢"): an exact round trip
+        when ``lower=False`` (or the text has no capitals) and every character is in the vocabulary.
+        """
+        return list(self.sequences_to_texts_generator(sequences, join=join))
+
+    def sequences_to_texts_generator(self, sequences: Iterable[Sequence[int]], join: str = " ") -> Iterator[str]:
         """Lazy sequences_to_texts. With an oov_token, ANY unknown index (0 too) becomes it."""
         num_words = self.num_words
         oov_index = self.word_index.get(self.oov_token)
@@ -158,7 +168,7 @@ class Tokenizer:
                     words.append(word)
                 elif oov_index is not None:
                     words.append(self.index_word[oov_index])
-            yield " ".join(words)
+            yield join.join(words)
 
     # ------------------------------------------------------------------ matrices
     def texts_to_matrix(self, texts: Iterable[str | list[str]], mode: str = "binary") -> np.ndarray:
