@@ -2,9 +2,34 @@
 from __future__ import annotations
 
 import argparse
+import ast
+from pathlib import Path
 
 from shendu import demo as demos
 from shendu import explain as explaining
+
+
+def examples_dir():
+    """The examples/ folder of a source checkout (beside the package), else ./examples, else None."""
+    for folder in (Path(__file__).resolve().parents[1] / "examples", Path.cwd() / "examples"):
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def list_examples() -> int:
+    """Each example script with the first line of its docstring."""
+    folder = examples_dir()
+    if folder is None:
+        print("The examples live in the examples/ folder of shendu's source repository; run them from a checkout, "
+              "e.g. python examples/mnist_cnn.py.")
+        return 1
+    for script in sorted(folder.glob("*.py")):
+        tree = ast.parse(script.read_text(encoding="utf-8"))
+        summary = (ast.get_docstring(tree) or "").split("\n")[0]
+        print(f"{script.stem:24s} {summary}")
+    print(f"\nRun one with: python {folder.name}/NAME.py --help")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -28,7 +53,10 @@ def main(argv=None) -> int:
     ex.add_argument("--lang", default="en", choices=sorted(explaining.TEXT), help="en or zh (中文)")
     ex.add_argument("--check", default=None, metavar="FILE", help="a JSON/YAML file of a tutorial's claimed "
                     "values; names each one that disagrees with the real computation (exit status 1 if any)")
+    sub.add_parser("examples", help="list the tutorials' programs in examples/, one line each")
     args = parser.parse_args(argv)
+    if args.command == "examples":
+        return list_examples()
     if args.command == "explain":
         if args.check:
             report, wrong = explaining.check(explaining.read_document(args.check), lang=args.lang, source=args.check)

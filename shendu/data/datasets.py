@@ -71,3 +71,19 @@ def load_sentiment(path=None, sources=("amazon_cells", "imdb", "yelp")):
             texts.append(sentence.strip())
             labels.append(int(label))
     return texts, np.asarray(labels, dtype="int64")
+
+
+def load_sentiment_zh(path=None):
+    """The embedded Chinese sentiment sample (600 template-generated review sentences, CC0; see
+    ``shendu/data/embedded/README.md``): texts and 0/1 labels."""
+    file = (Path(path) if path is not None else EMBEDDED) / "sentiment_zh" / "reviews_zh.txt"
+    texts, labels = [], []
+    for line_no, line in enumerate(file.read_text(encoding="utf-8").split("\n"), 1):
+        if not line.strip():
+            continue
+        sentence, sep, label = line.rpartition("\t")
+        if not sep or label.strip() not in ("0", "1"):
+            raise ValueError(f"{file}:{line_no}: expected 'sentence<TAB>0|1', got {line[:60]!r}.")
+        texts.append(sentence)
+        labels.append(int(label))
+    return texts, np.asarray(labels, dtype="int64")
