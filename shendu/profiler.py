@@ -1,0 +1,320 @@
+"""``shendu.profiler``: where a training step spends its time, op by op and layer by layer.
+
+    with shendu.profiler.profile() as prof:
+        model.train_on_batch(x, y)
+    print(prof.key_averages().table(sort_by="cpu_time_total", row_limit=10))
+    print(prof.key_averages(group_by_layer=True).table())
+    prof.export_chrome_trace("trace.json")      # open in Perfetto or chrome://tracing
+
+The layout follows PyTorch's profiler. Each op's forward and backward are timed separately (a backward
+is named ``<Op>Backward``), with call counts, input shapes, bytes allocated (the arrays an op creates, not
+views) and FLOPs for the ops whose count is known (matmul, dense, convolution; attention is made of
+matmuls). Layer calls are spans around their ops. It watches the engine through ``autograd.observe``.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import threading
+import time
+
+from shendu import autograd, backend
+
+
+def _prod(shape) -> int:
+    return math.prod(int(n) for n in shape)
+
+
+def forward_flops(op: str, arrays, outputs) -> int:
+    """Multiply-adds x 2 of the ops with a known count; 0 for the others."""
+    if op in ("MatMul", "Linear"):
+        return 2 * _prod(outputs[0].shape) * int(arrays[0].shape[-1])
+    if op == "Conv2D":
+        return 2 * _prod(outputs[0].shape) * _prod(arrays[1].shape[:-1])
+    if op == "Conv2DTranspose":
+        return 2 * _prod(arrays[0].shape) * _prod(arrays[1].shape[:-1])
+    return 0
+
+
+def _shares(a, b) -> bool:
+    return b is not None and hasattr(b, "nbytes") and backend.xp.may_share_memory(a, b)
+
+
+class Event:
+    """One timed span: an op's forward or backward, a layer call or a ``record_function`` block.
+
+    Times are in microseconds; ``start`` counts from the profiler's start.
+    """
+
+    __slots__ = ("name", "kind", "layer", "start", "duration", "input_shapes", "bytes", "flops", "thread")
+
+    def __init__(self, name, kind, layer, start, input_shapes=(), thread=0):
+        self.name, self.kind, self.layer, self.start = name, kind, layer, start
+        self.input_shapes, self.thread = input_shapes, thread
+        self.duration, self.bytes, self.flops = 0.0, 0, 0
+
+    def __repr__(self):
+        return f"Event({self.name!r}, {self.kind}, {self.duration:.1f}us, layer={self.layer!r})"
+
+
+def _format_time(us: float) -> str:
+    if us >= 1e6:
+        return f"{us / 1e6:.3f}s"
+    if us >= 1e3:
+        return f"{us / 1e3:.3f}ms"
+    return f"{us:.3f}us"
+
+
+def _format_memory(n: int) -> str:
+    for unit, size in (("Gb", 1024 ** 3), ("Mb", 1024 ** 2), ("Kb", 1024)):
+        if abs(n) >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n} b"
+
+
+class FunctionEventAvg:
+    """The events of one key (an op name, an op and input shapes, or a layer) added up."""
+
+    def __init__(self, key, input_shapes=""):
+        self.key, self.input_shapes = key, input_shapes
+        self.count = 0
+        self.self_cpu_time_total = self.cpu_time_total = 0.0
+        self.cpu_memory_usage = self.self_cpu_memory_usage = 0
+        self.flops = 0
+
+    @property
+    def cpu_time(self) -> float:
+        """Average microseconds per call."""
+        return self.cpu_time_total / self.count if self.count else 0.0
+
+    def __repr__(self):
+        return (f"<FunctionEventAvg key={self.key} self_cpu_time={_format_time(self.self_cpu_time_total)} "
+                f"cpu_time={_format_time(self.cpu_time_total)} count={self.count}>")
+
+
+_SORT_KEYS = ("cpu_time", "cpu_time_total", "self_cpu_time_total", "count", "cpu_memory_usage",
+              "self_cpu_memory_usage", "flops")
+
+
+class EventList(list):
+    """``key_averages()``'s rows; ``table()`` prints them as PyTorch's profiler does."""
+
+    def __init__(self, rows, self_time_total: float, with_shapes: bool):
+        super().__init__(rows)
+        self.self_cpu_time_total = self_time_total
+        self._with_shapes = with_shapes
+
+    def table(self, sort_by: str | None = None, row_limit: int = 100, max_name_column_width: int = 55,
+              max_shapes_column_width: int = 80, header: str | None = None) -> str:
+        """The rows as a fixed-width table: Name, Self CPU %, Self CPU, CPU total %, CPU total,
+        CPU time avg, CPU Mem, Self CPU Mem, # of Calls, [Input Shapes], Total MFLOPs."""
+        rows = list(self)
+        if sort_by is not None:
+            if sort_by not in _SORT_KEYS:
+                raise ValueError(f"table(sort_by={sort_by!r}): expected one of {', '.join(_SORT_KEYS)}.")
+            rows.sort(key=lambda r: getattr(r, sort_by), reverse=True)
+        if row_limit is not None and row_limit > 0:
+            rows = rows[:row_limit]
+        total = self.self_cpu_time_total or 1.0
+        name_w = min(max_name_column_width, max([len("Name")] + [len(r.key) for r in rows]))
+        heads = ["Name", "Self CPU %", "Self CPU", "CPU total %", "CPU total", "CPU time avg", "CPU Mem",
+                 "Self CPU Mem", "# of Calls"]
+        widths = [name_w] + [12] * (len(heads) - 1)
+        if self._with_shapes:
+            heads.append("Input Shapes")
+            widths.append(min(max_shapes_column_width, max([12] + [len(r.input_shapes) for r in rows])))
+        with_flops = any(r.flops for r in rows)
+        if with_flops:
+            heads.append("Total MFLOPs")
+            widths.append(12)
+
+        def line(cells):
+            out = []
+            for i, (c, w) in enumerate(zip(cells, widths)):
+                c = c if len(c) <= w else c[:w - 3] + "..."
+                out.append(c.ljust(w) if heads[i] in ("Name", "Input Shapes") else c.rjust(w))
+            return "  ".join(out) + "  "
+
+        rule = "  ".join("-" * w for w in widths) + "  "
+        lines = ([header] if header else []) + [rule, line(heads), rule]
+        for r in rows:
+            cells = [r.key, f"{100 * r.self_cpu_time_total / total:.2f}%", _format_time(r.self_cpu_time_total),
+                     f"{100 * r.cpu_time_total / total:.2f}%", _format_time(r.cpu_time_total),
+                     _format_time(r.cpu_time), _format_memory(r.cpu_memory_usage),
+                     _format_memory(r.self_cpu_memory_usage), str(r.count)]
+            if self._with_shapes:
+                cells.append(r.input_shapes)
+            if with_flops:
+                cells.append(f"{r.flops / 1e6:.3f}" if r.flops else "--")
+            lines.append(line(cells))
+        lines += [rule, f"Self CPU time total: {_format_time(self.self_cpu_time_total)}"]
+        return "\n".join(lines) + "\n"
+
+    def __str__(self):
+        return self.table()
+
+
+class profile:
+    """Context manager recording every op and layer call run inside it (see the module docstring).
+
+    Args:
+        record_shapes: keep each op's input shapes (needed for ``group_by_input_shape``).
+        profile_memory: count the bytes each op allocates.
+        with_flops: count FLOPs of matmul, dense and convolution ops.
+    """
+
+    def __init__(self, record_shapes: bool = True, profile_memory: bool = True, with_flops: bool = True):
+        self.record_shapes, self.profile_memory, self.with_flops = record_shapes, profile_memory, with_flops
+        self.events: list[Event] = []
+        self._open: list[Event] = []
+        self._t0 = 0
+        self._context = None
+
+    def _now(self) -> float:
+        return (time.perf_counter_ns() - self._t0) / 1e3
+
+    def __enter__(self):
+        self._t0 = time.perf_counter_ns()
+        self._context = autograd.observe(self)
+        self._context.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._context.__exit__(*exc)
+        self._open.clear()
+        return False
+
+    # ------------------------------------------------------------ the observer protocol (autograd)
+    def span_begin(self, name, kind):   # a layer event's ``layer`` is its own path, e.g. "sequential/dense"
+        self._push(Event(name, kind, "/".join(autograd._layers), self._now(), thread=threading.get_ident()))
+
+    def span_end(self, name, kind):
+        self._pop()
+
+    def begin(self, phase, fn, arrays, layer):
+        op = type(fn).__name__
+        shapes = tuple(tuple(a.shape) for a in arrays if a is not None) if self.record_shapes else ()
+        name = op if phase == "forward" else op + "Backward"
+        self._push(Event(name, phase, layer, 0.0, shapes, threading.get_ident()))
+        self._open[-1].start = self._now()          # start last, so the bookkeeping is not timed
+
+    def end(self, phase, fn, arrays, result, layer):
+        now = self._now()
+        event = self._pop(now)
+        results = result if isinstance(result, (tuple, list)) else (result,)
+        if self.profile_memory:     # new arrays only: a view of an operand (reshape, a passed-on gradient) is free
+            event.bytes = sum(int(r.nbytes) for r in results if r is not None and hasattr(r, "nbytes") and
+                              not any(_shares(r, a) for a in arrays))
+        if self.with_flops:
+            op = type(fn).__name__
+            if phase == "forward":
+                fn._flops = event.flops = forward_flops(op, arrays, results)
+            else:   # each operand gradient of a matmul or convolution costs one forward's worth
+                needed = sum(1 for need in tuple(fn.needs)[:2] if need)
+                event.flops = getattr(fn, "_flops", 0) * needed
+
+    def _push(self, event):
+        self._open.append(event)
+
+    def _pop(self, now=None):
+        event = self._open.pop()
+        event.duration = (self._now() if now is None else now) - event.start
+        self.events.append(event)
+        return event
+
+    # ------------------------------------------------------------ results
+    def op_events(self) -> list[Event]:
+        return [e for e in self.events if e.kind in ("forward", "backward")]
+
+    def _self_times(self) -> dict:
+        """Self time of each op and named block: its duration less the ops and blocks directly inside it."""
+        timed = sorted((e for e in self.events if e.kind != "layer"), key=lambda e: (e.thread, e.start, -e.duration))
+        own = {id(e): e.duration for e in timed}
+        stack: list[Event] = []
+        for e in timed:
+            while stack and (stack[-1].thread != e.thread or stack[-1].start + stack[-1].duration <= e.start):
+                stack.pop()
+            if stack:
+                own[id(stack[-1])] -= e.duration
+            if e.kind == "user":
+                stack.append(e)
+        return own
+
+    def key_averages(self, group_by_input_shape: bool = False, group_by_layer: bool = False) -> EventList:
+        """Events added up per op name (and input shapes), or per layer with ``group_by_layer=True``.
+
+        Named blocks (``record_function``, the backward walk, an optimizer step) are rows too: their self
+        time excludes the ops inside them, so the self times add up to the time profiled. Per layer, self
+        time is that of the ops called directly by the layer (forward and backward) and total time adds its
+        inner layers'; ``(outside layers)`` holds the rest (the loss, the backward walk, the update).
+        """
+        own = self._self_times()
+        total = sum(own.values())
+        groups: dict = {}
+        if group_by_layer:
+            for e in self.events:
+                if e.kind == "layer":
+                    groups.setdefault(e.layer, FunctionEventAvg(e.layer)).count += 1
+            for e in self.events:
+                if e.kind == "layer":
+                    continue
+                key = e.layer or "(outside layers)"
+                row = groups.setdefault(key, FunctionEventAvg(key))
+                row.self_cpu_time_total += own[id(e)]
+                row.self_cpu_memory_usage += e.bytes
+                row.flops += e.flops
+                if key == "(outside layers)":
+                    row.count += 1
+            for key, row in groups.items():
+                inner = [r for k, r in groups.items() if k == key or k.startswith(key + "/")]
+                row.cpu_time_total = sum(r.self_cpu_time_total for r in inner)
+                row.cpu_memory_usage = sum(r.self_cpu_memory_usage for r in inner)
+            return EventList(groups.values(), total, with_shapes=False)
+        for e in self.events:
+            if e.kind == "layer":
+                continue
+            shapes = str([list(s) for s in e.input_shapes]) if group_by_input_shape else ""
+            row = groups.get((e.name, shapes))
+            if row is None:
+                row = groups[(e.name, shapes)] = FunctionEventAvg(e.name, shapes)
+            row.count += 1
+            row.self_cpu_time_total += own[id(e)]
+            row.cpu_time_total += e.duration
+            row.cpu_memory_usage += e.bytes
+            row.self_cpu_memory_usage += e.bytes
+            row.flops += e.flops
+        return EventList(groups.values(), total, with_shapes=group_by_input_shape)
+
+    def table(self, **kwargs) -> str:
+        return self.key_averages().table(**kwargs)
+
+    def export_chrome_trace(self, path) -> None:
+        """Write the events in the Trace Event Format (complete events, microseconds) for Perfetto or
+        chrome://tracing: layer calls are spans that hold their ops' spans."""
+        pid = os.getpid()
+        threads = {}
+        events = []
+        for e in sorted(self.events, key=lambda e: (e.start, -e.duration)):
+            tid = threads.setdefault(e.thread, len(threads))
+            args = {"layer": e.layer}
+            if e.input_shapes:
+                args["Input Dims"] = [list(s) for s in e.input_shapes]
+            if e.bytes:
+                args["bytes"] = e.bytes
+            if e.flops:
+                args["flops"] = e.flops
+            events.append({"name": e.name, "cat": e.kind, "ph": "X", "ts": round(e.start, 3),
+                           "dur": round(e.duration, 3), "pid": pid, "tid": tid, "args": args})
+        events.append({"name": "process_name", "ph": "M", "pid": pid, "tid": 0, "args": {"name": "shendu"}})
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"traceEvents": events, "displayTimeUnit": "ms"}, f)
+
+
+@contextlib.contextmanager
+def record_function(name: str):
+    """``with record_function("data"):`` a named span of your own in the table and the trace (a no-op
+    when nothing is profiling)."""
+    with autograd.span(name):
+        yield
