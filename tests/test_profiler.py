@@ -1,0 +1,126 @@
+"""shendu.profiler: per-op times, counts, shapes, bytes and FLOPs; PyTorch's table; Trace Event JSON."""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+import shendu as sd
+from shendu import autograd, profiler
+from shendu.keras import layers, models
+
+
+def _tutorial_cnn():
+    model = models.Sequential([layers.Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)),
+                               layers.MaxPooling2D(2), layers.Conv2D(64, 3, activation="relu"),
+                               layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(128, activation="relu"),
+                               layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@pytest.fixture(scope="module")
+def profiled():
+    rng = np.random.default_rng(0)
+    model = _tutorial_cnn()
+    x, y = rng.random((32, 28, 28, 1), dtype="float32"), rng.integers(0, 10, 32)
+    model.train_on_batch(x, y)
+    with profiler.profile() as prof:
+        start = time.perf_counter()
+        for _ in range(3):
+            model.train_on_batch(x, y)
+        elapsed = time.perf_counter() - start
+    return model, prof, elapsed
+
+
+def test_profiler_table_sums_to_the_measured_step_time(profiled):
+    _, prof, elapsed = profiled
+    averages = prof.key_averages()
+    total_us = sum(row.self_cpu_time_total for row in averages)
+    assert total_us == pytest.approx(averages.self_cpu_time_total)
+    assert abs(total_us / 1e6 - elapsed) <= 0.1 * elapsed
+
+
+def test_profiler_counts_calls_shapes_bytes_and_flops(profiled):
+    model, prof, _ = profiled
+    rows = {row.key: row for row in prof.key_averages()}
+    assert rows["Conv2D"].count == 6 and rows["Conv2DBackward"].count == 6
+    assert rows["Linear"].count == 6 and rows["Optimizer.step#Adam.step"].count == 3
+    # FLOPs: 2 * outputs * (kernel taps * input channels), three steps
+    conv1 = 2 * (32 * 26 * 26 * 32) * (3 * 3 * 1)
+    conv2 = 2 * (32 * 11 * 11 * 64) * (3 * 3 * 32)
+    assert rows["Conv2D"].flops == 3 * (conv1 + conv2)
+    assert rows["Linear"].flops == 3 * (2 * 32 * 128 * 1600 + 2 * 32 * 10 * 128)
+    assert rows["ReLU"].cpu_memory_usage == 3 * 4 * 32 * (26 * 26 * 32 + 11 * 11 * 64 + 128)
+    assert rows["Reshape"].cpu_memory_usage == 0          # a view allocates nothing
+    by_shape = prof.key_averages(group_by_input_shape=True)
+    conv_shapes = sorted(row.input_shapes for row in by_shape if row.key == "Conv2D")
+    assert conv_shapes == ["[[32, 13, 13, 32], [3, 3, 32, 64], [64]]", "[[32, 28, 28, 1], [3, 3, 1, 32], [32]]"]
+
+
+def test_profiler_table_in_pytorch_layout(profiled):
+    _, prof, _ = profiled
+    table = prof.key_averages(group_by_input_shape=False).table(sort_by="cpu_time_total", row_limit=5)
+    lines = table.splitlines()
+    assert lines[0].startswith("---") and lines[2].startswith("---") and lines[-2].startswith("---")
+    assert lines[1].split()[:4] == ["Name", "Self", "CPU", "%"]
+    for head in ("Self CPU", "CPU total %", "CPU total", "CPU time avg", "# of Calls", "Total MFLOPs"):
+        assert head in lines[1]
+    assert len(lines) == 3 + 5 + 2 and lines[-1].startswith("Self CPU time total: ")
+    totals = [float(line.split()[3].rstrip("%")) for line in lines[3:8]]
+    assert totals == sorted(totals, reverse=True)
+    with pytest.raises(ValueError, match="sort_by='speed'"):
+        prof.key_averages().table(sort_by="speed")
+
+
+def test_profiler_groups_by_layer(profiled):
+    model, prof, _ = profiled
+    rows = {row.key: row for row in prof.key_averages(group_by_layer=True)}
+    top = model.name
+    assert rows[top].count == 3
+    for layer in model.layers:
+        assert rows[f"{top}/{layer.name}"].count == 3
+    inner = sum(r.self_cpu_time_total for k, r in rows.items() if k.startswith(top + "/"))
+    assert rows[top].cpu_time_total == pytest.approx(inner + rows[top].self_cpu_time_total)
+    assert rows[f"{top}/{model.layers[0].name}"].flops > 0 and rows[f"{top}/{model.layers[1].name}"].flops == 0
+
+
+def test_profiler_chrome_trace_is_valid_and_spans_nest(profiled, tmp_path):
+    _, prof, _ = profiled
+    path = tmp_path / "trace.json"
+    prof.export_chrome_trace(str(path))
+    data = json.loads(path.read_text())
+    events = [e for e in data["traceEvents"] if e["ph"] == "X"]
+    assert events and all({"name", "cat", "ph", "ts", "dur", "pid", "tid", "args"} <= set(e) for e in events)
+    assert all(isinstance(e["ts"], (int, float)) and e["dur"] >= 0 for e in events)
+    assert {"layer", "forward", "backward", "user"} <= {e["cat"] for e in events}
+    # on one thread, any two spans are either disjoint or one holds the other
+    spans = sorted(((e["ts"], e["ts"] + e["dur"], e) for e in events), key=lambda s: (s[0], -s[1]))
+    stack = []
+    for start, end, e in spans:
+        while stack and stack[-1][1] <= start:
+            stack.pop()
+        if stack:
+            assert end <= stack[-1][1] + 1e-3, f"{e['name']} overlaps {stack[-1][2]['name']} without nesting"
+        stack.append((start, end, e))
+    ops_in_layers = [e for e in events if e["cat"] == "forward" and e["args"]["layer"]]
+    for op in ops_in_layers:
+        holders = [s for s in events if s["cat"] == "layer" and s["ts"] <= op["ts"]
+                   and op["ts"] + op["dur"] <= s["ts"] + s["dur"] + 1e-3]
+        assert any(op["args"]["layer"].endswith(h["name"]) for h in holders)
+
+
+def test_profiler_record_function_and_idle_engine():
+    x = sd.tensor(np.ones((4, 4), dtype="float32"))
+    with profiler.profile() as prof:
+        with profiler.record_function("my_block"):
+            sd.matmul(x, x)
+    rows = {row.key: row for row in prof.key_averages()}
+    assert rows["my_block"].count == 1 and rows["MatMul"].flops == 2 * 4 * 4 * 4
+    assert rows["my_block"].cpu_time_total >= rows["MatMul"].cpu_time_total
+    assert autograd._observers == []
+    with profiler.record_function("nothing"):        # no profiler: a no-op
+        sd.matmul(x, x)
+    assert len(prof.events) == 2
