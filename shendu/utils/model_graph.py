@@ -114,7 +114,8 @@ def _add_model(graph, model, expand, parents):
         if expand and _is_model(layer):
             h, t = _add_model(graph, layer, expand, inner)
         else:
-            h = t = [_layer_node(graph, layer, inner)]
+            h = t = [_layer_node(graph, layer, inner, inputs=shape)]
+        shape = graph.nodes[t[-1]].output_shapes if t else shape     # what the next layer receives
         for src in previous:
             for dst in h:
                 graph.add_edge(src, dst)
