@@ -102,9 +102,12 @@ def span(name):
 
 
 def _observed(phase, fn, method, arrays):
-    """Run ``method(*arrays)`` (an op's forward or backward) with every observer told before and after."""
+    """Run ``method(*arrays)`` (an op's forward or backward) with every observer told before and after.
+    A forward gets the operand tensors (kept as ``fn._operands``, so a trace can name the weights)."""
     if phase == "forward":
         fn._layer_path = "/".join(_layers)
+        fn._operands = arrays
+        arrays = [x.data for x in arrays]
     layer = getattr(fn, "_layer_path", "")
     for o in _observers:
         o.begin(phase, fn, arrays, layer)
@@ -160,8 +163,7 @@ class Function:
         fn = cls.__new__(cls)
         fn.__dict__.update(params)
         xs = [x if isinstance(x, Tensor) else as_tensor(x) for x in inputs]
-        arrays = [x.data for x in xs]
-        ys = fn.forward(*arrays) if not _observers else _observed("forward", fn, fn.forward, arrays)
+        ys = fn.forward(*[x.data for x in xs]) if not _observers else _observed("forward", fn, fn.forward, xs)
         record = _mode.enabled and any(x.requires_grad for x in xs)
         if isinstance(ys, tuple):
             outs = tuple(Tensor._wrap(y, record) for y in ys)
@@ -242,8 +244,11 @@ def run_backward(outputs, grad_outputs, retain_graph=False, wanted=None, accumul
         if out.creator is not None:
             deliver(out, g)
 
-    with span("autograd.backward"):
+    if not _observers:
         _walk(order, deliver, retain_graph)
+    else:
+        with span("autograd.backward"):
+            _walk(order, deliver, retain_graph)
     return result
 
 

@@ -14,6 +14,7 @@ matmuls). Layer calls are spans around their ops. It watches the engine through 
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import math
 import os
@@ -156,18 +157,30 @@ class EventList(list):
         return self.table()
 
 
+class ProfilerActivity(enum.Enum):
+    """What to profile, as PyTorch names it; shendu runs on the CPU."""
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
 class profile:
     """Context manager recording every op and layer call run inside it (see the module docstring).
 
     Args:
+        activities: ``[ProfilerActivity.CPU]`` (the default and the only one shendu runs on).
         record_shapes: keep each op's input shapes (needed for ``group_by_input_shape``).
         profile_memory: count the bytes each op allocates.
         with_flops: count FLOPs of matmul, dense and convolution ops.
     """
 
-    def __init__(self, record_shapes: bool = True, profile_memory: bool = True, with_flops: bool = True):
+    def __init__(self, activities=None, record_shapes: bool = True, profile_memory: bool = True,
+                 with_flops: bool = True):
+        for activity in activities or [ProfilerActivity.CPU]:
+            if activity is not ProfilerActivity.CPU:
+                raise ValueError(f"profile(activities=...): shendu runs on the CPU, so only ProfilerActivity.CPU "
+                                 f"can be profiled; got {activity!r}.")
         self.record_shapes, self.profile_memory, self.with_flops = record_shapes, profile_memory, with_flops
-        self.events: list[Event] = []
+        self._events: list[Event] = []
         self._open: list[Event] = []
         self._t0 = 0
         self._context = None
@@ -221,16 +234,21 @@ class profile:
     def _pop(self, now=None):
         event = self._open.pop()
         event.duration = (self._now() if now is None else now) - event.start
-        self.events.append(event)
+        self._events.append(event)
         return event
 
     # ------------------------------------------------------------ results
+    def events(self) -> list[Event]:
+        """Every recorded span (ops, layer calls, named blocks) in the order they ended."""
+        return list(self._events)
+
     def op_events(self) -> list[Event]:
-        return [e for e in self.events if e.kind in ("forward", "backward")]
+        return [e for e in self._events if e.kind in ("forward", "backward")]
 
     def _self_times(self) -> dict:
-        """Self time of each op and named block: its duration less the ops and blocks directly inside it."""
-        timed = sorted((e for e in self.events if e.kind != "layer"), key=lambda e: (e.thread, e.start, -e.duration))
+        """Self time of each span: its duration less the spans directly inside it (a layer call's self
+        time is its own bookkeeping: converting inputs, building, masks)."""
+        timed = sorted(self._events, key=lambda e: (e.thread, e.start, -e.duration))
         own = {id(e): e.duration for e in timed}
         stack: list[Event] = []
         for e in timed:
@@ -238,50 +256,48 @@ class profile:
                 stack.pop()
             if stack:
                 own[id(stack[-1])] -= e.duration
-            if e.kind == "user":
+            if e.kind in ("user", "layer"):
                 stack.append(e)
         return own
 
     def key_averages(self, group_by_input_shape: bool = False, group_by_layer: bool = False) -> EventList:
         """Events added up per op name (and input shapes), or per layer with ``group_by_layer=True``.
 
-        Named blocks (``record_function``, the backward walk, an optimizer step) are rows too: their self
-        time excludes the ops inside them, so the self times add up to the time profiled. Per layer, self
-        time is that of the ops called directly by the layer (forward and backward) and total time adds its
-        inner layers'; ``(outside layers)`` holds the rest (the loss, the backward walk, the update).
+        Named blocks (``record_function``, the backward walk ``autograd.backward``, an optimizer step)
+        are rows too, and so is ``Layer.__call__``, the layers' own bookkeeping around their ops; each
+        row's self time excludes the spans inside it, so the self times add up to the time profiled.
+        Per layer, self time is the layer's bookkeeping plus the ops it calls directly (forward and
+        backward) and total time adds its inner layers'; ``(outside layers)`` holds the rest (the loss,
+        the backward walk, the update).
         """
         own = self._self_times()
         total = sum(own.values())
         groups: dict = {}
         if group_by_layer:
-            for e in self.events:
-                if e.kind == "layer":
-                    groups.setdefault(e.layer, FunctionEventAvg(e.layer)).count += 1
-            for e in self.events:
-                if e.kind == "layer":
-                    continue
+            for e in self._events:
                 key = e.layer or "(outside layers)"
                 row = groups.setdefault(key, FunctionEventAvg(key))
                 row.self_cpu_time_total += own[id(e)]
                 row.self_cpu_memory_usage += e.bytes
                 row.flops += e.flops
-                if key == "(outside layers)":
+                if e.kind == "layer" or key == "(outside layers)":
                     row.count += 1
             for key, row in groups.items():
                 inner = [r for k, r in groups.items() if k == key or k.startswith(key + "/")]
                 row.cpu_time_total = sum(r.self_cpu_time_total for r in inner)
                 row.cpu_memory_usage = sum(r.self_cpu_memory_usage for r in inner)
             return EventList(groups.values(), total, with_shapes=False)
-        for e in self.events:
-            if e.kind == "layer":
-                continue
+        for e in self._events:
+            layer = e.kind == "layer"
+            name = "Layer.__call__" if layer else e.name
             shapes = str([list(s) for s in e.input_shapes]) if group_by_input_shape else ""
-            row = groups.get((e.name, shapes))
+            row = groups.get((name, shapes))
             if row is None:
-                row = groups[(e.name, shapes)] = FunctionEventAvg(e.name, shapes)
+                row = groups[(name, shapes)] = FunctionEventAvg(name, shapes)
             row.count += 1
             row.self_cpu_time_total += own[id(e)]
-            row.cpu_time_total += e.duration
+            if not layer or "/" not in e.layer:     # a layer call's total: the outermost calls only
+                row.cpu_time_total += e.duration
             row.cpu_memory_usage += e.bytes
             row.self_cpu_memory_usage += e.bytes
             row.flops += e.flops
@@ -296,7 +312,7 @@ class profile:
         pid = os.getpid()
         threads = {}
         events = []
-        for e in sorted(self.events, key=lambda e: (e.start, -e.duration)):
+        for e in sorted(self._events, key=lambda e: (e.start, -e.duration)):
             tid = threads.setdefault(e.thread, len(threads))
             args = {"layer": e.layer}
             if e.input_shapes:

@@ -36,6 +36,8 @@ class Step:
     ``names`` labels the operands: a weight's path (``dense/kernel``) or ``x0``, ``x1``...
     """
 
+    _fn = None
+
     def __init__(self, index, phase, op, formula_text, layer, names, inputs, outputs):
         self.index, self.phase, self.op, self.formula, self.layer = index, phase, op, formula_text, layer
         self.names, self.inputs, self.outputs = names, inputs, outputs
@@ -60,6 +62,12 @@ def describe(a, small: int = 10, digits: int = 4) -> str:
         return f"{a.dtype}"
     a64 = a.astype("float64")
     return f"min {a64.min():.{digits}g}, mean {a64.mean():.{digits}g}, max {a64.max():.{digits}g}"
+
+
+def _names(tensors, count) -> list[str]:
+    """An operand's label: a weight's path (``dense/kernel``), else ``x0``, ``x1``..."""
+    named = [getattr(x, "path", None) for x in tensors] or [None] * count
+    return [name or f"x{i}" for i, name in enumerate(named)]
 
 
 def _shape(a) -> str:
@@ -107,13 +115,14 @@ class Trace:
         if phase == "forward":
             outs = result if isinstance(result, tuple) else (result,)
             step = Step(len(self.forward) + 1, phase, op, formula(type(fn)), layer,
-                        [f"x{i}" for i in range(len(arrays))], [_copy(a) for a in arrays], [_copy(y) for y in outs])
+                        None, [_copy(a) for a in arrays], [_copy(y) for y in outs])
+            step._fn = fn                               # its operand tensors name the weights, when shown
             self.forward.append(step)
             self._by_fn[id(fn)] = (fn, step)
             return
         grads = result if isinstance(result, (tuple, list)) else (result,)
         tensors = fn.inputs or ()
-        names = [getattr(x, "path", None) or f"x{i}" for i, x in enumerate(tensors)]
+        names = _names(getattr(fn, "_operands", None) or tensors, len(tensors))
         outgoing = []
         for x, need, g in zip(tensors, fn.needs, grads):
             g = None if (g is None or not need) else backend.xp.asarray(g)
@@ -123,7 +132,7 @@ class Trace:
         known = self._by_fn.get(id(fn))
         index = known[1].index if known else 0
         if known:
-            known[1].names = names                      # the operands' names are known once the graph is built
+            known[1].names = names
         self.backward.append(Step(index, phase, op, formula(type(fn)), layer, names,
                                   [_copy(g) for g in arrays], outgoing))
 
@@ -140,6 +149,9 @@ class Trace:
     def rows(self) -> list[dict]:
         """One dict per step, forward in running order then backward from the last op to the first."""
         out = []
+        for step in self.forward:
+            if step.names is None:
+                step.names = _names(step._fn._operands, len(step.inputs))
         for step in self.forward + self.backward:
             parts_in = [f"{n} {_shape(a)}: {describe(a, self.small)}" for n, a in
                         zip(step.names if step.phase == "forward" else

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import time
 
 import numpy as np
@@ -36,11 +37,21 @@ def profiled():
 
 
 def test_profiler_table_sums_to_the_measured_step_time(profiled):
-    _, prof, elapsed = profiled
+    model, prof, _ = profiled
     averages = prof.key_averages()
-    total_us = sum(row.self_cpu_time_total for row in averages)
-    assert total_us == pytest.approx(averages.self_cpu_time_total)
-    assert abs(total_us / 1e6 - elapsed) <= 0.1 * elapsed
+    assert sum(row.self_cpu_time_total for row in averages) == pytest.approx(averages.self_cpu_time_total)
+    rng = np.random.default_rng(1)
+    x, y = rng.random((32, 28, 28, 1), dtype="float32"), rng.integers(0, 10, 32)
+    measured, tabled = [], []
+    for _ in range(7):          # interleaved, medians: the machine's other work evens out
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        measured.append(time.perf_counter() - start)
+        with profiler.profile() as one:
+            model.train_on_batch(x, y)
+        tabled.append(one.key_averages().self_cpu_time_total / 1e6)
+    step, table = statistics.median(measured), statistics.median(tabled)
+    assert abs(table - step) <= 0.1 * step, (table, step)
 
 
 def test_profiler_counts_calls_shapes_bytes_and_flops(profiled):
@@ -114,7 +125,7 @@ def test_profiler_chrome_trace_is_valid_and_spans_nest(profiled, tmp_path):
 
 def test_profiler_record_function_and_idle_engine():
     x = sd.tensor(np.ones((4, 4), dtype="float32"))
-    with profiler.profile() as prof:
+    with profiler.profile(activities=[profiler.ProfilerActivity.CPU]) as prof:
         with profiler.record_function("my_block"):
             sd.matmul(x, x)
     rows = {row.key: row for row in prof.key_averages()}
@@ -123,4 +134,6 @@ def test_profiler_record_function_and_idle_engine():
     assert autograd._observers == []
     with profiler.record_function("nothing"):        # no profiler: a no-op
         sd.matmul(x, x)
-    assert len(prof.events) == 2
+    assert len(prof.events()) == 2
+    with pytest.raises(ValueError, match="ProfilerActivity.CPU"):
+        profiler.profile(activities=[profiler.ProfilerActivity.CUDA])

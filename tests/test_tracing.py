@@ -42,6 +42,10 @@ def test_trace_of_cnn_first_batch_lists_every_op_and_gradients_fit_uses(rng):
     assert set(grads) == set(before)
     for w in model.trainable_weights:
         np.testing.assert_allclose(grads[w.path], before[w.path] - w.numpy(), rtol=1e-4, atol=1e-6)
+    # the weights are named, forward and backward
+    kernel = model.layers[0].weights[0].path
+    assert t.rows()[0]["in"].split("; ")[1].startswith(f"{kernel} (3, 3, 1, 4): ")
+    assert f"d{kernel} (3, 3, 1, 4)" in t.rows()[-1]["out"]
     # forward values are the layer's real output
     np.testing.assert_allclose(t.forward[1].outputs[0], np.maximum(conv.outputs[0], 0))
 
@@ -63,6 +67,14 @@ def test_trace_table_markdown_and_html(tmp_path):
     assert md.splitlines()[0].startswith("| # | phase | layer | op |") and md.count("\n") == 2 + 6
     page = t.to_html(tmp_path / "trace.html")
     assert (tmp_path / "trace.html").read_text(encoding="utf-8") == page and page.count("<tr class=") == 6
+
+
+def test_trace_of_inference_names_weights(rng):
+    model = _cnn()
+    with sd.trace() as t:
+        model.predict(rng.random((2, 8, 8, 1), dtype="float32"), verbose=0)
+    assert not t.backward and t.forward[0].op == "Conv2D"
+    assert t.rows()[0]["in"].split("; ")[1].startswith(model.layers[0].weights[0].path)
 
 
 def test_trace_summarises_large_tensors_and_stops_at_exit():

@@ -68,7 +68,7 @@ def test_tensorboard_histograms_images_and_graph(fitted):
         assert [h.step for h in hist] == [0, 1, 2]
         assert hist[-1].histogram_value.num == w.numpy().size
         assert hist[-1].histogram_value.sum == pytest.approx(float(w.numpy().astype("float64").sum()), abs=1e-5)
-    assert train.Images("dense/kernel/image")[0].height == 4          # (4, 8) kernel drawn 4 high
+    assert train.Images(f"{model.weights[0].path}/image")[0].height == 4      # (4, 8) kernel drawn 4 high
     graph = train.Graph()
     assert [n.op for n in graph.node] == ["InputLayer", "Dense", "Dense"]
     assert [n.name for n in graph.node[1:]] == [f"{model.name}/{layer.name}" for layer in model.layers]
@@ -103,7 +103,7 @@ def _free_port():
 
 
 def test_tensorboard_server_serves_the_scalars(fitted):
-    logdir, _, history, _ = fitted
+    logdir, model, history, _ = fitted
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host",
                                "127.0.0.1", "--port", str(port), "--reload_interval", "1"],
@@ -123,7 +123,7 @@ def test_tensorboard_server_serves_the_scalars(fitted):
         assert points is not None and [(p[1], p[2]) for p in points] == [
             (epoch, pytest.approx(v, rel=1e-6)) for epoch, v in enumerate(history["val_loss"])]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/plugin/histograms/tags", timeout=5) as response:
-            assert "dense/kernel/histogram" in json.loads(response.read())["train"]
+            assert f"{model.weights[0].path}/histogram" in json.loads(response.read())["train"]
     finally:
         server.terminate()
         server.wait(timeout=10)
