@@ -21,8 +21,8 @@ def test_trace_of_cnn_first_batch_lists_every_op_and_gradients_fit_uses(rng):
     x = rng.random((6, 8, 8, 1), dtype="float32")
     y = rng.integers(0, 3, 6)
     before = {w.path: w.numpy().copy() for w in model.trainable_weights}
-    with sd.trace() as t:
-        model.train_on_batch(x, y)
+    with sd.trace() as t:                                     # one epoch of one batch: fit's first batch
+        model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
     ops = [s.op for s in t.forward]
     assert ops[:8] == ["Conv2D", "ReLU", "MaxPool2D", "Reshape", "Linear", "ReLU", "Linear", "Softmax"]
     names = [model.layers[i].name for i in (0, 0, 1, 2, 3, 3, 4, 4)]
@@ -33,7 +33,8 @@ def test_trace_of_cnn_first_batch_lists_every_op_and_gradients_fit_uses(rng):
     assert [a.shape for a in conv.inputs] == [(6, 8, 8, 1), (3, 3, 1, 4), (4,)]
     assert conv.outputs[0].shape == (6, 6, 6, 4)
     assert conv.formula.startswith("y[n,i,j,f] = Σ")
-    assert all(s.formula for s in t.forward)
+    assert all(s.formula and s.inputs and s.outputs for s in t.forward + t.backward)
+    assert all(isinstance(a.shape, tuple) for s in t.forward for a in s.inputs + s.outputs)
     # backward runs from the last op to the first, one step per forward step
     assert [s.index for s in t.backward] == sorted((s.index for s in t.backward), reverse=True)
     assert len(t.backward) == len(t.forward)

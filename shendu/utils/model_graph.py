@@ -102,10 +102,16 @@ def _add_model(graph, model, expand, parents):
         for t in model.outputs:
             exits.extend(made.get(id(t), []))
         return [k for keys in entry.values() for k in keys if k is not None], exits
+    if not hasattr(model, "_stack"):
+        raise ValueError(f"Model '{model.name}' is a subclassed model: how its layers connect is known only inside "
+                         "its call(), so it cannot be drawn as a graph. Build it as a Sequential or functional "
+                         "model (keras.Input(...) -> layers -> keras.Model(inputs, outputs)) to plot it.")
     # Sequential: a chain, with an input box when the input shape is known
     previous = []
     heads = None
     shape = getattr(model, "input_shape", None)
+    if shape is None and model.layers and _is_model(model.layers[0]):   # Sequential([generator, discriminator])
+        shape = getattr(model.layers[0], "input_shape", None)
     if shape is not None and not parents:
         key = ("input", id(model))
         graph.nodes[key] = GraphNode(key, None, "input_layer", "InputLayer", None, tuple(shape), inner)

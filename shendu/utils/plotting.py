@@ -217,7 +217,9 @@ def layout_model(model, show_shapes=False, show_dtype=False, show_layer_names=Fa
     width, height = (extent_across, extent_along) if vertical else (extent_along, extent_across)
     for _, x, y, w, h in frames:
         width, height = max(width, x + w + _MARGIN / 2), max(height, y + h + _MARGIN / 2)
-    return Layout(boxes, arrows, frames, width, height, rankdir)
+    layout = Layout(boxes, arrows, frames, width, height, rankdir)
+    layout.show_trainable = show_trainable
+    return layout
 
 
 def _frames(boxes, top):
@@ -259,8 +261,8 @@ def draw_layout(layout, dpi=200):
                                      color="#333333", linewidth=0.9, shrinkA=0, shrinkB=0))
     for box in layout.boxes.values():
         node = box.node
-        face = "#fde9d9" if node.class_name == "InputLayer" else ("#e8f0fb" if getattr(node.layer, "trainable", True)
-                                                                 else "#eeeeee")
+        frozen = getattr(layout, "show_trainable", False) and not getattr(node.layer, "trainable", True)
+        face = "#fde9d9" if node.class_name == "InputLayer" else ("#eeeeee" if frozen else "#e8f0fb")
         ax.add_patch(FancyBboxPatch((box.x, box.y), box.w, box.h, boxstyle="round,pad=0,rounding_size=4",
                                     facecolor=face, edgecolor="#4a6fa5", linewidth=1.0, gid=f"box:{box.lines[0]}"))
         y = box.y + _PAD_Y

@@ -34,13 +34,15 @@ def two_input_model():
     return Model([a, b], [score, cls])
 
 
-def gan_combined():
+def gan_combined(functional=True):
     gen = models.Sequential([layers.Dense(7 * 7 * 8, input_shape=(16,)), layers.Reshape((7, 7, 8)),
                              layers.Conv2DTranspose(1, 4, strides=4, padding="same", activation="tanh")],
                             name="generator")
     disc = models.Sequential([layers.Conv2D(8, 3, input_shape=(28, 28, 1)), layers.Flatten(),
                               layers.Dense(1, activation="sigmoid")], name="discriminator")
     disc.trainable = False
+    if not functional:                                        # the other recipe: Sequential([generator, discriminator])
+        return models.Sequential([gen, disc], name="gan")
     noise = Input((16,), name="noise")
     return Model(noise, disc(gen(noise)), name="gan")
 
@@ -150,10 +152,34 @@ def test_plot_model_gan_combined_nested(tmp_path):
             inside = box.node.layer in inner
             contained = x <= box.x and box.x + box.w <= x + w and y <= box.y and box.y + box.h <= y + h
             assert contained == inside, (name, box)
-    (gx, gy, gw, gh), (dx, dy, dw, dh) = frames["generator"], frames["discriminator"]
-    assert gy + gh < dy                                       # the two frames do not overlap
+    _, gen_top, _, gen_height = frames["generator"]
+    assert gen_top + gen_height < frames["discriminator"][1]  # the two frames do not overlap
     plot_model(model, to_file=tmp_path / "gan.png", show_shapes=True, expand_nested=True, dpi=72)
     assert (tmp_path / "gan.png").stat().st_size > 1000
+
+
+def test_plot_model_gan_as_sequential_of_models():
+    model = gan_combined(functional=False)
+    check_layout(layout_model(model, show_shapes=True, show_layer_names=True))
+    nested = layout_model(model, show_shapes=True, show_layer_names=True, expand_nested=True)
+    check_layout(nested)
+    gen_layers, disc_layers = model.layers[0].layers, model.layers[1].layers
+    chain = ["input_layer"] + [layer.name for layer in gen_layers + disc_layers]
+    assert _edges(nested) == set(zip(chain, chain[1:]))
+    assert {name for name, *_ in nested.frames} == {"generator", "discriminator"}
+
+
+def test_plot_model_refuses_subclassed_models():
+    class Net(models.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    with pytest.raises(ValueError, match="subclassed"):
+        layout_model(Net())
 
 
 def test_plot_model_arguments():
