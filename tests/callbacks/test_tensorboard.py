@@ -127,3 +127,21 @@ def test_tensorboard_server_serves_the_scalars(fitted):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_tensorboard_graph_of_a_functional_model_with_two_inputs_and_a_nested_model(tmp_path):
+    from shendu.keras import Input, Model
+    inner = models.Sequential([layers.Dense(4, input_shape=(6,), name="inner_dense")], name="inner")
+    a, b = Input((3,), name="left"), Input((3,), name="right")
+    joined = layers.Concatenate(name="joined")([layers.Dense(3, name="branch")(a), b])
+    model = Model([a, b], layers.Dense(1, name="out")(inner(joined)), name="two")
+    board = callbacks.TensorBoard(log_dir=tmp_path)
+    board.set_model(model)
+    board.on_train_end()
+    graph = _read(tmp_path / "train").Graph()
+    inputs = {n.name: list(n.input) for n in graph.node}
+    ops = {n.name: n.op for n in graph.node}
+    assert inputs == {"two/left": [], "two/right": [], "two/branch": ["two/left"],
+                      "two/joined": ["two/branch", "two/right"], "two/inner/inner_dense": ["two/joined"],
+                      "two/out": ["two/inner/inner_dense"]}
+    assert ops["two/joined"] == "Concatenate" and ops["two/left"] == "InputLayer"
