@@ -137,3 +137,16 @@ def test_profiler_record_function_and_idle_engine():
     assert len(prof.events()) == 2
     with pytest.raises(ValueError, match="ProfilerActivity.CPU"):
         profiler.profile(activities=[profiler.ProfilerActivity.CUDA])
+
+
+def test_profiler_counts_attention_flops():
+    batch, steps, embed, heads, key_dim = 2, 5, 8, 2, 4
+    attention = layers.MultiHeadAttention(num_heads=heads, key_dim=key_dim)
+    x = sd.tensor(np.random.default_rng(0).random((batch, steps, embed), dtype="float32"))
+    attention(x, x)
+    with profiler.profile() as prof:
+        attention(x, x)
+    (row,) = [r for r in prof.key_averages(group_by_layer=True) if r.key == attention.name]
+    projections = 4 * 2 * batch * steps * embed * heads * key_dim        # q, k, v and the output
+    scores_and_mix = 2 * 2 * batch * heads * steps * steps * key_dim      # q kᵀ and softmax(.) v
+    assert row.flops == projections + scores_and_mix
