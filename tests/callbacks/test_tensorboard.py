@@ -145,3 +145,26 @@ def test_tensorboard_graph_of_a_functional_model_with_two_inputs_and_a_nested_mo
                       "two/joined": ["two/branch", "two/right"], "two/inner/inner_dense": ["two/joined"],
                       "two/out": ["two/inner/inner_dense"]}
     assert ops["two/joined"] == "Concatenate" and ops["two/left"] == "InputLayer"
+
+
+def test_tensorboard_embeddings_for_the_projector(tmp_path):
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector import projector_config_pb2
+
+    rng = np.random.default_rng(0)
+    model = models.Sequential([layers.Embedding(20, 4, name="words"), layers.GlobalAveragePooling1D(),
+                               layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    (tmp_path / "labels.tsv").write_text("\n".join(f"w{i}" for i in range(20)))
+    board = callbacks.TensorBoard(log_dir=tmp_path, embeddings_freq=1, embeddings_metadata={"words": "labels.tsv"})
+    model.fit(rng.integers(0, 20, (16, 5)), rng.integers(0, 2, (16, 1)).astype("float32"), epochs=1, verbose=0,
+              callbacks=[board])
+    config = text_format.Parse((tmp_path / "projector_config.pbtxt").read_text(),
+                               projector_config_pb2.ProjectorConfig())
+    (entry,) = config.embeddings
+    assert entry.metadata_path == "labels.tsv"
+    vectors = np.loadtxt(tmp_path / entry.tensor_path, delimiter="\t")
+    np.testing.assert_allclose(vectors, model.layers[0].get_weights()[0], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="not Embedding layers"):
+        callbacks.TensorBoard(log_dir=tmp_path, embeddings_freq=1, embeddings_metadata={"nope": "x.tsv"}).set_model(
+            model)
