@@ -55,15 +55,7 @@ _observers: list = []
 _layers: list = []      # names of the layers being called, outermost first; kept only while observed
 
 
-class _Null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-_NULL = _Null()
+_NULL = contextlib.nullcontext()   # what layer_scope and span return when nobody watches
 
 
 @contextlib.contextmanager
