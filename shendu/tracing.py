@@ -70,6 +70,11 @@ def _names(tensors, count) -> list[str]:
     return [name or f"x{i}" for i, name in enumerate(named)]
 
 
+def _grad_name(name: str) -> str:
+    """The gradient's label: ``dx0`` for an operand, ``d(dense/kernel)`` for a weight."""
+    return f"d({name})" if "/" in name else f"d{name}"
+
+
 def _shape(a) -> str:
     return "-" if a is None else "(" + ", ".join(str(n) for n in a.shape) + ("," if a.ndim == 1 else "") + ")"
 
@@ -161,7 +166,7 @@ class Trace:
                 parts_out = [f"y{'' if len(step.outputs) == 1 else i} {_shape(a)}: {describe(a, self.small)}"
                              for i, a in enumerate(step.outputs)]
             else:
-                parts_out = [f"d{n} {_shape(a)}: {describe(a, self.small)}" for n, a in zip(step.names, step.outputs)
+                parts_out = [f"{_grad_name(n)} {_shape(a)}: {describe(a, self.small)}" for n, a in zip(step.names, step.outputs)
                              if a is not None]
             shapes_in = ", ".join(_shape(a) for a in step.inputs)
             shapes_out = ", ".join(_shape(a) for a in step.outputs if a is not None)

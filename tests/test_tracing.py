@@ -46,7 +46,7 @@ def test_trace_of_cnn_first_batch_lists_every_op_and_gradients_fit_uses(rng):
     # the weights are named, forward and backward
     kernel = model.layers[0].weights[0].path
     assert t.rows()[0]["in"].split("; ")[1].startswith(f"{kernel} (3, 3, 1, 4): ")
-    assert f"d{kernel} (3, 3, 1, 4)" in t.rows()[-1]["out"]
+    assert f"d({kernel}) (3, 3, 1, 4)" in t.rows()[-1]["out"]
     # forward values are the layer's real output
     np.testing.assert_allclose(t.forward[1].outputs[0], np.maximum(conv.outputs[0], 0))
 
