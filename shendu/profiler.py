@@ -14,10 +14,13 @@ matmuls). Layer calls are spans around their ops. It watches the engine through 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import enum
+import gzip
 import json
 import math
 import os
+import socket
 import threading
 import time
 
@@ -324,8 +327,19 @@ class profile:
             events.append({"name": e.name, "cat": e.kind, "ph": "X", "ts": round(e.start, 3),
                            "dur": round(e.duration, 3), "pid": pid, "tid": tid, "args": args})
         events.append({"name": "process_name", "ph": "M", "pid": pid, "tid": 0, "args": {"name": "shendu"}})
-        with open(path, "w", encoding="utf-8") as f:
+        opener = gzip.open if os.fspath(path).endswith(".gz") else open
+        with opener(path, "wt", encoding="utf-8") as f:
             json.dump({"traceEvents": events, "displayTimeUnit": "ms"}, f)
+
+    def export_tensorboard(self, logdir) -> str:
+        """Write the trace where TensorBoard's profile tab looks: ``logdir/plugins/profile/<time>/<host>
+        .trace.json.gz``. Returns the file's path."""
+        run = datetime.datetime.now().strftime("%Y_%m_%d_%H_%M_%S")
+        folder = os.path.join(os.fspath(logdir), "plugins", "profile", run)
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{socket.gethostname()}.trace.json.gz")
+        self.export_chrome_trace(path)
+        return path
 
 
 @contextlib.contextmanager
@@ -334,3 +348,40 @@ def record_function(name: str):
     when nothing is profiling)."""
     with autograd.span(name):
         yield
+
+
+class experimental:
+    """TensorFlow's spelling: ``tf.profiler.experimental.start(logdir)`` ... ``stop()``, or
+    ``with tf.profiler.experimental.Profile(logdir):``; the trace goes where TensorBoard looks."""
+
+    _running: list = []
+
+    @staticmethod
+    def start(logdir, options=None) -> None:
+        if options is not None:
+            raise ValueError("profiler.experimental.start(options=...) sets TensorFlow's tracer levels, which "
+                             "shendu does not have; leave it None.")
+        if experimental._running:
+            raise RuntimeError("A profiler is already running; call profiler.experimental.stop() first.")
+        prof = profile()
+        prof.__enter__()
+        experimental._running.append((prof, os.fspath(logdir)))
+
+    @staticmethod
+    def stop(save: bool = True):
+        if not experimental._running:
+            raise RuntimeError("No profiler is running; call profiler.experimental.start(logdir) first.")
+        prof, logdir = experimental._running.pop()
+        prof.__exit__(None, None, None)
+        if save:
+            prof.export_tensorboard(logdir)
+        return prof
+
+    @staticmethod
+    @contextlib.contextmanager
+    def Profile(logdir, options=None):  # noqa: N802 - TensorFlow's name
+        experimental.start(logdir, options)
+        try:
+            yield
+        finally:
+            experimental.stop()

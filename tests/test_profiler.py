@@ -1,6 +1,7 @@
 """shendu.profiler: per-op times, counts, shapes, bytes and FLOPs; PyTorch's table; Trace Event JSON."""
 from __future__ import annotations
 
+import gzip
 import json
 import statistics
 import time
@@ -150,3 +151,16 @@ def test_profiler_counts_attention_flops():
     projections = 4 * 2 * batch * steps * embed * heads * key_dim        # q, k, v and the output
     scores_and_mix = 2 * 2 * batch * heads * steps * steps * key_dim      # q kᵀ and softmax(.) v
     assert row.flops == projections + scores_and_mix
+
+
+def test_profiler_tensorflow_spelling_writes_where_tensorboard_looks(tmp_path):
+    x = sd.tensor(np.ones((3, 3), dtype="float32"))
+    with profiler.experimental.Profile(str(tmp_path)):
+        sd.matmul(x, x)
+    (run,) = (tmp_path / "plugins" / "profile").iterdir()
+    (trace_file,) = run.iterdir()
+    assert trace_file.name.endswith(".trace.json.gz")
+    with gzip.open(trace_file, "rt") as f:
+        assert [e["name"] for e in json.load(f)["traceEvents"] if e["ph"] == "X"] == ["MatMul"]
+    with pytest.raises(RuntimeError, match="No profiler is running"):
+        profiler.experimental.stop()

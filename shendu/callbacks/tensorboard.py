@@ -12,10 +12,8 @@ Event files are written through ``shendu.summary`` (TensorBoard's own writer); t
 from __future__ import annotations
 
 import datetime
-import gzip
 import json
 import os
-import socket
 
 import numpy as np
 
@@ -245,14 +243,7 @@ class TensorBoard(Callback):
     def _stop_profile(self):
         prof, self._profiler = self._profiler, None
         prof.__exit__(None, None, None)
-        run = datetime.datetime.now().strftime("%Y_%m_%d_%H_%M_%S")
-        folder = os.path.join(self.log_dir, "train", "plugins", "profile", run)
-        os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, f"{socket.gethostname()}.trace.json")
-        prof.export_chrome_trace(path)
-        with open(path, "rb") as f, gzip.open(path + ".gz", "wb") as g:
-            g.write(f.read())
-        os.remove(path)
+        prof.export_tensorboard(os.path.join(self.log_dir, "train"))
         table = prof.key_averages().table(sort_by="cpu_time_total", row_limit=20)
         with self._writer("train").as_default(step=self._stop_batch):
             summary.text(f"profile/batch_{self._start_batch}_{self._stop_batch}", "```\n" + table + "```")
