@@ -84,13 +84,16 @@ class Trace:
 
     Args:
         small: tensors with at most this many elements are shown value by value.
+        max_ops: stop recording after this many forward ops (every value is copied, so tracing a whole
+            ``fit`` would fill the memory); None records everything. ``truncated`` says whether it stopped.
     Attributes:
         forward: the forward steps in the order they ran.
         backward: the backward steps in the order they ran (last op first).
     """
 
-    def __init__(self, small: int = 10):
-        self.small = small
+    def __init__(self, small: int = 10, max_ops: int | None = 2000):
+        self.small, self.max_ops = small, max_ops
+        self.truncated = False
         self.forward: list[Step] = []
         self.backward: list[Step] = []
         self._by_fn: dict[int, tuple] = {}      # id(fn) -> (fn, its forward step); fn kept so its id stays unique
@@ -117,6 +120,11 @@ class Trace:
 
     def end(self, phase, fn, arrays, result, layer):
         op = type(fn).__name__
+        if phase == "forward" and self.max_ops is not None and len(self.forward) >= self.max_ops:
+            self.truncated = True
+            return
+        if phase == "backward" and id(fn) not in self._by_fn and self.truncated:
+            return                                      # the backward of an op that was not recorded
         if phase == "forward":
             outs = result if isinstance(result, tuple) else (result,)
             step = Step(len(self.forward) + 1, phase, op, formula(type(fn)), layer,
@@ -187,7 +195,8 @@ class Trace:
             return (text if len(text) <= width[c] else text[:width[c] - 1] + "…").ljust(width[c])
 
         lines = [f"Trace: {len(self.forward)} ops forward (top to bottom), {len(self.backward)} backward "
-                 "(bottom to top)"]
+                 "(bottom to top)" + (f"; recording stopped after {self.max_ops} ops (max_ops)" if self.truncated
+                                      else "")]
         head = "  ".join(cell(c, c) for c in self._COLUMNS).rstrip()
         lines += [head, "-" * len(head)]
         for i, r in enumerate(rows):
@@ -224,6 +233,6 @@ class Trace:
         return page
 
 
-def trace(small: int = 10) -> Trace:
+def trace(small: int = 10, max_ops: int | None = 2000) -> Trace:
     """``with shendu.trace() as t:`` records every op run in the block; ``print(t)`` shows them."""
-    return Trace(small=small)
+    return Trace(small=small, max_ops=max_ops)

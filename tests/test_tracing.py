@@ -86,3 +86,12 @@ def test_trace_summarises_large_tensors_and_stops_at_exit():
     assert autograd._observers == []
     sd.tanh(x)
     assert len(t.forward) == 2
+
+
+def test_trace_stops_recording_after_max_ops():
+    a = sd.tensor(np.ones(3, dtype="float32"), requires_grad=True)
+    with sd.trace(max_ops=2) as t:
+        sd.sum(sd.exp(a) * 2.0).backward()
+    assert [s.op for s in t.forward] == ["Exp", "Mul"] and t.truncated
+    assert [s.op for s in t.backward] == ["Mul", "Exp"]
+    assert "recording stopped after 2 ops" in str(t)
