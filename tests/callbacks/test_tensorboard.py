@@ -168,3 +168,22 @@ def test_tensorboard_embeddings_for_the_projector(tmp_path):
     with pytest.raises(ValueError, match="not Embedding layers"):
         callbacks.TensorBoard(log_dir=tmp_path, embeddings_freq=1, embeddings_metadata={"nope": "x.tsv"}).set_model(
             model)
+
+
+def test_tensorboard_every_batch_speed_and_evaluation(tmp_path):
+    rng = np.random.default_rng(0)
+    model = models.Sequential([layers.Dense(2, activation="softmax", input_shape=(3,))])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x, y = rng.random((12, 3), dtype="float32"), rng.integers(0, 2, 12)
+    board = callbacks.TensorBoard(log_dir=tmp_path, update_freq="batch", write_steps_per_second=True,
+                                  write_graph=False)
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0, callbacks=[board])
+    result = model.evaluate(x, y, verbose=0, callbacks=[board])
+    board.on_train_end()
+    train, val = _read(tmp_path / "train"), _read(tmp_path / "validation")
+    assert [e.step for e in train.Scalars("batch_loss")] == [1, 2, 3, 4, 5, 6]
+    assert all(e.value > 0 for e in train.Scalars("batch_steps_per_second"))
+    assert [e.step for e in train.Scalars("epoch_steps_per_second")] == [0, 1]
+    (point,) = val.Scalars("evaluation_loss_vs_iterations")
+    assert point.step == 6 and point.value == pytest.approx(result, rel=1e-6)
+    assert not train.Tags()["graph"]
