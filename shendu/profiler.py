@@ -6,6 +6,10 @@
     print(prof.key_averages(group_by_layer=True).table())
     prof.export_chrome_trace("trace.json")      # open in Perfetto or chrome://tracing
 
+With ``schedule(wait=, warmup=, active=)``, ``on_trace_ready=tensorboard_trace_handler(dir)`` and
+``prof.step()`` after each training step it records chosen steps only, as PyTorch's does; and
+``experimental.start(logdir)``/``stop()`` is TensorFlow's spelling.
+
 The layout follows PyTorch's profiler. Each op's forward and backward are timed separately (a backward
 is named ``<Op>Backward``), with call counts, input shapes, bytes allocated (the arrays an op creates, not
 views) and FLOPs for the ops whose count is known (matmul, dense, convolution; attention is made of
@@ -166,50 +170,137 @@ class ProfilerActivity(enum.Enum):
     CUDA = "cuda"
 
 
+class ProfilerAction(enum.Enum):
+    """What a ``schedule`` asks for at a step."""
+    NONE = 0
+    WARMUP = 1
+    RECORD = 2
+    RECORD_AND_SAVE = 3
+
+
+def schedule(*, wait: int, warmup: int, active: int, repeat: int = 0, skip_first: int = 0):
+    """PyTorch's profiling schedule: skip ``skip_first`` steps, then cycles of ``wait`` idle steps,
+    ``warmup`` steps run but not kept, ``active`` steps recorded (the last one hands the trace to
+    ``on_trace_ready``); ``repeat`` cycles (0: for as long as the loop runs)."""
+    if active < 1 or min(wait, warmup, repeat, skip_first) < 0:
+        raise ValueError(f"schedule needs active >= 1 and wait, warmup, repeat, skip_first >= 0; got wait={wait}, "
+                         f"warmup={warmup}, active={active}, repeat={repeat}, skip_first={skip_first}.")
+
+    def action(step: int) -> ProfilerAction:
+        if step < skip_first:
+            return ProfilerAction.NONE
+        step -= skip_first
+        cycle = wait + warmup + active
+        if repeat and step >= cycle * repeat:
+            return ProfilerAction.NONE
+        at = step % cycle
+        if at < wait:
+            return ProfilerAction.NONE
+        if at < wait + warmup:
+            return ProfilerAction.WARMUP
+        return ProfilerAction.RECORD if at < cycle - 1 else ProfilerAction.RECORD_AND_SAVE
+    return action
+
+
+def tensorboard_trace_handler(dir_name, worker_name: str | None = None):
+    """An ``on_trace_ready`` that writes ``<worker>.<time>.pt.trace.json`` into ``dir_name`` (the file
+    names PyTorch's TensorBoard plugin lists; Perfetto opens them too)."""
+    def handler(prof):
+        os.makedirs(dir_name, exist_ok=True)
+        worker = worker_name or f"{socket.gethostname()}_{os.getpid()}"
+        prof.export_chrome_trace(os.path.join(dir_name, f"{worker}.{time.time_ns() // 1_000_000}.pt.trace.json"))
+    return handler
+
+
 class profile:
     """Context manager recording every op and layer call run inside it (see the module docstring).
 
     Args:
         activities: ``[ProfilerActivity.CPU]`` (the default and the only one shendu runs on).
+        schedule: a ``schedule(...)``: which steps (counted by ``prof.step()``) are recorded; None
+            records everything.
+        on_trace_ready: called with the profiler at the end of each recorded window of the schedule (or
+            at exit without one), e.g. ``tensorboard_trace_handler("log")``.
         record_shapes: keep each op's input shapes (needed for ``group_by_input_shape``).
         profile_memory: count the bytes each op allocates.
         with_flops: count FLOPs of matmul, dense and convolution ops.
+    Each ``prof.step()`` also closes a ``ProfilerStep#<n>`` span around the step's work, as in PyTorch.
     """
 
-    def __init__(self, activities=None, record_shapes: bool = True, profile_memory: bool = True,
-                 with_flops: bool = True):
+    def __init__(self, activities=None, schedule=None, on_trace_ready=None, record_shapes: bool = True,
+                 profile_memory: bool = True, with_flops: bool = True):
         for activity in activities or [ProfilerActivity.CPU]:
             if activity is not ProfilerActivity.CPU:
                 raise ValueError(f"profile(activities=...): shendu runs on the CPU, so only ProfilerActivity.CPU "
                                  f"can be profiled; got {activity!r}.")
+        self.schedule, self.on_trace_ready = schedule, on_trace_ready
         self.record_shapes, self.profile_memory, self.with_flops = record_shapes, profile_memory, with_flops
+        self.step_num = 0
         self._events: list[Event] = []
         self._open: list[Event] = []
         self._t0 = 0
         self._context = None
+        self._recording = True
+        self._step_span = None
 
     def _now(self) -> float:
         return (time.perf_counter_ns() - self._t0) / 1e3
+
+    def _action(self):
+        return ProfilerAction.RECORD if self.schedule is None else self.schedule(self.step_num)
+
+    def _open_step(self):
+        self._recording = self._action() in (ProfilerAction.RECORD, ProfilerAction.RECORD_AND_SAVE)
+        if self._recording and self._step_span is None and (self.schedule is not None or self.step_num):
+            self._step_span = Event(f"ProfilerStep#{self.step_num}", "user", "", self._now(),
+                                    thread=threading.get_ident())
+            self._open.append(self._step_span)
+
+    def _close_step(self):
+        if self._step_span is not None and self._step_span in self._open:
+            while self._open and self._open[-1] is not self._step_span:
+                self._open.pop()                        # spans left open by an exception
+            self._pop()
+        self._step_span = None
+
+    def step(self) -> None:
+        """Mark the end of a training step: closes ``ProfilerStep#<n>`` and moves the schedule on."""
+        self._close_step()
+        if self._action() is ProfilerAction.RECORD_AND_SAVE and self.on_trace_ready is not None:
+            self.on_trace_ready(self)
+            self._events = []                           # the next window starts empty
+        self.step_num += 1
+        self._open_step()
 
     def __enter__(self):
         self._t0 = time.perf_counter_ns()
         self._context = autograd.observe(self)
         self._context.__enter__()
+        self._open_step()
         return self
 
     def __exit__(self, *exc):
+        recording = self._recording
+        self._close_step()
         self._context.__exit__(*exc)
         self._open.clear()
+        self._recording = False
+        if self.on_trace_ready is not None and recording and self._events:
+            self.on_trace_ready(self)
         return False
 
     # ------------------------------------------------------------ the observer protocol (autograd)
     def span_begin(self, name, kind):   # a layer event's ``layer`` is its own path, e.g. "sequential/dense"
-        self._push(Event(name, kind, "/".join(autograd._layers), self._now(), thread=threading.get_ident()))
+        if self._recording:
+            self._push(Event(name, kind, "/".join(autograd._layers), self._now(), thread=threading.get_ident()))
 
     def span_end(self, name, kind):
-        self._pop()
+        if self._recording:
+            self._pop()
 
     def begin(self, phase, fn, arrays, layer):
+        if not self._recording:
+            return
         op = type(fn).__name__
         shapes = tuple(tuple(a.shape) for a in arrays if a is not None) if self.record_shapes else ()
         name = op if phase == "forward" else op + "Backward"
@@ -217,6 +308,8 @@ class profile:
         self._open[-1].start = self._now()          # start last, so the bookkeeping is not timed
 
     def end(self, phase, fn, arrays, result, layer):
+        if not self._recording:
+            return
         now = self._now()
         event = self._pop(now)
         results = result if isinstance(result, (tuple, list)) else (result,)

@@ -164,3 +164,28 @@ def test_profiler_tensorflow_spelling_writes_where_tensorboard_looks(tmp_path):
         assert [e["name"] for e in json.load(f)["traceEvents"] if e["ph"] == "X"] == ["MatMul"]
     with pytest.raises(RuntimeError, match="No profiler is running"):
         profiler.experimental.stop()
+
+
+def test_profiler_schedule_steps_and_trace_handler(tmp_path):
+    x = sd.tensor(np.ones((4, 4), dtype="float32"))
+    windows = []
+
+    def keep(prof):
+        windows.append(sorted({e.name for e in prof.events()}))
+        profiler.tensorboard_trace_handler(str(tmp_path))(prof)
+
+    plan = profiler.schedule(wait=1, warmup=1, active=2, repeat=1)
+    assert [plan(i).name for i in range(6)] == ["NONE", "WARMUP", "RECORD", "RECORD_AND_SAVE", "NONE", "NONE"]
+    with profiler.profile(schedule=plan, on_trace_ready=keep) as prof:
+        for _ in range(6):
+            sd.matmul(x, x)
+            prof.step()
+    assert windows == [["MatMul", "ProfilerStep#2", "ProfilerStep#3"]]
+    (written,) = tmp_path.iterdir()
+    assert written.name.endswith(".pt.trace.json")
+    events = [e for e in json.loads(written.read_text())["traceEvents"] if e["ph"] == "X"]
+    steps = {e["name"]: e for e in events if e["name"].startswith("ProfilerStep")}
+    for op in (e for e in events if e["name"] == "MatMul"):     # each op sits inside its step's span
+        assert any(s["ts"] <= op["ts"] and op["ts"] + op["dur"] <= s["ts"] + s["dur"] + 1e-3 for s in steps.values())
+    with pytest.raises(ValueError, match="active >= 1"):
+        profiler.schedule(wait=0, warmup=0, active=0)
