@@ -107,7 +107,10 @@ class TensorBoard(Callback):
         from tensorboard.compat.proto import attr_value_pb2, event_pb2, graph_pb2, node_def_pb2, summary_pb2
         from tensorboard.util import tensor_util   # optional dependency (the monitor extra), deferred on purpose
 
-        graph = model_graph(self.model, expand_nested=True)
+        try:
+            graph = model_graph(self.model, expand_nested=True)
+        except ValueError:
+            return                      # a subclassed model: its connections exist only in call(), as in Keras
         names = {k: "/".join(n.parents + (n.name,)) for k, n in graph.nodes.items()}
         inputs = {k: [] for k in graph.nodes}
         for a, b in graph.edges:

@@ -187,3 +187,20 @@ def test_tensorboard_every_batch_speed_and_evaluation(tmp_path):
     (point,) = val.Scalars("evaluation_loss_vs_iterations")
     assert point.step == 6 and point.value == pytest.approx(result, rel=1e-6)
     assert not train.Tags()["graph"]
+
+
+def test_tensorboard_subclassed_model_logs_without_a_graph(tmp_path):
+    class Net(models.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = Net()
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((4, 2), dtype="float32")
+    model.fit(x, x[:, :1], epochs=2, verbose=0, callbacks=[callbacks.TensorBoard(log_dir=tmp_path)])
+    train = _read(tmp_path / "train")
+    assert [e.step for e in train.Scalars("epoch_loss")] == [0, 1] and not train.Tags()["graph"]
