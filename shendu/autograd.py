@@ -202,6 +202,13 @@ def run_backward(outputs, grad_outputs, retain_graph=False, wanted=None, accumul
 
     Returns the list of gradients for ``wanted`` (arrays or None) when it is given.
     """
+    if not _observers:
+        return _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate)
+    with span("autograd.backward"):         # a profiler sees the whole walk as one block
+        return _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate)
+
+
+def _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate):
     result = [None] * len(wanted) if wanted is not None else None
     wanted_ids = {id(t): i for i, t in enumerate(wanted)} if wanted is not None else {}
 
@@ -236,16 +243,6 @@ def run_backward(outputs, grad_outputs, retain_graph=False, wanted=None, accumul
         if out.creator is not None:
             deliver(out, g)
 
-    if not _observers:
-        _walk(order, deliver, retain_graph)
-    else:
-        with span("autograd.backward"):
-            _walk(order, deliver, retain_graph)
-    return result
-
-
-def _walk(order, deliver, retain_graph):
-    """Run each op's backward, consumers before producers, and hand the gradients to its inputs."""
     xp = backend.xp
     for fn in order:
         if fn.inputs is None:
@@ -266,3 +263,4 @@ def _walk(order, deliver, retain_graph):
         if not retain_graph:
             fn.inputs = None
             fn.saved = None
+    return result
