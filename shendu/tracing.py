@@ -174,8 +174,8 @@ class Trace:
                 parts_out = [f"y{'' if len(step.outputs) == 1 else i} {_shape(a)}: {describe(a, self.small)}"
                              for i, a in enumerate(step.outputs)]
             else:
-                parts_out = [f"{_grad_name(n)} {_shape(a)}: {describe(a, self.small)}" for n, a in zip(step.names, step.outputs)
-                             if a is not None]
+                parts_out = [f"{_grad_name(n)} {_shape(a)}: {describe(a, self.small)}"
+                             for n, a in zip(step.names, step.outputs) if a is not None]
             shapes_in = ", ".join(_shape(a) for a in step.inputs)
             shapes_out = ", ".join(_shape(a) for a in step.outputs if a is not None)
             out.append({"#": str(step.index), "phase": step.phase, "layer": step.layer or "-", "op": step.op,
