@@ -8,6 +8,8 @@ from shendu import ops
 from shendu.ops import *  # noqa: F401,F403  - the primitives, also as shendu.relu, shendu.matmul, ...
 from shendu.tape import GradientTape, function
 from shendu.testing import gradcheck
+from shendu.tracing import Trace, trace
+from shendu import profiler, summary
 from shendu import (activations, callbacks, functional, initializers, layers, losses, metrics, models, optimizers,
                     regularizers, utils)
 # TensorFlow's top-level spellings that tutorials use beside tf.keras (`import shendu as tf` keeps them working):

@@ -46,6 +46,69 @@ def enable_grad():
         _mode.enabled = previous
 
 
+# ---------------------------------------------------------------- observers (trace, profiler)
+# Observers watch every op: ``begin(phase, fn, arrays, layer)`` before and ``end(phase, fn, arrays, result,
+# layer)`` after each forward and backward, ``span_begin(name, kind)``/``span_end(name, kind)`` around each
+# layer's call (kind "layer") and each named block (kind "user": the backward walk, an optimizer step).
+# With none active the engine pays one truth test of this list per op.
+_observers: list = []
+_layers: list = []      # names of the layers being called, outermost first; kept only while observed
+
+
+_NULL = contextlib.nullcontext()   # what layer_scope and span return when nobody watches
+
+
+@contextlib.contextmanager
+def observe(observer):
+    """Let ``observer`` see every op (and every layer call) run inside the block."""
+    _observers.append(observer)
+    try:
+        yield observer
+    finally:
+        _observers.remove(observer)
+
+
+@contextlib.contextmanager
+def _span(name, kind):
+    if kind == "layer":
+        _layers.append(name)
+    for o in _observers:
+        o.span_begin(name, kind)
+    try:
+        yield
+    finally:
+        for o in reversed(_observers):
+            o.span_end(name, kind)
+        if kind == "layer":
+            _layers.pop()
+
+
+def layer_scope(name):
+    """Mark the ops run inside as belonging to layer ``name``; a shared no-op unless an observer is active."""
+    return _span(name, "layer") if _observers else _NULL
+
+
+def span(name):
+    """A named block (the backward walk, an optimizer step) that observers time; a no-op without them."""
+    return _span(name, "user") if _observers else _NULL
+
+
+def _observed(phase, fn, method, arrays):
+    """Run ``method(*arrays)`` (an op's forward or backward) with every observer told before and after.
+    A forward gets the operand tensors (kept as ``fn._operands``, so a trace can name the weights)."""
+    if phase == "forward":
+        fn._layer_path = "/".join(_layers)
+        fn._operands = arrays
+        arrays = [x.data for x in arrays]
+    layer = getattr(fn, "_layer_path", "")
+    for o in _observers:
+        o.begin(phase, fn, arrays, layer)
+    result = method(*arrays)
+    for o in reversed(_observers):
+        o.end(phase, fn, arrays, result, layer)
+    return result
+
+
 def sum_to(g, shape):
     """Sum a broadcast gradient back to ``shape``: d(x + y)/dx sums over the broadcast axes."""
     if g.shape == shape:
@@ -92,7 +155,7 @@ class Function:
         fn = cls.__new__(cls)
         fn.__dict__.update(params)
         xs = [x if isinstance(x, Tensor) else as_tensor(x) for x in inputs]
-        ys = fn.forward(*[x.data for x in xs])
+        ys = fn.forward(*[x.data for x in xs]) if not _observers else _observed("forward", fn, fn.forward, xs)
         record = _mode.enabled and any(x.requires_grad for x in xs)
         if isinstance(ys, tuple):
             outs = tuple(Tensor._wrap(y, record) for y in ys)
@@ -139,6 +202,13 @@ def run_backward(outputs, grad_outputs, retain_graph=False, wanted=None, accumul
 
     Returns the list of gradients for ``wanted`` (arrays or None) when it is given.
     """
+    if not _observers:
+        return _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate)
+    with span("autograd.backward"):         # a profiler sees the whole walk as one block
+        return _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate)
+
+
+def _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate):
     result = [None] * len(wanted) if wanted is not None else None
     wanted_ids = {id(t): i for i, t in enumerate(wanted)} if wanted is not None else {}
 
@@ -184,7 +254,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, wanted=None, accumul
         fn._grads = None
         if all(g is None for g in gys):
             continue
-        gxs = fn.backward(*gys) if fn.n_out > 1 else fn.backward(gys[0])
+        gxs = fn.backward(*gys) if not _observers else _observed("backward", fn, fn.backward, gys)
         if not isinstance(gxs, (tuple, list)):
             gxs = (gxs,)
         for x, need, g in zip(fn.inputs, fn.needs, gxs):

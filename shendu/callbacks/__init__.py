@@ -6,6 +6,7 @@
     learning_rate.py  LearningRateScheduler, ReduceLROnPlateau
     checkpoint.py     ModelCheckpoint, BackupAndRestore
     logger.py         CSVLogger, TerminateOnNaN
+    tensorboard.py    TensorBoard (event files through shendu.summary; needs the monitor extra)
 """
 from shendu.callbacks.base import Callback, CallbackList, History, LambdaCallback
 from shendu.callbacks.checkpoint import BackupAndRestore, ModelCheckpoint
@@ -13,7 +14,9 @@ from shendu.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlat
 from shendu.callbacks.logger import CSVLogger, TerminateOnNaN
 from shendu.callbacks.monitor import EarlyStopping, MonitorCallback
 from shendu.callbacks.progbar import ProgbarLogger, format_logs
+from shendu.callbacks.tensorboard import TensorBoard
 
 # keras.callbacks' names (MonitorCallback and format_logs stay importable by name)
 __all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
-           "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN"]
+           "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TensorBoard",
+           "TerminateOnNaN"]

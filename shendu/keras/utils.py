@@ -1,7 +1,7 @@
 """``keras.utils``."""
 from shendu.data.download import get_file, validate_file  # noqa: F401
 from shendu.preprocessing.sequence import pad_sequences  # noqa: F401
-from shendu.utils import normalize, set_random_seed, to_categorical  # noqa: F401
+from shendu.utils import model_to_dot, normalize, plot_model, set_random_seed, to_categorical  # noqa: F401
 
 
 class Sequence:

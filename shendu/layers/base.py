@@ -275,7 +275,7 @@ class Layer:
             mask = masks if any(m is not None for m in flatten(masks)) else None
         if accepts_mask and mask is not None:
             kwargs["mask"] = mask
-        with _training_scope(training):
+        with _training_scope(training), autograd.layer_scope(self.name):   # names the ops for a trace or profiler
             outputs = self.call(inputs, *args, **kwargs)
         if self.activity_regularizer is not None:
             self._activity_losses = [self.activity_regularizer(o) / o.shape[0] for o in flatten(outputs)]

@@ -291,7 +291,7 @@ class Optimizer:
         if self.loss_scale_factor is not None:
             grads = [g / self.loss_scale_factor for g in grads]
 
-        with autograd.no_grad():
+        with autograd.no_grad(), autograd.span(f"Optimizer.step#{type(self).__name__}.step"):   # for profilers
             if self.gradient_accumulation_steps:
                 self._accumulate_or_update(grads, variables)
             else:

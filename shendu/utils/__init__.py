@@ -1,4 +1,8 @@
-"""Small helpers tutorials use: one-hot labels, seeding, normalisation."""
+"""Small helpers tutorials use: one-hot labels, seeding, normalisation; pictures of models and training.
+
+    model_graph.py   a model's layers and connections as a plain graph
+    plotting.py      plot_model, model_to_dot, plot_history (matplotlib, imported on first use)
+"""
 from __future__ import annotations
 
 import random
@@ -6,6 +10,7 @@ import random
 import numpy as np
 
 from shendu import backend
+from shendu.utils.plotting import model_to_dot, plot_history, plot_model  # noqa: F401
 
 
 def to_categorical(y, num_classes=None, dtype="float32") -> np.ndarray:
