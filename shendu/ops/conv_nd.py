@@ -91,7 +91,7 @@ def _check(op, x, kernel, bias, rank, in_axis, kernel_layout, groups=1):
                          f"but got {bias.shape}.")
 
 
-def conv(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1, groups: int = 1) -> Tensor:
+def convolution(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1, groups: int = 1) -> Tensor:
     """Rank-generic convolution (cross-correlation), TensorFlow's padding, optionally grouped.
 
     y[n, p, f] = Σ_{a, c in f's group} x[n, p*s + a*d, c] K[a, c, f] + bias[f], p and a running over every
@@ -109,9 +109,9 @@ def conv(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=
     x, kernel = as_tensor(x), as_tensor(kernel)
     bias = None if bias is None else as_tensor(bias)
     rank = x.ndim - 2
-    op = f"conv{rank}d" if rank >= 1 else "conv"
+    op = f"conv{rank}d" if rank >= 1 else "convolution"
     if rank < 1:
-        raise ValueError(f"conv expects an input (batch, *spatial, channels) with at least one spatial axis, "
+        raise ValueError(f"convolution expects an input (batch, *spatial, channels) with at least one spatial axis, "
                          f"got shape {x.shape}.")
     if not isinstance(groups, int) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}.")
@@ -133,7 +133,7 @@ def conv3d(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rat
     x = as_tensor(x)
     if x.ndim != 5:
         raise ValueError(f"conv3d expects a 5-D input {layout(3)} but got shape {x.shape}.")
-    return conv(x, kernel, bias, strides, padding, dilation_rate, groups)
+    return convolution(x, kernel, bias, strides, padding, dilation_rate, groups)
 
 
 # ---------------------------------------------------------------- transposed convolution
@@ -164,7 +164,7 @@ class ConvNDTranspose(Function):
 
 def conv_transpose(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1,
                    output_padding=None) -> Tensor:
-    """Rank-generic transposed ("deconvolution") conv: the gradient of ``conv`` with respect to its input.
+    """Rank-generic transposed ("deconvolution") conv: the gradient of ``convolution`` with respect to its input.
 
     Args:
         x: (batch, *spatial, in_channels).

@@ -1,4 +1,4 @@
-"""shendu/ops/conv_nd.py, depthwise.py, pool_nd.py: rank-generic, grouped, depthwise and transposed convs, 3-D pooling.
+"""shendu/ops/conv_nd.py, window.py, depthwise.py, pool_nd.py: rank-generic, grouped, depthwise and transposed convs, 3-D pooling.
 
 Each case: gradcheck (float64 central differences) and forward plus every gradient against PyTorch in
 float32 and float64. PyTorch is channels-first with symmetric padding, so the references move the
@@ -119,7 +119,7 @@ CONV = [
 
 
 def _conv(strides, padding, dilation, groups):
-    return lambda x, K, b: ops.conv(x, K, b, strides, padding, dilation, groups)
+    return lambda x, K, b: ops.convolution(x, K, b, strides, padding, dilation, groups)
 
 
 @pytest.mark.parametrize("x_shape, k_shape, strides, padding, dilation, groups", CONV, ids=str)
@@ -144,9 +144,9 @@ def test_conv3d_without_bias_matches_torch():
 def test_conv_explains_groups_that_do_not_divide():
     x, K = inputs((1, 5, 5, 4), (3, 3, 2, 3))
     with pytest.raises(ValueError, match="groups=2 must divide"):
-        ops.conv(x, K, groups=2)
+        ops.convolution(x, K, groups=2)
     with pytest.raises(ValueError, match="kernel needs 2"):
-        ops.conv(x, inputs((3, 3, 4, 4))[0], groups=2)
+        ops.convolution(x, inputs((3, 3, 4, 4))[0], groups=2)
     with pytest.raises(ValueError, match="5-D input"):
         ops.conv3d(np.zeros((1, 4, 4, 3)), K)
 
