@@ -50,6 +50,9 @@ class BaseConv(Layer):
         self.kernel_size = _tuple(kernel_size, self.rank, "kernel_size", who)
         self.strides = _tuple(strides, self.rank, "strides", who)
         self.dilation_rate = _tuple(dilation_rate, self.rank, "dilation_rate", who)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{who}: strides > 1 cannot be combined with dilation_rate > 1 (as in Keras), got "
+                             f"strides={self.strides} and dilation_rate={self.dilation_rate}; use one of them.")
         padding = str(padding).lower()
         if padding not in self.paddings:
             raise ValueError(f"{who}: padding must be one of {self.paddings}, got {padding!r}.")

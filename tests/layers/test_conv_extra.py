@@ -210,3 +210,44 @@ def test_depthwise_kernel_is_reachable_by_both_names():
     layer = layers.DepthwiseConv2D(3)
     layer(np.zeros((1, 5, 5, 2), "float32"))
     assert layer.depthwise_kernel is layer.kernel and layer.kernel.shape == (3, 3, 2, 1)
+
+
+def test_model_with_the_new_layers_saves_and_loads(tmp_path):
+    pytest.importorskip("h5py")
+    from shendu import keras as sk
+    inputs = sk.Input((8, 8, 3))
+    x = sk.layers.SeparableConv2D(4, 3, padding="same", depth_multiplier=2)(inputs)
+    x = sk.layers.DepthwiseConv2D(3, strides=2)(x)
+    x = sk.layers.Conv2D(4, 1, groups=2)(x)
+    x = sk.layers.UpSampling2D(interpolation="bicubic")(x)
+    y = sk.layers.Conv1DTranspose(3, 2, strides=2)(sk.layers.Reshape((36, 4))(x))
+    model = sk.Model(inputs, y)
+    data = np.random.default_rng(0).standard_normal((2, 8, 8, 3)).astype("float32")
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = sk.models.load_model(path)
+    assert [type(layer).__name__ for layer in loaded.layers] == [type(layer).__name__ for layer in model.layers]
+    np.testing.assert_allclose(loaded.predict(data, verbose=0), model.predict(data, verbose=0), atol=1e-6)
+
+
+def test_strides_and_dilation_together_are_refused_as_in_keras():
+    with pytest.raises(ValueError, match=r"strides=\(2, 2, 2\) and dilation_rate=\(2, 1, 1\)"):
+        layers.Conv3D(2, 3, strides=2, dilation_rate=(2, 1, 1))
+
+
+def test_keras_loads_a_shendu_model_with_the_new_layers(tmp_path):
+    keras = _keras()
+    from shendu import keras as sk
+    inputs = sk.Input((8, 8, 3))
+    x = sk.layers.DepthwiseConv2D(3, depth_multiplier=2, strides=2)(inputs)
+    x = sk.layers.UpSampling2D(interpolation="bilinear")(x)
+    x = sk.layers.Reshape((6, 6, 1, 6))(x)
+    x = sk.layers.Conv3D(4, (2, 2, 1), padding="same", groups=2)(x)
+    x = sk.layers.AveragePooling3D((2, 2, 1))(x)
+    x = sk.layers.Conv3DTranspose(2, 2, strides=(2, 2, 1))(x)
+    model = sk.Model(inputs, sk.layers.GlobalMaxPooling3D()(x))
+    data = np.random.default_rng(0).standard_normal((2, 8, 8, 3)).astype("float32")
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    theirs = keras.models.load_model(path)
+    np.testing.assert_allclose(theirs.predict(data, verbose=0), model.predict(data, verbose=0), atol=1e-5)
