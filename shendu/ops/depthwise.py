@@ -1,8 +1,9 @@
 """Depthwise convolution (each channel filtered on its own) and the separable convolution built on it.
 
 A depthwise conv is a grouped conv with one channel per group. Its im2col matrix would be as large
-as an ordinary conv's for a tiny product, so it is computed the other way round: one whole-array
-multiply-add per kernel offset, y += x_shifted * K[offset], with no copy of the input at all.
+as an ordinary conv's for a tiny product, so it is one einsum over the strided window view instead,
+with no copy of the input at all; the input gradient is the same kind of einsum over the output
+gradient spread out by the stride (the transposed convolution, written as a correlation).
 
 Kernel layout as tf.keras: (*kernel_size, channels, depth_multiplier); output channel
 c * depth_multiplier + m is channel c filtered by K[..., c, m].
@@ -14,21 +15,26 @@ from shendu.autograd import Function
 from shendu.ops.conv import _ints, _padding
 from shendu.ops.linalg import linear
 from shendu.ops.shape import reshape
-from shendu.ops.window import crop, geometry, kernel_axes, layout, offsets, pad, tap
+from shendu.ops.window import Window, crop, geometry, kernel_axes, layout, pad, windows
 from shendu.tensor import Tensor, as_tensor
+
+
+def _subscripts(rank: int) -> tuple[str, str]:
+    """einsum letters for the output positions and the kernel offsets of a rank-``rank`` window."""
+    return "pqrstu"[:rank], "abdefg"[:rank]
 
 
 class DepthwiseConv(Function):
     """y[n,p,c,m] = Σ_a x[n, p*s+a*d, c] K[a,c,m] + bias[c*M+m]  (x padded);
     dK[a,c,m] = Σ_{n,p} x[n, p*s+a*d, c] dy[n,p,c,m],  dx[n, p*s+a*d, c] += Σ_m dy[n,p,c,m] K[a,c,m]"""
+    # einsum over the strided window view reads each input value once per kernel offset and writes each
+    # output once, with no im2col copy: several times faster than a whole-array multiply-add per offset.
     def forward(self, x, K, *b):
         w, xp = self.win, backend.xp
         xpad = pad(x, w.pads)
-        channels, mult = K.shape[-2:]
-        y = xp.zeros((x.shape[0], *w.out, channels, mult), x.dtype)
-        for offset in offsets(w):                         # loops over kernel offsets only
-            y += tap(xpad, w, offset)[..., None] * K[offset]
-        y = y.reshape(*y.shape[:-2], channels * mult)
+        p, a = _subscripts(len(w.k))
+        y = xp.einsum(f"n{p}{a}c,{a}cm->n{p}cm", windows(xpad, w), K)
+        y = y.reshape(*y.shape[:-2], -1)
         if b:
             y += b[0]
         self.save(xpad, K)
@@ -38,16 +44,23 @@ class DepthwiseConv(Function):
         xpad, K = self.saved
         w, xp = self.win, backend.xp
         channels, mult = K.shape[-2:]
-        gy = gy.reshape(*gy.shape[:-1], channels, mult)
-        gx = xp.zeros(xpad.shape, gy.dtype) if self.needs[0] else None
-        gK = xp.empty(K.shape, gy.dtype) if self.needs[1] else None
-        flat = gy.reshape(-1, channels, mult)
-        for offset in offsets(w):
-            if gx is not None:
-                tap(gx, w, offset)[...] += (gy * K[offset]).sum(axis=-1)
-            if gK is not None:
-                gK[offset] = xp.einsum("mc,mcf->cf", tap(xpad, w, offset).reshape(-1, channels), flat)
-        gx = None if gx is None else crop(gx, w.pads)
+        p, a = _subscripts(len(w.k))
+        gx = gK = None
+        if self.needs[0]:
+            # dx is a depthwise correlation of dy, spread out by the stride (zeros between its values) and
+            # padded by k_eff - 1, with the kernel flipped: xpad[j] gets Σ_a dy[(j - a*d) / s] K[a]
+            k_eff = [(k - 1) * d + 1 for k, d in zip(w.k, w.d)]
+            spread = xp.zeros((gy.shape[0], *(j + e - 1 for j, e in zip(xpad.shape[1:-1], k_eff)), gy.shape[-1]),
+                              gy.dtype)
+            spread[(slice(None),) + tuple(slice(e - 1, e - 1 + (o - 1) * s + 1, s)
+                                          for e, o, s in zip(k_eff, w.out, w.s))] = gy
+            full = Window(w.k, (1,) * len(w.k), w.d, ((0, 0),) * len(w.k), tuple(xpad.shape[1:-1]))
+            view = windows(spread, full)
+            view = view.reshape(*view.shape[:-1], channels, mult)
+            flipped = K[(slice(None, None, -1),) * len(w.k)]
+            gx = crop(xp.einsum(f"n{p}{a}cm,{a}cm->n{p}c", view, flipped), w.pads)
+        if self.needs[1]:
+            gK = xp.einsum(f"n{p}{a}c,n{p}cm->{a}cm", windows(xpad, w), gy.reshape(*gy.shape[:-1], channels, mult))
         if len(self.needs) == 3:
             return gx, gK, gy.reshape(-1, channels * mult).sum(axis=0)
         return gx, gK
