@@ -72,7 +72,7 @@ def resize(x, size, interpolation: str = "bilinear", data_format: str = "channel
         size: (new_height, new_width).
         interpolation: one of 'nearest', 'bilinear', 'bicubic', 'lanczos3', 'lanczos5' (module docstring).
         data_format: 'channels_last' or 'channels_first'.
-    Returns the resized images, same layout and dtype (float inputs).
+    Returns the resized images, same layout and dtype (integer images are rounded back to their dtype).
     """
     x = as_tensor(x)
     interpolation = str(interpolation).lower()
@@ -87,9 +87,17 @@ def resize(x, size, interpolation: str = "bilinear", data_format: str = "channel
     size = tuple(size)
     if len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
         raise ValueError(f"resize: size must be (height, width), two positive ints, got {size!r}.")
-    if x.dtype.kind != "f":
-        raise ValueError(f"resize works on float images, got dtype {x.dtype}; cast first, e.g. x.astype('float32').")
+    if x.dtype.kind not in "fiub":
+        raise ValueError(f"resize works on real-valued images, got dtype {x.dtype}; cast first, e.g. "
+                         f"x.astype('float32').")
     rows = x.ndim - 3 + (1 if data_format == "channels_first" else 0)   # the height axis
+    if x.dtype.kind != "f":
+        # integer images (no gradient): resized in float32, rounded, clipped to the dtype's range, cast back
+        xp = backend.xp
+        y = resize(x.data.astype("float32"), size, interpolation, data_format).data
+        info = xp.iinfo(x.dtype) if x.dtype.kind in "iu" else None
+        y = xp.round(y) if info is None else xp.clip(xp.round(y), info.min, info.max)
+        return Tensor(y.astype(x.dtype))
     y = x
     for axis, m in zip((rows, rows + 1), size):
         n = x.shape[axis]

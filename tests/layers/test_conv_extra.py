@@ -251,3 +251,14 @@ def test_keras_loads_a_shendu_model_with_the_new_layers(tmp_path):
     model.save(path)
     theirs = keras.models.load_model(path)
     np.testing.assert_allclose(theirs.predict(data, verbose=0), model.predict(data, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear", "bicubic"])
+def test_upsampling2d_keeps_integer_images_integer_as_keras(interpolation):
+    keras = _keras()
+    x = np.arange(24).reshape(2, 2, 2, 3)
+    theirs = keras.ops.convert_to_numpy(keras.layers.UpSampling2D((2, 2), interpolation=interpolation)(x))
+    ours = layers.UpSampling2D((2, 2), interpolation=interpolation)(x).numpy()
+    assert ours.dtype == theirs.dtype
+    if interpolation != "bicubic":       # Keras's torch backend uses PyTorch's bicubic (a = -0.75), not TensorFlow's
+        np.testing.assert_array_equal(ours, theirs)

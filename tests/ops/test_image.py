@@ -97,5 +97,13 @@ def test_resize_explains_bad_arguments():
         ops.resize(np.zeros((1, 2, 2, 1)), (4, 4), "area")
     with pytest.raises(ValueError, match="size must be"):
         ops.resize(np.zeros((1, 2, 2, 1)), (4,))
-    with pytest.raises(ValueError, match="float images"):
-        ops.resize(np.zeros((1, 2, 2, 1), int), (4, 4))
+    with pytest.raises(ValueError, match="real-valued images"):
+        ops.resize(np.zeros((1, 2, 2, 1), complex), (4, 4))
+
+
+def test_resize_rounds_integer_images_back_to_their_dtype():
+    x = np.array([[0, 255], [255, 0]], np.uint8)[None, :, :, None]
+    y = ops.resize(x, (4, 4), "bicubic")
+    assert y.dtype == np.uint8 and not y.requires_grad
+    expected = np.clip(np.round(ops.resize(x.astype("float32"), (4, 4), "bicubic").numpy()), 0, 255)
+    np.testing.assert_array_equal(y.numpy(), expected)
