@@ -270,3 +270,14 @@ def test_pool3d_matches_torch_and_gradcheck(kind, x_shape, pool, strides, paddin
 def test_pool3d_explains_a_wrong_rank():
     with pytest.raises(ValueError, match=r"5-D input \(batch, depth, height, width, channels\)"):
         ops.max_pool3d(np.zeros((2, 4, 4, 3)))
+
+
+@pytest.mark.parametrize("shape, pool, strides, padding", [((2, 7, 3), 2, None, "valid"), ((2, 7, 6, 2), 3, 2, "same"),
+                                                           ((1, 5, 4, 3), (2, 3), 1, "valid")], ids=str)
+def test_rank_generic_pooling_agrees_with_the_1d_and_2d_ops(shape, pool, strides, padding):
+    x = np.random.default_rng(5).permutation(np.prod(shape)).reshape(shape) / np.prod(shape)
+    pairs = ((ops.max_pool, ops.max_pool1d, ops.max_pool2d), (ops.avg_pool, ops.avg_pool1d, ops.avg_pool2d))
+    for generic, one, two in pairs:
+        fixed = one if len(shape) == 3 else two
+        assert_close(generic(x, pool, strides, padding), fixed(x, pool, strides, padding).numpy(), atol=1e-12)
+        assert gradcheck(lambda t: generic(t, pool, strides, padding), x)
