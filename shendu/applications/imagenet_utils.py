@@ -77,7 +77,7 @@ def obtain_input_shape(who: str, input_shape, default_size: int, min_size: int, 
 
 
 def correct_pad(input_size, kernel_size: int) -> tuple:
-    """((top, bottom), (left, right)) zero padding that makes a stride-2 'valid' conv centre like TensorFlow's 'same'."""
+    """((top, bottom), (left, right)) zero padding after which a stride-2 'valid' conv centres like TF's 'same'."""
     k = kernel_size // 2
     adjust = (1, 1) if input_size[0] is None else (1 - input_size[0] % 2, 1 - input_size[1] % 2)
     return (k - adjust[0], k), (k - adjust[1], k)

@@ -72,7 +72,8 @@ def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None
     Returns the path as a string.
     """
     if origin is None:
-        raise ValueError('get_file needs origin=, the URL to download from, e.g. get_file("x.h5", origin="https://...").')
+        raise ValueError('get_file needs origin=, the URL to download from, e.g. '
+                         'get_file("x.h5", origin="https://...").')
     if untar or extract:
         raise ValueError("get_file: extracting archives (untar=True / extract=True) is not supported by shendu; "
                          "download with extract=False and unpack the archive with tarfile or zipfile yourself.")

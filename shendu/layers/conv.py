@@ -123,7 +123,8 @@ class Conv2D(BaseConv):
 
     def _convolve(self, x):
         if self.groups > 1:
-            return ops.convolution(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate, self.groups)
+            return ops.convolution(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
+                                   self.groups)
         return ops.conv2d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
 
 
@@ -134,7 +135,8 @@ class Conv1D(BaseConv):
 
     def _convolve(self, x):
         if self.groups > 1:
-            return ops.convolution(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate, self.groups)
+            return ops.convolution(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
+                                   self.groups)
         return ops.conv1d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
 
 
