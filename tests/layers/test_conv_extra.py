@@ -262,3 +262,43 @@ def test_upsampling2d_keeps_integer_images_integer_as_keras(interpolation):
     assert ours.dtype == theirs.dtype
     if interpolation != "bicubic":       # Keras's torch backend uses PyTorch's bicubic (a = -0.75), not TensorFlow's
         np.testing.assert_array_equal(ours, theirs)
+
+
+def _anomaly_autoencoder(lib, steps):
+    """keras-io examples/timeseries/timeseries_anomaly_detection.py: the Conv1D / Conv1DTranspose autoencoder."""
+    layers_ = lib.layers
+    return lib.Sequential([
+        layers_.Input(shape=(steps, 1)),
+        layers_.Conv1D(filters=32, kernel_size=7, padding="same", strides=2, activation="relu"),
+        layers_.Dropout(rate=0.2),
+        layers_.Conv1D(filters=16, kernel_size=7, padding="same", strides=2, activation="relu"),
+        layers_.Conv1DTranspose(filters=16, kernel_size=7, padding="same", strides=2, activation="relu"),
+        layers_.Dropout(rate=0.2),
+        layers_.Conv1DTranspose(filters=32, kernel_size=7, padding="same", strides=2, activation="relu"),
+        layers_.Conv1DTranspose(filters=1, kernel_size=7, padding="same"),
+    ])
+
+
+def _sine_windows():
+    wave = np.sin(np.linspace(0, 40, 700)).astype("float32")
+    return np.stack([wave[i:i + 288] for i in range(0, 400, 4)])[..., None]
+
+
+def test_the_keras_io_conv1d_transpose_autoencoder_matches_keras():
+    keras = _keras()
+    from shendu import keras as sk
+    x = _sine_windows()
+    theirs, ours = _anomaly_autoencoder(keras, 288), _anomaly_autoencoder(sk, 288)
+    assert ours.count_params() == theirs.count_params() == 9505
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_keras_io_conv1d_transpose_autoencoder_learns():
+    from shendu import keras as sk
+    x = _sine_windows()
+    model = _anomaly_autoencoder(sk, 288)
+    model.compile(optimizer=sk.optimizers.Adam(learning_rate=0.001), loss="mse")
+    history = model.fit(x, x, epochs=8, batch_size=16, validation_split=0.1, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
