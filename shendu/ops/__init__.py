@@ -14,5 +14,5 @@ from shendu.ops.recurrent import gru, lstm, simple_rnn
 from shendu.ops.conv_nd import conv1d_transpose, conv3d, conv3d_transpose, conv_transpose, convolution
 from shendu.ops.depthwise import depthwise_conv, separable_conv
 from shendu.ops.pool_nd import avg_pool, avg_pool3d, max_pool, max_pool3d
-from shendu.ops.image import INTERPOLATIONS as resize_interpolations
-from shendu.ops.image import resize
+from shendu.ops.interpolation import INTERPOLATIONS as resize_interpolations
+from shendu.ops.interpolation import resize

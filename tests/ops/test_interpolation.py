@@ -1,4 +1,4 @@
-"""shendu/ops/image.py: image resizing by one linear map per axis, TensorFlow's half-pixel sampling.
+"""shendu/ops/interpolation.py: image resizing by one linear map per axis, TensorFlow's half-pixel sampling.
 
 Bilinear and nearest agree with PyTorch (align_corners=False, 'nearest-exact'), forward and backward.
 Bicubic (Keys, a = -0.5) and Lanczos have no PyTorch twin (PyTorch's bicubic uses a = -0.75 and
@@ -12,7 +12,7 @@ import pytest
 
 import shendu as sd
 from shendu import ops
-from shendu.ops.image import resize_matrix
+from shendu.ops.interpolation import resize_matrix
 from shendu.testing import assert_close, gradcheck
 
 torch = pytest.importorskip("torch")
