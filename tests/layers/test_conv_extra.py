@@ -189,6 +189,8 @@ def test_grouped_conv_layers_explain_bad_groups():
         layers.Conv2D(4, 3, groups=2)(np.zeros((1, 5, 5, 3), "float32"))
     with pytest.raises(TypeError, match="groups"):
         layers.Conv1DTranspose(2, 3, groups=2)
+    with pytest.raises(TypeError, match="groups"):
+        layers.Conv2DTranspose(2, 3, groups=2)
 
 
 def test_new_layers_explain_wrong_ranks_and_arguments():
