@@ -22,8 +22,8 @@ from shendu import backend
 from shendu.autograd import Function
 from shendu.ops.conv import _ints, _padding, _transpose_axis
 from shendu.ops.depthwise import depthwise_conv
-from shendu.ops.window import Window, col2im, crop, geometry, kernel_axes, layout, pad, windows
 from shendu.ops.shape import reshape
+from shendu.ops.window import Window, col2im, crop, geometry, kernel_axes, layout, pad, windows
 from shendu.tensor import Tensor, as_tensor
 
 # ---------------------------------------------------------------- convolution
@@ -37,8 +37,9 @@ class ConvND(Function):
         xpad = pad(x, w.pads)
         taps, m = math.prod(w.k), x.shape[0] * math.prod(w.out)
         cg, F = x.shape[-1] // G, K.shape[-1]
-        cols = windows(xpad, w).reshape(m, taps, G, cg)            # the one copy of the input
+        cols = windows(xpad, w).reshape(m, taps, G, cg)            # the copy of the input (im2col)
         # group-major stacks: cols_g (G, m, taps*cg) and K_g (G, taps*cg, F/G), then one batched GEMM
+        # (regrouping copies the columns once more when G > 1; with G = 1 it is a view)
         cols = cols.transpose(2, 0, 1, 3).reshape(G, m, taps * cg)
         Kg = K.reshape(taps, cg, G, F // G).transpose(2, 0, 1, 3).reshape(G, taps * cg, F // G)
         y = backend.xp.matmul(cols, Kg).transpose(1, 0, 2).reshape(m, F)
@@ -50,7 +51,7 @@ class ConvND(Function):
 
     def backward(self, gy):
         cols, Kg = self.saved
-        w, G = self.win, self.groups
+        w = self.win
         G, m, rows = cols.shape
         gyg = gy.reshape(m, G, -1).transpose(1, 0, 2)             # (G, m, F/G)
         gx = gK = None
