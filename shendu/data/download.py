@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import urllib.parse
 import urllib.request
+import warnings
 from pathlib import Path
 
 
@@ -92,7 +93,8 @@ def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None
     if target.exists() and not force_download:
         if file_hash is None or file_digest(target, algorithm) == str(file_hash).lower():
             return str(target)
-        # an outdated or damaged copy: fetch a fresh one, as Keras does
+        warnings.warn(f"get_file: the cached {target} does not have the expected {algorithm} hash {file_hash} "
+                      f"(incomplete or outdated); downloading it again.", stacklevel=2)
 
     handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
     try:
