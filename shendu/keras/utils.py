@@ -1,5 +1,6 @@
 """``keras.utils``."""
 from shendu.data.download import get_file, validate_file  # noqa: F401
+from shendu.preprocessing.image import array_to_img, img_to_array, load_img, save_img  # noqa: F401
 from shendu.preprocessing.sequence import pad_sequences  # noqa: F401
 from shendu.utils import model_to_dot, normalize, plot_model, set_random_seed, to_categorical  # noqa: F401
 

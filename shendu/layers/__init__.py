@@ -23,3 +23,9 @@ from shendu.layers.regularization import GaussianDropout, GaussianNoise, Spatial
 from shendu.layers.reshaping import Cropping1D, Permute, UpSampling1D, ZeroPadding1D
 from shendu.layers.merging import Dot, dot
 from shendu.layers.preprocessing import Normalization, Rescaling
+from shendu.layers.conv_extra import (Conv1DTranspose, Conv3D, Conv3DTranspose, Convolution1DTranspose,
+                                     Convolution2DTranspose, Convolution3D,
+                                     Convolution3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
+                                     SeparableConv2D, SeparableConvolution1D, SeparableConvolution2D)
+from shendu.layers.pooling import (AveragePooling3D, AvgPool3D, GlobalAveragePooling3D, GlobalAvgPool3D,
+                                   GlobalMaxPool3D, GlobalMaxPooling3D, MaxPool3D, MaxPooling3D)

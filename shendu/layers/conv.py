@@ -11,6 +11,7 @@ from shendu import initializers as initializers_module
 from shendu import ops
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer
+from shendu.layers.conv_shapes import conv_output_shape
 
 
 def _tuple(value, rank, name, layer, low=1):
@@ -23,7 +24,8 @@ def _tuple(value, rank, name, layer, low=1):
     return value
 
 
-_AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)"}
+_AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
+         3: "(batch, depth, height, width, channels)"}
 
 
 class BaseConv(Layer):
@@ -41,12 +43,16 @@ class BaseConv(Layer):
         who = type(self).__name__
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"{who}: filters must be a positive integer, got {filters!r}.")
-        if groups != 1:
-            raise ValueError(f"{who}: grouped convolutions (groups={groups}) are not supported; use groups=1.")
+        if not isinstance(groups, int) or groups < 1 or filters % groups:
+            raise ValueError(f"{who}: groups must be a positive int that divides filters={filters}, got "
+                             f"groups={groups!r}.")
         self.filters = filters
         self.kernel_size = _tuple(kernel_size, self.rank, "kernel_size", who)
         self.strides = _tuple(strides, self.rank, "strides", who)
         self.dilation_rate = _tuple(dilation_rate, self.rank, "dilation_rate", who)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{who}: strides > 1 cannot be combined with dilation_rate > 1 (as in Keras), got "
+                             f"strides={self.strides} and dilation_rate={self.dilation_rate}; use one of them.")
         padding = str(padding).lower()
         if padding not in self.paddings:
             raise ValueError(f"{who}: padding must be one of {self.paddings}, got {padding!r}.")
@@ -61,6 +67,7 @@ class BaseConv(Layer):
         self.bias_initializer = initializers_module.get(bias_initializer)
         self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
         self.bias_regularizer = regularizers_module.get(bias_regularizer)
+        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
 
     def build(self, input_shape):
         who = f"{type(self).__name__} layer '{self.name}'"
@@ -74,10 +81,15 @@ class BaseConv(Layer):
         channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
         if channels is None:
             raise ValueError(f"{who}: the channels axis of the input {tuple(input_shape)} must be known.")
+        if channels % self.groups:
+            raise ValueError(f"{who}: groups={self.groups} must divide the input's {channels} channels; "
+                             f"choose groups among the common divisors of the channels and filters={self.filters}.")
+        channels //= self.groups
         shape = self.kernel_size + ((self.filters, channels) if self.transpose else (channels, self.filters))
-        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer)
-        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                    regularizer=self.bias_regularizer) if self.use_bias else None
+        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.built = True
 
     def call(self, inputs):
@@ -89,6 +101,9 @@ class BaseConv(Layer):
             y = ops.transpose(y, (0, self.rank + 1) + tuple(range(1, self.rank + 1)))
         return y
 
+    def compute_output_shape(self, input_shape):
+        return conv_output_shape(self, input_shape, self.filters)
+
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding, "data_format": self.data_format,
@@ -99,7 +114,7 @@ class BaseConv(Layer):
                 "kernel_regularizer": regularizers_module.serialize(self.kernel_regularizer),
                 "bias_regularizer": regularizers_module.serialize(self.bias_regularizer),
                 "activity_regularizer": regularizers_module.serialize(self.activity_regularizer),
-                "kernel_constraint": None, "bias_constraint": None}
+                "kernel_constraint": self.kernel_constraint, "bias_constraint": self.bias_constraint}
 
 
 class Conv2D(BaseConv):
@@ -107,6 +122,9 @@ class Conv2D(BaseConv):
     rank = 2
 
     def _convolve(self, x):
+        if self.groups > 1:
+            return ops.convolution(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
+                                   self.groups)
         return ops.conv2d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
 
 
@@ -116,6 +134,9 @@ class Conv1D(BaseConv):
     paddings = ("valid", "same", "causal")
 
     def _convolve(self, x):
+        if self.groups > 1:
+            return ops.convolution(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
+                                   self.groups)
         return ops.conv1d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
 
 
@@ -126,6 +147,9 @@ class Conv2DTranspose(BaseConv):
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None,
                  data_format=None, dilation_rate=(1, 1), **kwargs):
+        if "groups" in kwargs:
+            raise TypeError(f"{type(self).__name__} has no groups argument (transposed convolutions are not "
+                            f"grouped in Keras); remove groups={kwargs['groups']!r}.")
         super().__init__(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
                          dilation_rate=dilation_rate, **kwargs)
         self.output_padding = None if output_padding is None else _tuple(output_padding, 2, "output_padding",

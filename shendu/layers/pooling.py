@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from shendu import backend, ops
 from shendu.layers.base import Layer
+from shendu.layers.conv_shapes import conv_length, spatial_axes
+from shendu.ops.window import layout
 from shendu.tensor import Tensor
 
 
@@ -23,20 +25,26 @@ class BasePooling(Layer):
 
     def build(self, input_shape):
         if len(input_shape) != self.rank + 2:
-            axes = "(batch, steps, channels)" if self.rank == 1 else "(batch, height, width, channels)"
+            axes = layout(self.rank)
             raise ValueError(f"{type(self).__name__} layer '{self.name}' expects inputs of rank {self.rank + 2} "
                              f"{axes} but got shape {tuple(input_shape)}.")
         self.built = True
 
     def call(self, inputs):
         pool = getattr(ops, self.op)
-        size = self.pool_size if self.rank == 2 else self.pool_size[0]
-        strides = self.strides if self.rank == 2 else self.strides[0]
+        size = self.pool_size if self.rank != 1 else self.pool_size[0]
+        strides = self.strides if self.rank != 1 else self.strides[0]
         if self.data_format == "channels_first":
             perm = (0,) + tuple(range(2, self.rank + 2)) + (1,)
             y = pool(ops.transpose(inputs, perm), size, strides, self.padding)
             return ops.transpose(y, (0, self.rank + 1) + tuple(range(1, self.rank + 1)))
         return pool(inputs, size, strides, self.padding)
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        for i, axis in enumerate(spatial_axes(self.rank, self.data_format)):
+            shape[axis] = conv_length(shape[axis], self.pool_size[i], self.strides[i], 1, self.padding)
+        return tuple(shape)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size), "padding": self.padding,
@@ -51,6 +59,16 @@ class MaxPooling2D(BasePooling):
 class AveragePooling2D(BasePooling):
     """y = the mean of each window ('same' padding averages only the real values)."""
     rank, op = 2, "avg_pool2d"
+
+
+class MaxPooling3D(BasePooling):
+    """y = the largest value in each pool_size window of a volume (batch, depth, height, width, channels)."""
+    rank, op = 3, "max_pool3d"
+
+
+class AveragePooling3D(BasePooling):
+    """y = the mean of each window of a volume ('same' padding averages only the real values)."""
+    rank, op = 3, "avg_pool3d"
 
 
 class MaxPooling1D(BasePooling):
@@ -89,6 +107,12 @@ class GlobalPooling(Layer):
     def compute_mask(self, inputs, mask=None):
         return None
 
+    def compute_output_shape(self, input_shape):
+        axes = spatial_axes(self.rank, self.data_format)
+        if self.keepdims:
+            return tuple(1 if i in axes else d for i, d in enumerate(input_shape))
+        return tuple(d for i, d in enumerate(input_shape) if i not in axes)
+
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
 
@@ -109,6 +133,16 @@ class GlobalMaxPooling1D(GlobalPooling):
     rank, mode = 1, "max"
 
 
+class GlobalAveragePooling3D(GlobalPooling):
+    rank, mode = 3, "mean"
+
+
+class GlobalMaxPooling3D(GlobalPooling):
+    rank, mode = 3, "max"
+
+
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
+MaxPool3D, AvgPool3D, GlobalAvgPool3D, GlobalMaxPool3D = (MaxPooling3D, AveragePooling3D, GlobalAveragePooling3D,
+                                                          GlobalMaxPooling3D)
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D

@@ -46,12 +46,17 @@ class UpSampling2D(Spatial2D):
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(data_format=data_format, **kwargs)
         self.size = (size, size) if isinstance(size, int) else tuple(size)
-        if interpolation != "nearest":
-            raise ValueError(f"UpSampling2D supports interpolation='nearest', got {interpolation!r}.")
+        interpolation = str(interpolation).lower()
+        if interpolation not in ops.resize_interpolations:
+            raise ValueError(f"UpSampling2D: interpolation must be one of {', '.join(ops.resize_interpolations)}, "
+                             f"got {interpolation!r}.")
         self.interpolation = interpolation
 
     def call(self, inputs):
         r = self._rows
+        if self.interpolation != "nearest":      # a linear map per axis, TensorFlow's half-pixel sampling
+            h, w = inputs.shape[r], inputs.shape[r + 1]
+            return ops.resize(inputs, (h * self.size[0], w * self.size[1]), self.interpolation, self.data_format)
         shape = inputs.shape
         h, w = shape[r], shape[r + 1]
         sh, sw = self.size

@@ -11,3 +11,8 @@ from shendu.ops.shape import (broadcast_to, concatenate, expand_dims, getitem, p
                               stack, transpose)
 from shendu.ops.normalization import batch_norm, layer_norm
 from shendu.ops.recurrent import gru, lstm, simple_rnn
+from shendu.ops.conv_nd import conv1d_transpose, conv3d, conv3d_transpose, conv_transpose, convolution
+from shendu.ops.depthwise import depthwise_conv, separable_conv
+from shendu.ops.pool_nd import avg_pool, avg_pool3d, max_pool, max_pool3d
+from shendu.ops.interpolation import INTERPOLATIONS as resize_interpolations
+from shendu.ops.interpolation import resize

@@ -1,2 +1,2 @@
 """``keras.preprocessing``: the legacy text and sequence helpers tutorials use."""
-from shendu.keras.preprocessing import sequence, text  # noqa: F401
+from shendu.keras.preprocessing import image, sequence, text  # noqa: F401
