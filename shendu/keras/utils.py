@@ -1,19 +1,8 @@
 """``keras.utils``."""
 from shendu.preprocessing.sequence import pad_sequences  # noqa: F401
+from shendu.data.adapter import unpack_x_y_sample_weight  # noqa: F401
+from shendu.data.py_dataset import PyDataset as _PyDataset
 from shendu.utils import normalize, set_random_seed, to_categorical  # noqa: F401
 
 
-class Sequence:
-    """Base class for batch generators: implement ``__len__`` (batches per epoch) and ``__getitem__``."""
-
-    def __len__(self):
-        raise NotImplementedError
-
-    def __getitem__(self, index):
-        raise NotImplementedError
-
-    def on_epoch_end(self):
-        pass
-
-
-PyDataset = Sequence
+PyDataset = Sequence = _PyDataset   # tf.keras 2's name for it is Sequence
