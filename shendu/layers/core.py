@@ -44,6 +44,19 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
                       **kwargs).output
 
 
+def conform_rank(x, batch_shape):
+    """Data with one trailing size-1 axis more or fewer than an Input expects is reshaped to it, as
+    tf.keras 2 and Keras 3 do: (N, 28, 28) enters a (None, 28, 28, 1) input, (N, 1) a (None,) one."""
+    if not isinstance(x, Tensor) or batch_shape is None:
+        return x
+    rank, expected = x.ndim, len(batch_shape)
+    if rank == expected + 1 and x.shape[-1] == 1:
+        return ops.squeeze(x, -1)
+    if rank == expected - 1 and batch_shape[-1] == 1:
+        return ops.expand_dims(x, -1)
+    return x
+
+
 class Dense(Layer):
     """a = f(x W + b): every input connected to every unit. W is (input_dim, units), b is (units,)."""
 

@@ -1,9 +1,11 @@
 """``Sequential``: a plain stack of layers, each feeding the next."""
 from __future__ import annotations
 
+import warnings
+
 from shendu import autograd, backend
-from shendu.layers.base import Layer
-from shendu.layers.core import InputLayer
+from shendu.layers.base import Layer, extends_shape
+from shendu.layers.core import InputLayer, conform_rank
 from shendu.layers.symbolic import KerasTensor
 from shendu.models.model import Model
 from shendu.tensor import Tensor
@@ -79,7 +81,12 @@ class Sequential(Model):
     def call(self, inputs, training=None):
         if self._input_batch_shape is not None and not isinstance(inputs, (list, tuple)):
             expected = self._input_batch_shape
-            if len(inputs.shape) != len(expected) or any(
+            inputs = conform_rank(inputs, expected)
+            if extends_shape(tuple(inputs.shape), expected):
+                warnings.warn(f"Sequential model '{self.name}' was constructed with input shape {expected} but is "
+                              f"called on an input of larger rank, shape {(None,) + tuple(inputs.shape[1:])}; its "
+                              f"layers are applied to it as they are (tf.keras 2's behaviour).", stacklevel=3)
+            elif len(inputs.shape) != len(expected) or any(
                     e is not None and e != g for e, g in zip(expected[1:], inputs.shape[1:])):
                 raise ValueError(f"Sequential model '{self.name}' expects input of shape {expected} (None is the "
                                  f"batch axis) but got {tuple(inputs.shape)}.")
