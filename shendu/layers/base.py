@@ -61,6 +61,8 @@ def _training_scope(training):
 def _dtype_name(dtype) -> str:
     if isinstance(dtype, dict):        # Keras 3's DTypePolicy config
         dtype = dtype.get("config", {}).get("name", "float32")
+    if dtype in ("string", "str", str, bytes) or getattr(dtype, "name", None) == "string":
+        return "string"              # Keras's name for text inputs (NumPy arrays of str)
     return np.dtype(dtype if dtype is not None else backend.floatx).name
 
 

@@ -29,7 +29,8 @@ class InputLayer(Layer):
             batch_shape = (batch_size,) + shape
         self.batch_shape = tuple(batch_shape)
         self._batch_input_shape = self.batch_shape
-        self.output = KerasTensor(self.batch_shape, dtype or "float32", None, name=self.name)
+        self.output = KerasTensor(self.batch_shape, self.dtype if dtype is not None else "float32", None,
+                                  name=self.name)
         self.output.input_layer = self
         self.built = True
 

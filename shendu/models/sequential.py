@@ -63,9 +63,15 @@ class Sequential(Model):
         self._input_batch_shape = (None,) + input_shape[1:]
         shape = tuple(2 if d is None else d for d in input_shape)
         dtype = getattr(self._stack[0], "input_dtype", None) or backend.floatx   # Embedding wants integer ids
+        layers = self._stack
+        if dtype == "string":     # text: the first layer's output comes from its spec (the vocabulary may be unset)
+            spec = layers[0].compute_output_spec(KerasTensor(self._input_batch_shape, "string"))
+            layers[0]._output_shape, layers = spec.shape, layers[1:]
+            shape = tuple(2 if d is None else d for d in spec.shape)
+            dtype = spec.dtype
         x = Tensor._wrap(backend.xp.zeros(shape, dtype), False)
         with autograd.no_grad():
-            for layer in self._stack:
+            for layer in layers:
                 x = layer(x, training=False)
                 layer._output_shape = (None,) + tuple(x.shape[1:])
         self.built = True
