@@ -386,11 +386,9 @@ class Dataset:
                     out[(j,) + tuple(slice(0, d) for d in a.shape)] = a
                 return out
             structure = chunk[0]
-            shapes = padded_shapes if padded_shapes is not None else map_structure(lambda _: None, structure)
-            values = padding_values if padding_values is not None else map_structure(lambda _: None, structure)
-            shapes = _as_structure(shapes, structure)
-            values = _as_structure(values, structure)
-            return map_many(lambda *xs: pad(*xs[2:], shape=xs[0], value=xs[1]), [shapes, values] + list(chunk))
+            shapes = iter(_per_leaf(padded_shapes, structure))
+            values = iter(_per_leaf(padding_values, structure))
+            return map_many(lambda *xs: pad(*xs, shape=next(shapes), value=next(values)), list(chunk))
 
         card = parent._cardinality
         if card >= 0:
@@ -513,6 +511,17 @@ def _as_structure(value, like):
     if isinstance(like, dict) and isinstance(value, dict):
         return {k: _as_structure(value[k], like[k]) if k in like else value[k] for k in value}
     return value
+
+
+def _per_leaf(spec, like) -> list:
+    """One entry of ``spec`` (padded shapes or values, given per leaf of ``like``, or None) per leaf."""
+    if spec is None:
+        return [None] * len(leaves(like))
+    if isinstance(like, tuple):
+        return [v for part, sub in zip(spec, like) for v in _per_leaf(part, sub)]
+    if isinstance(like, dict):
+        return [v for key in like for v in _per_leaf(spec.get(key), like[key])]
+    return [spec]
 
 
 def _peek_spec(dataset, apply, flat=False):
