@@ -29,4 +29,7 @@ def __getattr__(name):
         return importlib.import_module(f"shendu.{name}")
     if name == "range":
         return arange
+    if name == "TensorSpec":        # tf.TensorSpec, for Dataset.from_generator(output_signature=...)
+        from shendu.data import TensorSpec
+        return TensorSpec
     raise AttributeError(f"module 'shendu' has no attribute {name!r}")

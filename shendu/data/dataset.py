@@ -241,6 +241,95 @@ class Dataset:
     def apply(self, transformation_func) -> "Dataset":
         return transformation_func(self)
 
+    def take_while(self, predicate, name=None) -> "Dataset":
+        """The elements up to (not including) the first one for which ``predicate`` is false."""
+        parent = self
+        return Dataset(lambda: itertools.takewhile(lambda e: bool(np.asarray(_call(predicate, e))), parent._make()),
+                       UNKNOWN, lambda: parent.element_spec)
+
+    def shard(self, num_shards, index, name=None) -> "Dataset":
+        """Every ``num_shards``-th element, starting at ``index``."""
+        num_shards, index = _check_count("shard num_shards", num_shards), _check_count("shard index", index)
+        if not 0 <= index < num_shards:
+            raise ValueError(f"shard index must be in [0, num_shards={num_shards}), got {index}.")
+        card = self._cardinality
+        if card >= 0:
+            card = len(range(index, card, num_shards))
+        return self._derive(lambda make: (lambda: itertools.islice(make(), index, None, num_shards)), card)
+
+    def unique(self, name=None) -> "Dataset":
+        """Each distinct scalar element once, in order of first appearance."""
+        parent = self
+
+        def make():
+            seen = set()
+            for e in parent._make():
+                key = np.asarray(e).item() if not isinstance(e, (tuple, dict)) and np.ndim(e) == 0 else None
+                if key is None:
+                    raise TypeError("unique() works on datasets of scalars only (ints or strings).")
+                if key not in seen:
+                    seen.add(key)
+                    yield e
+        return Dataset(make, UNKNOWN, lambda: parent.element_spec)
+
+    def interleave(self, map_func, cycle_length=None, block_length=1, num_parallel_calls=None, deterministic=None,
+                   name=None) -> "Dataset":
+        """``map_func(element)`` returns a dataset; take ``block_length`` elements from each of
+        ``cycle_length`` open datasets in turn (tf.data's order), opening the next as one ends."""
+        block = _check_count("interleave block_length", block_length)
+        cycle = _check_count("interleave cycle_length", cycle_length, allow_none=True)
+        cycle = os.cpu_count() or 1 if cycle in (None, AUTOTUNE) else cycle
+        parent = self
+
+        def open_next(sources):
+            inner = _call(map_func, next(sources))
+            if not isinstance(inner, Dataset):
+                raise TypeError(f"interleave's function must return a Dataset, got {type(inner).__name__}.")
+            return inner._make()
+
+        def make():
+            # tf.data's cycle: slot by slot, block_length elements each; an ended slot is emptied and
+            # refilled from the next input element when the cycle comes back to it
+            sources, slots = parent._make(), [None] * cycle
+            index, taken, open_count, input_done = 0, 0, 0, False
+            while not input_done or open_count:
+                if slots[index] is not None:
+                    try:
+                        element = next(slots[index])
+                    except StopIteration:
+                        slots[index], open_count = None, open_count - 1
+                        index, taken = (index + 1) % cycle, 0
+                        continue
+                    yield element
+                    taken += 1
+                    if taken == block:
+                        index, taken = (index + 1) % cycle, 0
+                elif not input_done:
+                    try:
+                        slots[index] = open_next(sources)
+                        open_count += 1
+                    except StopIteration:
+                        input_done = True
+                else:
+                    index, taken = (index + 1) % cycle, 0
+        return Dataset(make, UNKNOWN, lambda: _peek_spec(self, lambda e: _call(map_func, e), flat=True))
+
+    def reduce(self, initial_state, reduce_func):
+        """Fold the elements: state = reduce_func(state, element), from ``initial_state``."""
+        state = initial_state
+        for element in self._make():
+            state = reduce_func(state, *element) if isinstance(element, tuple) else reduce_func(state, element)
+        return map_structure(lambda v: to_user(to_array(v)), from_user(state) if not isinstance(state, Tensor)
+                             else to_array(state))
+
+    def get_single_element(self, name=None):
+        """The only element of a one-element dataset."""
+        elements = list(itertools.islice(self._make(), 2))
+        if len(elements) != 1:
+            raise ValueError(f"get_single_element needs a dataset of exactly one element, this one has "
+                             f"{'none' if not elements else 'more than one'}.")
+        return map_structure(to_user, elements[0])
+
     # ------------------------------------------------------------ order and count
     def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=None, name=None) -> "Dataset":
         """Sample each element from a buffer of ``buffer_size`` (see the module docstring)."""
@@ -461,6 +550,12 @@ class Dataset:
     def __bool__(self):
         return True
 
+    def __getattr__(self, attr):
+        if attr in _NOT_PROVIDED:
+            raise NotImplementedError(f"Dataset.{attr} is a tf.data method that shendu's Python pipeline does not "
+                                      f"provide. {_NOT_PROVIDED[attr]}")
+        raise AttributeError(f"'Dataset' object has no attribute {attr!r}")
+
     def __repr__(self):
         return f"<Dataset element_spec={self.element_spec}>"
 
@@ -471,6 +566,27 @@ class Dataset:
             return Dataset._indexed(self._source, wrap(self._make_indices), cardinality, self._spec)
         parent = self
         return Dataset(wrap(lambda: parent._make()), cardinality, lambda: parent.element_spec)
+
+
+_NOT_PROVIDED = {
+    "window": "Batch consecutive elements with batch() (or build the windows with NumPy).",
+    "group_by_window": "Group the elements in Python, or sort them before batch().",
+    "bucket_by_sequence_length": "Use padded_batch() on elements sorted by length.",
+    "rejection_resample": "Resample the arrays with NumPy before from_tensor_slices().",
+    "scan": "Compute the running state in a Python generator and use from_generator().",
+    "snapshot": "Use cache(), which keeps the elements in memory.",
+    "save": "Save the arrays with numpy.save and rebuild the dataset with from_tensor_slices().",
+    "load": "Load arrays with numpy.load and use from_tensor_slices().",
+    "with_options": "There are no options to set: the pipeline runs in Python, in the reading thread.",
+    "options": "There are no options: the pipeline runs in Python, in the reading thread.",
+    "ragged_batch": "Use padded_batch(); shendu has no ragged tensors.",
+    "sparse_batch": "Use batch() on dense arrays; shendu has no sparse tensors.",
+    "rebatch": "Use unbatch().batch(n).",
+    "sample_from_datasets": "Mix the arrays with NumPy before from_tensor_slices().",
+    "choose_from_datasets": "Choose the elements in a Python generator and use from_generator().",
+    "random": "Use from_generator() with a NumPy generator.",
+    "distribute": "shendu trains on one device.",
+}
 
 
 def _chunks(iterator, size, drop_remainder):

@@ -187,3 +187,30 @@ def test_string_elements_stay_python_strings():
     assert isinstance(texts, np.ndarray) and texts.tolist() == ["a b", "c"]
     assert isinstance(labels, sd.Tensor)
     assert repr(ds.element_spec[0]) == "TensorSpec(shape=(None,), dtype=string, name=None)"
+
+
+def test_interleave_follows_tf_data_cycle_order():
+    # tf.data's reference example for interleave(cycle_length=2, block_length=4)
+    ds = Dataset.range(1, 6).interleave(lambda x: Dataset.from_tensors(x).repeat(6), cycle_length=2, block_length=4)
+    assert values(ds) == [1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 3, 3, 4, 4, 5, 5, 5, 5, 5, 5]
+
+
+def test_reduce_shard_unique_take_while_single_element():
+    assert int(Dataset.range(5).reduce(np.int64(0), lambda state, v: state + v)) == 10
+    assert values(Dataset.range(10).shard(3, 1)) == [1, 4, 7] and len(Dataset.range(10).shard(3, 1)) == 3
+    assert values(Dataset.from_tensor_slices([1, 1, 2, 3, 2]).unique()) == [1, 2, 3]
+    assert values(Dataset.range(10).take_while(lambda v: v < 3)) == [0, 1, 2]
+    assert int(Dataset.range(1).get_single_element()) == 0
+    with pytest.raises(ValueError, match="exactly one"):
+        Dataset.range(2).get_single_element()
+
+
+def test_tf_data_methods_not_provided_say_what_to_use():
+    with pytest.raises(NotImplementedError, match="batch"):
+        Dataset.range(3).window(2)
+    with pytest.raises(AttributeError):
+        Dataset.range(3).no_such_method
+    import shendu as tf
+    assert tf.data.experimental.AUTOTUNE == AUTOTUNE
+    assert int(tf.data.experimental.cardinality(Dataset.range(3).repeat())) == tf.data.experimental.INFINITE_CARDINALITY
+    assert tf.TensorSpec is TensorSpec
