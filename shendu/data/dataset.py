@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -42,6 +43,14 @@ from shendu.tensor import Tensor
 INFINITE = -1
 UNKNOWN = -2
 AUTOTUNE = -1
+
+
+class _Peeking(threading.local):
+    """Set while element_spec reads a first element: that read does not count as an epoch of shuffling."""
+    active = False
+
+
+_peeking = _Peeking()
 
 
 def _gather(source, index):
@@ -344,7 +353,9 @@ class Dataset:
         epochs = itertools.count()
 
         def rng():
-            return np.random.default_rng([base, next(epochs)] if reshuffle else base)
+            if _peeking.active or not reshuffle:
+                return np.random.default_rng(base)
+            return np.random.default_rng([base, next(epochs)])
         if self._source is not None:
             parent_indices = self._make_indices
             return Dataset._indexed(self._source, lambda: _buffer_shuffle(parent_indices(), buffer_size, rng()),
@@ -642,10 +653,13 @@ def _per_leaf(spec, like) -> list:
 
 def _peek_spec(dataset, apply, flat=False):
     """The spec of a mapped dataset, found by running the function on the first element."""
+    _peeking.active = True
     try:
         first = next(iter(dataset._make()))
     except StopIteration:
         return None
+    finally:
+        _peeking.active = False
     out = apply(first)
     if flat:
         return out.element_spec

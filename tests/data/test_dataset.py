@@ -214,3 +214,10 @@ def test_tf_data_methods_not_provided_say_what_to_use():
     assert tf.data.experimental.AUTOTUNE == AUTOTUNE
     assert int(tf.data.experimental.cardinality(Dataset.range(3).repeat())) == tf.data.experimental.INFINITE_CARDINALITY
     assert tf.TensorSpec is TensorSpec
+
+
+def test_reading_the_element_spec_does_not_use_up_a_shuffle():
+    plain = Dataset.range(20).shuffle(20, seed=2).map(lambda v: v * 1)
+    peeked = Dataset.range(20).shuffle(20, seed=2).map(lambda v: v * 1)
+    assert peeked.element_spec == TensorSpec((), "int64")
+    assert values(peeked) == values(plain)
