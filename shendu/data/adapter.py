@@ -204,7 +204,8 @@ def class_weight_to_sample_weights(y, class_weight):
 def _is_py_dataset(x) -> bool:
     if isinstance(x, PyDataset):
         return True
-    return hasattr(x, "__getitem__") and hasattr(x, "__len__") and not isinstance(
+    # array-likes (pandas frames, h5py datasets) define __array__ and are data, not batch sources
+    return hasattr(x, "__getitem__") and hasattr(x, "__len__") and not hasattr(x, "__array__") and not isinstance(
         x, (np.ndarray, list, tuple, dict, str, Tensor, Dataset))
 
 
