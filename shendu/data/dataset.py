@@ -31,11 +31,11 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from shendu import backend
+from shendu.data import iteration
 from shendu.data.structure import (TensorSpec, as_dtype, from_user, is_text, leaves, map_many, map_structure,
                                    same_structure, to_array, to_user)
 from shendu.tensor import Tensor
@@ -57,42 +57,11 @@ def _gather(source, index):
     return map_structure(lambda a: a[index], source)
 
 
-def _stack(*arrays):
-    try:
-        return np.stack(arrays)
-    except ValueError:
-        shapes = sorted({np.shape(a) for a in arrays})
-        raise ValueError(f"Cannot batch elements of different shapes {shapes[:4]} into one array. Use "
-                         f"padded_batch() to pad them to one shape, or map() them to one shape first.") from None
-
-
 def _call(fn, element):
     """tf.data's calling convention: a tuple element is spread over the arguments, anything else is one.
     The function gets NumPy values: every Python operator works on them, and shendu's functions
     (``tf.cast``, layers) accept them."""
     return fn(*element) if isinstance(element, tuple) else fn(element)
-
-
-def _uniforms(rng):
-    """An endless stream of floats in [0, 1), drawn 256 at a time (one draw per element is slow)."""
-    while True:
-        yield from rng.random(256).tolist()
-
-
-def _buffer_shuffle(iterator, buffer_size, rng):
-    buffer = []
-    draws = _uniforms(rng)
-    for element in iterator:
-        if len(buffer) < buffer_size:
-            buffer.append(element)
-            continue
-        i = int(next(draws) * len(buffer))
-        yield buffer[i]
-        buffer[i] = element
-    while buffer:
-        i = int(next(draws) * len(buffer))
-        buffer[i], buffer[-1] = buffer[-1], buffer[i]
-        yield buffer.pop()
 
 
 def _check_count(name, value, allow_none=False):
@@ -228,7 +197,7 @@ class Dataset:
         def make():
             if not workers or workers == 1:
                 return (apply(e) for e in parent._make())
-            return _threaded(apply, parent._make(), workers)
+            return iteration.threaded(apply, parent._make(), workers)
         return Dataset(make, self._cardinality, lambda: _peek_spec(self, apply))
 
     def filter(self, predicate, name=None) -> "Dataset":
@@ -287,40 +256,17 @@ class Dataset:
         ``cycle_length`` open datasets in turn (tf.data's order), opening the next as one ends."""
         block = _check_count("interleave block_length", block_length)
         cycle = _check_count("interleave cycle_length", cycle_length, allow_none=True)
-        cycle = os.cpu_count() or 1 if cycle in (None, AUTOTUNE) else cycle
+        cycle = (os.cpu_count() or 1) if cycle in (None, AUTOTUNE) else cycle
         parent = self
 
-        def open_next(sources):
-            inner = _call(map_func, next(sources))
+        def open_inner(element):
+            inner = _call(map_func, element)
             if not isinstance(inner, Dataset):
                 raise TypeError(f"interleave's function must return a Dataset, got {type(inner).__name__}.")
             return inner._make()
 
         def make():
-            # tf.data's cycle: slot by slot, block_length elements each; an ended slot is emptied and
-            # refilled from the next input element when the cycle comes back to it
-            sources, slots = parent._make(), [None] * cycle
-            index, taken, open_count, input_done = 0, 0, 0, False
-            while not input_done or open_count:
-                if slots[index] is not None:
-                    try:
-                        element = next(slots[index])
-                    except StopIteration:
-                        slots[index], open_count = None, open_count - 1
-                        index, taken = (index + 1) % cycle, 0
-                        continue
-                    yield element
-                    taken += 1
-                    if taken == block:
-                        index, taken = (index + 1) % cycle, 0
-                elif not input_done:
-                    try:
-                        slots[index] = open_next(sources)
-                        open_count += 1
-                    except StopIteration:
-                        input_done = True
-                else:
-                    index, taken = (index + 1) % cycle, 0
+            return iteration.interleave(parent._make(), open_inner, cycle, block)
         return Dataset(make, UNKNOWN, lambda: _peek_spec(self, lambda e: _call(map_func, e), flat=True))
 
     def reduce(self, initial_state, reduce_func):
@@ -358,10 +304,10 @@ class Dataset:
             return np.random.default_rng([base, next(epochs)])
         if self._source is not None:
             parent_indices = self._make_indices
-            return Dataset._indexed(self._source, lambda: _buffer_shuffle(parent_indices(), buffer_size, rng()),
+            return Dataset._indexed(self._source, lambda: iteration.buffer_shuffle(parent_indices(), buffer_size, rng()),
                                     self._cardinality, self._spec)
         parent = self
-        return Dataset(lambda: _buffer_shuffle(parent._make(), buffer_size, rng()), self._cardinality,
+        return Dataset(lambda: iteration.buffer_shuffle(parent._make(), buffer_size, rng()), self._cardinality,
                        lambda: parent.element_spec)
 
     def repeat(self, count=None, name=None) -> "Dataset":
@@ -428,7 +374,7 @@ class Dataset:
         def make():
             if "elements" in store:
                 return iter(store["elements"])
-            return _filling(parent._make(), store)
+            return iteration.filling(parent._make(), store)
         return Dataset(make, self._cardinality, lambda: parent.element_spec)
 
     # ------------------------------------------------------------ batching
@@ -451,11 +397,11 @@ class Dataset:
             source, indices = self._source, self._make_indices
 
             def make_indexed():
-                for chunk in _chunks(indices(), size, drop_remainder):
+                for chunk in iteration.chunks(indices(), size, drop_remainder):
                     yield _gather(source, np.asarray(chunk, dtype=np.intp))
             return Dataset(make_indexed, card, spec)
         parent = self
-        return Dataset(lambda: (map_many(_stack, chunk) for chunk in _chunks(parent._make(), size, drop_remainder)),
+        return Dataset(lambda: (map_many(iteration.stack, chunk) for chunk in iteration.chunks(parent._make(), size, drop_remainder)),
                        card, spec)
 
     def padded_batch(self, batch_size, padded_shapes=None, padding_values=None, drop_remainder=False,
@@ -468,33 +414,16 @@ class Dataset:
         parent = self
 
         def pad_batch(chunk):
-            def pad(*arrays, shape=None, value=None):
-                rank = {a.ndim for a in arrays}
-                if len(rank) != 1:
-                    raise ValueError(f"padded_batch: elements have different ranks {sorted(rank)}.")
-                target = [max(a.shape[i] for a in arrays) for i in range(arrays[0].ndim)]
-                if shape is not None:
-                    for i, d in enumerate(shape):
-                        if d is not None:
-                            if d < target[i]:
-                                raise ValueError(f"padded_batch: an element has size {target[i]} on axis {i}, larger "
-                                                 f"than its padded shape {tuple(shape)}.")
-                            target[i] = int(d)
-                fill = value if value is not None else ("" if is_text(arrays[0]) else 0)
-                out = np.full((len(arrays), *target), fill, dtype=arrays[0].dtype)
-                for j, a in enumerate(arrays):
-                    out[(j,) + tuple(slice(0, d) for d in a.shape)] = a
-                return out
             structure = chunk[0]
             shapes = iter(_per_leaf(padded_shapes, structure))
             values = iter(_per_leaf(padding_values, structure))
-            return map_many(lambda *xs: pad(*xs, shape=next(shapes), value=next(values)), list(chunk))
+            return map_many(lambda *xs: iteration.pad_stack(xs, next(shapes), next(values)), list(chunk))
 
         card = parent._cardinality
         if card >= 0:
             card = card // size if drop_remainder else -(-card // size)
         return Dataset(lambda: (pad_batch([map_structure(np.asarray, e) for e in chunk])
-                                for chunk in _chunks(parent._make(), size, drop_remainder)), card,
+                                for chunk in iteration.chunks(parent._make(), size, drop_remainder)), card,
                        lambda: map_structure(lambda s: TensorSpec(None if s.shape is None else
                                                                   (None,) + tuple(None for _ in s.shape), s.dtype),
                                              parent.element_spec))
@@ -598,35 +527,6 @@ _NOT_PROVIDED = {
     "random": "Use from_generator() with a NumPy generator.",
     "distribute": "shendu trains on one device.",
 }
-
-
-def _chunks(iterator, size, drop_remainder):
-    while True:
-        chunk = list(itertools.islice(iterator, size))
-        if not chunk or (drop_remainder and len(chunk) < size):
-            return
-        yield chunk
-
-
-def _filling(iterator, store):
-    """Yield from ``iterator`` and keep the elements; a complete pass becomes the cache."""
-    elements = []
-    for element in iterator:
-        elements.append(element)
-        yield element
-    store["elements"] = elements
-
-
-def _threaded(fn, iterator, workers):
-    """fn over the iterator in ``workers`` threads, in order, with a bounded look-ahead."""
-    with ThreadPoolExecutor(workers) as pool:
-        pending = []
-        for element in iterator:
-            pending.append(pool.submit(fn, element))
-            if len(pending) >= 2 * workers:
-                yield pending.pop(0).result()
-        for future in pending:
-            yield future.result()
 
 
 def _as_structure(value, like):

@@ -221,3 +221,8 @@ def test_reading_the_element_spec_does_not_use_up_a_shuffle():
     peeked = Dataset.range(20).shuffle(20, seed=2).map(lambda v: v * 1)
     assert peeked.element_spec == TensorSpec((), "int64")
     assert values(peeked) == values(plain)
+
+
+def test_interleave_cycle_length_three():
+    ds = Dataset.range(3).interleave(lambda x: Dataset.from_tensors(x).repeat(2), cycle_length=3, block_length=1)
+    assert values(ds) == [0, 1, 2, 0, 1, 2]
