@@ -1,6 +1,5 @@
 """``keras.utils``."""
 from shendu.preprocessing.sequence import pad_sequences  # noqa: F401
-from shendu.data.adapter import unpack_x_y_sample_weight  # noqa: F401
 from shendu.data.dataset_utils import text_dataset_from_directory, timeseries_dataset_from_array  # noqa: F401
 from shendu.data.image_dataset import image_dataset_from_directory  # noqa: F401
 from shendu.data.py_dataset import PyDataset as _PyDataset

@@ -218,11 +218,12 @@ def test_py_dataset_threads_shuffling_and_the_sequence_alias():
     assert len(a.fit(Legacy(), epochs=2, verbose=0).history["loss"]) == 2
 
 
-def test_unpack_x_y_sample_weight():
+def test_each_batch_is_unpacked_as_keras_does():
+    from shendu.data.adapter import unpack_x_y_sample_weight
     x, y, w = np.zeros(2), np.ones(2), np.full(2, 3.0)
-    assert utils.unpack_x_y_sample_weight((x,))[1:] == (None, None)
-    assert utils.unpack_x_y_sample_weight([x, y])[1] is y
-    assert utils.unpack_x_y_sample_weight((x, y, w))[2] is w
-    assert utils.unpack_x_y_sample_weight({"a": x})[0] == {"a": x}
+    assert unpack_x_y_sample_weight((x,))[1:] == (None, None)
+    assert unpack_x_y_sample_weight([x, y])[1] is y
+    assert unpack_x_y_sample_weight((x, y, w))[2] is w
+    assert unpack_x_y_sample_weight({"a": x})[0] == {"a": x}
     with pytest.raises(ValueError, match="4 items"):
-        utils.unpack_x_y_sample_weight((x, y, w, w))
+        unpack_x_y_sample_weight((x, y, w, w))
