@@ -181,6 +181,7 @@ def test_py_dataset_logs_match_keras(keras):
                                atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:Your input ran out of data")   # Keras 3 warns at a generator's end
 def test_generator_logs_match_keras(keras):
     x, y = _data()
     theirs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
