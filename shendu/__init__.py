@@ -24,10 +24,14 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     """Names loaded on first use: ``shendu.keras`` (``import shendu as tf; tf.keras.layers.Dense``),
-    ``shendu.random`` (``tf.random.normal``) and ``shendu.range`` (``tf.range``)."""
-    if name in ("keras", "random"):
+    ``shendu.random`` (``tf.random.normal``), ``shendu.data`` (``tf.data.Dataset``) and ``shendu.range``
+    (``tf.range``)."""
+    if name in ("keras", "random", "data"):
         import importlib
         return importlib.import_module(f"shendu.{name}")
     if name == "range":
         return arange
+    if name == "TensorSpec":        # tf.TensorSpec, for Dataset.from_generator(output_signature=...)
+        from shendu.data import TensorSpec
+        return TensorSpec
     raise AttributeError(f"module 'shendu' has no attribute {name!r}")

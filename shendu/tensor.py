@@ -69,6 +69,13 @@ class Tensor:
     def __int__(self):
         return int(self.data)
 
+    def __index__(self):
+        """An integer scalar tensor indexes a list, as TensorFlow's do: class_names[labels[i]]."""
+        if self.data.ndim or self.data.dtype.kind not in "iub":
+            raise TypeError(f"only an integer scalar tensor can be used as an index, got dtype {self.dtype} "
+                            f"and shape {tuple(self.shape)}.")
+        return int(self.data)
+
     def __bool__(self):
         return bool(self.data)
 

@@ -132,3 +132,11 @@ def test_tensor_of_a_tensor_and_as_tensor():
     assert as_tensor(x) is x
     y = sd.Tensor(x)
     assert y is not x and not y.requires_grad and y.dtype == np.float64
+
+
+def test_an_integer_scalar_tensor_is_an_index():
+    names = ["cat", "dog", "bird"]
+    labels = sd.tensor(np.array([2, 0]))
+    assert names[labels[0]] == "bird" and [1, 2, 3][sd.tensor(np.int64(1))] == 2
+    with pytest.raises(TypeError, match="integer scalar"):
+        names[sd.tensor(np.array(1.0))]

@@ -1,13 +1,21 @@
 """Turn what users pass to ``fit``/``evaluate``/``predict`` into batches of (x, y, sample_weight).
 
-Accepted: NumPy arrays (or lists/dicts of them for multi-input models), a Python generator or
-iterator yielding ``(x, y)`` / ``(x, y, sample_weight)`` tuples, or a ``Sequence``-like object
-with ``__len__`` and ``__getitem__`` returning such tuples.
+Accepted: NumPy arrays (or lists/dicts of them for multi-input models, arrays of strings for a
+model that starts with TextVectorization); a ``Dataset`` whose elements are batches; a Python
+generator or iterator yielding batches; or a ``PyDataset`` / ``Sequence`` (``__len__`` and
+``__getitem__`` returning batches). A batch is ``x``, ``(x, y)`` or ``(x, y, sample_weight)``.
 """
 from __future__ import annotations
 
+import itertools
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
+from shendu import backend
+from shendu.data.dataset import INFINITE, Dataset
+from shendu.data.py_dataset import PyDataset
 from shendu.tensor import Tensor
 
 
@@ -44,8 +52,9 @@ def num_samples(x) -> int:
 
 
 def is_array_data(x) -> bool:
-    return not (hasattr(x, "__next__") or (hasattr(x, "__getitem__") and hasattr(x, "__len__")
-                                           and not isinstance(x, (np.ndarray, list, tuple, dict, Tensor))))
+    """Arrays (or lists/dicts of them), as opposed to a Dataset, a PyDataset or a generator."""
+    return not (isinstance(x, Dataset) or hasattr(x, "__next__") or _is_py_dataset(x)
+                or (hasattr(x, "__iter__") and not hasattr(x, "__len__")))
 
 
 class ArrayBatches:
@@ -74,6 +83,10 @@ class ArrayBatches:
     def __len__(self):
         return -(-self.n // self.batch_size)
 
+    @property
+    def num_batches(self):
+        return len(self)
+
     def __iter__(self):
         order = self.rng.permutation(self.n) if self.shuffle else None
         for start in range(0, self.n, self.batch_size):
@@ -82,43 +95,150 @@ class ArrayBatches:
 
 
 class IterableBatches:
-    """Batches from a generator, iterator or ``Sequence``; ``steps`` bounds an endless generator."""
+    """Batches from a ``Dataset``, a ``PyDataset`` / ``Sequence``, or a Python generator / iterator.
 
-    def __init__(self, data, steps=None, who="fit"):
-        self.data, self.steps, self.who = data, steps, who
-        self._iterator = None
+    Each element is one batch: ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` (a dict is
+    ``x`` for a model with named inputs). ``steps`` bounds each epoch; with ``steps`` one iterator
+    continues from epoch to epoch (Keras's rule: ``steps_per_epoch`` smaller than the dataset walks
+    through it across epochs), and a fresh one starts once the whole dataset has been read. An
+    infinite dataset (``repeat()``) needs ``steps``.
+    """
 
-    def __len__(self):
+    def __init__(self, data, steps=None, who="fit", batch_size=None, y=None, sample_weight=None, shuffle=False,
+                 class_weight=None, workers=1, max_queue_size=10):
+        kind = "dataset" if isinstance(data, Dataset) else "py_dataset" if _is_py_dataset(data) else "generator"
+        label = {"dataset": "a Dataset", "py_dataset": "a PyDataset", "generator": "a generator"}[kind]
+        if batch_size is not None:
+            raise ValueError(f"{who}: the `batch_size` argument must not be given when x is {label}: the data is "
+                             f"already batched, each element is one batch. Received batch_size={batch_size}; set "
+                             f"the batch size where the batches are made (e.g. dataset.batch({batch_size})).")
+        for arg, value, what in (("y", y, "the targets"), ("sample_weight", sample_weight, "the sample weights")):
+            if value is not None:
+                raise ValueError(f"{who}: when x is {label}, `{arg}` must not be given: {what} belong in each "
+                                 f"element the data yields, as (x, y) or (x, y, sample_weight).")
+        self.data, self.steps, self.who, self.kind = data, steps, who, kind
+        self.shuffle, self.class_weight = shuffle, class_weight
+        self.workers, self.max_queue_size = workers, max_queue_size
+        self._iterator, self._seen = None, 0
+        self._known = self._count()
+        if self._known == INFINITE and steps is None:
+            raise ValueError(f"{who}: the dataset repeats forever; pass steps{'_per_epoch' if who == 'fit' else ''}=N "
+                             f"so that each {'epoch' if who == 'fit' else 'pass'} ends after N batches, or bound the "
+                             f"dataset with take(N).")
+
+    def _count(self):
+        """Batches in one full pass: a number, INFINITE, or None when unknown."""
+        if self.kind == "dataset":
+            card = self.data._cardinality
+            return card if card >= 0 or card == INFINITE else None
+        if self.kind == "py_dataset":
+            n = _py_dataset_length(self.data)
+            return INFINITE if n is None else n
+        return len(self.data) if hasattr(self.data, "__len__") else None
+
+    @property
+    def num_batches(self):
+        """Batches per epoch, or None when only reading the data tells."""
         if self.steps is not None:
             return self.steps
-        if hasattr(self.data, "__len__"):
-            return len(self.data)
-        return None
+        return self._known if self._known is not None and self._known >= 0 else None
+
+    def __len__(self):
+        n = self.num_batches
+        if n is None:
+            raise TypeError(f"{self.who}: the number of batches is unknown until the data has been read; pass steps.")
+        return n
+
+    def _fresh(self):
+        if self.kind == "dataset":
+            return self.data._batches()
+        if self.kind == "py_dataset":
+            return _read_py_dataset(self.data, self.shuffle, self.workers, self.max_queue_size)
+        return iter(self.data)
 
     def __iter__(self):
-        if hasattr(self.data, "__getitem__") and hasattr(self.data, "__len__"):
-            source = (self.data[i] for i in range(len(self.data)))
-            if hasattr(self.data, "on_epoch_end"):
-                source = _then(source, self.data.on_epoch_end)
-        else:
+        if self.kind == "generator":          # one pass only: a generator cannot start again
             if self._iterator is None:
                 self._iterator = iter(self.data)
-            source = self._iterator
-        for step, batch in enumerate(source):
-            if self.steps is not None and step >= self.steps:
-                break
-            if not isinstance(batch, tuple) or not 1 <= len(batch) <= 3:
-                raise ValueError(f"{self.who}: a generator must yield (x, y) or (x, y, sample_weight) tuples, "
-                                 f"got {type(batch).__name__}.")
-            x, y, sw = (tuple(batch) + (None, None))[:3]
+        elif self.steps is None or self._iterator is None or (self._known is not None and self._known >= 0
+                                                              and self._seen >= self._known):
+            self._iterator, self._seen = self._fresh(), 0
+        iterator = self._iterator
+        for _ in (range(self.steps) if self.steps is not None else itertools.count()):
+            try:
+                element = next(iterator)
+            except StopIteration:
+                self._iterator = None
+                if self.steps is not None:
+                    warnings.warn("Your input ran out of data; the epoch ends early. Make sure the dataset or "
+                                  "generator gives at least `steps_per_epoch * epochs` batches; you may need to call "
+                                  "`.repeat()` on the dataset.", stacklevel=3)
+                return
+            self._seen += 1
+            x, y, sw = unpack_x_y_sample_weight(element, self.who)
+            if self.class_weight and y is not None and sw is None:
+                sw = class_weight_to_sample_weights(y, self.class_weight)
             yield _as_array(x), _as_array(y), _as_array(sw)
-            if self.steps is not None and step + 1 >= self.steps:
-                break
 
 
-def _then(iterator, fn):
-    yield from iterator
-    fn()
+def unpack_x_y_sample_weight(data, who="fit"):
+    """One batch as the data gave it -> (x, y, sample_weight): a tuple/list of 1 to 3 parts is
+    (x,), (x, y) or (x, y, sample_weight); anything else (an array, a dict) is x alone."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if isinstance(data, tuple):
+        if not 1 <= len(data) <= 3:
+            raise ValueError(f"{who}: each batch must be x, (x,), (x, y) or (x, y, sample_weight); got a tuple of "
+                             f"{len(data)} items. Pack several inputs as a tuple inside: ((x1, x2), y).")
+        return (data + (None, None))[:3]
+    return data, None, None
+
+
+def class_weight_to_sample_weights(y, class_weight):
+    """class_weight {class: weight} -> one weight per sample, from each sample's label (or one-hot row)."""
+    y = np.asarray(y)
+    labels = y.argmax(-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0].astype(int)
+    return np.array([class_weight.get(int(c), 1.0) for c in labels], dtype="float32")
+
+
+def _is_py_dataset(x) -> bool:
+    if isinstance(x, PyDataset):
+        return True
+    # array-likes (pandas frames, h5py datasets) define __array__ and are data, not batch sources
+    return hasattr(x, "__getitem__") and hasattr(x, "__len__") and not hasattr(x, "__array__") and not isinstance(
+        x, (np.ndarray, list, tuple, dict, str, Tensor, Dataset))
+
+
+def _py_dataset_length(data):
+    n = data.num_batches if isinstance(data, PyDataset) else len(data)
+    return None if n is None else int(n)
+
+
+def _read_py_dataset(data, shuffle, workers, max_queue_size):
+    """One epoch of a PyDataset: on_epoch_begin, every batch (in shuffled order when ``shuffle``, as
+    Keras's fit does), on_epoch_end; ``workers`` > 1 reads ahead in threads, keeping the order."""
+    n = _py_dataset_length(data)
+    order = itertools.count() if n is None else (backend.rng.permutation(n).tolist() if shuffle else range(n))
+    workers = max(int(getattr(data, "_workers", None) or workers or 1), 1)
+    if hasattr(data, "on_epoch_begin"):
+        data.on_epoch_begin()
+    try:
+        if workers == 1:
+            for i in order:
+                yield data[i]
+        else:
+            ahead = max(int(getattr(data, "_max_queue_size", None) or max_queue_size or 10), workers)
+            with ThreadPoolExecutor(workers) as pool:
+                pending = []
+                for i in order:
+                    pending.append(pool.submit(data.__getitem__, i))
+                    if len(pending) >= ahead:
+                        yield pending.pop(0).result()
+                for future in pending:
+                    yield future.result()
+    finally:
+        if hasattr(data, "on_epoch_end"):
+            data.on_epoch_end()
 
 
 def split_validation(x, y, sample_weight, fraction):

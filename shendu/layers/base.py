@@ -61,6 +61,8 @@ def _training_scope(training):
 def _dtype_name(dtype) -> str:
     if isinstance(dtype, dict):        # Keras 3's DTypePolicy config
         dtype = dtype.get("config", {}).get("name", "float32")
+    if dtype in ("string", "str", str, bytes) or getattr(dtype, "name", None) == "string":
+        return "string"              # Keras's name for text inputs (NumPy arrays of str)
     return np.dtype(dtype if dtype is not None else backend.floatx).name
 
 
@@ -241,6 +243,8 @@ class Layer:
 
     def _check_input_shape(self, shape) -> None:
         expected = self._batch_input_shape
+        if extends_shape(shape, expected):
+            return       # tf.keras 2 ignores input_shape here: Dense(4, input_shape=(8,)) on (None, 10, 8) works
         if len(shape) != len(expected) or any(e is not None and g is not None and e != g
                                                for e, g in zip(expected[1:], shape[1:])):
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) was declared with input_shape "
@@ -350,6 +354,15 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def extends_shape(shape, expected) -> bool:
+    """True when ``shape`` has more axes than ``expected`` (both with the batch axis first) and its
+    trailing axes agree with ``expected``'s sample axes: (None, 10, 8) extends (None, 8)."""
+    if shape is None or expected is None or len(shape) <= len(expected):
+        return False
+    tail = tuple(shape)[len(shape) - len(expected) + 1:]
+    return all(e is None or g is None or e == g for e, g in zip(expected[1:], tail))
 
 
 def _unique(tensors):

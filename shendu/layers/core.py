@@ -29,7 +29,8 @@ class InputLayer(Layer):
             batch_shape = (batch_size,) + shape
         self.batch_shape = tuple(batch_shape)
         self._batch_input_shape = self.batch_shape
-        self.output = KerasTensor(self.batch_shape, dtype or "float32", None, name=self.name)
+        self.output = KerasTensor(self.batch_shape, self.dtype if dtype is not None else "float32", None,
+                                  name=self.name)
         self.output.input_layer = self
         self.built = True
 
@@ -42,6 +43,19 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
     """A symbolic input for the functional API: ``x = Input(shape=(784,))``."""
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name,
                       **kwargs).output
+
+
+def conform_rank(x, batch_shape):
+    """Data with one trailing size-1 axis more or fewer than an Input expects is reshaped to it, as
+    tf.keras 2 and Keras 3 do: (N, 28, 28) enters a (None, 28, 28, 1) input, (N, 1) a (None,) one."""
+    if not isinstance(x, Tensor) or batch_shape is None:
+        return x
+    rank, expected = x.ndim, len(batch_shape)
+    if rank == expected + 1 and x.shape[-1] == 1:
+        return ops.squeeze(x, -1)
+    if rank == expected - 1 and batch_shape[-1] == 1:
+        return ops.expand_dims(x, -1)
+    return x
 
 
 class Dense(Layer):

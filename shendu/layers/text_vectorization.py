@@ -32,7 +32,7 @@ import numpy as np
 
 from shendu import backend
 from shendu.layers.base import Layer
-from shendu.layers.symbolic import is_symbolic
+from shendu.layers.symbolic import KerasTensor, Node, is_symbolic
 from shendu.preprocessing.chinese import segment_words, split_cjk
 from shendu.tensor import Tensor
 
@@ -107,8 +107,11 @@ class TextVectorization(Layer):
     def __init__(self, max_tokens: int | None = None, standardize="lower_and_strip_punctuation",
                  split="whitespace", ngrams=None, output_mode: str = "int", output_sequence_length: int | None = None,
                  pad_to_max_tokens: bool = False, vocabulary=None, idf_weights=None, sparse: bool = False,
-                 ragged: bool = False, encoding: str = "utf-8", name: str | None = None, **kwargs):
-        kwargs.pop("vocabulary_size", None)          # Keras config entry: recomputed from the vocabulary
+                 ragged: bool = False, encoding: str = "utf-8", name: str | None = None, vocabulary_size=None,
+                 **kwargs):
+        # vocabulary_size is Keras's config entry, recomputed from the vocabulary; until a saved
+        # vocabulary is loaded it gives the output width of a model rebuilt from its config
+        self._config_vocabulary_size = vocabulary_size
         has_input_vocabulary = kwargs.pop("has_input_vocabulary", vocabulary is not None)
         output_mode = _MODE_ALIASES.get(output_mode, output_mode)
         _check_choice("standardize", standardize, tuple(_STANDARDIZE_TABLES), allow_callable=True)
@@ -366,12 +369,39 @@ class TextVectorization(Layer):
                                f"(or call set_vocabulary) before calling the layer.")
 
     # ------------------------------------------------------------ call
+    input_dtype = "string"        # a Sequential model starting with this layer takes arrays of str
+
     def __call__(self, inputs, *args, **kwargs):
         if is_symbolic(inputs):
-            raise TypeError("TextVectorization runs on strings, outside the model: vectorize the texts first "
-                            "(ids = vectorizer(texts)), then build the model from an integer Input feeding "
-                            "an Embedding layer.")
+            return self._symbolic_text_call(inputs)
         return self.call(inputs)
+
+    def _symbolic_text_call(self, inputs):
+        """Called on ``Input(shape=(1,), dtype="string")``: record the call for a functional model; the
+        output is (None, output_sequence_length) int64 ids, or (None, depth) float32."""
+        if not isinstance(inputs, KerasTensor):
+            raise TypeError(f"TextVectorization takes one input of strings, got {inputs!r}.")
+        if inputs.dtype != "string":
+            raise TypeError(f"TextVectorization needs a string input, e.g. keras.Input(shape=(1,), dtype='string'); "
+                            f"got an input of dtype {inputs.dtype}. Integer ids skip this layer and go straight to "
+                            f"an Embedding.")
+        node = Node(self, (inputs,), {}, None)
+        node.outputs = self.compute_output_spec(inputs)
+        node.outputs.node = node
+        self._inbound_nodes.append(node)
+        return node.outputs
+
+    def compute_output_spec(self, inputs) -> KerasTensor:
+        """The symbolic output for a symbolic input of strings (no vocabulary needed)."""
+        shape = tuple(inputs.shape)
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] not in (1, None) and self.split is not None):
+            raise ValueError(f"TextVectorization expects strings of shape (batch,) or (batch, 1), got {shape}.")
+        if self.output_mode == "int" and self.split is None and self._ngram_widths is None \
+                and self.output_sequence_length is None:
+            out_shape = shape                          # element-wise lookup keeps the shape
+        else:
+            out_shape = self.compute_output_shape(shape)
+        return KerasTensor(out_shape, "int64" if self.output_mode == "int" else np.dtype(backend.floatx).name)
 
     def call(self, inputs):
         """texts -> Tensor of ids (int64) or of per-token weights (float32); see the class docstring."""
@@ -425,7 +455,11 @@ class TextVectorization(Layer):
     def compute_output_shape(self, input_shape) -> tuple:
         if self.output_mode == "int":
             return (input_shape[0], self.output_sequence_length)
-        return (input_shape[0], self.max_tokens if self.pad_to_max_tokens else self.vocabulary_size())
+        if self.pad_to_max_tokens:
+            return (input_shape[0], self.max_tokens)
+        if self._tokens is None:
+            return (input_shape[0], self._config_vocabulary_size)
+        return (input_shape[0], self.vocabulary_size())
 
     # ------------------------------------------------------------ config
     def get_config(self) -> dict:

@@ -6,6 +6,8 @@ last axis), as ``tf.keras.losses.<name>`` does; reducing over the batch is the c
 """
 from __future__ import annotations
 
+import warnings
+
 from shendu import backend, ops
 from shendu.tensor import Tensor, as_tensor
 
@@ -19,6 +21,18 @@ def _prepare(y_true, y_pred, name):
         raise ValueError(f"{name}: y_true and y_pred have different batch sizes: y_true {tuple(y_true.shape)}, "
                          f"y_pred {tuple(y_pred.shape)}. Pass one label per prediction.")
     return y_true, y_pred
+
+
+def _logits_of(y_pred, activation, name):
+    """tf.keras 2's forgiveness: from_logits=True on the output of a sigmoid/softmax means its input."""
+    logits = getattr(y_pred, "_keras_logits", None)
+    if logits is None:
+        return y_pred
+    warnings.warn(f"{name} received from_logits=True, but y_pred was produced by a {activation} activation, so it "
+                  f"holds probabilities, not logits. As tf.keras 2 does, the loss uses the {activation}'s input (the "
+                  f"logits) instead. Remove the activation from the last layer, or pass from_logits=False.",
+                  stacklevel=4)
+    return logits
 
 
 def _same_shape(y_true, y_pred, name):
@@ -66,6 +80,8 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothi
     With logits the stable form softplus(z) - z t = max(z, 0) - z t + log(1 + e^-|z|) is used, so
     |z| = 1e4 is fine; softplus's gradient sigmoid(z) stays right at z = 0, where relu and abs have kinks.
     """
+    if from_logits:
+        y_pred = _logits_of(y_pred, "sigmoid", "binary_crossentropy")
     y_true, y_pred = _prepare(y_true, y_pred, "binary_crossentropy")
     y_true, y_pred = _same_shape(y_true, y_pred, "binary_crossentropy")
     t = y_true.astype(y_pred.dtype)
@@ -91,6 +107,8 @@ def _class_axis_last(y_pred, axis):
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0,
                              axis: int = -1) -> Tensor:
     """L = -Σ_k t_k log p_k with one-hot (or smoothed) targets t."""
+    if from_logits:
+        y_pred = _logits_of(y_pred, "softmax", "categorical_crossentropy")
     y_true, y_pred = _prepare(y_true, y_pred, "categorical_crossentropy")
     if y_true.shape != y_pred.shape:
         hint = ""
@@ -115,6 +133,8 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, ignore_class=None,
                                     axis: int = -1) -> Tensor:
     """L = -log p[label]: categorical cross-entropy with integer class labels instead of one-hot rows."""
+    if from_logits:
+        y_pred = _logits_of(y_pred, "softmax", "sparse_categorical_crossentropy")
     y_true, y_pred = _prepare(y_true, y_pred, "sparse_categorical_crossentropy")
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = y_true.reshape(y_true.shape[:-1])

@@ -104,7 +104,8 @@ def sequential_config(model) -> dict:
     shape = model.input_shape
     if shape is not None:
         dtype = getattr(model.layers[0], "input_dtype", None) if model.layers else None
-        layers.append(_input_layer_entry(shape, np.dtype(dtype or backend.floatx).name, "input_layer"))
+        dtype = dtype if dtype == "string" else np.dtype(dtype or backend.floatx).name
+        layers.append(_input_layer_entry(shape, dtype, "input_layer"))
     layers.extend(serialize_layer(layer) for layer in model.layers)
     config = {"name": model.name, "trainable": model.trainable, "dtype": _dtype_policy(model.dtype),
               "layers": layers}

@@ -1,7 +1,7 @@
 """The functional API: ``Model(inputs, outputs)`` replays the graph of layer calls recorded on ``Input``s."""
 from __future__ import annotations
 
-from shendu.layers.core import InputLayer
+from shendu.layers.core import InputLayer, conform_rank
 from shendu.layers.symbolic import KerasTensor, flatten, map_structure
 from shendu.models.model import Model
 from shendu.tensor import Tensor
@@ -92,6 +92,7 @@ class Functional(Model):
             values = [inputs[t.name] for t in self.inputs]
         else:
             values = flatten(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        values = [conform_rank(v, t.shape) for t, v in zip(self.inputs, values)]
         self._check_inputs(values)
         values = [v.astype(t.dtype) if isinstance(v, Tensor) and v.dtype.kind in "iub" and t.dtype.startswith("float")
                   else v for t, v in zip(self.inputs, values)]     # an Input's dtype converts raw integer data

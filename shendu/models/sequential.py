@@ -1,9 +1,11 @@
 """``Sequential``: a plain stack of layers, each feeding the next."""
 from __future__ import annotations
 
+import warnings
+
 from shendu import autograd, backend
-from shendu.layers.base import Layer
-from shendu.layers.core import InputLayer
+from shendu.layers.base import Layer, extends_shape
+from shendu.layers.core import InputLayer, conform_rank
 from shendu.layers.symbolic import KerasTensor
 from shendu.models.model import Model
 from shendu.tensor import Tensor
@@ -61,9 +63,15 @@ class Sequential(Model):
         self._input_batch_shape = (None,) + input_shape[1:]
         shape = tuple(2 if d is None else d for d in input_shape)
         dtype = getattr(self._stack[0], "input_dtype", None) or backend.floatx   # Embedding wants integer ids
+        layers = self._stack
+        if dtype == "string":     # text: the first layer's output comes from its spec (the vocabulary may be unset)
+            spec = layers[0].compute_output_spec(KerasTensor(self._input_batch_shape, "string"))
+            layers[0]._output_shape, layers = spec.shape, layers[1:]
+            shape = tuple(2 if d is None else d for d in spec.shape)
+            dtype = spec.dtype
         x = Tensor._wrap(backend.xp.zeros(shape, dtype), False)
         with autograd.no_grad():
-            for layer in self._stack:
+            for layer in layers:
                 x = layer(x, training=False)
                 layer._output_shape = (None,) + tuple(x.shape[1:])
         self.built = True
@@ -79,7 +87,12 @@ class Sequential(Model):
     def call(self, inputs, training=None):
         if self._input_batch_shape is not None and not isinstance(inputs, (list, tuple)):
             expected = self._input_batch_shape
-            if len(inputs.shape) != len(expected) or any(
+            inputs = conform_rank(inputs, expected)
+            if extends_shape(tuple(inputs.shape), expected):
+                warnings.warn(f"Sequential model '{self.name}' was constructed with input shape {expected} but is "
+                              f"called on an input of larger rank, shape {(None,) + tuple(inputs.shape[1:])}; its "
+                              f"layers are applied to it as they are (tf.keras 2's behaviour).", stacklevel=3)
+            elif len(inputs.shape) != len(expected) or any(
                     e is not None and e != g for e, g in zip(expected[1:], inputs.shape[1:])):
                 raise ValueError(f"Sequential model '{self.name}' expects input of shape {expected} (None is the "
                                  f"batch axis) but got {tuple(inputs.shape)}.")

@@ -181,8 +181,8 @@ class Trainer:
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
             max_queue_size=10, workers=1, use_multiprocessing=False):
         """Train for ``epochs`` passes over the data; returns a ``History`` whose ``.history`` holds the logs.
-        (``max_queue_size``, ``workers``, ``use_multiprocessing``: tf.keras 2's loader options, accepted and
-        unused: shendu reads the batches in the training thread.)"""
+        (``workers``, ``max_queue_size``: tf.keras 2's loader options; a PyDataset is read ahead in that many
+        threads; ``use_multiprocessing`` is accepted and also uses threads.)"""
         self._require_compiled("fit")
         if x is None:
             raise ValueError("fit() needs training data: fit(x, y, ...) or fit(generator).")
@@ -200,8 +200,10 @@ class Trainer:
             data = adapter.ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle=shuffle, rng=backend.rng,
                                         who="fit")
         else:
-            data = adapter.IterableBatches(x, steps_per_epoch, who="fit")
-        steps = steps_per_epoch or len(data)
+            data = adapter.IterableBatches(x, steps_per_epoch, who="fit", batch_size=batch_size, y=y,
+                                           sample_weight=sample_weight, shuffle=shuffle, class_weight=class_weight,
+                                           workers=workers, max_queue_size=max_queue_size)
+        steps = steps_per_epoch or data.num_batches
         history = callbacks_module.History()
         verbose = 1 if verbose == "auto" else verbose
         cbs = list(callbacks or [])
@@ -269,9 +271,9 @@ class Trainer:
         self._require_compiled("evaluate")
         verbose = 1 if verbose == "auto" else verbose
         batches = adapter.ArrayBatches(x, y, sample_weight, batch_size or 32, who="evaluate") \
-            if adapter.is_array_data(x) else adapter.IterableBatches(x, steps, who="evaluate")
+            if adapter.is_array_data(x) else adapter.IterableBatches(x, steps, "evaluate", batch_size, y, sample_weight)
         cbs = list(callbacks or []) + ([callbacks_module.ProgbarLogger(verbose)] if verbose else [])
-        cb = callbacks_module.CallbackList(cbs, model=self, steps=len(batches) if steps is None else steps,
+        cb = callbacks_module.CallbackList(cbs, model=self, steps=batches.num_batches if steps is None else steps,
                                            verbose=verbose, mode="evaluate")
         logs = self._evaluate_batches(batches, cb)
         return self._format_result(logs, return_dict)
@@ -288,7 +290,7 @@ class Trainer:
         if adapter.is_array_data(x):
             batches = adapter.ArrayBatches(x, None, None, batch_size or 32, who="predict")
         else:
-            batches = adapter.IterableBatches(x if not isinstance(x, tuple) else x[0], steps, who="predict")
+            batches = adapter.IterableBatches(x if not isinstance(x, tuple) else x[0], steps, "predict", batch_size)
         outputs = []
         with autograd.no_grad():
             for bx, _, _ in batches:

@@ -159,7 +159,9 @@ def step(z) -> Tensor:
 
 
 def sigmoid(z) -> Tensor:
-    return Sigmoid.apply(z)
+    y = Sigmoid.apply(z)
+    y._keras_logits = z      # a cross-entropy given from_logits=True uses z instead (tf.keras 2's rule)
+    return y
 
 
 def tanh(z) -> Tensor:
@@ -196,7 +198,10 @@ def gelu(z, approximate: bool = False) -> Tensor:
 
 
 def softmax(z, axis: int = -1) -> Tensor:
-    return Softmax.apply(z, axis=axis)
+    y = Softmax.apply(z, axis=axis)
+    if axis in (-1, y.ndim - 1):
+        y._keras_logits = z  # a cross-entropy given from_logits=True uses z instead (tf.keras 2's rule)
+    return y
 
 
 def log_softmax(z, axis: int = -1) -> Tensor:

@@ -381,8 +381,9 @@ def test_bad_inputs():
         layer([["the cat", "a dog"]])
     with pytest.raises(TypeError, match="integer ids"):
         layer(np.array([[1, 2]]))
-    with pytest.raises(TypeError, match="outside the model"):
-        layer(KerasTensor((None, 1), "string", None))
+    with pytest.raises(TypeError, match="needs a string input"):
+        layer(KerasTensor((None, 1), "float32", None))
+    assert layer(KerasTensor((None, 1), "string", None)).shape == (None, None)
 
 
 def test_empty_batch_and_all_padding():
