@@ -37,22 +37,24 @@ def profiled():
     return model, prof, elapsed
 
 
-def test_profiler_table_sums_to_the_measured_step_time(profiled):
+def test_profiler_table_accounts_for_the_measured_step_time(profiled):
+    """The table's self times partition the profiled steps: their sum never exceeds the wall time around the
+    same steps, and covers most of it (what is left is the Python between ops). Both sides are measured on
+    the same steps, so a busy machine slows them alike; no absolute time is asserted."""
     model, prof, _ = profiled
     averages = prof.key_averages()
     assert sum(row.self_cpu_time_total for row in averages) == pytest.approx(averages.self_cpu_time_total)
     rng = np.random.default_rng(1)
     x, y = rng.random((32, 28, 28, 1), dtype="float32"), rng.integers(0, 10, 32)
-    measured, tabled = [], []
-    for _ in range(7):          # interleaved, medians: the machine's other work evens out
-        start = time.perf_counter()
-        model.train_on_batch(x, y)
-        measured.append(time.perf_counter() - start)
+    coverage = []
+    for _ in range(5):
         with profiler.profile() as one:
+            start = time.perf_counter()
             model.train_on_batch(x, y)
-        tabled.append(one.key_averages().self_cpu_time_total / 1e6)
-    step, table = statistics.median(measured), statistics.median(tabled)
-    assert abs(table - step) <= 0.1 * step, (table, step)
+            elapsed = time.perf_counter() - start
+        coverage.append(one.key_averages().self_cpu_time_total / 1e6 / elapsed)
+    assert max(coverage) <= 1.02, coverage
+    assert statistics.median(coverage) >= 0.75, coverage
 
 
 def test_profiler_counts_calls_shapes_bytes_and_flops(profiled):
