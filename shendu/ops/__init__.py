@@ -11,3 +11,7 @@ from shendu.ops.shape import (broadcast_to, concatenate, expand_dims, getitem, p
                               stack, transpose)
 from shendu.ops.normalization import batch_norm, layer_norm
 from shendu.ops.recurrent import gru, lstm, simple_rnn
+from shendu.ops.math import (arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, cbrt, cos, cosh, cumprod,
+                             cumsum, erf, erfinv, expm1, log1p, prod, sin, sinh, tan)
+from shendu.ops.linalg import det, einsum, inv, solve
+from shendu.ops.indexing import scatter_add
