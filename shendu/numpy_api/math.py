@@ -40,6 +40,9 @@ def _const(array) -> Tensor:
 
 
 def _data(x):
+    """The array behind ``x``; a Python number stays a number (NumPy keeps its full precision)."""
+    if isinstance(x, numbers.Number) and not isinstance(x, bool):
+        return x
     return convert_to_tensor(x).data
 
 
@@ -417,11 +420,19 @@ def saturate_cast(x, dtype) -> Tensor:
     return cast(ops.clip(x, max(float(info.min), float(backend.xp.finfo("float64").min)), float(info.max)), dtype)
 
 
-bitwise_and = _compare("bitwise_and")
-bitwise_or = _compare("bitwise_or")
-bitwise_xor = _compare("bitwise_xor")
-left_shift = bitwise_left_shift = _compare("left_shift")
-right_shift = bitwise_right_shift = _compare("right_shift")
+def _bitwise(name):
+    def bitwise(x, y) -> Tensor:
+        return _const(getattr(backend.xp, name)(_data(x), _data(y)))
+    bitwise.__name__ = bitwise.__qualname__ = name
+    bitwise.__doc__ = f"Elementwise {name} of integers (a constant)."
+    return bitwise
+
+
+bitwise_and = _bitwise("bitwise_and")
+bitwise_or = _bitwise("bitwise_or")
+bitwise_xor = _bitwise("bitwise_xor")
+left_shift = bitwise_left_shift = _bitwise("left_shift")
+right_shift = bitwise_right_shift = _bitwise("right_shift")
 gcd = _compare("gcd")
 lcm = _compare("lcm")
 
