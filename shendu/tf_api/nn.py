@@ -1,0 +1,172 @@
+"""``tf.nn``: TensorFlow's neural-network functions over shendu (``tf.nn.relu``,
+``tf.nn.sigmoid_cross_entropy_with_logits(labels=..., logits=...)``, ``tf.nn.l2_normalize``, ...), beside
+every function of ``shendu.functional`` (which ``shendu.nn`` was before). Adapters only: the math is in
+``shendu.ops`` and ``shendu.nn_api``."""
+from __future__ import annotations
+
+from shendu import backend, ops
+from shendu import nn_api
+from shendu import numpy_api as np_api
+from shendu.functional import *  # noqa: F401,F403
+from shendu.missing import missing_names
+from shendu.nn_api import (elu, log_sigmoid, relu, relu6, selu, sigmoid, silu, softplus, softsign,  # noqa: F401
+                           swish, tanh)
+from shendu.numpy_api.creation import convert_to_tensor as _t
+from shendu.random import dropout as _dropout
+from shendu.tensor import Tensor
+from shendu.tf_api.math import l2_normalize, log_softmax, softmax, top_k  # noqa: F401
+
+
+def leaky_relu(features, alpha=0.2, name=None) -> Tensor:
+    return nn_api.leaky_relu(features, alpha)
+
+
+def gelu(features, approximate=False, name=None) -> Tensor:
+    """x Φ(x); TensorFlow's default is the exact (erf) form."""
+    return nn_api.gelu(features, approximate)
+
+
+def _labels_logits(fn, labels, logits):
+    if labels is None or logits is None:
+        raise ValueError(f"tf.nn.{fn} needs labels= and logits= (by name, as TensorFlow requires).")
+    return labels, logits
+
+
+def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None) -> Tensor:
+    """Elementwise max(z, 0) - z t + log(1 + e^-|z|): binary cross-entropy of sigmoid(z), stable."""
+    labels, logits = _labels_logits("sigmoid_cross_entropy_with_logits", labels, logits)
+    return nn_api.binary_crossentropy(labels, logits, from_logits=True)
+
+
+def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None) -> Tensor:
+    """Per sample -Σ t log softmax(z) over ``axis`` (t a distribution)."""
+    return nn_api.categorical_crossentropy(labels, logits, from_logits=True, axis=axis)
+
+
+def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None) -> Tensor:
+    """Per sample -log softmax(z)[label] (integer labels), fused with its gradient."""
+    labels, logits = _labels_logits("sparse_softmax_cross_entropy_with_logits", labels, logits)
+    z = _t(logits)
+    if z.dtype.kind != "f":
+        z = ops.cast(z, backend.floatx)
+    return ops.softmax_cross_entropy(z, _t(labels).data.astype("int64"), sparse=True)
+
+
+def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None) -> Tensor:
+    """(1 - t) z + (1 + (pos_weight - 1) t) log(1 + e^-z), stable for any z."""
+    z = _t(logits)
+    t = ops.cast(_t(labels), z.dtype)
+    weight = ops.add(1.0, ops.mul(t, float(pos_weight) - 1))
+    log_term = ops.add(np_api.log1p(ops.exp(ops.neg(ops.abs(z)))), ops.relu(ops.neg(z)))
+    return ops.add(ops.mul(ops.sub(1.0, t), z), ops.mul(weight, log_term))
+
+
+def moments(x, axes, shift=None, keepdims=False, name=None) -> tuple:
+    return nn_api.moments(x, axes, keepdims)
+
+
+def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None) -> Tensor:
+    """(x - mean) / √(variance + ε) · scale + offset (statistics broadcast against x)."""
+    x = _t(x)
+    y = ops.div(ops.sub(x, mean), ops.sqrt(ops.add(_t(variance), float(variance_epsilon))))
+    if scale is not None:
+        y = ops.mul(y, scale)
+    return y if offset is None else ops.add(y, offset)
+
+
+def dropout(x, rate, noise_shape=None, seed=None, name=None) -> Tensor:
+    """Zero each entry with probability ``rate`` and scale the rest by 1 / (1 - rate)."""
+    return _dropout(x, rate, noise_shape, seed)
+
+
+def bias_add(value, bias, data_format=None, name=None) -> Tensor:
+    v = _t(value)
+    if data_format in ("NCHW", "NCW", "NCDHW"):
+        return ops.add(v, ops.reshape(_t(bias), (-1,) + (1,) * (v.ndim - 2)))
+    return ops.add(v, bias)
+
+
+def embedding_lookup(params, ids, max_norm=None, name=None) -> Tensor:
+    if max_norm is not None:
+        raise ValueError("embedding_lookup: shendu does not clip by max_norm; use max_norm=None.")
+    return ops.embedding(ids, params)
+
+
+def _data_format(fmt):
+    if fmt in (None, "NHWC", "NWC", "channels_last"):
+        return "channels_last"
+    if fmt in ("NCHW", "NCW", "channels_first"):
+        return "channels_first"
+    raise ValueError(f"data_format {fmt!r}: use 'NHWC'/'NWC' or 'NCHW'/'NCW'.")
+
+
+def _spatial(v, x):
+    """TensorFlow's strides/ksize may list the batch and channel axes too: keep the spatial ones."""
+    if isinstance(v, (list, tuple)) and len(v) == x.ndim:
+        return tuple(v[1:-1])
+    return v
+
+
+def convolution(input, filters, strides=None, padding="VALID", data_format=None, dilations=None, name=None):
+    x = _t(input)
+    return nn_api.conv(x, filters, _spatial(strides or 1, x), padding, _data_format(data_format),
+                       _spatial(dilations or 1, x))
+
+
+def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None) -> Tensor:
+    return convolution(input, filters, strides, padding, data_format, dilations)
+
+
+def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, name=None) -> Tensor:
+    return convolution(input, filters, stride, padding, data_format, dilations)
+
+
+def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NHWC", dilations=None,
+                     name=None) -> Tensor:
+    x = _t(input)
+    y = nn_api.conv_transpose(x, filters, _spatial(strides, x), padding, None, _data_format(data_format),
+                              _spatial(dilations or 1, x))
+    want = tuple(int(n) for n in (output_shape.numpy() if isinstance(output_shape, Tensor) else output_shape))
+    if tuple(y.shape) != want:
+        raise ValueError(f"conv2d_transpose: these strides and padding give shape {tuple(y.shape)}, not the "
+                         f"requested output_shape {want}.")
+    return y
+
+
+def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None) -> Tensor:
+    x = _t(input)
+    return nn_api.max_pool(x, _spatial(ksize, x), _spatial(strides, x), padding, _data_format(data_format))
+
+
+def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None) -> Tensor:
+    x = _t(input)
+    return nn_api.average_pool(x, _spatial(ksize, x), _spatial(strides, x), padding, _data_format(data_format))
+
+
+max_pool1d = max_pool = max_pool2d
+avg_pool1d = avg_pool = avg_pool2d
+
+
+def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size=None) -> Tensor:
+    """Σ loss (· sample_weight) / global batch size (the batch's own size by default)."""
+    loss = _t(per_example_loss)
+    if sample_weight is not None:
+        loss = ops.mul(loss, sample_weight)
+    n = loss.shape[0] if global_batch_size is None else int(global_batch_size)
+    return ops.div(ops.sum(loss), float(n))
+
+
+_UNSUPPORTED = {
+    "ctc_loss": "shendu has no CTC loss; it is not implemented.",
+    "ctc_greedy_decoder": "shendu has no CTC decoder; it is not implemented.",
+    "conv3d": "shendu.ops has no 3-D convolution here; use keras.layers.Conv3D where available.",
+    "depthwise_conv2d": "use keras.ops.depthwise_conv(input, filter, strides, padding).",
+    "separable_conv2d": "use keras.ops.separable_conv(input, depthwise_filter, pointwise_filter, strides, padding).",
+    "local_response_normalization": "shendu has no LRN; use keras.layers.BatchNormalization or "
+                                    "LayerNormalization.",
+    "lrn": "shendu has no LRN; use keras.layers.BatchNormalization or LayerNormalization.",
+    "nce_loss": "shendu has no sampled losses; use sparse_softmax_cross_entropy_with_logits over all classes.",
+    "sampled_softmax_loss": "shendu has no sampled losses; use sparse_softmax_cross_entropy_with_logits.",
+    "fractional_max_pool": "use tf.nn.max_pool2d with integer strides.",
+}
+__getattr__ = missing_names("tf.nn", _UNSUPPORTED, globals())

@@ -1,0 +1,238 @@
+"""shendu/tf_api: TensorFlow's top-level names under ``import shendu as tf`` (values against NumPy, float64
+gradients checked where differentiable), and the teaching errors for names shendu does not have."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import shendu as tf
+from shendu.missing import UnsupportedError
+from shendu.testing import gradcheck
+
+X = np.array([[1.0, -2.0, 3.0], [4.0, 0.5, -6.0]])
+
+
+@pytest.mark.parametrize("call, expected", [
+    (lambda: tf.reduce_sum(X), X.sum()),
+    (lambda: tf.reduce_sum(X, axis=1, keepdims=True), X.sum(1, keepdims=True)),
+    (lambda: tf.reduce_mean(X, 0), X.mean(0)),
+    (lambda: tf.reduce_mean(np.array([1, 2, 4])), 2),                  # ints stay ints, as in TensorFlow
+    (lambda: tf.reduce_max(X, axis=-1), X.max(-1)),
+    (lambda: tf.reduce_min(X), X.min()),
+    (lambda: tf.reduce_prod(X, 1), X.prod(1)),
+    (lambda: tf.reduce_std(X), X.std()),
+    (lambda: tf.reduce_variance(X, 0), X.var(0)),
+    (lambda: tf.reduce_any(X > 3), True),
+    (lambda: tf.reduce_all(X > -10, axis=0), [True, True, True]),
+    (lambda: tf.reduce_logsumexp(X, 1), np.log(np.exp(X).sum(1))),
+    (lambda: tf.reduce_euclidean_norm(X), np.linalg.norm(X)),
+    (lambda: tf.concat([X, X], axis=0), np.concatenate([X, X])),
+    (lambda: tf.concat([X, X], 1), np.concatenate([X, X], 1)),
+    (lambda: tf.stack([X, X], axis=1), np.stack([X, X], 1)),
+    (lambda: tf.unstack(X, axis=1)[1], X[:, 1]),
+    (lambda: tf.ones((2, 3)), np.ones((2, 3))),
+    (lambda: tf.zeros([2]), np.zeros(2)),
+    (lambda: tf.ones_like(X), np.ones_like(X)),
+    (lambda: tf.zeros_like(X, dtype=tf.int32), np.zeros((2, 3))),
+    (lambda: tf.fill([2, 2], 7), np.full((2, 2), 7)),
+    (lambda: tf.eye(2, 3), np.eye(2, 3)),
+    (lambda: tf.eye(2, batch_shape=[3]), np.broadcast_to(np.eye(2), (3, 2, 2))),
+    (lambda: tf.constant([[1, 2], [3, 4]]), [[1, 2], [3, 4]]),
+    (lambda: tf.constant(0.5, shape=(2, 2)), np.full((2, 2), 0.5)),
+    (lambda: tf.constant([1, 2, 3, 4], shape=(2, 2)), [[1, 2], [3, 4]]),
+    (lambda: tf.cast(X, tf.int32), X.astype("int32")),
+    (lambda: tf.shape(X), (2, 3)),
+    (lambda: tf.rank(X), 2),
+    (lambda: tf.size(X), 6),
+    (lambda: tf.reshape(X, [3, -1]), X.reshape(3, 2)),
+    (lambda: tf.transpose(X), X.T),
+    (lambda: tf.transpose(X[None], perm=[2, 0, 1]), X[None].transpose(2, 0, 1)),
+    (lambda: tf.expand_dims(X, 0), X[None]),
+    (lambda: tf.squeeze(X[None]), X),
+    (lambda: tf.matmul(X, X, transpose_b=True), X @ X.T),
+    (lambda: tf.matmul(X, X, transpose_a=True), X.T @ X),
+    (lambda: tf.square(X), X ** 2),
+    (lambda: tf.sqrt(np.abs(X)), np.sqrt(np.abs(X))),
+    (lambda: tf.exp(X), np.exp(X)),
+    (lambda: tf.math.log(np.abs(X)), np.log(np.abs(X))),
+    (lambda: tf.log(np.abs(X)), np.log(np.abs(X))),
+    (lambda: tf.abs(X), np.abs(X)),
+    (lambda: tf.pow(np.abs(X), 2.0), np.abs(X) ** 2),
+    (lambda: tf.maximum(X, 0.0), np.maximum(X, 0)),
+    (lambda: tf.minimum(X, 1.0), np.minimum(X, 1)),
+    (lambda: tf.clip_by_value(X, -1.0, 1.0), np.clip(X, -1, 1)),
+    (lambda: tf.clip_by_norm(X, 2.0), X * 2 / np.linalg.norm(X)),
+    (lambda: tf.one_hot([0, 2], 3), np.eye(3)[[0, 2]]),
+    (lambda: tf.one_hot([1], 2, on_value=5, off_value=-1), [[-1, 5]]),
+    (lambda: tf.one_hot([1, 0], 2, axis=0), [[0, 1], [1, 0]]),
+    (lambda: tf.argmax(X), X.argmax(0)),
+    (lambda: tf.argmax(X, axis=1), X.argmax(1)),
+    (lambda: tf.argmin(X, 1), X.argmin(1)),
+    (lambda: tf.range(5), np.arange(5)),
+    (lambda: tf.range(1, 10, 3), np.arange(1, 10, 3)),
+    (lambda: tf.range(0.0, 1.0, 0.5), [0.0, 0.5]),
+    (lambda: tf.cumsum(X, axis=1), np.cumsum(X, 1)),
+    (lambda: tf.cumsum(X, axis=1, exclusive=True), np.cumsum(X, 1) - X),
+    (lambda: tf.cumsum(X, axis=1, reverse=True), np.cumsum(X[:, ::-1], 1)[:, ::-1]),
+    (lambda: tf.cumprod(X, axis=1, exclusive=True), np.cumprod(np.hstack([np.ones((2, 1)), X[:, :2]]), 1)),
+    (lambda: tf.split(X, 3, axis=1)[2], X[:, 2:]),
+    (lambda: tf.split(X, [1, -1], axis=1)[1], X[:, 1:]),
+    (lambda: tf.tile(X, [2, 1]), np.tile(X, (2, 1))),
+    (lambda: tf.pad(X, [[1, 0], [0, 2]]), np.pad(X, ((1, 0), (0, 2)))),
+    (lambda: tf.pad(X, [[1, 1], [2, 1]], mode="REFLECT"), np.pad(X, ((1, 1), (2, 1)), "reflect")),
+    (lambda: tf.pad(X, [[0, 0], [1, 1]], constant_values=9), np.pad(X, ((0, 0), (1, 1)), constant_values=9)),
+    (lambda: tf.reverse(X, [1]), X[:, ::-1]),
+    (lambda: tf.broadcast_to(X[:1], (3, 3)), np.broadcast_to(X[:1], (3, 3))),
+    (lambda: tf.gather(X, [1, 0]), X[[1, 0]]),
+    (lambda: tf.gather(X, [2, 2], axis=1), X[:, [2, 2]]),
+    (lambda: tf.gather(X, [[2], [0]], batch_dims=1), [[3.0], [4.0]]),
+    (lambda: tf.gather_nd(X, [[0, 1], [1, 2]]), [-2.0, -6.0]),
+    (lambda: tf.boolean_mask(X, X > 0), X[X > 0]),
+    (lambda: tf.boolean_mask(X, [True, False]), X[:1]),
+    (lambda: tf.where(X > 0, X, 0.0), np.where(X > 0, X, 0)),
+    (lambda: tf.where(X > 2), np.argwhere(X > 2)),
+    (lambda: tf.sequence_mask([1, 3], 4), [[True, False, False, False], [True, True, True, False]]),
+    (lambda: tf.add_n([X, X, X]), 3 * X),
+    (lambda: tf.sort(X, direction="DESCENDING"), -np.sort(-X)),
+    (lambda: tf.argsort(X), np.argsort(X)),
+    (lambda: tf.norm(X), np.linalg.norm(X)),
+    (lambda: tf.einsum("ij,kj->ik", X, X), X @ X.T),
+    (lambda: tf.identity(X), X),
+    (lambda: tf.stop_gradient(X), X),
+    (lambda: tf.linspace(0.0, 1.0, 3), [0, 0.5, 1]),
+    (lambda: tf.math.squared_difference(X, 1.0), (X - 1) ** 2),
+    (lambda: tf.math.l2_normalize(X, axis=1), X / np.linalg.norm(X, axis=1, keepdims=True)),
+    (lambda: tf.math.floormod(X, 4.0), np.mod(X, 4)),
+    (lambda: tf.math.is_nan(X), np.isnan(X)),
+    (lambda: tf.math.confusion_matrix([0, 1, 1], [0, 0, 1]), [[1, 0], [1, 1]]),
+    (lambda: tf.math.top_k(X, 2)[0], -np.sort(-X)[:, :2]),
+    (lambda: tf.math.unsorted_segment_sum(X, [1, 1], 3), [[0, 0, 0], X.sum(0), [0, 0, 0]]),
+    (lambda: tf.math.xlogy(np.array([0.0, 2.0]), np.array([0.0, 3.0])), [0, 2 * np.log(3)]),
+    (lambda: tf.math.softmax(X), np.exp(X) / np.exp(X).sum(-1, keepdims=True)),
+    (lambda: tf.linalg.matvec(X, np.ones(3)), X.sum(1)),
+    (lambda: tf.linalg.trace(np.eye(3)), 3),
+    (lambda: tf.linalg.band_part(np.ones((3, 3)), 0, -1), np.triu(np.ones((3, 3)))),
+    (lambda: tf.linalg.inv(2 * np.eye(2)), np.eye(2) / 2),
+    (lambda: tf.linalg.matrix_transpose(X), X.T),
+    (lambda: tf.linalg.diag_part(X), [1.0, 0.5]),
+])
+def test_tf_names_match_numpy(call, expected):
+    got = call()
+    got = np.asarray(got.numpy() if hasattr(got, "numpy") else got)
+    np.testing.assert_allclose(got, np.asarray(expected, dtype=got.dtype if got.dtype != bool else None),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_tf_dtypes_and_defaults():
+    assert tf.constant(1.5).dtype == np.float32 and tf.constant(2).dtype == np.int32
+    assert tf.argmax(X).dtype == np.int64 and tf.argmax(X, output_type=tf.int32).dtype == np.int32
+    assert tf.ones((1,)).dtype == tf.float32 and tf.float64 is np.float64 and tf.bool is np.bool_
+    assert tf.string == "string" and tf.newaxis is None and tf.executing_eagerly()
+    assert tf.is_tensor(tf.constant(1)) and not tf.is_tensor(1)
+
+
+def test_tf_functions_are_differentiable():
+    checks = [
+        lambda x: tf.reduce_sum(tf.square(x), axis=1), lambda x: tf.reduce_mean(x * x, 0),
+        lambda x: tf.reduce_max(x, 1), lambda x: tf.concat([x, tf.exp(x)], 1),
+        lambda x: tf.matmul(x, x, transpose_b=True), lambda x: tf.clip_by_value(x, -1.5, 2.0),
+        lambda x: tf.gather(x, [1, 0, 1]), lambda x: tf.gather_nd(x, [[0, 1], [1, 2]]),
+        lambda x: tf.boolean_mask(x, X > 0), lambda x: tf.cumsum(x, 1, exclusive=True, reverse=True),
+        lambda x: tf.math.l2_normalize(x, axis=1), lambda x: tf.pad(x, [[1, 1], [0, 2]], "SYMMETRIC"),
+        lambda x: tf.split(x, [2, 1], axis=1)[0], lambda x: tf.clip_by_norm(x, 1.0, axes=[1]),
+    ]
+    for f in checks:
+        assert gradcheck(f, X + 0.01)
+
+
+def test_tf_nn_functions_match_their_formulas():
+    z, t = np.array([[0.3, -1.0, 2.0]]), np.array([[1.0, 0.0, 1.0]])
+    sig = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(tf.nn.sigmoid_cross_entropy_with_logits(labels=t, logits=z).numpy(),
+                               -(t * np.log(sig) + (1 - t) * np.log(1 - sig)))
+    p = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+    np.testing.assert_allclose(tf.nn.softmax_cross_entropy_with_logits(labels=[[0.2, 0.3, 0.5]], logits=z).numpy(),
+                               -(np.array([0.2, 0.3, 0.5]) * np.log(p)).sum(-1))
+    np.testing.assert_allclose(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[2], logits=z).numpy(),
+                               -np.log(p[:, 2]))
+    np.testing.assert_allclose(tf.nn.l2_normalize(z, axis=-1).numpy(), z / np.linalg.norm(z))
+    np.testing.assert_allclose(tf.nn.relu(z).numpy(), np.maximum(z, 0))
+    np.testing.assert_allclose(tf.nn.softmax(z).numpy(), p)
+    np.testing.assert_allclose(tf.nn.log_softmax(z, axis=-1).numpy(), np.log(p))
+    np.testing.assert_allclose(tf.nn.leaky_relu(z, alpha=0.1).numpy(), np.where(z > 0, z, 0.1 * z))
+    np.testing.assert_allclose(tf.nn.gelu(z).numpy(), tf.keras.ops.gelu(z, approximate=False).numpy())
+    np.testing.assert_allclose(tf.nn.weighted_cross_entropy_with_logits(t, z, 2.0).numpy(),
+                               -(2 * t * np.log(sig) + (1 - t) * np.log(1 - sig)), rtol=1e-10)
+    mean, var = tf.nn.moments(X, axes=[0])
+    np.testing.assert_allclose(var.numpy(), X.var(0))
+    np.testing.assert_allclose(tf.nn.bias_add(X, [1.0, 2.0, 3.0]).numpy(), X + [1, 2, 3])
+    np.testing.assert_allclose(tf.nn.batch_normalization(X, mean, var, 0.5, 2.0, 1e-3).numpy(),
+                               (X - X.mean(0)) / np.sqrt(X.var(0) + 1e-3) * 2 + 0.5)
+    np.testing.assert_allclose(tf.nn.embedding_lookup(X, [1, 1]).numpy(), X[[1, 1]])
+    np.testing.assert_allclose(tf.nn.compute_average_loss(np.array([1.0, 3.0]), global_batch_size=4).numpy(), 1.0)
+    images = np.arange(32.0).reshape(1, 4, 4, 2)
+    np.testing.assert_allclose(tf.nn.max_pool2d(images, ksize=2, strides=2, padding="VALID").numpy(),
+                               images.reshape(1, 2, 2, 2, 2, 2).max((2, 4)))
+    kernel = np.ones((2, 2, 2, 1))
+    np.testing.assert_allclose(tf.nn.conv2d(images, kernel, strides=[1, 2, 2, 1], padding="VALID").numpy(),
+                               images.reshape(1, 2, 2, 2, 2, 2).sum((2, 4, 5))[..., None])
+    assert tf.nn.dropout(np.ones((10, 10)), 0.5, seed=0).numpy().max() == 2.0
+    assert callable(tf.nn.softmax_cross_entropy)          # shendu.functional's functions are still there
+
+
+def test_tf_nn_cross_entropies_need_labels_and_logits_by_name():
+    with pytest.raises(ValueError, match="labels= and logits="):
+        tf.nn.sigmoid_cross_entropy_with_logits(np.ones(2))
+
+
+def test_clip_by_global_norm_and_control_flow():
+    clipped, norm = tf.clip_by_global_norm([X, None, np.ones(2)], 1.0)
+    total = np.sqrt((X ** 2).sum() + 2)
+    assert float(norm) == pytest.approx(total) and clipped[1] is None
+    np.testing.assert_allclose(clipped[0].numpy(), X / total, rtol=1e-6)
+    assert tf.cond(tf.constant(True), lambda: 1, lambda: 2) == 1
+    assert tf.while_loop(lambda i: i < 3, lambda i: i + 1, [0]) == [3]
+    np.testing.assert_allclose(tf.map_fn(lambda r: r * 2, X).numpy(), X * 2)
+    assert tf.get_static_value(tf.constant([1, 2])).tolist() == [1, 2]
+
+
+def test_tf_print_prints_values(capsys):
+    tf.print("loss:", tf.constant([1.5, 2.0]))
+    assert capsys.readouterr().out.strip() == "loss: [1.5 2. ]"
+
+
+@pytest.mark.parametrize("namespace, name, fix", [
+    (tf, "Session", "runs eagerly"), (tf, "placeholder", "runs eagerly"), (tf, "compat", "tf.compat.v1"),
+    (tf, "distribute", "one device"), (tf, "saved_model", "model.save"), (tf, "TensorShape", "tuples"),
+    (tf, "RaggedTensor", "pad_sequences"), (tf, "strings", "TextVectorization"), (tf, "custom_gradient", "Function"),
+    (tf.math, "lgamma", "gammaln"), (tf.nn, "ctc_loss", "not implemented"), (tf.linalg, "expm", "scipy"),
+    (tf.keras.backend, "learning_phase", "training=True"), (tf.keras.backend, "gradients", "GradientTape"),
+])
+def test_documented_names_without_meaning_raise_a_teaching_error(namespace, name, fix):
+    with pytest.raises(UnsupportedError, match=fix) as info:
+        getattr(namespace, name)
+    assert "is not available in shendu" in str(info.value)
+    assert isinstance(info.value, NotImplementedError) and not hasattr(namespace, name)
+
+
+def test_a_misspelt_name_suggests_the_nearest_ones():
+    with pytest.raises(AttributeError, match="Did you mean tf.reduce_sum"):
+        tf.reduce_summ
+    with pytest.raises(AttributeError, match="Did you mean tf.nn.relu"):
+        tf.nn.reluu
+    with pytest.raises(AttributeError) as info:
+        tf.__no_such_dunder__
+    assert "no attribute" in str(info.value)
+
+
+def test_star_import_never_shadows_builtins_or_standard_modules():
+    scope = {}
+    exec("from shendu import *", scope)
+    import builtins
+    shadowed = sorted(n for n in scope if n != "__builtins__" and hasattr(builtins, n))
+    assert shadowed == []
+    assert "math" not in scope and "random" not in scope
+    for name in ("reduce_sum", "constant", "Variable", "concat", "float32", "GradientTape", "Tensor"):
+        assert name in scope, name
+    assert tf.sum is not sum and tf.range(3).numpy().tolist() == [0, 1, 2]
+    assert tf.math.log is not None and tf.random.normal((2,)).shape == (2,)
