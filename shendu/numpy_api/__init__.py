@@ -2,9 +2,9 @@
 (``arange(start, stop=None, step=None, dtype=None)``, ``clip(x, x_min, x_max)``, ...), differentiable
 through shendu's autograd wherever the math allows.
 
-One module per family: ``creation``, ``math`` (elementwise, comparison, logic), ``reduction``, ``manipulation`` (shapes),
-``indexing``, ``linalg`` and ``control`` (cond, while_loop, scan, ...). A function that is not composed
-from differentiable ops (an index, a comparison, a factorization) says so in its docstring.
+One module per family: ``creation``, ``math`` (elementwise, comparison, logic), ``reduction``,
+``manipulation`` (shapes), ``indexing``, ``linalg`` and ``control`` (cond, while_loop, scan, ...). A function
+that is not composed from differentiable ops (an index, a comparison, a factorization) says so in its docstring.
 """
 from shendu.numpy_api import control, creation, indexing, linalg, manipulation, math, reduction
 

@@ -94,7 +94,9 @@ def kron(x1, x2) -> Tensor:
     n = max(a.ndim, b.ndim)
     a = ops.reshape(a, (1,) * (n - a.ndim) + a.shape)
     b = ops.reshape(b, (1,) * (n - b.ndim) + b.shape)
-    y = ops.mul(ops.reshape(a, [d for s in a.shape for d in (s, 1)]), ops.reshape(b, [d for s in b.shape for d in (1, s)]))
+    spread_a = ops.reshape(a, [d for s in a.shape for d in (s, 1)])      # (p1, 1, p2, 1, ...)
+    spread_b = ops.reshape(b, [d for s in b.shape for d in (1, s)])      # (1, q1, 1, q2, ...)
+    y = ops.mul(spread_a, spread_b)
     return ops.reshape(y, [p * q for p, q in zip(a.shape, b.shape)])
 
 

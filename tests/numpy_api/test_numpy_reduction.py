@@ -32,7 +32,8 @@ def _nan_input(rng, shape):
 ROWS = (_rows("sum", npr.sum, np.sum) + _rows("mean", npr.mean, np.mean)
         + _rows("max", npr.max, np.max, distinct(-2, 2)) + _rows("min", npr.min, np.min, distinct(-2, 2))
         + _rows("amax", npr.amax, np.amax, distinct(-2, 2)) + _rows("amin", npr.amin, np.amin, distinct(-2, 2))
-        + _rows("prod", npr.prod, np.prod) + _rows("var", npr.var, np.var) + _rows("std", npr.std, np.std, shapes=SHAPES[:2])
+        + _rows("prod", npr.prod, np.prod) + _rows("var", npr.var, np.var)
+        + _rows("std", npr.std, np.std, shapes=SHAPES[:2])
         + _rows("ptp", npr.ptp, np.ptp, distinct(-2, 2))
         + _rows("median", npr.median, np.median, distinct(-2, 2), axes=[None, 0, -1])
         + [
