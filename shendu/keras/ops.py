@@ -1,12 +1,16 @@
 """``keras.ops``: Keras 3's backend-agnostic functions on shendu Tensors, differentiable through shendu's
 autograd. Re-exports only: the NumPy-like functions live in ``shendu.numpy_api``, the neural-network
-ones in ``shendu.nn_api``; ``keras.ops.nn``, ``keras.ops.numpy`` and ``keras.ops.linalg`` are those modules."""
-from shendu import nn_api as nn  # noqa: F401
-from shendu import numpy_api as numpy  # noqa: F401
+ones in ``shendu.nn_api``; ``keras.ops.nn``, ``keras.ops.numpy`` and ``keras.ops.linalg`` hold those modules'
+functions. Called on ``keras.Input`` tensors, each becomes a node of the functional graph."""
+import types
+
+from shendu import nn_api as _nn_api
+from shendu import numpy_api as _numpy_api
+from shendu.layers.symbolic_calls import accept_symbolic, accept_symbolic_all
 from shendu.missing import missing_names
 from shendu.nn_api import *  # noqa: F401,F403
 from shendu.numpy_api import *  # noqa: F401,F403
-from shendu.numpy_api import linalg  # noqa: F401
+from shendu.numpy_api import linalg as _linalg
 
 _NO_COMPLEX = ("shendu tensors are real-valued (no complex dtype); use NumPy on keras.ops.convert_to_numpy(x) "
                "(the result carries no gradient).")
@@ -44,3 +48,23 @@ _UNSUPPORTED = {
     "core": "the core functions are in keras.ops itself (keras.ops.cast, keras.ops.cond, ...).",
 }
 __getattr__ = missing_names("keras.ops", _UNSUPPORTED, globals())
+
+# on keras.Input tensors (functional code) each function becomes a graph node, as in Keras 3
+_FACTS = {"shape", "ndim", "dtype", "is_tensor", "convert_to_numpy"}
+accept_symbolic_all(globals(), [name for name in dir() if not name.startswith("_") and name not in _FACTS])
+
+
+def _namespace(name, module):
+    """keras.ops.nn / .numpy / .linalg: the module's functions, accepting symbolic tensors as above."""
+    space = types.ModuleType(f"keras.ops.{name}", module.__doc__)
+    for attr in dir(module):
+        value = getattr(module, attr)
+        if not attr.startswith("_") and callable(value) and not isinstance(value, type):
+            setattr(space, attr, value if attr in _FACTS else accept_symbolic(value))
+    space.__getattr__ = missing_names(f"keras.ops.{name}", _UNSUPPORTED, vars(space))
+    return space
+
+
+nn = _namespace("nn", _nn_api)
+numpy = _namespace("numpy", _numpy_api)
+linalg = _namespace("linalg", _linalg)

@@ -167,18 +167,25 @@ def is_tensor(x) -> bool:
     return isinstance(x, Tensor)
 
 
+def _symbolic(x) -> bool:
+    """A symbolic tensor of the functional API (``keras.Input``): it has a shape and a dtype but no values."""
+    return type(x).__name__ == "KerasTensor"
+
+
 def dtype(x) -> str:
     """The dtype's name, e.g. 'float32'."""
-    return convert_to_tensor(x).dtype.name
+    return str(x.dtype) if _symbolic(x) else convert_to_tensor(x).dtype.name
 
 
 def shape(x) -> tuple:
-    """The shape as a tuple of ints (shendu runs eagerly, so every axis is known)."""
+    """The shape as a tuple of ints (None for the unknown axes of a symbolic tensor, such as its batch)."""
+    if _symbolic(x):
+        return tuple(x.shape)
     return tuple(int(n) for n in convert_to_tensor(x).shape)
 
 
 def ndim(x) -> int:
-    return convert_to_tensor(x).ndim
+    return len(x.shape) if _symbolic(x) else convert_to_tensor(x).ndim
 
 
 def size(x) -> int:

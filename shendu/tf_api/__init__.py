@@ -13,6 +13,7 @@ from shendu import numpy_api as np_api
 from shendu.nn_api import one_hot as _one_hot
 from shendu.numpy_api.creation import convert_to_tensor as _to_tensor
 from shendu.numpy_api.creation import standardize_dtype
+from shendu.layers.symbolic_calls import accept_symbolic_all as _accept_symbolic_all
 from shendu.tape import GradientTape, function  # noqa: F401
 from shendu.tensor import Tensor
 from shendu.tf_api.dtypes import *  # noqa: F401,F403
@@ -327,3 +328,5 @@ def get_static_value(tensor, partial=False):
 # everything defined or imported above except modules and helpers: what `import shendu as tf` adds
 __all__ = [name for name, value in list(globals().items()) if not name.startswith("_")
            and type(value).__name__ != "module" and name not in ("annotations", "standardize_dtype")]
+# on keras.Input tensors (functional code) each function becomes a graph node, as tf.keras 2 does
+_accept_symbolic_all(globals(), [name for name in __all__ if name not in ("function", "print", "is_tensor")])

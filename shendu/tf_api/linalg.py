@@ -3,7 +3,8 @@ norm, matmul, einsum, trace, ...)."""
 from __future__ import annotations
 
 from shendu import numpy_api as np_api
-from shendu.missing import missing_names
+from shendu.layers.symbolic_calls import accept_symbolic_all as _accept_symbolic_all
+from shendu.missing import missing_names as _missing_names
 from shendu.numpy_api import cholesky, det, einsum, inv, qr, solve, svd, tensordot  # noqa: F401
 from shendu.tensor import Tensor
 from shendu.tf_api import eye, matmul, norm  # noqa: F401
@@ -54,4 +55,5 @@ _UNSUPPORTED = {
     "sqrtm": "shendu has no matrix square root; use scipy.linalg.sqrtm on tensor.numpy() (no gradient).",
     "lu": "use tf.linalg.solve or tf.linalg.inv; shendu has no LU factorization.",
 }
-__getattr__ = missing_names("tf.linalg", _UNSUPPORTED, globals())
+__getattr__ = _missing_names("tf.linalg", _UNSUPPORTED, globals())
+_accept_symbolic_all(globals(), [name for name in list(globals()) if not name.startswith("_")])

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from shendu import backend, ops
 from shendu import numpy_api as np_api
-from shendu.missing import missing_names
+from shendu.layers.symbolic_calls import accept_symbolic_all as _accept_symbolic_all
+from shendu.missing import missing_names as _missing_names
 from shendu.nn_api import log_sigmoid, sigmoid, softplus, softsign  # noqa: F401
 from shendu.numpy_api import (abs, add, ceil, cos, cosh, count_nonzero, divide, divide_no_nan, equal, erf,  # noqa: F401
                               exp, expm1, floor, greater, greater_equal, in_top_k, less, less_equal, log, log1p,
@@ -110,4 +111,5 @@ _UNSUPPORTED = {
     "unsorted_segment_max": "use tf.math.segment_max with sorted ids or keras.ops.segment_max(..., num_segments).",
     "unsorted_segment_mean": "divide tf.math.unsorted_segment_sum of the data by that of ones.",
 }
-__getattr__ = missing_names("tf.math", _UNSUPPORTED, globals())
+__getattr__ = _missing_names("tf.math", _UNSUPPORTED, globals())
+_accept_symbolic_all(globals(), [name for name in list(globals()) if not name.startswith("_")])

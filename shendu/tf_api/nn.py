@@ -8,7 +8,8 @@ from shendu import backend, ops
 from shendu import nn_api
 from shendu import numpy_api as np_api
 from shendu.functional import *  # noqa: F401,F403
-from shendu.missing import missing_names
+from shendu.layers.symbolic_calls import accept_symbolic_all as _accept_symbolic_all
+from shendu.missing import missing_names as _missing_names
 from shendu.nn_api import (elu, log_sigmoid, relu, relu6, selu, sigmoid, silu, softplus, softsign,  # noqa: F401
                            swish, tanh)
 from shendu.numpy_api.creation import convert_to_tensor as _t
@@ -169,4 +170,5 @@ _UNSUPPORTED = {
     "sampled_softmax_loss": "shendu has no sampled losses; use sparse_softmax_cross_entropy_with_logits.",
     "fractional_max_pool": "use tf.nn.max_pool2d with integer strides.",
 }
-__getattr__ = missing_names("tf.nn", _UNSUPPORTED, globals())
+__getattr__ = _missing_names("tf.nn", _UNSUPPORTED, globals())
+_accept_symbolic_all(globals(), [name for name in list(globals()) if not name.startswith("_")])
