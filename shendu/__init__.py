@@ -12,7 +12,7 @@ from shendu import (activations, callbacks, functional, initializers, layers, lo
                     regularizers, utils)
 # TensorFlow's top-level spellings that Keras code uses beside tf.keras (`import shendu as tf` runs it): tf.constant,
 # tf.Variable, tf.reduce_sum, tf.concat, tf.one_hot, tf.float32, tf.nn.*, ... (shendu/tf_api); tf.math, tf.linalg,
-# tf.random and tf.keras are looked up on first use. A documented TensorFlow name shendu lacks raises an error that
+# tf.random, tf.data and tf.keras are looked up on first use. A documented TensorFlow name shendu lacks raises an error that
 # names what to use instead, and `from shendu import *` never replaces a Python built-in (sum, max, abs, range, ...).
 import builtins as _builtins  # noqa: E402
 from shendu.tensor import arange, shape  # noqa: E402  (shape: after ops' star import)
@@ -23,14 +23,14 @@ from shendu.tf_api.unsupported import TOP_LEVEL as _UNSUPPORTED  # noqa: E402
 
 __version__ = "0.1.0"
 _LAZY = {"keras": "shendu.keras", "random": "shendu.random", "math": "shendu.tf_api.math",
-         "linalg": "shendu.tf_api.linalg"}
+         "linalg": "shendu.tf_api.linalg", "data": "shendu.data"}
 _missing = _missing_names("tf", _UNSUPPORTED, globals())
 for _name in ("math", "linalg"):    # shendu.ops' submodules of those names came in with its star import
     globals().pop(_name, None)
 
 
 def __getattr__(name):
-    """Namespaces loaded on first use (``tf.keras``, ``tf.random``, ``tf.math``, ``tf.linalg``), so that
+    """Namespaces loaded on first use (``tf.keras``, ``tf.random``, ``tf.math``, ``tf.linalg``, ``tf.data``), so that
     ``from shendu import *`` cannot replace the modules random and math; then the teaching errors."""
     if name in _LAZY:
         import importlib

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numbers
 
 from shendu import backend, ops
+from shendu.missing import missing_names
 from shendu.numpy_api.creation import convert_to_tensor, standardize_dtype
 from shendu.numpy_api.indexing import take
 from shendu.tensor import Tensor
@@ -138,3 +139,16 @@ def shuffle(x, axis=0, seed=None) -> Tensor:
 def set_seed(seed) -> None:
     """``tf.random.set_seed``: reseed shendu's shared generator."""
     backend.set_seed(seed)
+
+
+_UNSUPPORTED = {
+    "Generator": "create keras.random.SeedGenerator(seed) and pass it as seed=: each call draws anew, reproducibly.",
+    "stateless_normal": "pass an int seed= to tf.random.normal: the same int seed gives the same values.",
+    "stateless_uniform": "pass an int seed= to tf.random.uniform: the same int seed gives the same values.",
+    "stateless_truncated_normal": "pass an int seed= to tf.random.truncated_normal.",
+    "stateless_categorical": "pass an int seed= to tf.random.categorical.",
+    "fold_in": "derive seeds with keras.random.SeedGenerator(seed).next().",
+    "poisson": "draw with numpy.random.default_rng(seed).poisson(lam, shape) and wrap it with tf.constant.",
+    "experimental": "use tf.random.normal / uniform / categorical with seed= (an int or a SeedGenerator).",
+}
+__getattr__ = missing_names("random", _UNSUPPORTED, globals())
