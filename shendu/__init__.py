@@ -12,8 +12,8 @@ from shendu import (activations, callbacks, functional, initializers, layers, lo
                     regularizers, utils)
 # TensorFlow's top-level spellings that Keras code uses beside tf.keras (`import shendu as tf` runs it): tf.constant,
 # tf.Variable, tf.reduce_sum, tf.concat, tf.one_hot, tf.float32, tf.nn.*, ... (shendu/tf_api); tf.math, tf.linalg,
-# tf.random, tf.data and tf.keras are looked up on first use. A documented TensorFlow name shendu lacks raises an error that
-# names what to use instead, and `from shendu import *` never replaces a Python built-in (sum, max, abs, range, ...).
+# tf.random, tf.data and tf.keras are looked up on first use. A documented TensorFlow name shendu lacks raises an
+# error that names what to use instead, and `from shendu import *` never replaces a Python built-in (sum, abs, ...).
 import builtins as _builtins  # noqa: E402
 from shendu.tensor import arange, shape  # noqa: E402  (shape: after ops' star import)
 from shendu.tf_api import *  # noqa: E402,F401,F403

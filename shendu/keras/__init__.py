@@ -6,6 +6,6 @@ from shendu.layers import Input
 from shendu.models import Model, Sequential
 from shendu.tape import GradientTape
 
-__all__ = ["Input", "Model", "Sequential", "GradientTape", "activations", "backend", "callbacks", "datasets", "initializers",
-           "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "saving",
-           "utils"]
+__all__ = ["Input", "Model", "Sequential", "GradientTape", "activations", "backend", "callbacks", "datasets",
+           "initializers", "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random",
+           "regularizers", "saving", "utils"]

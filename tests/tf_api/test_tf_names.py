@@ -205,7 +205,8 @@ def test_tf_print_prints_values(capsys):
     (tf, "Session", "runs eagerly"), (tf, "placeholder", "runs eagerly"), (tf, "compat", "tf.compat.v1"),
     (tf, "distribute", "one device"), (tf, "saved_model", "model.save"), (tf, "TensorShape", "tuples"),
     (tf, "RaggedTensor", "pad_sequences"), (tf, "strings", "TextVectorization"), (tf, "custom_gradient", "Function"),
-    (tf.math, "lgamma", "gammaln"), (tf.random, "Generator", "SeedGenerator"), (tf.random, "stateless_normal", "seed="), (tf.nn, "ctc_loss", "not implemented"), (tf.linalg, "expm", "scipy"),
+    (tf.math, "lgamma", "gammaln"), (tf.random, "Generator", "SeedGenerator"),
+    (tf.random, "stateless_normal", "seed="), (tf.nn, "ctc_loss", "not implemented"), (tf.linalg, "expm", "scipy"),
     (tf.keras.backend, "learning_phase", "training=True"), (tf.keras.backend, "gradients", "GradientTape"),
 ])
 def test_documented_names_without_meaning_raise_a_teaching_error(namespace, name, fix):
