@@ -237,3 +237,80 @@ def test_star_import_never_shadows_builtins_or_standard_modules():
         assert name in scope, name
     assert tf.sum is not sum and tf.range(3).numpy().tolist() == [0, 1, 2]
     assert tf.math.log is not None and tf.random.normal((2,)).shape == (2,)
+
+
+# TensorFlow 2's documented top-level API (functions, classes and modules of the tf namespace)
+TF_TOP_LEVEL = """
+abs acos acosh add add_n argmax argmin argsort as_dtype as_string asin asinh atan atan2 atanh batch_to_space bitcast
+boolean_mask broadcast_dynamic_shape broadcast_static_shape broadcast_to case cast clip_by_global_norm clip_by_norm
+clip_by_value complex concat cond constant constant_initializer control_dependencies convert_to_tensor cos cosh cumsum
+custom_gradient device divide dynamic_partition dynamic_stitch edit_distance eig eigvals einsum ensure_shape equal
+executing_eagerly exp expand_dims extract_volume_patches eye fill fingerprint floor foldl foldr function gather
+gather_nd get_current_name_scope get_logger get_static_value grad_pass_through gradients greater greater_equal group
+guarantee_const hessians histogram_fixed_width histogram_fixed_width_bins identity identity_n init_scope
+inside_function is_symbolic_tensor is_tensor less less_equal linspace load_library load_op_library logical_and
+logical_not logical_or make_ndarray make_tensor_proto map_fn matmul matrix_square_root maximum meshgrid minimum
+multiply name_scope negative no_gradient no_op nondifferentiable_batch_function norm not_equal numpy_function one_hot
+ones ones_initializer ones_like pad parallel_stack pow print py_function random_index_shuffle random_normal_initializer
+random_uniform_initializer range rank realdiv recompute_grad reduce_all reduce_any reduce_logsumexp reduce_max
+reduce_mean reduce_min reduce_prod reduce_sum register_tensor_conversion_function repeat required_space_to_batch_paddings
+reshape reverse reverse_sequence roll round saturate_cast scalar_mul scan scatter_nd searchsorted sequence_mask shape
+shape_n sigmoid sign sin sinh size slice sort space_to_batch space_to_batch_nd split sqrt square squeeze stack
+stop_gradient strided_slice subtract switch_case tan tanh tensor_scatter_nd_add tensor_scatter_nd_max
+tensor_scatter_nd_min tensor_scatter_nd_sub tensor_scatter_nd_update tensordot tile timestamp transpose truediv
+truncatediv truncatemod tuple type_spec_from_value unique unique_with_counts unravel_index unstack
+variable_creator_scope vectorized_map where while_loop zeros zeros_initializer zeros_like
+AggregationMethod CriticalSection DType DeviceSpec GradientTape Graph IndexedSlices IndexedSlicesSpec Module Operation
+OptionalSpec RaggedTensor RaggedTensorSpec RegisterGradient SparseTensor SparseTensorSpec Tensor TensorArray
+TensorArraySpec TensorShape TensorSpec TypeSpec UnconnectedGradients Variable VariableAggregation
+VariableSynchronization
+audio autodiff autograph bitwise compat config data debugging distribute dtypes errors experimental feature_column
+graph_util image io keras linalg lite lookup math mlir nest nn profiler quantization queue ragged random raw_ops
+saved_model sets signal sparse strings summary sysconfig test tpu train types version xla
+bfloat16 bool complex128 complex64 double float16 float32 float64 half int16 int32 int64 int8 newaxis qint16 qint32
+qint8 quint16 quint8 resource string uint16 uint32 uint64 uint8 variant
+""".split()
+
+
+def test_every_documented_tensorflow_top_level_name_exists_or_teaches():
+    missing = []
+    for name in TF_TOP_LEVEL:
+        try:
+            getattr(tf, name)
+        except UnsupportedError as error:
+            assert "is not available in shendu: " in str(error)
+        except AttributeError:
+            missing.append(name)
+    assert missing == []
+
+
+def test_new_top_level_functions_match_numpy():
+    y, idx = tf.unique(np.array([3, 1, 3, 2]))
+    assert y.numpy().tolist() == [3, 1, 2] and idx.numpy().tolist() == [0, 1, 0, 2]
+    assert tf.unique_with_counts(np.array([3, 1, 3]))[2].numpy().tolist() == [2, 1]
+    np.testing.assert_array_equal(tf.scatter_nd([[1], [3]], [5.0, 6.0], [5]).numpy(), [0, 5, 0, 6, 0])
+    np.testing.assert_array_equal(tf.tensor_scatter_nd_update(np.zeros((2, 2)), [[0, 1]], [7.0]).numpy(),
+                                  [[0, 7], [0, 0]])
+    np.testing.assert_array_equal(tf.tensor_scatter_nd_add(np.ones(3), [[0], [0]], [1.0, 2.0]).numpy(), [4, 1, 1])
+    np.testing.assert_array_equal(tf.tensor_scatter_nd_sub(np.ones(3), [[2]], [1.0]).numpy(), [1, 1, 0])
+    np.testing.assert_array_equal(tf.slice(np.arange(12).reshape(3, 4), [1, 1], [-1, 2]).numpy(), [[5, 6], [9, 10]])
+    np.testing.assert_array_equal(tf.scan(lambda a, x: a + x, np.arange(4.0)).numpy(), [0, 1, 3, 6])
+    np.testing.assert_array_equal(tf.scan(lambda a, x: a + x, np.arange(3.0), initializer=1.0, reverse=True).numpy(),
+                                  [4, 4, 3])
+    assert float(tf.foldl(lambda a, x: a * x, np.arange(1.0, 5.0))) == 24.0
+    assert float(tf.foldr(lambda a, x: a - x, np.arange(1.0, 4.0), initializer=10.0)) == 4.0
+    np.testing.assert_array_equal(tf.searchsorted([[1.0, 3.0], [2.0, 4.0]], [[2.0], [5.0]]).numpy(), [[1], [2]])
+    np.testing.assert_array_equal(tf.repeat([1, 2], 2).numpy(), [1, 1, 2, 2])
+    np.testing.assert_array_equal(tf.roll(np.arange(4), 1, 0).numpy(), [3, 0, 1, 2])
+    assert tf.switch_case(1, [lambda: "a", lambda: "b"]) == "b" and tf.switch_case(5, {0: lambda: 0}) == 0
+    assert tf.as_dtype("int32") is np.int32 and tf.ensure_shape(np.ones((2, 3)), (None, 3)).shape == (2, 3)
+    with pytest.raises(ValueError, match="expected shape"):
+        tf.ensure_shape(np.ones((2, 3)), (None, 4))
+    assert float(tf.truncatediv(-7.0, 2.0)) == -3.0 and float(tf.truncatemod(-7.0, 2.0)) == -1.0
+    assert [s.numpy().tolist() for s in tf.shape_n([np.ones((2, 3)), np.ones(4)])] == [[2, 3], [4]]
+    init = tf.random_normal_initializer(stddev=0.5, seed=0)
+    w = tf.Variable(initial_value=init(shape=(3, 2), dtype="float32"), trainable=True)
+    assert w.shape == (3, 2) and w.dtype == np.float32
+    np.testing.assert_array_equal(tf.zeros_initializer()(shape=(2,)), [0, 0])
+    assert tf.is_symbolic_tensor(tf.keras.Input((2,))) and not tf.inside_function()
+    assert float(tf.timestamp()) > 1e9 and tf.get_logger().name == "shendu" and tf.dtypes.float32 is np.float32
