@@ -10,8 +10,8 @@ from shendu.layers.symbolic_calls import accept_symbolic_all as _accept_symbolic
 from shendu.missing import missing_names as _missing_names
 from shendu.nn_api import log_sigmoid, sigmoid, softplus, softsign  # noqa: F401
 from shendu.numpy_api import (abs, add, ceil, cos, cosh, count_nonzero, divide, divide_no_nan, equal, erf,  # noqa: F401
-                              exp, expm1, floor, greater, greater_equal, in_top_k, less, less_equal, log, log1p,
-                              logical_and, logical_not, logical_or, logical_xor, maximum, minimum, multiply, negative,
+                              erfc, erfinv, exp, expm1, floor, greater, greater_equal, in_top_k, less, less_equal,
+                              log, log1p, logical_and, logical_not, logical_or, logical_xor, maximum, minimum, multiply, negative,
                               not_equal, reciprocal, rsqrt, sign, sin, sinh, sqrt, square, subtract, tan, tanh)
 from shendu.numpy_api import arccos as acos  # noqa: F401
 from shendu.numpy_api import arccosh as acosh  # noqa: F401
@@ -98,6 +98,130 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype="int32", n
     return out if maxlength is None else out[:int(maxlength)]
 
 
+
+def add_n(inputs, name=None) -> Tensor:
+    """Σ of the tensors in ``inputs``."""
+    out = _t(inputs[0])
+    for x in inputs[1:]:
+        out = ops.add(out, x)
+    return out
+
+
+def accumulate_n(inputs, shape=None, tensor_dtype=None, name=None) -> Tensor:
+    return add_n(inputs)
+
+
+def scalar_mul(scalar, x, name=None) -> Tensor:
+    return np_api.multiply(scalar, x)
+
+
+def rint(x, name=None) -> Tensor:
+    """Round half to even (a constant: piecewise flat)."""
+    return np_api.round(x)
+
+
+def multiply_no_nan(x, y, name=None) -> Tensor:
+    """x y, and 0 where y == 0 even if x is inf or NaN."""
+    y = _t(y)
+    return np_api.where(y.data == 0, 0.0, np_api.multiply(np_api.where(y.data == 0, 0.0, x), y))
+
+
+def reciprocal_no_nan(x, name=None) -> Tensor:
+    return np_api.divide_no_nan(1.0, x)
+
+
+def xdivy(x, y, name=None) -> Tensor:
+    """x / y, and 0 where x == 0."""
+    x = _t(x)
+    return np_api.where(x.data == 0, 0.0, np_api.divide(x, np_api.where(x.data == 0, 1.0, y)))
+
+
+def xlog1py(x, y, name=None) -> Tensor:
+    """x log(1 + y), and 0 where x == 0."""
+    x = _t(x)
+    return np_api.where(x.data == 0, 0.0, np_api.multiply(x, np_api.log1p(np_api.where(x.data == 0, 0.0, y))))
+
+
+def zero_fraction(value, name=None) -> Tensor:
+    """The fraction of entries equal to 0 (a float32 constant)."""
+    data = _t(value).data
+    return Tensor._wrap(backend.xp.asarray((data == 0).mean(), "float32"), False)
+
+
+def cumulative_logsumexp(x, axis=0, exclusive=False, reverse=False, name=None) -> Tensor:
+    """log Σ_{j<=i} e^{x_j} along ``axis``, shifted by the maximum so large values do not overflow."""
+    x = _t(x)
+    if reverse:
+        x = np_api.flip(x, axis)
+    m = Tensor._wrap(x.data.max(axis=axis, keepdims=True), False)
+    y = ops.add(np_api.log(np_api.cumsum(ops.exp(ops.sub(x, m)), axis)), m)
+    if exclusive:
+        shifted = np_api.roll(y, 1, axis)
+        first = np_api.arange(x.shape[axis]) == 0
+        shape = [1] * x.ndim
+        shape[axis] = x.shape[axis]
+        y = np_api.where(np_api.reshape(first, shape), -float("inf"), shifted)
+    return np_api.flip(y, axis) if reverse else y
+
+
+def invert_permutation(x, name=None) -> Tensor:
+    """y[x[i]] = i (an int constant)."""
+    return np_api.argsort(x)
+
+
+def is_non_decreasing(x, name=None) -> Tensor:
+    data = _t(x).data.reshape(-1)
+    return Tensor._wrap(backend.xp.asarray(bool((data[1:] >= data[:-1]).all())), False)
+
+
+def is_strictly_increasing(x, name=None) -> Tensor:
+    data = _t(x).data.reshape(-1)
+    return Tensor._wrap(backend.xp.asarray(bool((data[1:] > data[:-1]).all())), False)
+
+
+def segment_mean(data, segment_ids, name=None) -> Tensor:
+    return unsorted_segment_mean(data, segment_ids, int(_t(segment_ids).data.max()) + 1)
+
+
+def segment_min(data, segment_ids, name=None) -> Tensor:
+    return ops.neg(np_api.segment_max(ops.neg(_t(data)), segment_ids))
+
+
+def unsorted_segment_max(data, segment_ids, num_segments, name=None) -> Tensor:
+    return np_api.segment_max(data, segment_ids, num_segments)
+
+
+def unsorted_segment_min(data, segment_ids, num_segments, name=None) -> Tensor:
+    return ops.neg(np_api.segment_max(ops.neg(_t(data)), segment_ids, num_segments))
+
+
+def unsorted_segment_mean(data, segment_ids, num_segments, name=None) -> Tensor:
+    x = _t(data)
+    total = np_api.segment_sum(x, segment_ids, num_segments)
+    counts = np_api.segment_sum(np_api.ones((x.shape[0],), x.dtype), segment_ids, num_segments)
+    counts = ops.reshape(counts, (-1,) + (1,) * (x.ndim - 1))
+    return np_api.divide(total, np_api.maximum(counts, 1.0))
+
+
+def unsorted_segment_sqrt_n(data, segment_ids, num_segments, name=None) -> Tensor:
+    x = _t(data)
+    total = np_api.segment_sum(x, segment_ids, num_segments)
+    counts = np_api.segment_sum(np_api.ones((x.shape[0],), x.dtype), segment_ids, num_segments)
+    counts = ops.reshape(counts, (-1,) + (1,) * (x.ndim - 1))
+    return np_api.divide(total, np_api.sqrt(np_api.maximum(counts, 1.0)))
+
+
+def approx_max_k(operand, k, reduction_dimension=-1, recall_target=0.95, reduction_input_size_override=-1,
+                 aggregate_to_topk=True, name=None) -> tuple:
+    """The exact top k (shendu computes it exactly) along the last axis."""
+    return np_api.top_k(operand, k)
+
+
+def approx_min_k(operand, k, reduction_dimension=-1, recall_target=0.95, reduction_input_size_override=-1,
+                 aggregate_to_topk=True, name=None) -> tuple:
+    values, indices = np_api.top_k(ops.neg(_t(operand)), k)
+    return ops.neg(values), indices
+
 _UNSUPPORTED = {
     "lgamma": "shendu has no log-gamma function; use scipy.special.gammaln on tensor.numpy() (no gradient).",
     "digamma": "shendu has no digamma function; use scipy.special.digamma on tensor.numpy() (no gradient).",
@@ -108,8 +232,13 @@ _UNSUPPORTED = {
     "conj": "shendu tensors are real-valued (no complex dtype).",
     "imag": "shendu tensors are real-valued (no complex dtype).",
     "real": "shendu tensors are real-valued (no complex dtype); the tensor itself is its real part.",
-    "unsorted_segment_max": "use tf.math.segment_max with sorted ids or keras.ops.segment_max(..., num_segments).",
-    "unsorted_segment_mean": "divide tf.math.unsorted_segment_sum of the data by that of ones.",
+    **{name: f"shendu has no {name}; use scipy.special on tensor.numpy() (no gradient)." for name in (
+        "bessel_i0e", "bessel_i1", "bessel_i1e", "betainc", "erfcinv", "igammac", "lbeta", "ndtri", "polygamma",
+        "zeta")},
+    "nextafter": "use numpy.nextafter on tensor.numpy() (no gradient).",
+    "sobol_sample": "use scipy.stats.qmc.Sobol (no gradient).",
+    "segment_prod": "use tf.exp(tf.math.segment_sum(tf.math.log(data), ids)) for positive data.",
+    "unsorted_segment_prod": "use tf.exp(tf.math.unsorted_segment_sum(tf.math.log(data), ids, n)) for positive data.",
 }
 __getattr__ = _missing_names("tf.math", _UNSUPPORTED, globals())
 _accept_symbolic_all(globals(), [name for name in list(globals()) if not name.startswith("_")])

@@ -314,3 +314,77 @@ def test_new_top_level_functions_match_numpy():
     np.testing.assert_array_equal(tf.zeros_initializer()(shape=(2,)), [0, 0])
     assert tf.is_symbolic_tensor(tf.keras.Input((2,))) and not tf.inside_function()
     assert float(tf.timestamp()) > 1e9 and tf.get_logger().name == "shendu" and tf.dtypes.float32 is np.float32
+
+
+TF_MATH = """
+abs accumulate_n acos acosh add add_n angle approx_max_k approx_min_k argmax argmin asin asinh atan atan2 atanh
+bessel_i0 bessel_i0e bessel_i1 bessel_i1e betainc bincount ceil confusion_matrix conj cos cosh count_nonzero cumprod
+cumsum cumulative_logsumexp digamma divide divide_no_nan equal erf erfc erfcinv erfinv exp expm1 floor floordiv
+floormod greater greater_equal igamma igammac imag in_top_k invert_permutation is_finite is_inf is_nan
+is_non_decreasing is_strictly_increasing l2_normalize lbeta less less_equal lgamma log log1p log_sigmoid log_softmax
+logical_and logical_not logical_or logical_xor maximum minimum mod multiply multiply_no_nan ndtri negative nextafter
+not_equal polygamma polyval pow real reciprocal reciprocal_no_nan reduce_all reduce_any reduce_euclidean_norm
+reduce_logsumexp reduce_max reduce_mean reduce_min reduce_prod reduce_std reduce_sum reduce_variance rint round rsqrt
+scalar_mul segment_max segment_mean segment_min segment_prod segment_sum sigmoid sign sin sinh sobol_sample softmax
+softplus softsign sqrt square squared_difference subtract tan tanh top_k truediv unsorted_segment_max
+unsorted_segment_mean unsorted_segment_min unsorted_segment_prod unsorted_segment_sqrt_n unsorted_segment_sum xdivy
+xlog1py xlogy zero_fraction zeta
+""".split()
+TF_NN = """
+all_candidate_sampler atrous_conv2d atrous_conv2d_transpose avg_pool avg_pool1d avg_pool2d avg_pool3d
+batch_norm_with_global_normalization batch_normalization bias_add collapse_repeated compute_accidental_hits
+compute_average_loss conv1d conv1d_transpose conv2d conv2d_transpose conv3d conv3d_transpose conv_transpose convolution
+crelu ctc_beam_search_decoder ctc_greedy_decoder ctc_loss ctc_unique_labels depth_to_space depthwise_conv2d
+depthwise_conv2d_backprop_filter depthwise_conv2d_backprop_input dilation2d dropout elu embedding_lookup
+embedding_lookup_sparse erosion2d experimental fixed_unigram_candidate_sampler fractional_avg_pool fractional_max_pool
+gelu in_top_k isotonic_regression l2_loss l2_normalize leaky_relu learned_unigram_candidate_sampler
+local_response_normalization log_poisson_loss log_softmax log_uniform_candidate_sampler lrn max_pool max_pool1d
+max_pool2d max_pool3d max_pool_with_argmax moments nce_loss normalize_moments pool relu relu6
+safe_embedding_lookup_sparse sampled_softmax_loss scale_regularization_loss selu separable_conv2d sigmoid
+sigmoid_cross_entropy_with_logits silu softmax softmax_cross_entropy_with_logits softplus softsign space_to_batch
+space_to_depth sparse_softmax_cross_entropy_with_logits sufficient_statistics swish tanh top_k
+uniform_candidate_sampler weighted_cross_entropy_with_logits weighted_moments with_space_to_batch zero_fraction
+""".split()
+
+
+@pytest.mark.parametrize("namespace, names", [(tf.math, TF_MATH), (tf.nn, TF_NN)], ids=["math", "nn"])
+def test_every_documented_tf_math_and_nn_name_exists_or_teaches(namespace, names):
+    missing = []
+    for name in names:
+        try:
+            getattr(namespace, name)
+        except UnsupportedError:
+            pass
+        except AttributeError:
+            missing.append(name)
+    assert missing == []
+
+
+def test_added_math_and_nn_functions_match_numpy():
+    x = np.array([[1.0, -2.0, 0.0], [0.5, 3.0, -1.0]])
+    np.testing.assert_allclose(tf.math.cumulative_logsumexp(x, axis=1).numpy(), np.logaddexp.accumulate(x, axis=1))
+    np.testing.assert_allclose(tf.math.cumulative_logsumexp(x, axis=1, exclusive=True).numpy()[:, 1:],
+                               np.logaddexp.accumulate(x, axis=1)[:, :-1])
+    np.testing.assert_allclose(tf.math.unsorted_segment_mean(x, [1, 1], 2).numpy(), [[0, 0, 0], x.mean(0)])
+    np.testing.assert_allclose(tf.math.segment_min(x, [0, 0]).numpy(), [x.min(0)])
+    np.testing.assert_allclose(tf.math.xdivy(np.array([0.0, 2.0]), np.array([0.0, 4.0])).numpy(), [0, 0.5])
+    np.testing.assert_allclose(tf.math.multiply_no_nan(np.array([np.inf, 2.0]), np.array([0.0, 3.0])).numpy(), [0, 6])
+    assert float(tf.math.zero_fraction(x)) == pytest.approx(1 / 6)
+    assert tf.math.invert_permutation([2, 0, 1]).numpy().tolist() == [1, 2, 0]
+    assert bool(tf.math.is_non_decreasing([1, 1, 2])) and not bool(tf.math.is_strictly_increasing([1, 1, 2]))
+    assert tf.math.approx_max_k(x, 1)[0].numpy().ravel().tolist() == [1.0, 3.0]
+    np.testing.assert_allclose(tf.nn.crelu(x).numpy(), np.concatenate([np.maximum(x, 0), np.maximum(-x, 0)], -1))
+    assert float(tf.nn.l2_loss(x)) == pytest.approx((x ** 2).sum() / 2)
+    np.testing.assert_allclose(tf.nn.log_poisson_loss(np.array([0.0, 3.0]), np.array([0.5, 1.0])).numpy(),
+                               np.exp([0.5, 1.0]) - np.array([0.0, 3.0]) * [0.5, 1.0])
+    count, s1, s2, _ = tf.nn.sufficient_statistics(x, [0])
+    mean, var = tf.nn.normalize_moments(count, s1, s2, None)
+    np.testing.assert_allclose(var.numpy(), x.var(0))
+    wm, wv = tf.nn.weighted_moments(x, [1], np.array([[1.0, 1.0, 2.0]]))
+    np.testing.assert_allclose(wm.numpy(), np.average(x, 1, [1, 1, 2]))
+    images = np.arange(32.0).reshape(1, 4, 4, 2)
+    np.testing.assert_allclose(tf.nn.pool(images, (2, 2), "AVG", strides=(2, 2)).numpy(),
+                               images.reshape(1, 2, 2, 2, 2, 2).mean((2, 4)))
+    np.testing.assert_allclose(tf.nn.depthwise_conv2d(images, np.ones((1, 1, 2, 1)), [1, 1, 1, 1], "VALID").numpy(),
+                               images)
+    np.testing.assert_allclose(tf.nn.depth_to_space(tf.nn.space_to_depth(images, 2), 2).numpy(), images)
