@@ -362,7 +362,8 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     shape[axis] = x.shape[axis]
 
     def along(v):
-        return ops.reshape(ops.cast(convert_to_tensor(v), x.dtype), shape)
+        v = ops.cast(convert_to_tensor(v), x.dtype)
+        return v if v.ndim == 0 else ops.reshape(v, shape)         # a scalar broadcasts as it is
 
     y = ops.div(ops.sub(x, along(mean)), ops.sqrt(ops.add(along(variance), float(epsilon))))
     if scale is not None:

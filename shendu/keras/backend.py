@@ -18,6 +18,8 @@ from shendu.numpy_api import (abs, all, any, cos, dtype, equal, exp, greater, gr
                               square, stop_gradient, tanh)
 from shendu.numpy_api.creation import standardize_dtype as _dtype
 from shendu.tensor import Tensor as _Tensor
+from shendu.tf_api import foldl as _tf_foldl
+from shendu.tf_api import foldr as _tf_foldr
 from shendu.variable import Variable as _Variable
 
 
@@ -406,6 +408,76 @@ def random_bernoulli(shape, p=0.0, dtype=None, seed=None):
 random_binomial = random_bernoulli
 
 
+
+def cast_to_floatx(x):
+    """x as a NumPy array of the default float type."""
+    return np.asarray(get_value(x) if isinstance(x, _Tensor) else x, dtype=floatx())
+
+
+def is_sparse(tensor) -> bool:
+    """False: shendu has no sparse tensors."""
+    return False
+
+
+def to_dense(tensor):
+    return tensor
+
+
+def print_tensor(x, message="", summarize=3):
+    """Print ``message`` and the values, and return x unchanged."""
+    print(message, get_value(x))
+    return x
+
+
+def reset_uids() -> None:
+    _uids.clear()
+
+
+def batch_normalization(x, mean, var, beta, gamma, axis=-1, epsilon=0.001):
+    """(x - mean) / √(var + ε) · gamma + beta, the statistics shaped along ``axis``."""
+    return _nn.batch_normalization(x, mean, var, axis, beta, gamma, epsilon)
+
+
+def foldl(fn, elems, initializer=None, name=None):
+    return _tf_foldl(fn, elems, initializer)
+
+
+def foldr(fn, elems, initializer=None, name=None):
+    return _tf_foldr(fn, elems, initializer)
+
+
+def map_fn(fn, elems, name=None, dtype=None):
+    return _np_api.map(fn, elems)
+
+
+def random_normal_variable(shape, mean, scale, dtype=None, name=None, seed=None):
+    return _Variable(_random.normal(shape, mean, scale, dtype or floatx(), seed), name=name)
+
+
+def random_uniform_variable(shape, low, high, dtype=None, name=None, seed=None):
+    return _Variable(_random.uniform(shape, low, high, dtype or floatx(), seed), name=name)
+
+
+def repeat(x, n):
+    """(batch, dim) -> (batch, n, dim): each row repeated n times."""
+    return _np_api.repeat(_np_api.expand_dims(x, 1), n, 1)
+
+
+def reverse(x, axes):
+    return _np_api.flip(x, axes)
+
+
+def temporal_padding(x, padding=(1, 1)):
+    """Zeros before and after the time axis of (batch, time, features)."""
+    return _np_api.pad(x, ((0, 0), tuple(padding), (0, 0)))
+
+
+def spatial_2d_padding(x, padding=((1, 1), (1, 1)), data_format=None):
+    """Zeros around the rows and columns of (batch, height, width, channels)."""
+    if data_format not in (None, "channels_last"):
+        raise ValueError("spatial_2d_padding: shendu uses channels_last; transpose the input first.")
+    return _np_api.pad(x, ((0, 0), tuple(padding[0]), tuple(padding[1]), (0, 0)))
+
 _GRAPH = "shendu runs eagerly: there are no graph functions, placeholders or learning-phase switches. "
 _UNSUPPORTED = {
     "set_epsilon": "shendu's losses and normalizers use the fixed epsilon 1e-7; pass epsilon= to the layer or "
@@ -427,5 +499,19 @@ _UNSUPPORTED = {
     "get_session": _GRAPH + "Call the ops directly.",
     "set_session": _GRAPH + "Call the ops directly.",
     "name_scope": "shendu has no graph names; leave the block without the name scope.",
+    "learning_phase_scope": _GRAPH + "Pass training=True/False to the layer or model call instead.",
+    "manual_variable_initialization": _GRAPH + "Variables hold their values from creation.",
+    "ctc_label_dense_to_sparse": "shendu has no sparse tensors or CTC loss; it is not implemented.",
+    "binary_focal_crossentropy": "use keras.losses.BinaryFocalCrossentropy where available, or write the "
+                                 "formula with keras.ops.",
+    "categorical_focal_crossentropy": "use keras.losses.CategoricalFocalCrossentropy where available, or write the "
+                                      "formula with keras.ops.",
+    **{name: "use keras.ops.conv / keras.ops.depthwise_conv / keras.ops.separable_conv / keras.ops.conv_transpose "
+             "(1-D and 2-D)." for name in ("conv2d_transpose", "conv3d", "depthwise_conv2d", "separable_conv2d",
+                                           "local_conv1d", "local_conv2d")},
+    "pool3d": "shendu has no 3-D pooling op; use keras.ops.max_pool on 1-D or 2-D inputs.",
+    "spatial_3d_padding": "use keras.ops.pad with one (before, after) pair per axis.",
+    "resize_images": "use keras.layers.UpSampling2D or keras.layers.Resizing.",
+    "resize_volumes": "repeat along each axis with keras.ops.repeat.",
 }
 __getattr__ = missing_names("keras.backend", _UNSUPPORTED, globals())

@@ -96,3 +96,49 @@ def test_graph_era_backend_names_teach_the_eager_way():
         K.learning_phase
     with pytest.raises(AttributeError, match="fixed epsilon"):
         K.set_epsilon(1e-5)
+
+
+TF_KERAS_2_BACKEND = """
+abs all any arange argmax argmin backend batch_dot batch_flatten batch_get_value batch_normalization batch_set_value
+bias_add binary_crossentropy binary_focal_crossentropy cast cast_to_floatx categorical_crossentropy
+categorical_focal_crossentropy clear_session clip concatenate constant conv1d conv2d conv2d_transpose conv3d cos
+count_params ctc_batch_cost ctc_decode ctc_label_dense_to_sparse cumprod cumsum depthwise_conv2d dot dropout dtype elu
+epsilon equal eval exp expand_dims eye flatten floatx foldl foldr function gather get_uid get_value gradients greater
+greater_equal hard_sigmoid image_data_format in_top_k int_shape is_keras_tensor is_sparse l2_normalize learning_phase
+learning_phase_scope less less_equal local_conv1d local_conv2d log manual_variable_initialization map_fn max maximum
+mean min minimum moving_average_update name_scope ndim not_equal one_hot ones ones_like permute_dimensions placeholder
+pool2d pool3d pow print_tensor prod random_bernoulli random_binomial random_normal random_normal_variable random_uniform
+random_uniform_variable relu repeat repeat_elements reset_uids reshape resize_images resize_volumes reverse rnn round
+separable_conv2d set_epsilon set_floatx set_image_data_format set_learning_phase set_value shape sigmoid sign sin
+softmax softplus softsign sparse_categorical_crossentropy spatial_2d_padding spatial_3d_padding sqrt square squeeze
+stack std stop_gradient sum switch tanh temporal_padding tile to_dense transpose truncated_normal update update_add
+update_sub var variable zeros zeros_like
+""".split()
+
+
+def test_every_tf_keras_2_backend_name_exists_or_teaches():
+    from shendu.missing import UnsupportedError
+    missing = []
+    for name in TF_KERAS_2_BACKEND:
+        try:
+            getattr(K, name)
+        except UnsupportedError:
+            pass
+        except AttributeError:
+            missing.append(name)
+    assert missing == []
+
+
+def test_tf_keras_2_backend_helpers_added_for_completeness():
+    np.testing.assert_array_equal(K.repeat(np.ones((2, 3)), 4).shape, (2, 4, 3))
+    np.testing.assert_array_equal(K.temporal_padding(np.ones((1, 2, 1)), (1, 2)).numpy()[0, :, 0], [0, 1, 1, 0, 0])
+    assert K.spatial_2d_padding(np.ones((1, 2, 2, 1))).shape == (1, 4, 4, 1)
+    np.testing.assert_array_equal(K.reverse(np.arange(3.0), 0).numpy(), [2, 1, 0])
+    assert K.cast_to_floatx([1, 2]).dtype == np.float32 and not K.is_sparse(X)
+    assert float(K.foldl(lambda a, x: a + x, np.arange(4.0))) == 6.0
+    np.testing.assert_allclose(K.batch_normalization(X, X.mean(0), X.var(0), 0.0, 1.0, epsilon=0.0).numpy(),
+                               (X - X.mean(0)) / X.std(0), rtol=1e-6)
+    v = K.random_uniform_variable((3,), 1.0, 2.0, seed=0)
+    assert v.trainable and 1.0 <= v.numpy().min() and v.numpy().max() < 2.0
+    K.reset_uids()
+    assert K.get_uid("x") == 1
