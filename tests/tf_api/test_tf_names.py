@@ -253,7 +253,8 @@ logical_not logical_or make_ndarray make_tensor_proto map_fn matmul matrix_squar
 multiply name_scope negative no_gradient no_op nondifferentiable_batch_function norm not_equal numpy_function one_hot
 ones ones_initializer ones_like pad parallel_stack pow print py_function random_index_shuffle random_normal_initializer
 random_uniform_initializer range rank realdiv recompute_grad reduce_all reduce_any reduce_logsumexp reduce_max
-reduce_mean reduce_min reduce_prod reduce_sum register_tensor_conversion_function repeat required_space_to_batch_paddings
+reduce_mean reduce_min reduce_prod reduce_sum register_tensor_conversion_function repeat
+required_space_to_batch_paddings
 reshape reverse reverse_sequence roll round saturate_cast scalar_mul scan scatter_nd searchsorted sequence_mask shape
 shape_n sigmoid sign sin sinh size slice sort space_to_batch space_to_batch_nd split sqrt square squeeze stack
 stop_gradient strided_slice subtract switch_case tan tanh tensor_scatter_nd_add tensor_scatter_nd_max
