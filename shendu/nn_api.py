@@ -457,3 +457,8 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         logits = ops.where(keep, logits, float(backend.xp.finfo(q.dtype).min))
     weights = ops.softmax(logits, -1)
     return ops.transpose(ops.matmul(weights, ops.transpose(v, (0, 2, 1, 3))), (0, 2, 1, 3))
+
+
+# the functions defined here (aliases such as ``swish = silu`` included), not the names imported above
+__all__ = sorted(name for name, value in list(globals().items()) if not name.startswith("_") and callable(value)
+                 and getattr(value, "__module__", None) == __name__)

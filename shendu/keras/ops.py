@@ -68,3 +68,7 @@ def _namespace(name, module):
 nn = _namespace("nn", _nn_api)
 numpy = _namespace("numpy", _numpy_api)
 linalg = _namespace("linalg", _linalg)
+
+# (`from keras.ops import *` leaves out the numpy namespace: it would replace the user's own numpy)
+__all__ = sorted(name for name, value in list(globals().items()) if not name.startswith("_")
+                 and name not in ("types", "accept_symbolic", "accept_symbolic_all", "missing_names", "numpy"))

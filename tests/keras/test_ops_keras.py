@@ -185,3 +185,10 @@ def test_random_dropout_and_shuffle_are_differentiable():
     assert sorted(s.numpy()) == list(range(10))
     (s * sd.tensor(np.arange(10.0))).sum().backward()
     np.testing.assert_array_equal(v.grad.numpy()[s.numpy().astype(int)], np.arange(10.0))
+
+
+def test_star_import_of_ops_brings_functions_not_helpers_or_numpy():
+    scope = {"numpy": np}
+    exec("from shendu.keras.ops import *", scope)
+    assert scope["numpy"] is np and callable(scope["einsum"]) and callable(scope["relu"])
+    assert not any(name in scope for name in ("backend", "Tensor", "types", "missing_names"))
