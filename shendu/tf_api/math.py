@@ -12,7 +12,8 @@ from shendu.nn_api import log_sigmoid, sigmoid, softplus, softsign  # noqa: F401
 from shendu.numpy_api import (abs, add, ceil, cos, cosh, count_nonzero, divide, divide_no_nan, equal, erf,  # noqa: F401
                               erfc, erfinv, exp, expm1, floor, greater, greater_equal, in_top_k, less, less_equal,
                               log, log1p, logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
-                              multiply, negative, not_equal, reciprocal, rsqrt, sign, sin, sinh, sqrt, square, subtract, tan, tanh)
+                              multiply, negative, not_equal, reciprocal, rsqrt, sign, sin, sinh, sqrt, square,
+                              subtract, tan, tanh)
 from shendu.numpy_api import arccos as acos  # noqa: F401
 from shendu.numpy_api import arccosh as acosh  # noqa: F401
 from shendu.numpy_api import arcsin as asin  # noqa: F401
