@@ -20,6 +20,7 @@ from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.symbolic import KerasTensor, Node, flatten, is_symbolic, map_structure
 from shendu.tensor import Tensor
+from shendu.variable import Variable
 
 _name_counts: dict[str, int] = defaultdict(int)
 
@@ -113,6 +114,9 @@ class Layer:
             for v in value:
                 if v not in self.__dict__["_sublayers"]:
                     self.__dict__["_sublayers"].append(v)
+        elif isinstance(value, Variable) and "_own_weights" in self.__dict__ and all(   # self.w = tf.Variable(...)
+                value is not w for w in self._own_weights):
+            self._own_weights.append(value)
         object.__setattr__(self, key, value)
 
     @property

@@ -16,3 +16,7 @@ from shendu.ops.depthwise import depthwise_conv, separable_conv
 from shendu.ops.pool_nd import avg_pool, avg_pool3d, max_pool, max_pool3d
 from shendu.ops.interpolation import INTERPOLATIONS as resize_interpolations
 from shendu.ops.interpolation import resize
+from shendu.ops.math import (arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, cbrt, cos, cosh, cumprod,
+                             cumsum, erf, erfinv, expm1, log1p, prod, sin, sinh, tan)
+from shendu.ops.linalg import det, einsum, inv, solve
+from shendu.ops.indexing import scatter_add

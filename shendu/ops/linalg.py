@@ -68,3 +68,139 @@ def linear(x, kernel, bias=None) -> Tensor:
     if bias is None:
         return Linear.apply(x, kernel)
     return Linear.apply(x, kernel, bias)
+
+
+# ---------------------------------------------------------------- einsum and the matrix inverse family
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _explicit(subscripts: str, shapes) -> tuple:
+    """'ij,jk' -> (['ij', 'jk'], 'ik'): the output spelled out and '...' replaced by letters of its own."""
+    subscripts = subscripts.replace(" ", "")
+    inputs, arrow, output = subscripts.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: the subscripts {subscripts!r} name {len(terms)} operands but "
+                         f"{len(shapes)} were given.")
+    free = [c for c in _LETTERS if c not in subscripts]
+    n_ellipsis = max([len(s) - len(t.replace("...", "")) for t, s in zip(terms, shapes) if "..." in t] or [0])
+    dots = "".join(free[:n_ellipsis])
+    spelled = []
+    for t, s in zip(terms, shapes):
+        if "..." in t:
+            t = t.replace("...", dots[n_ellipsis - (len(s) - len(t.replace("...", ""))):])
+        spelled.append(t)
+    if arrow:
+        output = output.replace("...", dots)
+    else:       # implicit mode: the letters that appear once, in alphabetical order, after the broadcast axes
+        letters = "".join(spelled)
+        output = dots + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in dots))
+    return spelled, output
+
+
+class Einsum(Function):
+    """y = einsum(terms -> out, x1, x2, ...);
+    dx_k = einsum(out, x_others -> term_k)(dy, ...): the same contraction with dy in x_k's place
+    (letters only x_k has are broadcast back; a repeated letter in x_k writes onto its diagonal)"""
+    def forward(self, *xs):
+        self.save(*xs)
+        return backend.xp.einsum(",".join(self.terms) + "->" + self.output, *xs)
+
+    def backward(self, gy):
+        xp = backend.xp
+        xs = self.saved
+        grads = []
+        for k, (x, term) in enumerate(zip(xs, self.terms)):
+            if not self.needs[k]:
+                grads.append(None)
+                continue
+            others = [(t, o) for i, (t, o) in enumerate(zip(self.terms, xs)) if i != k]
+            unique = "".join(dict.fromkeys(term))
+            known = set(self.output).union(*[set(t) for t, _ in others])
+            sizes = dict(zip(term, x.shape))
+            ones = [(c, xp.ones(sizes[c], x.dtype)) for c in unique if c not in known]
+            terms = [self.output] + [t for t, _ in others] + [c for c, _ in ones]
+            g = xp.einsum(",".join(terms) + "->" + unique, gy, *[o for _, o in others], *[o for _, o in ones])
+            if unique != term:      # 'ii': write the gradient onto the diagonal (einsum gives a writable view)
+                gx = xp.zeros(x.shape, x.dtype)
+                xp.einsum(term + "->" + unique, gx)[...] += g
+                g = gx
+            grads.append(g)
+        return tuple(grads)
+
+
+def einsum(subscripts: str, *operands) -> Tensor:
+    """Einstein summation: ``einsum('ij,jk->ik', a, b)`` is ``a @ b``; implicit output and '...' as in NumPy."""
+    xs = [as_tensor(x) for x in operands]
+    terms, output = _explicit(subscripts, [x.shape for x in xs])
+    for t, x in zip(terms, xs):
+        if len(t) != x.ndim:
+            raise ValueError(f"einsum: the term {t!r} names {len(t)} axes but its operand has shape {x.shape}.")
+    return Einsum.apply(*xs, terms=terms, output=output)
+
+
+class Inv(Function):
+    """Y = A⁻¹ (batched over leading axes);   dA = -Yᵀ dY Yᵀ"""
+    def forward(self, A):
+        Y = backend.xp.linalg.inv(A)
+        self.save(Y)
+        return Y
+
+    def backward(self, gY):
+        (Y,) = self.saved
+        Yt = backend.xp.swapaxes(Y, -1, -2)
+        return -(Yt @ gY @ Yt)
+
+
+class Solve(Function):
+    """x = A⁻¹ b (the solution of A x = b);   db = A⁻ᵀ dx, dA = -db xᵀ"""
+    def forward(self, A, b):
+        xp = backend.xp
+        self.vector = b.ndim == 1
+        x = xp.linalg.solve(A, b)
+        self.save(A, x)
+        return x
+
+    def backward(self, gx):
+        xp = backend.xp
+        A, x = self.saved
+        At = xp.swapaxes(A, -1, -2)
+        if self.vector:
+            gb = xp.linalg.solve(At, gx[..., None])[..., 0]
+            return -gb[..., :, None] * x[..., None, :], gb
+        gb = xp.linalg.solve(At, gx)
+        return -(gb @ xp.swapaxes(x, -1, -2)), gb
+
+
+class Det(Function):
+    """y = det A;   dA = dy y A⁻ᵀ"""
+    def forward(self, A):
+        y = backend.xp.linalg.det(A)
+        self.save(A, y)
+        return y
+
+    def backward(self, gy):
+        xp = backend.xp
+        A, y = self.saved
+        return (gy * y)[..., None, None] * xp.swapaxes(xp.linalg.inv(A), -1, -2)
+
+
+def _square(op, A):
+    A = as_tensor(A)
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"{op} expects square matrices (..., n, n), got shape {A.shape}.")
+    return A
+
+
+def inv(A) -> Tensor:
+    return Inv.apply(_square("inv", A))
+
+
+def solve(A, b) -> Tensor:
+    """The x with A x = b; ``b`` is (..., n) or (..., n, k)."""
+    return Solve.apply(_square("solve", A), as_tensor(b))
+
+
+def det(A) -> Tensor:
+    return Det.apply(_square("det", A))

@@ -23,6 +23,37 @@ ROWS = [
 ]
 
 
+def _well_conditioned(rng, shape):
+    """Square matrices near 3 I: invertible, with a modest condition number."""
+    return rng.uniform(-1, 1, shape) + 3 * np.eye(shape[-1])
+
+
+def _einsum_row(name, subscripts, shapes):
+    return Row(f"einsum_{name}", lambda *xs: ops.einsum(subscripts, *xs), lambda *xs: np.einsum(subscripts, *xs),
+               shapes)
+
+
+ROWS += [
+    _einsum_row("matmul", "ij,jk->ik", [((3, 4), (4, 5)), ((1, 1), (1, 1))]),
+    _einsum_row("implicit", "ij,jk", [((3, 4), (4, 2))]),
+    _einsum_row("batched", "bij,bjk->bik", [((2, 3, 4), (2, 4, 5)), ((1, 1, 3), (1, 3, 1))]),
+    _einsum_row("ellipsis", "...j,jk->...k", [((2, 3, 4), (4, 5)), ((4,), (4, 2))]),
+    _einsum_row("outer", "i,j->ij", [((3,), (4,))]),
+    _einsum_row("sum_all", "ij->", [((3, 4),)]),
+    _einsum_row("only_left_letter", "ij,j->j", [((3, 4), (4,))]),
+    _einsum_row("trace", "ii->", [((3, 3),)]),
+    _einsum_row("diagonal", "ii->i", [((4, 4),)]),
+    _einsum_row("three_operands", "ij,jk,kl->il", [((2, 3), (3, 4), (4, 2))]),
+    _einsum_row("attention", "bqhd,bkhd->bhqk", [((2, 3, 2, 4), (2, 5, 2, 4))]),
+    Row("inv", ops.inv, np.linalg.inv, [((3, 3),), ((1, 1),), ((2, 4, 4),)], domain=_well_conditioned),
+    Row("det", ops.det, np.linalg.det, [((3, 3),), ((1, 1),), ((2, 2, 2),)], domain=_well_conditioned),
+    Row("solve_matrix", ops.solve, np.linalg.solve, [((3, 3), (3, 2)), ((2, 4, 4), (2, 4, 1)), ((1, 1), (1, 1))],
+        domain=[_well_conditioned, (-2.0, 2.0)]),
+    Row("solve_vector", ops.solve, np.linalg.solve, [((3, 3), (3,)), ((1, 1), (1,))],
+        domain=[_well_conditioned, (-2.0, 2.0)]),
+]
+
+
 @pytest.mark.parametrize("row, shapes", cases(ROWS))
 def test_linalg_op_table(backend, row, shapes):
     check_row(row, shapes)
@@ -66,3 +97,12 @@ def test_matmul_shape_mismatch_names_both_shapes():
 def test_linear_feature_mismatch_names_the_shapes():
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(4, 5\)"):
         ops.linear(sd.tensor(np.zeros((2, 3))), sd.tensor(np.zeros((4, 5))))
+
+
+def test_einsum_and_solve_explain_bad_arguments():
+    with pytest.raises(ValueError, match="name 2 operands but 1"):
+        ops.einsum("ij,jk->ik", np.ones((2, 2)))
+    with pytest.raises(ValueError, match="term 'ijk' names 3 axes"):
+        ops.einsum("ijk->i", np.ones((2, 2)))
+    with pytest.raises(ValueError, match="square matrices"):
+        ops.inv(np.ones((2, 3)))
