@@ -4,6 +4,26 @@
 first input's shape (``add_weight``), ``call(inputs, training=None, mask=None)`` holds the math,
 ``get_config()`` returns the constructor arguments for saving. ``__call__`` does the chores once
 for every layer: converting inputs, building, the training flag, masks and the functional API.
+
+Shapes, the convention every layer follows:
+
+- A shape is a tuple with the batch axis first; ``None`` is an unknown size. Symbolic tensors
+  (``Input(shape=(None, 8))``) keep the batch size when one was given (``Input(batch_size=8)``).
+- ``compute_output_shape(input_shape)`` returns the output shape (a list of shapes for several
+  outputs) by arithmetic on the input shape alone: unknown axes stay None, the batch axis is passed
+  through, never replaced. A layer called on a list receives a list of shapes. It may raise a
+  ValueError naming the shape it cannot accept. Every built-in layer has one; the functional API
+  calls it (through ``compute_output_spec``) instead of running the layer.
+- ``compute_output_spec(inputs, *args, **kwargs)`` turns those shapes into KerasTensors with a
+  dtype: the layer's float type, or the input's dtype when the class sets ``keeps_input_dtype``
+  (reshaping, cropping, padding, dropout). Override it when the dtype depends on arguments or the
+  shape depends on call arguments other than the inputs (MultiHeadAttention's value and key).
+- A layer without ``compute_output_shape`` (Lambda without ``output_shape``, a user's layer) is
+  dry-run on zeros, twice with different sizes for the unknown axes; output axes that change
+  become None, and error messages show the symbolic shapes, never the sample sizes.
+- ``build(input_shape)`` creates weights; layers without weights call ``self._build_at_init()`` at
+  the end of ``__init__`` (as Keras 3's stateless layers do) and check inputs with ``input_spec``
+  (``layers.input_spec.InputSpec``), which ``__call__`` checks on every real and symbolic call.
 """
 from __future__ import annotations
 
@@ -18,7 +38,9 @@ import numpy as np
 from shendu import autograd, backend
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
-from shendu.layers.symbolic import KerasTensor, Node, flatten, is_symbolic, map_structure
+from shendu.layers.input_spec import InputSpec, check_input_spec  # noqa: F401  (InputSpec re-exported)
+from shendu.layers.symbolic import (KerasTensor, Node, flatten, is_symbolic, map_shapes, map_structure, shape_str,
+                                    standardize_shape)
 from shendu.tensor import Tensor
 
 _name_counts: dict[str, int] = defaultdict(int)
@@ -101,6 +123,7 @@ class Layer:
         self._batch_input_shape = tuple(shape) if shape is not None else None
         self._inbound_nodes: list[Node] = []
         self._build_shape = None
+        self.input_spec = None
 
     # ------------------------------------------------------------ tracking
     def __setattr__(self, key, value):
@@ -215,7 +238,13 @@ class Layer:
 
     # ------------------------------------------------------------ life cycle
     def build(self, input_shape) -> None:
-        """Create the weights from the input shape (batch axis included, as None)."""
+        """Create the weights from the input shape (symbolic inputs: their batch size or None; real ones: None)."""
+        self.built = True
+
+    def _build_at_init(self) -> None:
+        """Mark a layer without weights as built at once (Keras 3 does this for its stateless layers:
+        activations, dropout, pooling, Reshape, Masking). Call it last in ``__init__``; ``build`` is then
+        never called, so such a layer checks its inputs with ``input_spec``, not in ``build``."""
         self.built = True
 
     def call(self, inputs, *args, **kwargs):
@@ -225,11 +254,88 @@ class Layer:
         """The mask of the output: passed through when the layer supports masking, else dropped."""
         return mask if self.supports_masking else None
 
+    def compute_output_shape(self, input_shape):
+        """The output shape for ``input_shape``, unknown axes (None) kept unknown.
+
+        Layers with a shape rule override this (see the module docstring). This default, for layers
+        without one (a Lambda, a user's layer), runs the layer on zeros with the unknown axes filled
+        by sample sizes, twice with different sizes, and reports as None every output axis that
+        followed them; the sample sizes never appear in the result or in an error message.
+        """
+        specs = map_shapes(lambda s: None if s is None else KerasTensor(s, self._input_dtype_hint()), input_shape)
+        out = self._dry_run_spec(specs, (), {})
+        return map_structure(lambda t: t.shape if isinstance(t, KerasTensor) else t, out)
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        """KerasTensors (shape and dtype, no values) for a call on symbolic ``inputs``, without running it.
+
+        The shape comes from ``compute_output_shape``, the dtype is the layer's float type (or the
+        input's, when ``keeps_input_dtype``). Layers without ``compute_output_shape`` are dry-run.
+        """
+        if not _has_shape_rule(self):
+            return self._dry_run_spec(inputs, args, kwargs)
+        shapes = map_structure(lambda t: tuple(t.shape) if isinstance(t, KerasTensor) else t, inputs)
+        if isinstance(inputs, (list, tuple)):
+            shapes = list(shapes)
+        out_shapes = self.compute_output_shape(shapes)
+        dtype = self._output_dtype(inputs)
+        return map_shapes(lambda s: None if s is None else KerasTensor(standardize_shape(s), dtype), out_shapes)
+
+    keeps_input_dtype = False
+    """True for layers whose output has the input's dtype (reshaping, cropping, dropout, ...)."""
+
+    def _output_dtype(self, inputs) -> str:
+        first = next((t for t in flatten(inputs) if isinstance(t, KerasTensor)), None)
+        return first.dtype if first is not None and self.keeps_input_dtype else self.dtype
+
+    def _input_dtype_hint(self) -> str:
+        return getattr(self, "input_dtype", None) or self.dtype
+
+    def _dry_run_spec(self, inputs, args, kwargs):
+        """Output KerasTensors found by calling the layer on zeros (see ``compute_output_shape``)."""
+        symbols = [t for t in flatten((inputs, args, kwargs)) if isinstance(t, KerasTensor)]
+        unknown = any(d is None for t in symbols for d in t.shape)
+        runs = []
+        saved_losses = self._activity_losses
+        for batch, fill in (_TRIAL_SIZES if unknown else _TRIAL_SIZES[:1]):
+            def make(t, batch=batch, fill=fill):
+                if not isinstance(t, KerasTensor):
+                    return t
+                shape = tuple((batch if i == 0 else fill) if d is None else d for i, d in enumerate(t.shape))
+                return Tensor._wrap(backend.xp.zeros(shape, _numeric(t.dtype)), False)
+            trial_inputs = map_structure(make, inputs)
+            try:
+                with autograd.no_grad():
+                    out = self.__call__(trial_inputs, *map_structure(make, args),
+                                        **{**map_structure(make, kwargs), "training": False})
+            except Exception as error:      # the sample sizes must not reach the user: put the None axes back
+                pairs = [(tuple(make(t).shape), t.shape) for t in symbols]
+                raise _without_trial_sizes(self, error, pairs) from None
+            runs.append(out)
+        self._activity_losses = saved_losses
+
+        def symbolic(*outs):
+            if not isinstance(outs[0], Tensor):
+                return outs[0]
+            shape = [d if all(o.shape[i] == d for o in outs) else None for i, d in enumerate(outs[0].shape)]
+            return KerasTensor(shape, outs[0].dtype.name)
+
+        flat = [symbolic(*outs) for outs in zip(*[flatten(r) for r in runs])]
+        it = iter(flat)
+        return map_structure(lambda _: next(it), runs[0])
+
     def _maybe_build(self, inputs) -> None:
         if self.built:
             return
-        shapes = map_structure(lambda t: (None,) + tuple(t.shape[1:]) if t is not None and hasattr(t, "shape") else None,
-                               inputs)
+
+        def shape_of(t):
+            if t is None or not hasattr(t, "shape"):
+                return None
+            if isinstance(t, KerasTensor):       # symbolic: the batch size when Input gave one
+                return tuple(t.shape)
+            return (None,) + tuple(t.shape[1:])
+
+        shapes = map_structure(shape_of, inputs)
         if self._batch_input_shape is not None and not isinstance(inputs, (list, tuple)):
             self._check_input_shape(shapes)
         self._build_shape = shapes
@@ -247,6 +353,12 @@ class Layer:
                              f"{expected[1:]} but is called on input of shape {tuple(shape[1:])} "
                              f"(batch axis left out).")
 
+    def _check_input_spec(self, inputs) -> None:
+        if self.input_spec is None:
+            return
+        shapes = map_structure(lambda t: tuple(t.shape) if hasattr(t, "shape") else None, inputs)
+        check_input_spec(self, self.input_spec, list(shapes) if isinstance(shapes, tuple) else shapes)
+
     @classmethod
     def _call_signature(cls):
         cache = cls.__dict__.get("_signature_cache")
@@ -261,6 +373,7 @@ class Layer:
         if is_symbolic((inputs, args, kwargs)):
             return self._symbolic_call(inputs, *args, **kwargs)
         inputs = map_structure(as_input, inputs)
+        self._check_input_spec(inputs)
         self._maybe_build(inputs)
         inputs = map_structure(self._cast_input, inputs)
         accepts_training, accepts_mask = self._call_signature()
@@ -298,42 +411,20 @@ class Layer:
         return x
 
     def _symbolic_call(self, inputs, *args, **kwargs):
-        """Functional API: record a node and infer the output shapes by a dry run on small dummy batches."""
+        """Functional API: build from the symbolic shapes, record a node, and infer the outputs' shapes and
+        dtypes with ``compute_output_spec`` (unknown axes stay None; nothing is computed)."""
+        self._check_input_spec(inputs)
         self._maybe_build(inputs)
-
-        def dummy(fill):
-            def make(t):
-                if not isinstance(t, KerasTensor):
-                    return t
-                shape = tuple(2 if i == 0 and d is None else (fill if d is None else d) for i, d in enumerate(t.shape))
-                return Tensor._wrap(backend.xp.zeros(shape, t.dtype), False)
-            return make
-
-        unknown = any(d is None for t in flatten((inputs, args, kwargs)) if isinstance(t, KerasTensor)
-                      for d in t.shape[1:])
-        runs = []
-        for fill in ((3, 4) if unknown else (3,)):
-            make = dummy(fill)
-            with autograd.no_grad():
-                out = self.__call__(map_structure(make, inputs), *map_structure(make, args),
-                                    **{**map_structure(make, kwargs), "training": False})
-            runs.append(out)
-
+        outputs = self.compute_output_spec(inputs, *args, **kwargs)
         node = Node(self, (inputs,) + args, kwargs, None)
-
-        def symbolic(*outs):
-            shape = [None] + [d if all(o.shape[i] == d for o in outs) else None
-                              for i, d in enumerate(outs[0].shape) if i > 0]
-            return KerasTensor(shape, outs[0].dtype.name, node)
-
-        flat_runs = [flatten(r) for r in runs]
-        sym = [symbolic(*outs) for outs in zip(*flat_runs)]
-        for i, s in enumerate(sym):
-            s.index = i
-        it = iter(sym)
-        node.outputs = map_structure(lambda _: next(it), runs[0])
+        index = 0
+        for t in flatten(outputs):
+            if isinstance(t, KerasTensor):
+                t.node, t.index = node, index
+                index += 1
+        node.outputs = outputs
         self._inbound_nodes.append(node)
-        return node.outputs
+        return outputs
 
     # ------------------------------------------------------------ config
     def get_config(self) -> dict:
@@ -350,6 +441,40 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def same_shape(layer, input_shape):
+    """``compute_output_shape`` of a layer whose output has its input's shape (activations, dropout, ...)."""
+    return map_shapes(standardize_shape, input_shape)
+
+
+# sample sizes for unknown axes in a dry run: (batch, every other axis), two runs that differ in each
+_TRIAL_SIZES = ((2, 16), (3, 17))
+
+
+def _has_shape_rule(layer) -> bool:
+    return type(layer).compute_output_shape is not Layer.compute_output_shape
+
+
+def _numeric(dtype: str) -> str:
+    """Zeros for a dry run: a string input (no array of zeros exists for it) becomes empty strings."""
+    return "U1" if dtype in ("string", "str") else dtype
+
+
+def _without_trial_sizes(layer, error: Exception, pairs) -> Exception:
+    """The dry run's error with each sample shape written back as the symbolic shape (None axes)."""
+    message = str(error.args[0]) if len(error.args) == 1 else str(error)
+    for trial, symbolic in pairs:
+        message = message.replace(str(trial), shape_str(symbolic)).replace(str(list(trial)), str(list(symbolic)))
+    shapes = ", ".join(shape_str(s) for _, s in pairs)
+    message += (f" [in {type(layer).__name__} layer '{layer.name}' called on symbolic input(s) of shape {shapes}; "
+                f"give the layer a compute_output_shape(input_shape) method (or Lambda an output_shape) so its "
+                f"output shape is known without running it.]")
+    try:
+        new = type(error)(message)
+    except Exception:          # an exception type that does not take one message
+        new = ValueError(message)
+    return new.with_traceback(error.__traceback__)
 
 
 def _unique(tensors):

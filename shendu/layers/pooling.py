@@ -3,6 +3,16 @@ from __future__ import annotations
 
 from shendu import backend, ops
 from shendu.layers.base import Layer
+from shendu.layers.conv import conv_output_length, spatial_axes, spatial_output_shape
+from shendu.layers.input_spec import InputSpec, check_input_spec
+
+_LAYOUT = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)"}
+_LAYOUT_FIRST = {1: "(batch, channels, steps)", 2: "(batch, channels, height, width)"}
+
+
+def _spec(rank, data_format):
+    layout = (_LAYOUT_FIRST if data_format == "channels_first" else _LAYOUT)[rank]
+    return InputSpec(ndim=rank + 2, layout=layout)
 from shendu.tensor import Tensor
 
 
@@ -20,13 +30,17 @@ class BasePooling(Layer):
         if self.padding not in ("valid", "same"):
             raise ValueError(f"{type(self).__name__}: padding must be 'valid' or 'same', got {padding!r}.")
         self.data_format = data_format or "channels_last"
+        self.input_spec = _spec(self.rank, self.data_format)
+        self._build_at_init()
 
-    def build(self, input_shape):
-        if len(input_shape) != self.rank + 2:
-            axes = "(batch, steps, channels)" if self.rank == 1 else "(batch, height, width, channels)"
-            raise ValueError(f"{type(self).__name__} layer '{self.name}' expects inputs of rank {self.rank + 2} "
-                             f"{axes} but got shape {tuple(input_shape)}.")
-        self.built = True
+    keeps_input_dtype = True
+
+    def compute_output_shape(self, input_shape):
+        check_input_spec(self, self.input_spec, input_shape)
+        lengths = [conv_output_length(n, k, s, self.padding) for n, k, s in
+                   zip(spatial_axes(self, input_shape), self.pool_size, self.strides)]
+        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
+        return spatial_output_shape(self, input_shape, lengths, channels)
 
     def call(self, inputs):
         pool = getattr(ops, self.op)
@@ -71,6 +85,17 @@ class GlobalPooling(Layer):
         self.data_format = data_format or "channels_last"
         self.keepdims = keepdims
         self.supports_masking = self.rank == 1
+        self.input_spec = _spec(self.rank, self.data_format)
+        self._build_at_init()
+
+    def compute_output_shape(self, input_shape):
+        check_input_spec(self, self.input_spec, input_shape)
+        first = self.data_format == "channels_first"
+        channels = input_shape[1] if first else input_shape[-1]
+        if not self.keepdims:
+            return (input_shape[0], channels)
+        ones = (1,) * self.rank
+        return (input_shape[0], channels) + ones if first else (input_shape[0],) + ones + (channels,)
 
     def call(self, inputs, mask=None):
         axes = tuple(range(2, self.rank + 2)) if self.data_format == "channels_first" else tuple(range(1, self.rank + 1))

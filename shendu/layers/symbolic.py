@@ -6,6 +6,8 @@ records a ``Node`` (the layer, its symbolic inputs, its call arguments) so that
 """
 from __future__ import annotations
 
+import numbers
+
 
 class KerasTensor:
     """A placeholder for a batch of values: shape (None, ...) and dtype, plus the node that made it."""
@@ -103,3 +105,41 @@ def map_structure(fn, structure):
 
 def is_symbolic(structure) -> bool:
     return any(isinstance(t, KerasTensor) for t in flatten(structure))
+
+
+# ---------------------------------------------------------------- shapes as structures
+
+def is_shape(value) -> bool:
+    """One shape: a tuple or list of ints and Nones, e.g. ``(None, 5, 8)`` (``()`` is a scalar's shape)."""
+    return isinstance(value, (tuple, list)) and all(
+        d is None or (isinstance(d, numbers.Integral) and not isinstance(d, bool)) for d in value)
+
+
+def map_shapes(fn, shapes):
+    """``fn`` applied to every shape of a nested structure of shapes (a shape is a leaf, not a list)."""
+    if shapes is None or is_shape(shapes):
+        return fn(shapes)
+    if isinstance(shapes, list):
+        return [map_shapes(fn, s) for s in shapes]
+    if isinstance(shapes, tuple):
+        return tuple(map_shapes(fn, s) for s in shapes)
+    if isinstance(shapes, dict):
+        return {k: map_shapes(fn, v) for k, v in shapes.items()}
+    return fn(shapes)
+
+
+def flatten_shapes(shapes) -> list:
+    """Every shape of a nested structure of shapes, in order."""
+    out = []
+    map_shapes(out.append, shapes)
+    return out
+
+
+def standardize_shape(shape) -> tuple | None:
+    """A shape as a tuple of Python ints and Nones."""
+    return None if shape is None else tuple(None if d is None else int(d) for d in shape)
+
+
+def shape_str(shape) -> str:
+    """``(None, 5, 8)`` as Python prints a tuple; the form every shendu error message uses."""
+    return str(standardize_shape(shape))
