@@ -32,7 +32,7 @@ import numpy as np
 
 from shendu import backend
 from shendu.layers.base import Layer
-from shendu.layers.symbolic import is_symbolic
+from shendu.layers.symbolic import KerasTensor, is_symbolic
 from shendu.tensor import Tensor
 
 MASK_TOKEN = ""          # index 0 in int mode: padding
@@ -418,6 +418,11 @@ class TextVectorization(Layer):
         if self.output_mode == "int":
             return (input_shape[0], self.output_sequence_length)
         return (input_shape[0], self.max_tokens if self.pad_to_max_tokens else self.vocabulary_size())
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        """Ids are int64 in 'int' mode; the other modes give float32 weights."""
+        shape = self.compute_output_shape(tuple(inputs.shape))
+        return KerasTensor(shape, "int64" if self.output_mode == "int" else backend.floatx)
 
     # ------------------------------------------------------------ config
     def get_config(self) -> dict:
