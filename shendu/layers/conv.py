@@ -11,6 +11,7 @@ from shendu import initializers as initializers_module
 from shendu import ops
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer
+from shendu.layers.input_spec import InputSpec
 
 
 def _tuple(value, rank, name, layer, low=1):
@@ -121,6 +122,8 @@ class BaseConv(Layer):
         self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer)
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
                                     regularizer=self.bias_regularizer) if self.use_bias else None
+        channel_axis = 1 if self.data_format == "channels_first" else -1
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={channel_axis: channels}, layout=_AXES[self.rank])
         self.built = True
 
     def compute_output_shape(self, input_shape):

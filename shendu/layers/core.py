@@ -9,7 +9,7 @@ from shendu import backend, ops
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer, same_shape, unique_name
-from shendu.layers.symbolic import KerasTensor, flatten_shapes, is_shape, map_shapes
+from shendu.layers.symbolic import KerasTensor, flatten_shapes, is_shape, map_shapes, shape_str
 from shendu.tensor import Tensor
 
 
@@ -76,13 +76,17 @@ class Dense(Layer):
         self.built = True
 
     def compute_output_shape(self, input_shape):
+        self._check_features(input_shape)
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def call(self, inputs):
-        if inputs.shape[-1] != self.kernel.shape[0]:
+    def _check_features(self, shape):
+        if self.built and shape[-1] is not None and shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"Dense layer '{self.name}' expects inputs with {self.kernel.shape[0]} features on "
-                             f"the last axis but got shape {tuple(inputs.shape)}"
-                             + ("; add Flatten() before it." if inputs.ndim > 2 else "."))
+                             f"the last axis but got shape {shape_str(shape)}"
+                             + ("; add Flatten() before it." if len(shape) > 2 else "."))
+
+    def call(self, inputs):
+        self._check_features(inputs.shape)
         return self.activation(ops.linear(inputs, self.kernel, self.bias))
 
     def get_config(self):

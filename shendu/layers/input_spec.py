@@ -79,8 +79,8 @@ def _check_one(layer, spec, shape, index) -> None:
     for axis, size in spec.axes.items():
         got = shape[axis] if -rank <= axis < rank else None
         if size is not None and got is not None and got != size:
-            raise ValueError(f"The {who} was built for inputs with {size} on axis {axis} but got shape "
-                             f"{shape_str(shape)}; every call must keep that axis' size.")
+            raise ValueError(f"The {who} expects size {size} on axis {axis}{layout} (the size it was built "
+                             f"for) but got shape {shape_str(shape)}.")
     if spec.shape is not None:
         for expected, got in zip(spec.shape, shape):
             if expected is not None and got is not None and expected != got:
