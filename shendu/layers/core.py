@@ -182,14 +182,12 @@ class Reshape(Layer):
 
     def compute_output_shape(self, input_shape):
         """The target shape after the batch axis; a -1 is worked out when every input axis is known."""
-        if -1 not in self.target_shape:
-            return (input_shape[0],) + self.target_shape
         rest = input_shape[1:]
         if any(d is None for d in rest):
             return (input_shape[0],) + tuple(None if d == -1 else d for d in self.target_shape)
         per_sample = int(np.prod(rest, dtype=np.int64))
         known = int(np.prod([d for d in self.target_shape if d != -1], dtype=np.int64))
-        if per_sample % known:
+        if (-1 not in self.target_shape and known != per_sample) or known == 0 or per_sample % known:
             raise ValueError(f"Reshape layer '{self.name}': an input sample of shape {tuple(rest)} ({per_sample} "
                              f"values) cannot be reshaped to {self.target_shape}.")
         return (input_shape[0],) + tuple(per_sample // known if d == -1 else d for d in self.target_shape)

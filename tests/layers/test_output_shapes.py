@@ -193,3 +193,35 @@ def test_real_call_matches_the_shape_rule(row):
 @pytest.mark.parametrize("row", [r for r in ROWS if r.keras], ids=[r.name for r in ROWS if r.keras])
 def test_table_agrees_with_keras(row, keras_layers):
     assert _norm(row.make(keras_layers).compute_output_shape(row.input_shape)) == _norm(row.expected)
+
+
+# shapes no layer can produce an output for: Keras 3 raises ValueError for each, and so does shendu
+IMPOSSIBLE = [
+    ("Conv1D-input-shorter-than-kernel", lambda L: L.Conv1D(2, 5), (N, 3, 2), "empty output"),
+    ("MaxPooling1D-input-shorter-than-pool", lambda L: L.MaxPooling1D(4), (N, 3, 2), "empty output"),
+    ("Cropping1D-crops-everything", lambda L: L.Cropping1D((2, 2)), (N, 4, 2), "leaves nothing"),
+    ("Reshape-indivisible", lambda L: L.Reshape((-1, 4)), (N, 3, 2), "cannot be reshaped"),
+    ("Reshape-other-size", lambda L: L.Reshape((4, 2)), (N, 3, 2), "cannot be reshaped"),
+    ("Add-incompatible", lambda L: L.Add(), [(N, 3), (N, 4)], "broadcast"),
+]
+
+
+@pytest.mark.parametrize("name,make,shape,message", IMPOSSIBLE, ids=[c[0] for c in IMPOSSIBLE])
+def test_shape_rules_reject_impossible_shapes(name, make, shape, message):
+    with pytest.raises(ValueError, match=message):
+        make(sk.layers).compute_output_shape(shape)
+
+
+@pytest.mark.parametrize("name,make,shape,message", IMPOSSIBLE, ids=[c[0] for c in IMPOSSIBLE])
+def test_keras_rejects_the_same_impossible_shapes(name, make, shape, message, keras_layers):
+    with pytest.raises(ValueError):
+        make(keras_layers).compute_output_shape(shape)
+
+
+def test_multi_head_attention_shapes_agree_with_keras(keras_layers):
+    for kwargs, query, value, expected in [({}, (N, N, 8), (N, N, 6), (N, N, 8)),
+                                           ({"output_shape": 5}, (N, 3, 8), (N, N, 6), (N, 3, 5)),
+                                           ({}, (4, 2, N, 8), (4, 2, 5, 6), (4, 2, N, 8))]:
+        ours = sk.layers.MultiHeadAttention(2, 4, **kwargs).compute_output_shape(query, value)
+        theirs = keras_layers.MultiHeadAttention(2, 4, **kwargs).compute_output_shape(query, value)
+        assert _norm(ours) == _norm(theirs) == expected
