@@ -39,8 +39,8 @@ from shendu import autograd, backend
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.input_spec import InputSpec, check_input_spec  # noqa: F401  (InputSpec re-exported)
-from shendu.layers.symbolic import (KerasTensor, Node, flatten, is_symbolic, map_shapes, map_structure, shape_str,
-                                    standardize_shape)
+from shendu.layers.symbolic import (KerasTensor, Node, flatten, is_shape, is_symbolic, map_shapes, map_structure,
+                                    shape_str, standardize_shape)
 from shendu.tensor import Tensor
 
 _name_counts: dict[str, int] = defaultdict(int)
@@ -65,6 +65,9 @@ def snake_case(name: str) -> str:
 
 class _CallContext(threading.local):
     training = None
+    # during a dry run: {id(layer): (layer, {run: input shapes})} for the sublayers the run builds
+    dry_run_builds = None
+    dry_run_index = 0
 
 
 _context = _CallContext()
@@ -297,22 +300,20 @@ class Layer:
         unknown = any(d is None for t in symbols for d in t.shape)
         runs = []
         saved_losses = self._activity_losses
-        for batch, fill in (_TRIAL_SIZES if unknown else _TRIAL_SIZES[:1]):
-            def make(t, batch=batch, fill=fill):
-                if not isinstance(t, KerasTensor):
-                    return t
-                shape = tuple((batch if i == 0 else fill) if d is None else d for i, d in enumerate(t.shape))
-                return Tensor._wrap(backend.xp.zeros(shape, _numeric(t.dtype)), False)
-            trial_inputs = map_structure(make, inputs)
-            try:
-                with autograd.no_grad():
-                    out = self.__call__(trial_inputs, *map_structure(make, args),
-                                        **{**map_structure(make, kwargs), "training": False})
-            except Exception as error:      # the sample sizes must not reach the user: put the None axes back
-                pairs = [(tuple(make(t).shape), t.shape) for t in symbols]
-                raise _without_trial_sizes(self, error, pairs) from None
-            runs.append(out)
+        outer = (_context.dry_run_builds, _context.dry_run_index)
+        _context.dry_run_builds = {}
+        try:
+            for index, (batch, fill) in enumerate(_TRIAL_SIZES if unknown else _TRIAL_SIZES[:1]):
+                _context.dry_run_index = index
+                runs.append(self._trial_call(inputs, args, kwargs, symbols, batch, fill))
+            built = _context.dry_run_builds
+        finally:
+            _context.dry_run_builds, _context.dry_run_index = outer
         self._activity_losses = saved_losses
+        for layer, shapes in built.values():
+            # a sublayer first built on sample data keeps as None the sizes that changed between the runs
+            if 0 in shapes and 1 in shapes:
+                layer._build_shape = _merge_shapes(shapes[0], shapes[1])
 
         def symbolic(*outs):
             if not isinstance(outs[0], Tensor):
@@ -323,6 +324,22 @@ class Layer:
         flat = [symbolic(*outs) for outs in zip(*[flatten(r) for r in runs])]
         it = iter(flat)
         return map_structure(lambda _: next(it), runs[0])
+
+    def _trial_call(self, inputs, args, kwargs, symbols, batch, fill):
+        """One dry run: every unknown axis of the symbolic inputs becomes ``fill`` (the batch axis ``batch``)."""
+        def make(t):
+            if not isinstance(t, KerasTensor):
+                return t
+            shape = tuple((batch if i == 0 else fill) if d is None else d for i, d in enumerate(t.shape))
+            return Tensor._wrap(backend.xp.zeros(shape, _numeric(t.dtype)), False)
+
+        try:
+            with autograd.no_grad():
+                return self.__call__(map_structure(make, inputs), *map_structure(make, args),
+                                     **{**map_structure(make, kwargs), "training": False})
+        except Exception as error:      # the sample sizes must not reach the user: put the None axes back
+            pairs = [(tuple(make(t).shape), t.shape) for t in symbols]
+            raise _without_trial_sizes(self, error, pairs) from None
 
     def _maybe_build(self, inputs) -> None:
         if self.built:
@@ -339,6 +356,8 @@ class Layer:
         if self._batch_input_shape is not None and not isinstance(inputs, (list, tuple)):
             self._check_input_shape(shapes)
         self._build_shape = shapes
+        if _context.dry_run_builds is not None:        # built inside a dry run: see _dry_run_spec
+            _context.dry_run_builds[id(self)] = (self, {})
         self.build(shapes)
         self.built = True
         if self._initial_weights is not None:
@@ -375,6 +394,10 @@ class Layer:
         inputs = map_structure(as_input, inputs)
         self._check_input_spec(inputs)
         self._maybe_build(inputs)
+        if _context.dry_run_builds is not None and id(self) in _context.dry_run_builds:
+            seen = _context.dry_run_builds[id(self)][1]
+            seen.setdefault(_context.dry_run_index, map_structure(
+                lambda t: (None,) + tuple(t.shape[1:]) if hasattr(t, "shape") else None, inputs))
         inputs = map_structure(self._cast_input, inputs)
         accepts_training, accepts_mask = self._call_signature()
         training = kwargs.pop("training", None)
@@ -450,6 +473,15 @@ def same_shape(layer, input_shape):
 
 # sample sizes for unknown axes in a dry run: (batch, every other axis), two runs that differ in each
 _TRIAL_SIZES = ((2, 16), (3, 17))
+
+
+def _merge_shapes(first, second):
+    """Two structures of shapes with every axis that differs between them replaced by None."""
+    if is_shape(first) and is_shape(second) and len(first) == len(second):
+        return tuple(a if a == b else None for a, b in zip(first, second))
+    if isinstance(first, (list, tuple)) and isinstance(second, (list, tuple)) and len(first) == len(second):
+        return type(first)(_merge_shapes(a, b) for a, b in zip(first, second))
+    return first
 
 
 def _has_shape_rule(layer) -> bool:

@@ -143,3 +143,22 @@ def test_conv_checks_the_channels_it_was_built_for():
     conv(sk.Input(shape=(None, 4)))
     with pytest.raises(ValueError, match=r"size 4 on axis -1.*\(None, 7, 5\)"):
         conv(sk.Input(shape=(7, 5)))
+
+
+def test_sublayers_built_in_a_dry_run_record_unknown_axes_as_none():
+    class Block(L.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.conv = L.Conv1D(4, 3, padding="same")
+            self.dense = L.Dense(2)
+
+        def call(self, inputs):
+            return self.dense(self.conv(inputs))
+
+    block = Block()
+    assert block(sk.Input(shape=(None, 3))).shape == (None, None, 2)
+    assert block.conv._build_shape == (None, None, 3)        # not the sample length of the dry run
+    assert block.dense._build_shape == (None, None, 4)
+    fixed = Block()
+    fixed(sk.Input(shape=(6, 3)))
+    assert fixed.conv._build_shape == (None, 6, 3)
