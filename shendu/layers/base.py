@@ -28,6 +28,7 @@ Shapes, the convention every layer follows:
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import re
 import threading
@@ -127,6 +128,12 @@ class Layer:
         self._inbound_nodes: list[Node] = []
         self._build_shape = None
         self.input_spec = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_marks_built", False):
+            cls.build = _marking_built(build)
 
     # ------------------------------------------------------------ tracking
     def __setattr__(self, key, value):
@@ -473,6 +480,19 @@ def same_shape(layer, input_shape):
 
 # sample sizes for unknown axes in a dry run: (batch, every other axis), two runs that differ in each
 _TRIAL_SIZES = ((2, 16), (3, 17))
+
+
+def _marking_built(build):
+    """``build`` that marks the layer built and remembers the shape it was built for, as Keras does, so a
+    layer built by hand (``layer.build((None, 4))``, even without ``super().build``) is not built again."""
+    @functools.wraps(build)
+    def wrapper(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        self.built = True
+        if self._build_shape is None and args:
+            self._build_shape = args[0]
+    wrapper._marks_built = True
+    return wrapper
 
 
 def _merge_shapes(first, second):

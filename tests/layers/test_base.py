@@ -162,3 +162,18 @@ def test_sublayers_built_in_a_dry_run_record_unknown_axes_as_none():
     fixed = Block()
     fixed(sk.Input(shape=(6, 3)))
     assert fixed.conv._build_shape == (None, 6, 3)
+
+
+def test_a_layer_built_by_hand_is_marked_built_and_not_built_again():
+    class Scale(L.Layer):
+        def build(self, input_shape):           # no super().build(): Keras 3 marks it built anyway
+            self.w = self.add_weight("w", (input_shape[-1],), "ones")
+
+        def call(self, inputs):
+            return inputs * self.w
+
+    layer = Scale()
+    layer.build((None, 4))
+    assert layer.built and layer._build_shape == (None, 4)
+    layer(np.ones((2, 4), "float32"))
+    assert len(layer.weights) == 1
