@@ -80,9 +80,9 @@ class Merge(Layer):
         if mask is None:
             return None
         if not isinstance(mask, (list, tuple)) or not isinstance(inputs, (list, tuple)) or len(mask) != len(inputs):
+            count = len(inputs) if isinstance(inputs, (list, tuple)) else 1
             raise ValueError(f"{type(self).__name__} layer '{self.name}': mask must be a list with one entry (or "
-                             f"None) per input, got {mask!r} for {len(inputs) if isinstance(inputs, (list, tuple)) else 1} "
-                             f"input(s).")
+                             f"None) per input, got {mask!r} for {count} input(s).")
         if any(m is None for m in mask):
             return None
         out = mask_array(mask[0])
