@@ -30,8 +30,9 @@ class Merge(Layer):
         if count < self.min_inputs or (self.max_inputs is not None and count > self.max_inputs):
             need = "exactly" if self.max_inputs == self.min_inputs else "at least"
             got = "a single tensor" if single else f"{count} tensor{'s' if count != 1 else ''}"
-            raise ValueError(f"{type(self).__name__} layer '{self.name}' must be called on a list of {need} "
-                             f"{self.min_inputs} tensors, e.g. {type(self).__name__}()([x1, x2]); got {got}.")
+            raise ValueError(f"{type(self).__name__} layer '{self.name}' should be called on {need} "
+                             f"{self.min_inputs} inputs: a list of {need} {self.min_inputs} tensors such as "
+                             f"{type(self).__name__}()([x1, x2]); got {got}.")
 
     def build(self, input_shape):
         self.compute_output_shape(input_shape)         # checks the count, batch sizes and broadcasting
@@ -79,16 +80,25 @@ class Merge(Layer):
         """OR of the input masks when every input is masked, else no mask (Keras 3)."""
         if mask is None:
             return None
-        if not isinstance(mask, (list, tuple)) or not isinstance(inputs, (list, tuple)) or len(mask) != len(inputs):
-            count = len(inputs) if isinstance(inputs, (list, tuple)) else 1
-            raise ValueError(f"{type(self).__name__} layer '{self.name}': mask must be a list with one entry (or "
-                             f"None) per input, got {mask!r} for {count} input(s).")
+        _check_mask_list(self, inputs, mask)
         if any(m is None for m in mask):
             return None
         out = mask_array(mask[0])
         for m in mask[1:]:
             out = out | mask_array(m)
         return out
+
+
+def _check_mask_list(layer, inputs, mask) -> None:
+    who = f"{type(layer).__name__} layer '{layer.name}'"
+    if not isinstance(mask, (list, tuple)):
+        raise ValueError(f"{who}: `mask` should be a list with one mask (or None) per input, got a "
+                         f"{type(mask).__name__}.")
+    if not isinstance(inputs, (list, tuple)):
+        raise ValueError(f"{who}: `inputs` should be a list of tensors, got a {type(inputs).__name__}.")
+    if len(mask) != len(inputs):
+        raise ValueError(f"{who}: `inputs` and `mask` should have the same length, got {len(inputs)} inputs and "
+                         f"{len(mask)} masks.")
 
 
 def mask_array(mask):
@@ -214,11 +224,11 @@ class Concatenate(Merge):
         return ops.concatenate(list(inputs), axis=self.axis)
 
     def compute_mask(self, inputs, mask=None):
-        if mask is None or all(m is None for m in mask):
+        if mask is None:
             return None
-        if not isinstance(mask, (list, tuple)) or len(mask) != len(inputs):
-            raise ValueError(f"Concatenate layer '{self.name}': mask must be a list with one entry (or None) per "
-                             f"input, got {mask!r}.")
+        _check_mask_list(self, inputs, mask)
+        if all(m is None for m in mask):
+            return None
         xp = backend.xp
         # each input's mask widened to the input's shape (no mask: all kept), joined as the inputs are,
         # then a position is kept if any of its features is (Keras's rule)

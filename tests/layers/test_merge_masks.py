@@ -131,7 +131,7 @@ def test_compute_mask_takes_tensors_and_checks_the_list():
     mask = layer.compute_mask([A, B], [sd.tensor(MASK_A), sd.tensor(MASK_B)])
     np.testing.assert_array_equal(mask, MASK_A | MASK_B)
     assert layer.compute_mask([A, B], None) is None
-    with pytest.raises(ValueError, match="one entry"):
+    with pytest.raises(ValueError, match="should have the same length"):
         layer.compute_mask([A, B], [MASK_A])
 
 
@@ -146,3 +146,27 @@ def test_functional_model_masks_through_add():
     out_both, out_one = model(x)
     np.testing.assert_array_equal(out_both._keras_mask, x != 0)
     assert getattr(out_one, "_keras_mask", None) is None
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_compute_mask_rejects_a_mask_that_is_not_one_per_input(name):
+    layer = getattr(sk.layers, name)()
+    x1, x2 = sk.Input(shape=(4, 5)), sk.Input(shape=(4, 5))
+    assert layer.compute_mask([x1, x2], [None, None]) is None
+    with pytest.raises(ValueError, match="`mask` should be a list"):
+        layer.compute_mask([x1, x2], np.ones((2, 4), bool))
+    with pytest.raises(ValueError, match="`inputs` should be a list"):
+        layer.compute_mask(x1, [None, None])
+    with pytest.raises(ValueError, match="should have the same length"):
+        layer.compute_mask([x1, x2], [None])
+
+
+def test_masking_layer_feeds_merge_layers_as_in_keras():
+    masking = sk.layers.Masking()
+    x1 = masking(sd.tensor(np.array([[[0, 0], [1, 2], [0, 0], [3, 4]]], np.float32)))
+    x2 = sd.tensor(np.array([[[0, 0], [0, 0], [1, 2], [3, 4]]], np.float32))
+    out = sk.layers.Multiply()([x1, masking(x2)])
+    np.testing.assert_array_equal(out.numpy(), [[[0, 0], [1, 2], [1, 2], [9, 16]]])
+    np.testing.assert_array_equal(out._keras_mask, [[False, True, True, True]])
+    out = sk.layers.Concatenate(axis=1)([x1, x2])
+    np.testing.assert_array_equal(out._keras_mask, [[False, True, False, True, True, True, True, True]])
