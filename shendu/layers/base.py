@@ -39,9 +39,9 @@ import numpy as np
 from shendu import autograd, backend
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
-from shendu.layers.input_spec import InputSpec, check_input_spec  # noqa: F401  (InputSpec re-exported)
-from shendu.layers.symbolic import (KerasTensor, Node, flatten, is_shape, is_symbolic, map_shapes, map_structure,
-                                    shape_str, standardize_shape)
+from shendu.layers.input_spec import check_input_spec
+from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_symbolic, map_shapes, map_structure,
+                                    merge_shapes, standardize_shape, trial_dtype, without_trial_sizes)
 from shendu.tensor import Tensor
 
 _name_counts: dict[str, int] = defaultdict(int)
@@ -284,7 +284,7 @@ class Layer:
         """
         if not _has_shape_rule(self):
             return self._dry_run_spec(inputs, args, kwargs)
-        shapes = map_structure(lambda t: tuple(t.shape) if isinstance(t, KerasTensor) else t, inputs)
+        shapes = map_structure(lambda t: tuple(t.shape) if hasattr(t, "shape") else t, inputs)
         if isinstance(inputs, (list, tuple)):
             shapes = list(shapes)
         out_shapes = self.compute_output_shape(shapes)
@@ -310,7 +310,7 @@ class Layer:
         outer = (_context.dry_run_builds, _context.dry_run_index)
         _context.dry_run_builds = {}
         try:
-            for index, (batch, fill) in enumerate(_TRIAL_SIZES if unknown else _TRIAL_SIZES[:1]):
+            for index, (batch, fill) in enumerate(TRIAL_SIZES if unknown else TRIAL_SIZES[:1]):
                 _context.dry_run_index = index
                 runs.append(self._trial_call(inputs, args, kwargs, symbols, batch, fill))
             built = _context.dry_run_builds
@@ -320,7 +320,7 @@ class Layer:
         for layer, shapes in built.values():
             # a sublayer first built on sample data keeps as None the sizes that changed between the runs
             if 0 in shapes and 1 in shapes:
-                layer._build_shape = _merge_shapes(shapes[0], shapes[1])
+                layer._build_shape = merge_shapes(shapes[0], shapes[1])
 
         def symbolic(*outs):
             if not isinstance(outs[0], Tensor):
@@ -338,7 +338,7 @@ class Layer:
             if not isinstance(t, KerasTensor):
                 return t
             shape = tuple((batch if i == 0 else fill) if d is None else d for i, d in enumerate(t.shape))
-            return Tensor._wrap(backend.xp.zeros(shape, _numeric(t.dtype)), False)
+            return Tensor._wrap(backend.xp.zeros(shape, trial_dtype(t.dtype)), False)
 
         try:
             with autograd.no_grad():
@@ -346,7 +346,7 @@ class Layer:
                                      **{**map_structure(make, kwargs), "training": False})
         except Exception as error:      # the sample sizes must not reach the user: put the None axes back
             pairs = [(tuple(make(t).shape), t.shape) for t in symbols]
-            raise _without_trial_sizes(self, error, pairs) from None
+            raise without_trial_sizes(self, error, pairs) from None
 
     def _maybe_build(self, inputs) -> None:
         if self.built:
@@ -478,10 +478,6 @@ def same_shape(layer, input_shape):
     return map_shapes(standardize_shape, input_shape)
 
 
-# sample sizes for unknown axes in a dry run: (batch, every other axis), two runs that differ in each
-_TRIAL_SIZES = ((2, 16), (3, 17))
-
-
 def _marking_built(build):
     """``build`` that marks the layer built and remembers the shape it was built for, as Keras does, so a
     layer built by hand (``layer.build((None, 4))``, even without ``super().build``) is not built again."""
@@ -495,38 +491,8 @@ def _marking_built(build):
     return wrapper
 
 
-def _merge_shapes(first, second):
-    """Two structures of shapes with every axis that differs between them replaced by None."""
-    if is_shape(first) and is_shape(second) and len(first) == len(second):
-        return tuple(a if a == b else None for a, b in zip(first, second))
-    if isinstance(first, (list, tuple)) and isinstance(second, (list, tuple)) and len(first) == len(second):
-        return type(first)(_merge_shapes(a, b) for a, b in zip(first, second))
-    return first
-
-
 def _has_shape_rule(layer) -> bool:
     return type(layer).compute_output_shape is not Layer.compute_output_shape
-
-
-def _numeric(dtype: str) -> str:
-    """Zeros for a dry run: a string input (no array of zeros exists for it) becomes empty strings."""
-    return "U1" if dtype in ("string", "str") else dtype
-
-
-def _without_trial_sizes(layer, error: Exception, pairs) -> Exception:
-    """The dry run's error with each sample shape written back as the symbolic shape (None axes)."""
-    message = str(error.args[0]) if len(error.args) == 1 else str(error)
-    for trial, symbolic in pairs:
-        message = message.replace(str(trial), shape_str(symbolic)).replace(str(list(trial)), str(list(symbolic)))
-    shapes = ", ".join(shape_str(s) for _, s in pairs)
-    message += (f" [in {type(layer).__name__} layer '{layer.name}' called on symbolic input(s) of shape {shapes}; "
-                f"give the layer a compute_output_shape(input_shape) method (or Lambda an output_shape) so its "
-                f"output shape is known without running it.]")
-    try:
-        new = type(error)(message)
-    except Exception:          # an exception type that does not take one message
-        new = ValueError(message)
-    return new.with_traceback(error.__traceback__)
 
 
 def _unique(tensors):

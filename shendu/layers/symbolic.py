@@ -143,3 +143,39 @@ def standardize_shape(shape) -> tuple | None:
 def shape_str(shape) -> str:
     """``(None, 5, 8)`` as Python prints a tuple; the form every shendu error message uses."""
     return str(standardize_shape(shape))
+
+
+# ---------------------------------------------------------------- dry runs (layers without a shape rule)
+
+# sample sizes for unknown axes in a dry run: (batch, every other axis), two runs that differ in each
+TRIAL_SIZES = ((2, 16), (3, 17))
+
+
+def merge_shapes(first, second):
+    """Two structures of shapes with every axis that differs between them replaced by None."""
+    if is_shape(first) and is_shape(second) and len(first) == len(second):
+        return tuple(a if a == b else None for a, b in zip(first, second))
+    if isinstance(first, (list, tuple)) and isinstance(second, (list, tuple)) and len(first) == len(second):
+        return type(first)(merge_shapes(a, b) for a, b in zip(first, second))
+    return first
+
+
+def trial_dtype(dtype: str) -> str:
+    """Zeros for a dry run: a string input (no array of zeros exists for it) becomes empty strings."""
+    return "U1" if dtype in ("string", "str") else dtype
+
+
+def without_trial_sizes(layer, error: Exception, pairs) -> Exception:
+    """The dry run's error with each sample shape written back as the symbolic shape (None axes)."""
+    message = str(error.args[0]) if len(error.args) == 1 else str(error)
+    for trial, symbolic in pairs:
+        message = message.replace(str(trial), shape_str(symbolic)).replace(str(list(trial)), str(list(symbolic)))
+    shapes = ", ".join(shape_str(s) for _, s in pairs)
+    message += (f" [in {type(layer).__name__} layer '{layer.name}' called on symbolic input(s) of shape {shapes}; "
+                f"give the layer a compute_output_shape(input_shape) method (or Lambda an output_shape) so its "
+                f"output shape is known without running it.]")
+    try:
+        new = type(error)(message)
+    except Exception:          # an exception type that does not take one message
+        new = ValueError(message)
+    return new.with_traceback(error.__traceback__)

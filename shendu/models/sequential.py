@@ -1,7 +1,7 @@
 """``Sequential``: a plain stack of layers, each feeding the next."""
 from __future__ import annotations
 
-from shendu import autograd, backend
+from shendu import backend
 from shendu.layers.base import Layer
 from shendu.layers.core import InputLayer
 from shendu.layers.symbolic import KerasTensor, flatten
