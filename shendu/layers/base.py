@@ -383,7 +383,7 @@ class Layer:
         if self.input_spec is None:
             return
         shapes = map_structure(lambda t: tuple(t.shape) if hasattr(t, "shape") else None, inputs)
-        check_input_spec(self, self.input_spec, list(shapes) if isinstance(shapes, tuple) else shapes)
+        check_input_spec(self, self.input_spec, shapes)
 
     @classmethod
     def _call_signature(cls):

@@ -7,7 +7,7 @@ layer's own terms instead of failing deep inside an op.
 """
 from __future__ import annotations
 
-from shendu.layers.symbolic import shape_str, standardize_shape
+from shendu.layers.symbolic import flatten_shapes, shape_str, standardize_shape
 
 
 class InputSpec:
@@ -52,13 +52,16 @@ def check_input_spec(layer, specs, shapes) -> None:
     if specs is None:
         return
     spec_list = list(specs) if isinstance(specs, (list, tuple)) else [specs]
-    shape_list = list(shapes) if isinstance(shapes, list) and len(spec_list) > 1 else [shapes]
-    if len(spec_list) > 1 and len(shape_list) != len(spec_list):
-        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) expects {len(spec_list)} inputs but was "
-                         f"called on {len(shape_list)}.")
+    shape_list = flatten_shapes(shapes)
+    if len(shape_list) != len(spec_list):
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) expects {len(spec_list)} input(s) but was "
+                         f"called on {len(shape_list)}: {[shape_str(s) for s in shape_list]}.")
     for index, (spec, shape) in enumerate(zip(spec_list, shape_list)):
         if spec is None or (shape is None and spec.optional):
             continue
+        if shape is None:
+            raise ValueError(f"Input {index} of layer '{layer.name}' ({type(layer).__name__}) is None but its "
+                             f"InputSpec is not optional.")
         _check_one(layer, spec, standardize_shape(shape), index if len(spec_list) > 1 else None)
 
 

@@ -43,7 +43,7 @@ def test_input_spec_per_input_and_optional():
     check_input_spec(layer, layer.input_spec, [(2, 3), None])
     with pytest.raises(ValueError, match="input 1 of"):
         check_input_spec(layer, layer.input_spec, [(2, 3), (2, 3)])
-    with pytest.raises(ValueError, match="expects 2 inputs"):
+    with pytest.raises(ValueError, match=r"expects 2 input\(s\)"):
         check_input_spec(layer, layer.input_spec, [(2, 3), (2, 3, 4), (1,)])
 
 
@@ -52,3 +52,8 @@ def test_input_spec_config_round_trip_and_bad_axes():
     assert InputSpec.from_config(spec.get_config()).get_config() == spec.get_config()
     with pytest.raises(ValueError, match="outside an input of rank 2"):
         InputSpec(ndim=2, axes={3: 1})
+
+
+def test_one_spec_for_a_list_of_inputs_is_a_count_error():
+    with pytest.raises(ValueError, match=r"expects 1 input\(s\) but was called on 2"):
+        _Probe(InputSpec(ndim=2))([np.zeros((2, 3), "float32"), np.zeros((2, 3), "float32")])
