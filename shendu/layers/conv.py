@@ -24,7 +24,17 @@ def _tuple(value, rank, name, layer, low=1):
     return value
 
 
-_AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)"}
+_SPATIAL = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+def layout(rank: int, data_format: str = "channels_last") -> str:
+    """The axes of a rank-``rank`` convolution's input, for error messages: "(batch, height, width, channels)"."""
+    spatial = list(_SPATIAL.get(rank, [f"spatial_{i}" for i in range(1, rank + 1)]))
+    axes = ["channels"] + spatial if data_format == "channels_first" else spatial + ["channels"]
+    return "(" + ", ".join(["batch"] + axes) + ")"
+
+
+_AXES = {rank: layout(rank) for rank in (1, 2, 3)}
 
 
 def conv_output_length(length, kernel, stride, padding, dilation=1):
@@ -123,13 +133,14 @@ class BaseConv(Layer):
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
                                     regularizer=self.bias_regularizer) if self.use_bias else None
         channel_axis = 1 if self.data_format == "channels_first" else -1
-        self.input_spec = InputSpec(ndim=self.rank + 2, axes={channel_axis: channels}, layout=_AXES[self.rank])
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={channel_axis: channels},
+                                    layout=layout(self.rank, self.data_format))
         self.built = True
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != self.rank + 2:
             raise ValueError(f"{type(self).__name__} layer '{self.name}' expects inputs of rank {self.rank + 2} "
-                             f"{_AXES[self.rank]} but got shape {tuple(input_shape)}.")
+                             f"{layout(self.rank, self.data_format)} but got shape {tuple(input_shape)}.")
         sizes = spatial_axes(self, input_shape)
         if self.transpose:
             padding = getattr(self, "output_padding", None) or (None,) * self.rank

@@ -3,17 +3,13 @@ from __future__ import annotations
 
 from shendu import backend, ops
 from shendu.layers.base import Layer
-from shendu.layers.conv import conv_output_length, spatial_axes, spatial_output_shape
+from shendu.layers.conv import conv_output_length, layout, spatial_axes, spatial_output_shape
 from shendu.layers.input_spec import InputSpec, check_input_spec
-
-_LAYOUT = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)"}
-_LAYOUT_FIRST = {1: "(batch, channels, steps)", 2: "(batch, channels, height, width)"}
+from shendu.tensor import Tensor
 
 
 def _spec(rank, data_format):
-    layout = (_LAYOUT_FIRST if data_format == "channels_first" else _LAYOUT)[rank]
-    return InputSpec(ndim=rank + 2, layout=layout)
-from shendu.tensor import Tensor
+    return InputSpec(ndim=rank + 2, layout=layout(rank, data_format))
 
 
 class BasePooling(Layer):
