@@ -445,7 +445,9 @@ class Layer:
         dtypes with ``compute_output_spec`` (unknown axes stay None; nothing is computed)."""
         self._check_input_spec(inputs)
         self._maybe_build(inputs)
-        outputs = self.compute_output_spec(inputs, *args, **kwargs)
+        # a tensor already in a graph (a spec that returns its input) is copied, never re-attached
+        outputs = map_structure(lambda t: KerasTensor(t.shape, t.dtype) if isinstance(t, KerasTensor) and (
+            t.node is not None or hasattr(t, "input_layer")) else t, self.compute_output_spec(inputs, *args, **kwargs))
         node = Node(self, (inputs,) + args, kwargs, None)
         index = 0
         for t in flatten(outputs):

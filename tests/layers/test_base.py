@@ -177,3 +177,15 @@ def test_a_layer_built_by_hand_is_marked_built_and_not_built_again():
     assert layer.built and layer._build_shape == (None, 4)
     layer(np.ones((2, 4), "float32"))
     assert len(layer.weights) == 1
+
+
+def test_a_spec_that_returns_its_input_does_not_rewire_the_graph():
+    class Identity(L.Layer):
+        def compute_output_spec(self, inputs, *args, **kwargs):
+            return inputs
+
+    x = sk.Input(shape=(3,))
+    y = Identity()(x)
+    assert y is not x and y.shape == (None, 3) and x.node is None
+    model = sk.Model(x, L.Dense(2)(y))
+    assert model(np.ones((4, 3), "float32")).shape == (4, 2)
