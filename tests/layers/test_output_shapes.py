@@ -234,3 +234,46 @@ def test_multi_head_attention_shapes_agree_with_keras(keras_layers):
         ours = sk.layers.MultiHeadAttention(2, 4, **kwargs).compute_output_shape(query, value)
         theirs = keras_layers.MultiHeadAttention(2, 4, **kwargs).compute_output_shape(query, value)
         assert _norm(ours) == _norm(theirs) == expected
+
+
+def _sweep_cases(count=150, seed=0):
+    """Seeded random convolution, pooling, padding and cropping layers on shapes with None axes."""
+    rng = np.random.default_rng(seed)
+    pick = lambda values: values[int(rng.integers(len(values)))]  # noqa: E731
+    cases = []
+    for _ in range(count):
+        kind = pick(["Conv1D", "Conv2D", "Conv2DTranspose", "MaxPooling1D", "AveragePooling2D", "UpSampling2D",
+                     "ZeroPadding2D", "Cropping2D"])
+        rank = 1 if kind.endswith("1D") else 2
+        sizes = tuple(pick([None, 1, 2, 3, 5, 7, 8, 13]) for _ in range(rank))
+        data_format = pick(["channels_last", "channels_first"])
+        shape = (pick([None, 4]),) + ((3,) + sizes if data_format == "channels_first" else sizes + (3,))
+        k, s = pick([1, 2, 3, 4]), pick([1, 2, 3])
+        d = pick([1, 2]) if s == 1 else 1
+        if kind.startswith("Conv"):
+            kwargs = dict(filters=2, kernel_size=k, strides=s, padding=pick(["valid", "same"]),
+                          data_format=data_format, dilation_rate=d)
+            if kind == "Conv2DTranspose" and s > 1 and rng.random() < 0.3:
+                kwargs["output_padding"] = pick([0, 1])
+        elif "Pooling" in kind:
+            kwargs = dict(pool_size=k, strides=s, padding=pick(["valid", "same"]), data_format=data_format)
+        elif kind == "UpSampling2D":
+            kwargs = dict(size=(k, s), data_format=data_format)
+        elif kind == "ZeroPadding2D":
+            kwargs = dict(padding=((k, s), (d, 1)), data_format=data_format)
+        else:
+            kwargs = dict(cropping=((k - 1, s - 1), (d - 1, 1)), data_format=data_format)
+        cases.append((kind, kwargs, shape))
+    return cases
+
+
+def test_spatial_shape_rules_agree_with_keras_on_a_sweep(keras_layers):
+    def rule(module, kind, kwargs, shape):
+        try:
+            return _norm(getattr(module, kind)(**kwargs).compute_output_shape(shape))
+        except ValueError:
+            return "ValueError"
+
+    differ = [(kind, kwargs, shape) for kind, kwargs, shape in _sweep_cases()
+              if rule(sk.layers, kind, kwargs, shape) != rule(keras_layers, kind, kwargs, shape)]
+    assert differ == []
