@@ -35,7 +35,11 @@ class Merge(Layer):
                              f"{type(self).__name__}()([x1, x2]); got {got}.")
 
     def build(self, input_shape):
-        self.compute_output_shape(input_shape)         # checks the count, batch sizes and broadcasting
+        self.compute_output_shape(input_shape)         # checks the count and the broadcasting
+        batches = {s[0] for s in input_shape if s is not None} - {None}
+        if len(batches) > 1:
+            raise ValueError(f"{type(self).__name__} layer '{self.name}' cannot merge tensors with different batch "
+                             f"sizes, got shapes {[shape_str(s) for s in input_shape]}.")
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -43,13 +47,10 @@ class Merge(Layer):
         the batch axis is the one known batch size, else None."""
         self._check(input_shape)
         batches = {s[0] for s in input_shape if s is not None} - {None}
-        if len(batches) > 1:
-            raise ValueError(f"{type(self).__name__} layer '{self.name}' cannot merge tensors with different batch "
-                             f"sizes, got shapes {[shape_str(s) for s in input_shape]}.")
         out = None if input_shape[0] is None else tuple(input_shape[0][1:])
         for shape in input_shape[1:]:
             out = self._broadcast(out, None if shape is None else tuple(shape[1:]), input_shape)
-        return (batches.pop() if batches else None,) + (out or ())
+        return (batches.pop() if len(batches) == 1 else None,) + (out or ())
 
     def _broadcast(self, a, b, shapes):
         if a is None or b is None:

@@ -277,3 +277,65 @@ def test_spatial_shape_rules_agree_with_keras_on_a_sweep(keras_layers):
     differ = [(kind, kwargs, shape) for kind, kwargs, shape in _sweep_cases()
               if rule(sk.layers, kind, kwargs, shape) != rule(keras_layers, kind, kwargs, shape)]
     assert differ == []
+
+
+def _general_sweep_cases(count=200, seed=1):
+    """Seeded random reshaping, merging, pooling, embedding, dense and recurrent layers on None axes."""
+    rng = np.random.default_rng(seed)
+    pick = lambda values: values[int(rng.integers(len(values)))]  # noqa: E731
+    sizes = lambda rank: tuple(pick([None, 1, 2, 3, 4, 6]) for _ in range(rank))  # noqa: E731
+    cases = []
+    for _ in range(count):
+        kind = pick(["Reshape", "Flatten", "Concatenate", "Add", "Multiply", "Dot", "Permute", "RepeatVector",
+                     "GlobalAveragePooling1D", "GlobalMaxPooling2D", "Embedding", "Dense", "LSTM", "Bidirectional"])
+        b = pick([None, 2])
+        if kind == "Reshape":
+            target = pick([(-1,), (2, -1), (-1, 3), (6,), (3, 2), (2, 3, -1)])
+            cases.append((kind, lambda L, t=target: L.Reshape(t), (b,) + sizes(pick([1, 2, 3]))))
+        elif kind == "Flatten":
+            cases.append((kind, lambda L: L.Flatten(), (b,) + sizes(pick([1, 2, 3]))))
+        elif kind == "Concatenate":
+            axis, first = pick([-1, 1]), (b,) + sizes(pick([1, 2]))
+            second = list(first)
+            second[axis] = pick([None, 2, 5])
+            cases.append((kind, lambda L, a=axis: L.Concatenate(axis=a), [first, tuple(second)]))
+        elif kind in ("Add", "Multiply"):
+            first = (pick([None, 2]),) + sizes(pick([1, 2]))
+            second = (pick([None, 1, 2]),) + tuple(d if rng.random() < 0.7 else pick([None, 1]) for d in first[1:])
+            cases.append((kind, lambda L, k=kind: getattr(L, k)(), [first, second]))
+        elif kind == "Dot":
+            axes, first, second = (pick([1, 2]), pick([1, 2])), (b,) + sizes(2), list((b,) + sizes(2))
+            second[axes[1]] = first[axes[0]]
+            cases.append((kind, lambda L, a=axes: L.Dot(axes=a), [first, tuple(second)]))
+        elif kind == "Permute":
+            cases.append((kind, lambda L, d=pick([(1, 2), (2, 1)]): L.Permute(d), (b,) + sizes(2)))
+        elif kind == "RepeatVector":
+            cases.append((kind, lambda L: L.RepeatVector(3), (b,) + sizes(1)))
+        elif kind.startswith("Global"):
+            kwargs = dict(keepdims=bool(rng.random() < 0.5), data_format=pick(["channels_last", "channels_first"]))
+            rank = 2 if kind.endswith("1D") else 3
+            cases.append((kind, lambda L, k=kind, kw=kwargs: getattr(L, k)(**kw), (b,) + sizes(rank)))
+        elif kind == "Embedding":
+            cases.append((kind, lambda L: L.Embedding(10, 4), (b,) + sizes(pick([0, 1, 2]))))
+        elif kind == "Dense":
+            cases.append((kind, lambda L: L.Dense(3), (b,) + sizes(pick([0, 1, 2])) + (5,)))
+        elif kind == "LSTM":
+            kwargs = dict(return_sequences=bool(rng.random() < 0.5), return_state=bool(rng.random() < 0.5))
+            cases.append((kind, lambda L, kw=kwargs: L.LSTM(3, **kw), (b, pick([None, 4]), 5)))
+        else:
+            mode = pick(["concat", "sum", "ave", "mul", None])
+            cases.append((kind, lambda L, m=mode: L.Bidirectional(L.GRU(3, return_sequences=True), merge_mode=m),
+                          (b, pick([None, 4]), 5)))
+    return cases
+
+
+def test_general_shape_rules_agree_with_keras_on_a_sweep(keras_layers):
+    def rule(module, make, shape):
+        try:
+            return _norm(make(module).compute_output_shape(shape))
+        except ValueError:
+            return "ValueError"
+
+    differ = [(kind, shape) for kind, make, shape in _general_sweep_cases()
+              if rule(sk.layers, make, shape) != rule(keras_layers, make, shape)]
+    assert differ == []
