@@ -16,7 +16,7 @@ Shapes, the convention every layer follows:
   calls it (through ``compute_output_spec``) instead of running the layer.
 - ``compute_output_spec(inputs, *args, **kwargs)`` turns those shapes into KerasTensors with a
   dtype: the layer's float type, or the input's dtype when the class sets ``keeps_input_dtype``
-  (reshaping, cropping, padding, dropout). Override it when the dtype depends on arguments or the
+  (Flatten, Reshape, Permute: the layers whose symbolic output keeps the input dtype in Keras 3). Override it when the dtype depends on arguments or the
   shape depends on call arguments other than the inputs (MultiHeadAttention's value and key).
 - A layer without ``compute_output_shape`` (Lambda without ``output_shape``, a user's layer) is
   dry-run on zeros, twice with different sizes for the unknown axes; output axes that change
@@ -292,7 +292,7 @@ class Layer:
         return map_shapes(lambda s: None if s is None else KerasTensor(standardize_shape(s), dtype), out_shapes)
 
     keeps_input_dtype = False
-    """True for layers whose output has the input's dtype (reshaping, cropping, dropout, ...)."""
+    """True for layers whose symbolic output has the input's dtype (Keras 3: Flatten, Reshape, Permute)."""
 
     def _output_dtype(self, inputs) -> str:
         first = next((t for t in flatten(inputs) if isinstance(t, KerasTensor)), None)

@@ -130,7 +130,6 @@ class Dropout(Layer):
         self.supports_masking = True
         self._build_at_init()
 
-    keeps_input_dtype = True
     compute_output_shape = same_shape
 
     def call(self, inputs, training=None):

@@ -29,8 +29,6 @@ class BasePooling(Layer):
         self.input_spec = _spec(self.rank, self.data_format)
         self._build_at_init()
 
-    keeps_input_dtype = True
-
     def compute_output_shape(self, input_shape):
         check_input_spec(self, self.input_spec, input_shape)
         lengths = [conv_output_length(n, k, s, self.padding) for n, k, s in

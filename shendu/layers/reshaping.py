@@ -33,8 +33,6 @@ class Spatial2D(Layer):
         """The axis of the rows (height); the columns follow it."""
         return 2 if self.data_format == "channels_first" else 1
 
-    keeps_input_dtype = True
-
     def build(self, input_shape):
         self._check_rank(input_shape)
         self.built = True
@@ -143,7 +141,6 @@ def _before_after(value, name, what):
 class Sequence1D(Layer):
     """Base: inputs of rank 3, (batch, time, features)."""
 
-    keeps_input_dtype = True
     _time = 1          # the axis of the steps
 
     def build(self, input_shape):

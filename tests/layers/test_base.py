@@ -189,3 +189,37 @@ def test_a_spec_that_returns_its_input_does_not_rewire_the_graph():
     assert y is not x and y.shape == (None, 3) and x.node is None
     model = sk.Model(x, L.Dense(2)(y))
     assert model(np.ones((4, 3), "float32")).shape == (4, 2)
+
+
+# symbolic output dtype for an int32 input, as Keras 3 gives it: only Flatten, Reshape and Permute keep it
+DTYPES = [
+    ("Flatten", lambda m: m.Flatten(), (3, 4), "int32"),
+    ("Reshape", lambda m: m.Reshape((12,)), (3, 4), "int32"),
+    ("Permute", lambda m: m.Permute((2, 1)), (4, 2), "int32"),
+    ("Dropout", lambda m: m.Dropout(0.5), (3, 4), "float32"),
+    ("MaxPooling1D", lambda m: m.MaxPooling1D(), (4, 2), "float32"),
+    ("Cropping1D", lambda m: m.Cropping1D(), (4, 2), "float32"),
+    ("ZeroPadding2D", lambda m: m.ZeroPadding2D(), (4, 4, 2), "float32"),
+    ("UpSampling1D", lambda m: m.UpSampling1D(), (4, 2), "float32"),
+    ("RepeatVector", lambda m: m.RepeatVector(2), (4,), "float32"),
+    ("Masking", lambda m: m.Masking(), (4, 2), "float32"),
+    ("SpatialDropout1D", lambda m: m.SpatialDropout1D(0.5), (4, 2), "float32"),
+    ("Embedding", lambda m: m.Embedding(5, 2), (4,), "float32"),
+    ("Dense", lambda m: m.Dense(2), (4,), "float32"),
+]
+
+
+def _symbolic_dtype(module, make, shape):
+    return make(module.layers)(module.Input(shape=shape, dtype="int32")).dtype
+
+
+@pytest.mark.parametrize("name,make,shape,dtype", DTYPES, ids=[row[0] for row in DTYPES])
+def test_symbolic_output_dtype(name, make, shape, dtype):
+    assert _symbolic_dtype(sk, make, shape) == dtype
+
+
+@pytest.mark.parametrize("name,make,shape,dtype", DTYPES, ids=[row[0] for row in DTYPES])
+def test_symbolic_output_dtype_agrees_with_keras(name, make, shape, dtype):
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    assert _symbolic_dtype(keras, make, shape) == dtype
