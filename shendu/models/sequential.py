@@ -62,6 +62,12 @@ class Sequential(Model):
     def build(self, input_shape=None):
         """Build every layer from the input shape (None: unknown size), each from the previous one's
         ``compute_output_spec``, recording each output shape; nothing is computed."""
+        if input_shape is None and self._input_batch_shape is None:
+            raise ValueError(f"Sequential model '{self.name}' has no input shape to build from: call "
+                             f"build(input_shape) with the batch axis first, e.g. build((None, 784)), or start "
+                             f"the model with keras.Input(shape=(784,)).")
+        if not self._stack:
+            raise ValueError(f"Sequential model '{self.name}' has no layers to build; add layers first.")
         input_shape = tuple(input_shape if input_shape is not None else self._input_batch_shape)
         self._input_batch_shape = input_shape
         # Embedding wants integer ids

@@ -167,3 +167,11 @@ def test_sequential_build_runs_no_layer():
     model = sk.Sequential([sk.Input(shape=(None, 2)), Counting(), layers.Dense(3)])
     assert model.output_shape == (None, None, 3)
     assert calls == []
+
+
+def test_sequential_build_explains_a_missing_input_shape():
+    model = sk.Sequential([layers.Dense(2)])
+    with pytest.raises(ValueError, match=r"build\(input_shape\)"):
+        model.build()
+    model.build((None, None, 4))
+    assert model.output_shape == (None, None, 2)
