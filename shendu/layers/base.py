@@ -41,7 +41,7 @@ from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.input_spec import check_input_spec
 from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_symbolic, map_shapes, map_structure,
-                                    merge_shapes, standardize_shape, trial_dtype, without_trial_sizes)
+                                    merge_shapes, standardize_shape, trial_dtype, trial_shape, without_trial_sizes)
 from shendu.tensor import Tensor
 
 _name_counts: dict[str, int] = defaultdict(int)
@@ -312,7 +312,10 @@ class Layer:
         try:
             for index, (batch, fill) in enumerate(TRIAL_SIZES if unknown else TRIAL_SIZES[:1]):
                 _context.dry_run_index = index
-                runs.append(self._trial_call(inputs, args, kwargs, symbols, batch, fill))
+                try:
+                    runs.append(self._trial_call(inputs, args, kwargs, batch, fill))
+                except Exception as error:   # the sample sizes must not reach the user: see without_trial_sizes
+                    raise self._dry_run_error(error, inputs, args, kwargs, symbols, unknown) from None
             built = _context.dry_run_builds
         finally:
             _context.dry_run_builds, _context.dry_run_index = outer
@@ -332,21 +335,29 @@ class Layer:
         it = iter(flat)
         return map_structure(lambda _: next(it), runs[0])
 
-    def _trial_call(self, inputs, args, kwargs, symbols, batch, fill):
+    def _trial_call(self, inputs, args, kwargs, batch, fill):
         """One dry run: every unknown axis of the symbolic inputs becomes ``fill`` (the batch axis ``batch``)."""
         def make(t):
             if not isinstance(t, KerasTensor):
                 return t
-            shape = tuple((batch if i == 0 else fill) if d is None else d for i, d in enumerate(t.shape))
-            return Tensor._wrap(backend.xp.zeros(shape, trial_dtype(t.dtype)), False)
+            return Tensor._wrap(backend.xp.zeros(trial_shape(t.shape, batch, fill), trial_dtype(t.dtype)), False)
 
-        try:
-            with autograd.no_grad():
-                return self.__call__(map_structure(make, inputs), *map_structure(make, args),
-                                     **{**map_structure(make, kwargs), "training": False})
-        except Exception as error:      # the sample sizes must not reach the user: put the None axes back
-            pairs = [(tuple(make(t).shape), t.shape) for t in symbols]
-            raise without_trial_sizes(self, error, pairs) from None
+        with autograd.no_grad():
+            return self.__call__(map_structure(make, inputs), *map_structure(make, args),
+                                 **{**map_structure(make, kwargs), "training": False})
+
+    def _dry_run_error(self, error, inputs, args, kwargs, symbols, unknown):
+        """The error of the first dry run, its sample sizes written back as None: the numbers that change
+        when the run is repeated with other sizes are the ones that came from them."""
+        (batch, fill), (batch2, fill2) = TRIAL_SIZES
+        other = None
+        if unknown:
+            try:
+                self._trial_call(inputs, args, kwargs, batch2, fill2)
+            except Exception as second:
+                other = second if type(second) is type(error) else None
+        pairs = [(trial_shape(t.shape, batch, fill), t.shape) for t in symbols]
+        return without_trial_sizes(self, error, pairs, other)
 
     def _maybe_build(self, inputs) -> None:
         if self.built:

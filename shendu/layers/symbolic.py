@@ -7,6 +7,7 @@ records a ``Node`` (the layer, its symbolic inputs, its call arguments) so that
 from __future__ import annotations
 
 import numbers
+import re
 
 
 class KerasTensor:
@@ -165,9 +166,24 @@ def trial_dtype(dtype: str) -> str:
     return "U1" if dtype in ("string", "str") else dtype
 
 
-def without_trial_sizes(layer, error: Exception, pairs) -> Exception:
-    """The dry run's error with each sample shape written back as the symbolic shape (None axes)."""
-    message = str(error.args[0]) if len(error.args) == 1 else str(error)
+def trial_shape(shape, batch: int, fill: int) -> tuple:
+    """A symbolic shape with its unknown axes given sample sizes: ``batch`` for axis 0, ``fill`` elsewhere."""
+    return tuple((batch if i == 0 else fill) if d is None else d for i, d in enumerate(shape))
+
+
+def _message(error: Exception) -> str:
+    return str(error.args[0]) if len(error.args) == 1 else str(error)
+
+
+def without_trial_sizes(layer, error: Exception, pairs, second: Exception | None = None) -> Exception:
+    """The dry run's error with each sample shape written back as the symbolic shape (None axes).
+
+    ``second`` is the same failure with other sample sizes: every number that differs between the
+    two messages came from the sample sizes (a count of values, a length) and becomes None too.
+    """
+    message = _message(error)
+    if second is not None:
+        message = _numbers_that_agree(message, _message(second))
     for trial, symbolic in pairs:
         message = message.replace(str(trial), shape_str(symbolic)).replace(str(list(trial)), str(list(symbolic)))
     shapes = ", ".join(shape_str(s) for _, s in pairs)
@@ -179,3 +195,12 @@ def without_trial_sizes(layer, error: Exception, pairs) -> Exception:
     except Exception:          # an exception type that does not take one message
         new = ValueError(message)
     return new.with_traceback(error.__traceback__)
+
+
+def _numbers_that_agree(first: str, second: str) -> str:
+    """``first`` with each number that differs from its counterpart in ``second`` replaced by None
+    (unchanged when the two messages differ in more than their numbers)."""
+    a, b = re.split(r"(\d+)", first), re.split(r"(\d+)", second)
+    if len(a) != len(b) or a[0::2] != b[0::2]:
+        return first
+    return "".join(x if i % 2 == 0 or x == y else "None" for i, (x, y) in enumerate(zip(a, b)))

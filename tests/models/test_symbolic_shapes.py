@@ -175,3 +175,14 @@ def test_sequential_build_explains_a_missing_input_shape():
         model.build()
     model.build((None, None, 4))
     assert model.output_shape == (None, None, 2)
+
+
+def test_dry_run_errors_hide_numbers_derived_from_the_sample_sizes():
+    def bad_reshape(t):
+        raise ValueError(f"cannot reshape {t.shape[0] * 40} values of shape {tuple(t.shape)} into (3, 3)")
+
+    with pytest.raises(ValueError) as info:
+        layers.Lambda(bad_reshape)(sk.Input(shape=(5, 8)))
+    message = str(info.value)
+    assert "(None, 5, 8)" in message and "into (3, 3)" in message
+    assert "80" not in message and "120" not in message
