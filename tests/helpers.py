@@ -210,9 +210,16 @@ def layer_contract(make_layer, input_shape, expected_output_shape, expected_weig
 
     # 1. build, output shape, weights
     layer = make_layer(dtype="float32")
-    assert not layer.built
+    # a layer without weights is built at construction (Keras 3's stateless layers), the others on first call
+    assert not layer.built or not layer.weights
+    # the shape rule, asked before any call, with the batch axis unknown
+    symbolic_in = [(None,) + tuple(s[1:]) for s in shapes]
+    symbolic_out = layer.compute_output_shape(symbolic_in if multi else symbolic_in[0])
     y = layer(feed(xs32), **call_kwargs)
     assert layer.built, f"{type(layer).__name__} is not built after its first call"
+    if not isinstance(y, (list, tuple)) and not call_kwargs:
+        assert tuple(symbolic_out) == (None,) + tuple(y.shape[1:]), \
+            f"{type(layer).__name__}: compute_output_shape gave {tuple(symbolic_out)} for an output {tuple(y.shape)}"
     assert tuple(y.shape) == tuple(expected_output_shape), \
         f"{type(layer).__name__}: output shape {tuple(y.shape)}, expected {tuple(expected_output_shape)}"
     assert y.dtype == np.float32, f"{type(layer).__name__}: float32 inputs gave a {y.dtype} output"

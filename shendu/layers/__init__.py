@@ -1,5 +1,6 @@
 """Layers with tf.keras's names, arguments, defaults and weight layouts."""
 from shendu.layers.base import Layer
+from shendu.layers.input_spec import InputSpec
 from shendu.layers.core import (ELU, Activation, Dense, Dropout, Flatten, Input, InputLayer, Lambda, LeakyReLU, ReLU,
                                 Reshape, Softmax)
 from shendu.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, concatenate,

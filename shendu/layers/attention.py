@@ -19,6 +19,7 @@ from shendu import backend, ops
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer, as_input
+from shendu.layers.symbolic import KerasTensor, is_shape
 from shendu.tensor import Tensor, as_tensor
 
 _LARGE = 1e9   # Keras's padding bias: exp(s - 1e9) underflows to exactly 0 in float32 and float64
@@ -174,6 +175,19 @@ class Attention(Layer):
         self.concat_score_weight = self.add_weight("concat_score_weight", (), "ones") \
             if self.score_mode == "concat" else None
         self.built = True
+
+    def compute_output_shape(self, input_shape):
+        """(batch, Tq, dim_v): the query's positions, the value's features."""
+        self._check_inputs(input_shape)
+        query_shape, value_shape, _ = self._split(input_shape)
+        return tuple(query_shape[:-1]) + (value_shape[-1],)
+
+    def compute_output_spec(self, inputs, *args, return_attention_scores=False, **kwargs):
+        out = super().compute_output_spec(inputs)
+        if not return_attention_scores:
+            return out
+        query, _, key = self._split(inputs)
+        return out, KerasTensor(tuple(query.shape[:-1]) + (key.shape[-2],), self.dtype)
 
     def _scores(self, q, k):
         """s (batch, Tq, Tv) from q (batch, Tq, dim) and k (batch, Tv, dim)."""
@@ -387,6 +401,24 @@ class MultiHeadAttention(Layer):
             self._projection(name, (dim, heads, size), (heads, size), 1)
         self._projection("attention_output", (heads, self.value_dim) + tuple(out_shape), tuple(out_shape), 2)
         self.built = True
+
+    def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
+        """The query's shape with its last axis replaced by ``output_shape`` (default: kept)."""
+        if value_shape is None and isinstance(query_shape, list) and not is_shape(query_shape):
+            query_shape, value_shape, key_shape = (list(query_shape) + [None, None])[:3]
+        return tuple(query_shape[:-1]) + tuple(self._output_shape or (query_shape[-1],))
+
+    def compute_output_spec(self, query, value=None, key=None, return_attention_scores=False, **kwargs):
+        out = KerasTensor(self.compute_output_shape(query.shape, getattr(value, "shape", None),
+                                                    getattr(key, "shape", None)), self.dtype)
+        if not return_attention_scores:
+            return out
+        # scores (batch, unattended axes, heads, *query's attended axes, *key's attended axes)
+        keys = (key if key is not None else value).shape
+        axes = list(self.attention_axes)
+        lead = [query.shape[i] for i in range(len(query.shape) - 1) if i not in axes]
+        shape = tuple(lead) + (self.num_heads,) + tuple(query.shape[a] for a in axes) + tuple(keys[a] for a in axes)
+        return out, KerasTensor(shape, self.dtype)
 
     def _projection(self, name, kernel_shape, bias_shape, n_in):
         kernel = self.add_weight(f"{name}/kernel", kernel_shape, _FoldedInit(self.kernel_initializer, n_in),

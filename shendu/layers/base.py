@@ -4,10 +4,31 @@
 first input's shape (``add_weight``), ``call(inputs, training=None, mask=None)`` holds the math,
 ``get_config()`` returns the constructor arguments for saving. ``__call__`` does the chores once
 for every layer: converting inputs, building, the training flag, masks and the functional API.
+
+Shapes, the convention every layer follows:
+
+- A shape is a tuple with the batch axis first; ``None`` is an unknown size. Symbolic tensors
+  (``Input(shape=(None, 8))``) keep the batch size when one was given (``Input(batch_size=8)``).
+- ``compute_output_shape(input_shape)`` returns the output shape (a list of shapes for several
+  outputs) by arithmetic on the input shape alone: unknown axes stay None, the batch axis is passed
+  through, never replaced. A layer called on a list receives a list of shapes. It may raise a
+  ValueError naming the shape it cannot accept. Every built-in layer has one; the functional API
+  calls it (through ``compute_output_spec``) instead of running the layer.
+- ``compute_output_spec(inputs, *args, **kwargs)`` turns those shapes into KerasTensors with a
+  dtype: the layer's float type, or the input's dtype when the class sets ``keeps_input_dtype``
+  (Flatten, Reshape, Permute: the layers whose symbolic output keeps the input dtype in Keras 3). Override it when the dtype depends on arguments or the
+  shape depends on call arguments other than the inputs (MultiHeadAttention's value and key).
+- A layer without ``compute_output_shape`` (Lambda without ``output_shape``, a user's layer) is
+  dry-run on zeros, twice with different sizes for the unknown axes; output axes that change
+  become None, and error messages show the symbolic shapes, never the sample sizes.
+- ``build(input_shape)`` creates weights; layers without weights call ``self._build_at_init()`` at
+  the end of ``__init__`` (as Keras 3's stateless layers do) and check inputs with ``input_spec``
+  (``layers.input_spec.InputSpec``), which ``__call__`` checks on every real and symbolic call.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import re
 import threading
@@ -18,7 +39,9 @@ import numpy as np
 from shendu import autograd, backend
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
-from shendu.layers.symbolic import KerasTensor, Node, flatten, is_symbolic, map_structure
+from shendu.layers.input_spec import check_input_spec
+from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_symbolic, map_shapes, map_structure,
+                                    merge_shapes, standardize_shape, trial_dtype, trial_shape, without_trial_sizes)
 from shendu.tensor import Tensor
 from shendu.variable import Variable
 
@@ -44,6 +67,9 @@ def snake_case(name: str) -> str:
 
 class _CallContext(threading.local):
     training = None
+    # during a dry run: {id(layer): (layer, {run: input shapes})} for the sublayers the run builds
+    dry_run_builds = None
+    dry_run_index = 0
 
 
 _context = _CallContext()
@@ -104,6 +130,13 @@ class Layer:
         self._batch_input_shape = tuple(shape) if shape is not None else None
         self._inbound_nodes: list[Node] = []
         self._build_shape = None
+        self.input_spec = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_marks_built", False):
+            cls.build = _marking_built(build)
 
     # ------------------------------------------------------------ tracking
     def __setattr__(self, key, value):
@@ -221,7 +254,13 @@ class Layer:
 
     # ------------------------------------------------------------ life cycle
     def build(self, input_shape) -> None:
-        """Create the weights from the input shape (batch axis included, as None)."""
+        """Create the weights from the input shape (symbolic inputs: their batch size or None; real ones: None)."""
+        self.built = True
+
+    def _build_at_init(self) -> None:
+        """Mark a layer without weights as built at once (Keras 3 does this for its stateless layers:
+        activations, dropout, pooling, Reshape, Masking). Call it last in ``__init__``; ``build`` is then
+        never called, so such a layer checks its inputs with ``input_spec``, not in ``build``."""
         self.built = True
 
     def call(self, inputs, *args, **kwargs):
@@ -231,14 +270,118 @@ class Layer:
         """The mask of the output: passed through when the layer supports masking, else dropped."""
         return mask if self.supports_masking else None
 
+    def compute_output_shape(self, input_shape):
+        """The output shape for ``input_shape``, unknown axes (None) kept unknown.
+
+        Layers with a shape rule override this (see the module docstring). This default, for layers
+        without one (a Lambda, a user's layer), runs the layer on zeros with the unknown axes filled
+        by sample sizes, twice with different sizes, and reports as None every output axis that
+        followed them; the sample sizes never appear in the result or in an error message.
+        """
+        specs = map_shapes(lambda s: None if s is None else KerasTensor(s, self._input_dtype_hint()), input_shape)
+        out = self._dry_run_spec(specs, (), {})
+        return map_structure(lambda t: t.shape if isinstance(t, KerasTensor) else t, out)
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        """KerasTensors (shape and dtype, no values) for a call on symbolic ``inputs``, without running it.
+
+        The shape comes from ``compute_output_shape``, the dtype is the layer's float type (or the
+        input's, when ``keeps_input_dtype``). Layers without ``compute_output_shape`` are dry-run.
+        """
+        if not _has_shape_rule(self):
+            return self._dry_run_spec(inputs, args, kwargs)
+        shapes = map_structure(lambda t: tuple(t.shape) if hasattr(t, "shape") else t, inputs)
+        if isinstance(inputs, (list, tuple)):
+            shapes = list(shapes)
+        out_shapes = self.compute_output_shape(shapes)
+        dtype = self._output_dtype(inputs)
+        return map_shapes(lambda s: None if s is None else KerasTensor(standardize_shape(s), dtype), out_shapes)
+
+    keeps_input_dtype = False
+    """True for layers whose symbolic output has the input's dtype (Keras 3: Flatten, Reshape, Permute)."""
+
+    def _output_dtype(self, inputs) -> str:
+        first = next((t for t in flatten(inputs) if isinstance(t, KerasTensor)), None)
+        return first.dtype if first is not None and self.keeps_input_dtype else self.dtype
+
+    def _input_dtype_hint(self) -> str:
+        return getattr(self, "input_dtype", None) or self.dtype
+
+    def _dry_run_spec(self, inputs, args, kwargs):
+        """Output KerasTensors found by calling the layer on zeros (see ``compute_output_shape``)."""
+        symbols = [t for t in flatten((inputs, args, kwargs)) if isinstance(t, KerasTensor)]
+        unknown = any(d is None for t in symbols for d in t.shape)
+        runs = []
+        saved_losses = self._activity_losses
+        outer = (_context.dry_run_builds, _context.dry_run_index)
+        _context.dry_run_builds = {}
+        try:
+            for index, (batch, fill) in enumerate(TRIAL_SIZES if unknown else TRIAL_SIZES[:1]):
+                _context.dry_run_index = index
+                try:
+                    runs.append(self._trial_call(inputs, args, kwargs, batch, fill))
+                except Exception as error:   # the sample sizes must not reach the user: see without_trial_sizes
+                    raise self._dry_run_error(error, inputs, args, kwargs, symbols, unknown) from None
+            built = _context.dry_run_builds
+        finally:
+            _context.dry_run_builds, _context.dry_run_index = outer
+        self._activity_losses = saved_losses
+        for layer, shapes in built.values():
+            # a sublayer first built on sample data keeps as None the sizes that changed between the runs
+            if 0 in shapes and 1 in shapes:
+                layer._build_shape = merge_shapes(shapes[0], shapes[1])
+
+        def symbolic(*outs):
+            if not isinstance(outs[0], Tensor):
+                return outs[0]
+            shape = [d if all(o.shape[i] == d for o in outs) else None for i, d in enumerate(outs[0].shape)]
+            return KerasTensor(shape, outs[0].dtype.name)
+
+        flat = [symbolic(*outs) for outs in zip(*[flatten(r) for r in runs])]
+        it = iter(flat)
+        return map_structure(lambda _: next(it), runs[0])
+
+    def _trial_call(self, inputs, args, kwargs, batch, fill):
+        """One dry run: every unknown axis of the symbolic inputs becomes ``fill`` (the batch axis ``batch``)."""
+        def make(t):
+            if not isinstance(t, KerasTensor):
+                return t
+            return Tensor._wrap(backend.xp.zeros(trial_shape(t.shape, batch, fill), trial_dtype(t.dtype)), False)
+
+        with autograd.no_grad():
+            return self.__call__(map_structure(make, inputs), *map_structure(make, args),
+                                 **{**map_structure(make, kwargs), "training": False})
+
+    def _dry_run_error(self, error, inputs, args, kwargs, symbols, unknown):
+        """The error of the first dry run, its sample sizes written back as None: the numbers that change
+        when the run is repeated with other sizes are the ones that came from them."""
+        (batch, fill), (batch2, fill2) = TRIAL_SIZES
+        other = None
+        if unknown:
+            try:
+                self._trial_call(inputs, args, kwargs, batch2, fill2)
+            except Exception as second:
+                other = second if type(second) is type(error) else None
+        pairs = [(trial_shape(t.shape, batch, fill), t.shape) for t in symbols]
+        return without_trial_sizes(self, error, pairs, other)
+
     def _maybe_build(self, inputs) -> None:
         if self.built:
             return
-        shapes = map_structure(lambda t: (None,) + tuple(t.shape[1:]) if t is not None and hasattr(t, "shape") else None,
-                               inputs)
+
+        def shape_of(t):
+            if t is None or not hasattr(t, "shape"):
+                return None
+            if isinstance(t, KerasTensor):       # symbolic: the batch size when Input gave one
+                return tuple(t.shape)
+            return (None,) + tuple(t.shape[1:])
+
+        shapes = map_structure(shape_of, inputs)
         if self._batch_input_shape is not None and not isinstance(inputs, (list, tuple)):
             self._check_input_shape(shapes)
         self._build_shape = shapes
+        if _context.dry_run_builds is not None:        # built inside a dry run: see _dry_run_spec
+            _context.dry_run_builds[id(self)] = (self, {})
         self.build(shapes)
         self.built = True
         if self._initial_weights is not None:
@@ -255,6 +398,12 @@ class Layer:
                              f"{expected[1:]} but is called on input of shape {tuple(shape[1:])} "
                              f"(batch axis left out).")
 
+    def _check_input_spec(self, inputs) -> None:
+        if self.input_spec is None:
+            return
+        shapes = map_structure(lambda t: tuple(t.shape) if hasattr(t, "shape") else None, inputs)
+        check_input_spec(self, self.input_spec, shapes)
+
     @classmethod
     def _call_signature(cls):
         cache = cls.__dict__.get("_signature_cache")
@@ -269,7 +418,12 @@ class Layer:
         if is_symbolic((inputs, args, kwargs)):
             return self._symbolic_call(inputs, *args, **kwargs)
         inputs = map_structure(as_input, inputs)
+        self._check_input_spec(inputs)
         self._maybe_build(inputs)
+        if _context.dry_run_builds is not None and id(self) in _context.dry_run_builds:
+            seen = _context.dry_run_builds[id(self)][1]
+            seen.setdefault(_context.dry_run_index, map_structure(
+                lambda t: (None,) + tuple(t.shape[1:]) if hasattr(t, "shape") else None, inputs))
         inputs = map_structure(self._cast_input, inputs)
         accepts_training, accepts_mask = self._call_signature()
         training = kwargs.pop("training", None)
@@ -306,42 +460,22 @@ class Layer:
         return x
 
     def _symbolic_call(self, inputs, *args, **kwargs):
-        """Functional API: record a node and infer the output shapes by a dry run on small dummy batches."""
+        """Functional API: build from the symbolic shapes, record a node, and infer the outputs' shapes and
+        dtypes with ``compute_output_spec`` (unknown axes stay None; nothing is computed)."""
+        self._check_input_spec(inputs)
         self._maybe_build(inputs)
-
-        def dummy(fill):
-            def make(t):
-                if not isinstance(t, KerasTensor):
-                    return t
-                shape = tuple(2 if i == 0 and d is None else (fill if d is None else d) for i, d in enumerate(t.shape))
-                return Tensor._wrap(backend.xp.zeros(shape, t.dtype), False)
-            return make
-
-        unknown = any(d is None for t in flatten((inputs, args, kwargs)) if isinstance(t, KerasTensor)
-                      for d in t.shape[1:])
-        runs = []
-        for fill in ((3, 4) if unknown else (3,)):
-            make = dummy(fill)
-            with autograd.no_grad():
-                out = self.__call__(map_structure(make, inputs), *map_structure(make, args),
-                                    **{**map_structure(make, kwargs), "training": False})
-            runs.append(out)
-
+        # a tensor already in a graph (a spec that returns its input) is copied, never re-attached
+        outputs = map_structure(lambda t: KerasTensor(t.shape, t.dtype) if isinstance(t, KerasTensor) and (
+            t.node is not None or hasattr(t, "input_layer")) else t, self.compute_output_spec(inputs, *args, **kwargs))
         node = Node(self, (inputs,) + args, kwargs, None)
-
-        def symbolic(*outs):
-            shape = [None] + [d if all(o.shape[i] == d for o in outs) else None
-                              for i, d in enumerate(outs[0].shape) if i > 0]
-            return KerasTensor(shape, outs[0].dtype.name, node)
-
-        flat_runs = [flatten(r) for r in runs]
-        sym = [symbolic(*outs) for outs in zip(*flat_runs)]
-        for i, s in enumerate(sym):
-            s.index = i
-        it = iter(sym)
-        node.outputs = map_structure(lambda _: next(it), runs[0])
+        index = 0
+        for t in flatten(outputs):
+            if isinstance(t, KerasTensor):
+                t.node, t.index = node, index
+                index += 1
+        node.outputs = outputs
         self._inbound_nodes.append(node)
-        return node.outputs
+        return outputs
 
     # ------------------------------------------------------------ config
     def get_config(self) -> dict:
@@ -367,6 +501,28 @@ def extends_shape(shape, expected) -> bool:
         return False
     tail = tuple(shape)[len(shape) - len(expected) + 1:]
     return all(e is None or g is None or e == g for e, g in zip(expected[1:], tail))
+
+
+def same_shape(layer, input_shape):
+    """``compute_output_shape`` of a layer whose output has its input's shape (activations, dropout, ...)."""
+    return map_shapes(standardize_shape, input_shape)
+
+
+def _marking_built(build):
+    """``build`` that marks the layer built and remembers the shape it was built for, as Keras does, so a
+    layer built by hand (``layer.build((None, 4))``, even without ``super().build``) is not built again."""
+    @functools.wraps(build)
+    def wrapper(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        self.built = True
+        if self._build_shape is None and args:
+            self._build_shape = args[0]
+    wrapper._marks_built = True
+    return wrapper
+
+
+def _has_shape_rule(layer) -> bool:
+    return type(layer).compute_output_shape is not Layer.compute_output_shape
 
 
 def _unique(tensors):

@@ -11,7 +11,7 @@ from shendu import initializers as initializers_module
 from shendu import ops
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer
-from shendu.layers.conv_shapes import conv_output_shape
+from shendu.layers.input_spec import InputSpec
 
 
 def _tuple(value, rank, name, layer, low=1):
@@ -24,8 +24,60 @@ def _tuple(value, rank, name, layer, low=1):
     return value
 
 
-_AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
-         3: "(batch, depth, height, width, channels)"}
+_SPATIAL = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+def layout(rank: int, data_format: str = "channels_last") -> str:
+    """The axes of a rank-``rank`` convolution's input, for error messages: "(batch, height, width, channels)"."""
+    spatial = list(_SPATIAL.get(rank, [f"spatial_{i}" for i in range(1, rank + 1)]))
+    axes = ["channels"] + spatial if data_format == "channels_first" else spatial + ["channels"]
+    return "(" + ", ".join(["batch"] + axes) + ")"
+
+
+_AXES = {rank: layout(rank) for rank in (1, 2, 3)}
+
+
+def conv_output_length(length, kernel, stride, padding, dilation=1):
+    """Output size of a convolution or pooling along one axis (None stays None).
+
+    valid: floor((L - d(k-1) - 1) / s) + 1;  same and causal: ceil(L / s).
+    """
+    if length is None:
+        return None
+    if padding in ("same", "causal"):
+        return (length + stride - 1) // stride
+    return (length - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def conv_transpose_output_length(length, kernel, stride, padding, output_padding=None, dilation=1):
+    """Output size of a transposed convolution along one axis (None stays None), with k_eff = k + (k-1)(d-1):
+    no output_padding: valid L·s + max(k_eff - s, 0), same L·s; else (L-1)·s + k_eff - 2·pad + output_padding
+    with pad 0 (valid) or k_eff // 2 (same)."""
+    if length is None:
+        return None
+    k_eff = kernel + (kernel - 1) * (dilation - 1)
+    if output_padding is None:
+        return length * stride + (max(k_eff - stride, 0) if padding == "valid" else 0)
+    pad = 0 if padding == "valid" else k_eff // 2
+    return (length - 1) * stride + k_eff - 2 * pad + output_padding
+
+
+def spatial_output_shape(layer, input_shape, lengths, channels):
+    """(batch, *new spatial sizes, channels) in the layer's data_format; a size below 1 is an error."""
+    if any(n is not None and n < 1 for n in lengths):
+        raise ValueError(f"{type(layer).__name__} layer '{layer.name}' would produce an empty output, spatial size "
+                         f"{tuple(lengths)}, from an input of shape {tuple(input_shape)}: the input is smaller than "
+                         f"the window. Use padding='same', a smaller kernel or stride, or a larger input.")
+    if getattr(layer, "data_format", "channels_last") == "channels_first":
+        return (input_shape[0], channels) + tuple(lengths)
+    return (input_shape[0],) + tuple(lengths) + (channels,)
+
+
+def spatial_axes(layer, input_shape) -> tuple:
+    """The sizes of the spatial axes of ``input_shape`` (between batch and channels)."""
+    if getattr(layer, "data_format", "channels_last") == "channels_first":
+        return tuple(input_shape[2:])
+    return tuple(input_shape[1:-1])
 
 
 class BaseConv(Layer):
@@ -90,7 +142,24 @@ class BaseConv(Layer):
                                       constraint=self.kernel_constraint)
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer,
                                     constraint=self.bias_constraint) if self.use_bias else None
+        channel_axis = 1 if self.data_format == "channels_first" else -1
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={channel_axis: channels},
+                                    layout=layout(self.rank, self.data_format))
         self.built = True
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(f"{type(self).__name__} layer '{self.name}' expects inputs of rank {self.rank + 2} "
+                             f"{layout(self.rank, self.data_format)} but got shape {tuple(input_shape)}.")
+        sizes = spatial_axes(self, input_shape)
+        if self.transpose:
+            padding = getattr(self, "output_padding", None) or (None,) * self.rank
+            lengths = [conv_transpose_output_length(n, k, s, self.padding, p, d) for n, k, s, p, d in
+                       zip(sizes, self.kernel_size, self.strides, padding, self.dilation_rate)]
+        else:
+            lengths = [conv_output_length(n, k, s, self.padding, d) for n, k, s, d in
+                       zip(sizes, self.kernel_size, self.strides, self.dilation_rate)]
+        return spatial_output_shape(self, input_shape, lengths, self.filters)
 
     def call(self, inputs):
         channels_first = self.data_format == "channels_first"
@@ -100,9 +169,6 @@ class BaseConv(Layer):
         if channels_first:
             y = ops.transpose(y, (0, self.rank + 1) + tuple(range(1, self.rank + 1)))
         return y
-
-    def compute_output_shape(self, input_shape):
-        return conv_output_shape(self, input_shape, self.filters)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),

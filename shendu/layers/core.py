@@ -8,8 +8,8 @@ from shendu import activations as activations_module
 from shendu import backend, ops
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
-from shendu.layers.base import Layer, unique_name
-from shendu.layers.symbolic import KerasTensor
+from shendu.layers.base import Layer, same_shape, unique_name
+from shendu.layers.symbolic import KerasTensor, flatten_shapes, is_shape, map_shapes, shape_str
 from shendu.tensor import Tensor
 
 
@@ -89,11 +89,18 @@ class Dense(Layer):
                                     regularizer=self.bias_regularizer) if self.use_bias else None
         self.built = True
 
-    def call(self, inputs):
-        if inputs.shape[-1] != self.kernel.shape[0]:
+    def compute_output_shape(self, input_shape):
+        self._check_features(input_shape)
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def _check_features(self, shape):
+        if self.built and shape[-1] is not None and shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"Dense layer '{self.name}' expects inputs with {self.kernel.shape[0]} features on "
-                             f"the last axis but got shape {tuple(inputs.shape)}"
-                             + ("; add Flatten() before it." if inputs.ndim > 2 else "."))
+                             f"the last axis but got shape {shape_str(shape)}"
+                             + ("; add Flatten() before it." if len(shape) > 2 else "."))
+
+    def call(self, inputs):
+        self._check_features(inputs.shape)
         return self.activation(ops.linear(inputs, self.kernel, self.bias))
 
     def get_config(self):
@@ -113,6 +120,9 @@ class Activation(Layer):
         super().__init__(**kwargs)
         self.activation = activations_module.get(activation)
         self.supports_masking = True
+        self._build_at_init()
+
+    compute_output_shape = same_shape
 
     def call(self, inputs):
         return self.activation(inputs)
@@ -132,6 +142,9 @@ class Dropout(Layer):
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self._rng = backend.xp.random.default_rng(seed) if seed is not None else None
         self.supports_masking = True
+        self._build_at_init()
+
+    compute_output_shape = same_shape
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0 or self.noise_shape is None:
@@ -153,6 +166,13 @@ class Flatten(Layer):
         super().__init__(**kwargs)
         self.data_format = data_format or "channels_last"
 
+    keeps_input_dtype = True
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        size = None if any(d is None for d in rest) else int(np.prod(rest, dtype=np.int64))
+        return (input_shape[0], size)
+
     def call(self, inputs):
         if self.data_format == "channels_first" and inputs.ndim > 2:
             # channels last first, so the flat order matches a channels_last model's
@@ -169,6 +189,21 @@ class Reshape(Layer):
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
         self.target_shape = tuple(target_shape)
+        self._build_at_init()
+
+    keeps_input_dtype = True
+
+    def compute_output_shape(self, input_shape):
+        """The target shape after the batch axis; a -1 is worked out when every input axis is known."""
+        rest = input_shape[1:]
+        if any(d is None for d in rest):
+            return (input_shape[0],) + tuple(None if d == -1 else d for d in self.target_shape)
+        per_sample = int(np.prod(rest, dtype=np.int64))
+        known = int(np.prod([d for d in self.target_shape if d != -1], dtype=np.int64))
+        if (-1 not in self.target_shape and known != per_sample) or known == 0 or per_sample % known:
+            raise ValueError(f"Reshape layer '{self.name}': an input sample of shape {tuple(rest)} ({per_sample} "
+                             f"values) cannot be reshaped to {self.target_shape}.")
+        return (input_shape[0],) + tuple(per_sample // known if d == -1 else d for d in self.target_shape)
 
     def call(self, inputs):
         per_sample = int(np.prod(inputs.shape[1:]))
@@ -188,8 +223,25 @@ class Lambda(Layer):
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
-        self.function, self.output_shape, self.arguments = function, output_shape, arguments or {}
+        self.function, self.arguments = function, arguments or {}
+        self._output_shape_rule = output_shape
         self._mask = mask
+
+    def compute_output_shape(self, input_shape):
+        """``output_shape`` as given: a callable of the input shape, or a shape without the batch axis.
+        Without it the function is dry-run (see ``Layer.compute_output_shape``)."""
+        rule = self._output_shape_rule
+        if rule is None:
+            return super().compute_output_shape(input_shape)
+        if callable(rule):
+            return rule(input_shape)
+        batch = next(iter(flatten_shapes(input_shape)), (None,))[0]
+        return map_shapes(lambda s: (batch,) + tuple(s), tuple(rule) if is_shape(rule) else rule)
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        if self._output_shape_rule is None:      # run the function itself, on the inputs' own dtypes
+            return self._dry_run_spec(inputs, args, kwargs)
+        return super().compute_output_spec(inputs, *args, **kwargs)
 
     def call(self, inputs, mask=None, training=None):
         return self.function(inputs, **self.arguments)
@@ -201,7 +253,7 @@ class Lambda(Layer):
 
     def get_config(self):
         return {**super().get_config(), "function": getattr(self.function, "__name__", "lambda"),
-                "output_shape": self.output_shape, "arguments": self.arguments}
+                "output_shape": self._output_shape_rule, "arguments": self.arguments}
 
 
 class TensorOp(Layer):
@@ -222,6 +274,9 @@ class ReLU(Layer):
         super().__init__(**kwargs)
         self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
         self.supports_masking = True
+        self._build_at_init()
+
+    compute_output_shape = same_shape
 
     def call(self, inputs):
         if self.negative_slope == 0 and self.threshold == 0:
@@ -245,6 +300,9 @@ class LeakyReLU(Layer):
         super().__init__(**kwargs)
         self.negative_slope = float(alpha if alpha is not None else negative_slope)
         self.supports_masking = True
+        self._build_at_init()
+
+    compute_output_shape = same_shape
 
     def call(self, inputs):
         return ops.leaky_relu(inputs, alpha=self.negative_slope)
@@ -260,6 +318,9 @@ class Softmax(Layer):
         super().__init__(**kwargs)
         self.axis = axis
         self.supports_masking = True
+        self._build_at_init()
+
+    compute_output_shape = same_shape
 
     def call(self, inputs, mask=None):
         if mask is None:
@@ -286,6 +347,9 @@ class ELU(Layer):
         super().__init__(**kwargs)
         self.alpha = alpha
         self.supports_masking = True
+        self._build_at_init()
+
+    compute_output_shape = same_shape
 
     def call(self, inputs):
         return ops.elu(inputs, self.alpha)
@@ -334,6 +398,8 @@ class PReLU(Layer):
         self.alpha = self.add_weight("alpha", tuple(shape), self.alpha_initializer,
                                      regularizer=self.alpha_regularizer, constraint=self.alpha_constraint)
         self.built = True
+
+    compute_output_shape = same_shape
 
     def call(self, inputs):
         return ops.relu(inputs) - self.alpha * ops.relu(-inputs)

@@ -6,7 +6,7 @@ import numpy as np
 from shendu import backend, ops
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
-from shendu.layers.base import Layer
+from shendu.layers.base import Layer, same_shape
 
 
 class Embedding(Layer):
@@ -61,6 +61,9 @@ class Embedding(Layer):
                                           constraint=self.embeddings_constraint)
         self.built = True
 
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
     def _cast_input(self, x):
         return x                  # ids stay as given: a float cast must not touch them
 
@@ -112,6 +115,9 @@ class Masking(Layer):
         super().__init__(**kwargs)
         self.mask_value = mask_value
         self.supports_masking = True
+        self._build_at_init()
+
+    compute_output_shape = same_shape
 
     def compute_mask(self, inputs, mask=None):
         return backend.xp.any(inputs.data != self.mask_value, axis=-1)

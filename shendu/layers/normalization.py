@@ -4,7 +4,7 @@ from __future__ import annotations
 from shendu import backend, ops
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
-from shendu.layers.base import Layer
+from shendu.layers.base import Layer, same_shape
 from shendu.tensor import Tensor
 
 
@@ -45,6 +45,8 @@ class BatchNormalization(Layer):
         self.moving_variance = self.add_weight("moving_variance", (dim,), self.moving_variance_initializer,
                                                trainable=False)
         self.built = True
+
+    compute_output_shape = same_shape
 
     def _affine(self, dim, dtype):
         xp = backend.xp
@@ -123,6 +125,8 @@ class LayerNormalization(Layer):
         self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer) \
             if self.center and not self.rms_scaling else None
         self.built = True
+
+    compute_output_shape = same_shape
 
     def call(self, inputs):
         xp = backend.xp

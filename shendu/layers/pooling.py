@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from shendu import backend, ops
 from shendu.layers.base import Layer
-from shendu.layers.conv_shapes import conv_length, spatial_axes
-from shendu.ops.window import layout
+from shendu.layers.conv import conv_output_length, layout, spatial_axes, spatial_output_shape
+from shendu.layers.input_spec import InputSpec, check_input_spec
 from shendu.tensor import Tensor
+
+
+def _spec(rank, data_format):
+    return InputSpec(ndim=rank + 2, layout=layout(rank, data_format))
 
 
 class BasePooling(Layer):
@@ -22,13 +26,15 @@ class BasePooling(Layer):
         if self.padding not in ("valid", "same"):
             raise ValueError(f"{type(self).__name__}: padding must be 'valid' or 'same', got {padding!r}.")
         self.data_format = data_format or "channels_last"
+        self.input_spec = _spec(self.rank, self.data_format)
+        self._build_at_init()
 
-    def build(self, input_shape):
-        if len(input_shape) != self.rank + 2:
-            axes = layout(self.rank)
-            raise ValueError(f"{type(self).__name__} layer '{self.name}' expects inputs of rank {self.rank + 2} "
-                             f"{axes} but got shape {tuple(input_shape)}.")
-        self.built = True
+    def compute_output_shape(self, input_shape):
+        check_input_spec(self, self.input_spec, input_shape)
+        lengths = [conv_output_length(n, k, s, self.padding) for n, k, s in
+                   zip(spatial_axes(self, input_shape), self.pool_size, self.strides)]
+        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
+        return spatial_output_shape(self, input_shape, lengths, channels)
 
     def call(self, inputs):
         pool = getattr(ops, self.op)
@@ -39,12 +45,6 @@ class BasePooling(Layer):
             y = pool(ops.transpose(inputs, perm), size, strides, self.padding)
             return ops.transpose(y, (0, self.rank + 1) + tuple(range(1, self.rank + 1)))
         return pool(inputs, size, strides, self.padding)
-
-    def compute_output_shape(self, input_shape):
-        shape = list(input_shape)
-        for i, axis in enumerate(spatial_axes(self.rank, self.data_format)):
-            shape[axis] = conv_length(shape[axis], self.pool_size[i], self.strides[i], 1, self.padding)
-        return tuple(shape)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size), "padding": self.padding,
@@ -89,6 +89,17 @@ class GlobalPooling(Layer):
         self.data_format = data_format or "channels_last"
         self.keepdims = keepdims
         self.supports_masking = self.rank == 1
+        self.input_spec = _spec(self.rank, self.data_format)
+        self._build_at_init()
+
+    def compute_output_shape(self, input_shape):
+        check_input_spec(self, self.input_spec, input_shape)
+        first = self.data_format == "channels_first"
+        channels = input_shape[1] if first else input_shape[-1]
+        if not self.keepdims:
+            return (input_shape[0], channels)
+        ones = (1,) * self.rank
+        return (input_shape[0], channels) + ones if first else (input_shape[0],) + ones + (channels,)
 
     def call(self, inputs, mask=None):
         axes = tuple(range(2, self.rank + 2)) if self.data_format == "channels_first" else tuple(range(1, self.rank + 1))
@@ -106,12 +117,6 @@ class GlobalPooling(Layer):
 
     def compute_mask(self, inputs, mask=None):
         return None
-
-    def compute_output_shape(self, input_shape):
-        axes = spatial_axes(self.rank, self.data_format)
-        if self.keepdims:
-            return tuple(1 if i in axes else d for i, d in enumerate(input_shape))
-        return tuple(d for i, d in enumerate(input_shape) if i not in axes)
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}

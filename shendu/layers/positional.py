@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from shendu import backend, ops
 from shendu import initializers as initializers_module
-from shendu.layers.base import Layer
+from shendu.layers.base import Layer, same_shape
 from shendu.tensor import Tensor
 
 
@@ -49,6 +49,9 @@ class PositionalEncoding(Layer):
         self.max_wavelength = max_wavelength
         self.supports_masking = True
         self._table = None
+        self._build_at_init()
+
+    compute_output_shape = same_shape
 
     def call(self, inputs):
         if inputs.ndim < 2:
@@ -93,6 +96,8 @@ class PositionEmbedding(Layer):
         self.position_embeddings = self.add_weight("embeddings", (self.sequence_length, input_shape[-1]),
                                                    self.initializer)
         self.built = True
+
+    compute_output_shape = same_shape
 
     def call(self, inputs, start_index=0):
         length = inputs.shape[-2]

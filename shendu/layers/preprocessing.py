@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 
 from shendu import backend, ops
-from shendu.layers.base import Layer
+from shendu.layers.base import Layer, same_shape
 from shendu.tensor import Tensor
 
 EPSILON = 1e-7          # Keras's backend.epsilon(): the smallest standard deviation Normalization divides by
@@ -48,6 +48,8 @@ class Rescaling(Layer):
         super().__init__(**kwargs)
         self.scale, self.offset = _decode(scale), _decode(offset)
         self.supports_masking = True
+
+    compute_output_shape = same_shape
 
     def call(self, inputs):
         x = _as_float(self, inputs)
@@ -118,6 +120,8 @@ class Normalization(Layer):
         else:
             self._given = [self._broadcast(v, ndim) for v in (self.input_mean, self.input_variance)]
         self.built = True
+
+    compute_output_shape = same_shape
 
     def _broadcast(self, value, ndim):
         """Given statistics, aligned from the right with the kept axes, then broadcast to them."""

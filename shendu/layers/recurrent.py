@@ -82,6 +82,20 @@ class RNN(Layer):
                 w.path = f"{self.name}/{self.cell.name}/{w.name}"
         self.built = True
 
+    def compute_output_shape(self, input_shape):
+        """(batch, units), or (batch, time, units) with return_sequences; then one (batch, size) per state
+        with return_state (a list)."""
+        if len(input_shape) != 3:
+            raise ValueError(f"{type(self).__name__} layer '{self.name}' expects a 3-D input (batch, time, features) "
+                             f"but got shape {tuple(input_shape)}.")
+        batch = input_shape[0]
+        size = getattr(self.cell, "output_size", None) or self.state_size[0]
+        size = tuple(size) if isinstance(size, (list, tuple)) else (size,)
+        out = (batch, input_shape[1]) + size if self.return_sequences else (batch,) + size
+        if not self.return_state:
+            return out
+        return [out] + [(batch,) + (tuple(n) if isinstance(n, (list, tuple)) else (n,)) for n in self.state_size]
+
     # ------------------------------------------------------------ states
     def get_initial_state(self, batch_size):
         if hasattr(self.cell, "get_initial_state"):

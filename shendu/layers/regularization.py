@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from shendu import backend
-from shendu.layers.base import Layer
+from shendu.layers.base import Layer, same_shape
+from shendu.layers.input_spec import InputSpec
 from shendu.layers.core import Dropout
 from shendu.tensor import Tensor
 
@@ -29,13 +30,7 @@ class SpatialDropout1D(Dropout):
     def __init__(self, rate, seed=None, name=None, dtype=None, **kwargs):
         super().__init__(rate, seed=seed, name=name, dtype=dtype, **kwargs)
         self.noise_shape = (None, 1, None)      # one draw per (sample, channel), shared along time
-
-    def build(self, input_shape):
-        if len(input_shape) != self.rank + 2:
-            layout = "(batch, time, channels)" if self.rank == 1 else "(batch, height, width, channels)"
-            raise ValueError(f"{type(self).__name__} layer '{self.name}' expects inputs of rank {self.rank + 2} "
-                             f"{layout} but got shape {tuple(input_shape)}.")
-        self.built = True
+        self.input_spec = InputSpec(ndim=3, layout="(batch, time, channels)")
 
     def get_config(self):
         # Keras 3 saves exactly these keys (no 'trainable'), and its constructor accepts no others
@@ -61,6 +56,9 @@ class SpatialDropout2D(SpatialDropout1D):
             raise ValueError(f"SpatialDropout2D: data_format must be 'channels_last' or 'channels_first', "
                              f"got {data_format!r}.")
         self.noise_shape = (None, 1, 1, None) if self.data_format == "channels_last" else (None, None, 1, 1)
+        layout = "(batch, height, width, channels)" if self.data_format == "channels_last" else \
+            "(batch, channels, height, width)"
+        self.input_spec = InputSpec(ndim=4, layout=layout)
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
@@ -74,6 +72,9 @@ class _Noise(Layer):
         self.seed = seed
         self._rng = backend.xp.random.default_rng(seed) if seed is not None else None
         self.supports_masking = True
+        self._build_at_init()
+
+    compute_output_shape = same_shape
 
     def _normal(self, x, mean, stddev):
         rng = self._rng if self._rng is not None else backend.rng

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shendu import ops
 from shendu.layers.base import Layer
+from shendu.layers.symbolic import shape_str
 
 
 def _pairs(padding, name):
@@ -33,11 +34,23 @@ class Spatial2D(Layer):
         return 2 if self.data_format == "channels_first" else 1
 
     def build(self, input_shape):
+        self._check_rank(input_shape)
+        self.built = True
+
+    def _check_rank(self, input_shape):
         if len(input_shape) != 4:
             axes = "(batch, channels, height, width)" if self._rows == 2 else "(batch, height, width, channels)"
             raise ValueError(f"{type(self).__name__} layer '{self.name}' expects inputs of rank 4 {axes} but got "
                              f"shape {tuple(input_shape)} (rank {len(input_shape)}).")
-        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        """The input shape with rows and columns resized by ``_resize`` (None stays None)."""
+        self._check_rank(input_shape)
+        out = list(input_shape)
+        r = self._rows
+        for i in range(2):
+            out[r + i] = None if out[r + i] is None else self._resize(i, out[r + i], input_shape)
+        return tuple(out)
 
 
 class UpSampling2D(Spatial2D):
@@ -51,6 +64,9 @@ class UpSampling2D(Spatial2D):
             raise ValueError(f"UpSampling2D: interpolation must be one of {', '.join(ops.resize_interpolations)}, "
                              f"got {interpolation!r}.")
         self.interpolation = interpolation
+
+    def _resize(self, i, size, input_shape):
+        return size * self.size[i]
 
     def call(self, inputs):
         r = self._rows
@@ -77,6 +93,9 @@ class ZeroPadding2D(Spatial2D):
         super().__init__(data_format=data_format, **kwargs)
         self.padding = _pairs(padding, "ZeroPadding2D")
 
+    def _resize(self, i, size, input_shape):
+        return size + sum(self.padding[i])
+
     def call(self, inputs):
         return ops.pad(inputs, ((0, 0),) * self._rows + self.padding + ((0, 0),) * (2 - self._rows))
 
@@ -92,12 +111,16 @@ class Cropping2D(Spatial2D):
         self.cropping = _pairs(cropping, "Cropping2D")
 
     def build(self, input_shape):
-        super().build(input_shape)
-        for size, (before, after), what in zip(input_shape[self._rows:self._rows + 2], self.cropping,
-                                               ("rows", "columns")):
-            if size is not None and before + after >= size:
-                raise ValueError(f"Cropping2D layer '{self.name}': cropping {before} + {after} {what} leaves "
-                                 f"nothing of an input with {size} {what} (input shape {tuple(input_shape)}).")
+        self.compute_output_shape(input_shape)
+        self.built = True
+
+    def _resize(self, i, size, input_shape):
+        before, after = self.cropping[i]
+        if before + after >= size:
+            what = ("rows", "columns")[i]
+            raise ValueError(f"Cropping2D layer '{self.name}': cropping {before} + {after} {what} leaves "
+                             f"nothing of an input with {size} {what} (input shape {shape_str(input_shape)}).")
+        return size - before - after
 
     def call(self, inputs):
         (t, b), (l, r) = self.cropping
@@ -123,11 +146,21 @@ def _before_after(value, name, what):
 class Sequence1D(Layer):
     """Base: inputs of rank 3, (batch, time, features)."""
 
+    _time = 1          # the axis of the steps
+
     def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        """The input shape with the steps resized by ``_resize`` (None stays None)."""
         if len(input_shape) != 3:
             raise ValueError(f"{type(self).__name__} layer '{self.name}' expects inputs of rank 3 (batch, time, "
                              f"features) but got shape {tuple(input_shape)} (rank {len(input_shape)}).")
-        self.built = True
+        out = list(input_shape)
+        t = self._time if getattr(self, "data_format", "channels_last") == "channels_last" else 2
+        out[t] = None if out[t] is None else self._resize(out[t], input_shape)
+        return tuple(out)
 
 
 class UpSampling1D(Sequence1D):
@@ -138,6 +171,9 @@ class UpSampling1D(Sequence1D):
         if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
             raise ValueError(f"UpSampling1D size must be a positive int, got {size!r}.")
         self.size = size
+
+    def _resize(self, steps, input_shape):
+        return steps * self.size
 
     def call(self, inputs):
         b, t, c = inputs.shape
@@ -166,6 +202,9 @@ class ZeroPadding1D(Sequence1D):
             raise ValueError(f"ZeroPadding1D: data_format must be 'channels_last' or 'channels_first', "
                              f"got {data_format!r}.")
 
+    def _resize(self, steps, input_shape):
+        return steps + sum(self.padding)
+
     def call(self, inputs):
         if self.data_format == "channels_first":
             return ops.pad(inputs, ((0, 0), (0, 0), self.padding))
@@ -182,13 +221,12 @@ class Cropping1D(Sequence1D):
         super().__init__(**kwargs)
         self.cropping = _before_after(cropping, "Cropping1D", "cropping")
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        steps = input_shape[1]
-        if steps is not None and sum(self.cropping) >= steps:
+    def _resize(self, steps, input_shape):
+        if sum(self.cropping) >= steps:
             raise ValueError(f"Cropping1D layer '{self.name}': cropping {self.cropping[0]} + {self.cropping[1]} "
                              f"steps leaves nothing of sequences with {steps} steps (input shape "
-                             f"{tuple(input_shape)}).")
+                             f"{shape_str(input_shape)}).")
+        return steps - sum(self.cropping)
 
     def call(self, inputs):
         start, end = self.cropping
@@ -212,11 +250,17 @@ class Permute(Layer):
             raise ValueError(f"Permute dims must be a permutation of 1..{len(self.dims)} (axis 0 is the batch and "
                              f"stays in place), got {tuple(dims)!r}.")
 
+    keeps_input_dtype = True
+
     def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
         if len(input_shape) != len(self.dims) + 1:
             raise ValueError(f"Permute layer '{self.name}' with dims {self.dims} expects inputs of rank "
                              f"{len(self.dims) + 1} but got shape {tuple(input_shape)}.")
-        self.built = True
+        return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
 
     def call(self, inputs):
         return ops.transpose(inputs, (0,) + self.dims)

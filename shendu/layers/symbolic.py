@@ -6,6 +6,9 @@ records a ``Node`` (the layer, its symbolic inputs, its call arguments) so that
 """
 from __future__ import annotations
 
+import numbers
+import re
+
 
 class KerasTensor:
     """A placeholder for a batch of values: shape (None, ...) and dtype, plus the node that made it."""
@@ -103,3 +106,101 @@ def map_structure(fn, structure):
 
 def is_symbolic(structure) -> bool:
     return any(isinstance(t, KerasTensor) for t in flatten(structure))
+
+
+# ---------------------------------------------------------------- shapes as structures
+
+def is_shape(value) -> bool:
+    """One shape: a tuple or list of ints and Nones, e.g. ``(None, 5, 8)`` (``()`` is a scalar's shape)."""
+    return isinstance(value, (tuple, list)) and all(
+        d is None or (isinstance(d, numbers.Integral) and not isinstance(d, bool)) for d in value)
+
+
+def map_shapes(fn, shapes):
+    """``fn`` applied to every shape of a nested structure of shapes (a shape is a leaf, not a list)."""
+    if shapes is None or is_shape(shapes):
+        return fn(shapes)
+    if isinstance(shapes, list):
+        return [map_shapes(fn, s) for s in shapes]
+    if isinstance(shapes, tuple):
+        return tuple(map_shapes(fn, s) for s in shapes)
+    if isinstance(shapes, dict):
+        return {k: map_shapes(fn, v) for k, v in shapes.items()}
+    return fn(shapes)
+
+
+def flatten_shapes(shapes) -> list:
+    """Every shape of a nested structure of shapes, in order."""
+    out = []
+    map_shapes(out.append, shapes)
+    return out
+
+
+def standardize_shape(shape) -> tuple | None:
+    """A shape as a tuple of Python ints and Nones."""
+    return None if shape is None else tuple(None if d is None else int(d) for d in shape)
+
+
+def shape_str(shape) -> str:
+    """``(None, 5, 8)`` as Python prints a tuple; the form every shendu error message uses."""
+    return str(standardize_shape(shape))
+
+
+# ---------------------------------------------------------------- dry runs (layers without a shape rule)
+
+# sample sizes for unknown axes in a dry run: (batch, every other axis), two runs that differ in each
+TRIAL_SIZES = ((2, 16), (3, 17))
+
+
+def merge_shapes(first, second):
+    """Two structures of shapes with every axis that differs between them replaced by None."""
+    if is_shape(first) and is_shape(second) and len(first) == len(second):
+        return tuple(a if a == b else None for a, b in zip(first, second))
+    if isinstance(first, (list, tuple)) and isinstance(second, (list, tuple)) and len(first) == len(second):
+        return type(first)(merge_shapes(a, b) for a, b in zip(first, second))
+    return first
+
+
+def trial_dtype(dtype: str) -> str:
+    """Zeros for a dry run: a string input (no array of zeros exists for it) becomes empty strings."""
+    return "U1" if dtype in ("string", "str") else dtype
+
+
+def trial_shape(shape, batch: int, fill: int) -> tuple:
+    """A symbolic shape with its unknown axes given sample sizes: ``batch`` for axis 0, ``fill`` elsewhere."""
+    return tuple((batch if i == 0 else fill) if d is None else d for i, d in enumerate(shape))
+
+
+def _message(error: Exception) -> str:
+    return str(error.args[0]) if len(error.args) == 1 else str(error)
+
+
+def without_trial_sizes(layer, error: Exception, pairs, second: Exception | None = None) -> Exception:
+    """The dry run's error with each sample shape written back as the symbolic shape (None axes).
+
+    ``second`` is the same failure with other sample sizes: every number that differs between the
+    two messages came from the sample sizes (a count of values, a length) and becomes None too.
+    """
+    message = _message(error)
+    if second is not None:
+        message = _numbers_that_agree(message, _message(second))
+    for trial, symbolic in pairs:
+        message = message.replace(str(trial), shape_str(symbolic)).replace(str(list(trial)), str(list(symbolic)))
+    shapes = ", ".join(shape_str(s) for _, s in pairs)
+    message += (f" [in {type(layer).__name__} layer '{layer.name}' called on symbolic input(s) of shape {shapes}; "
+                f"give the layer a compute_output_shape(input_shape) method (or Lambda an output_shape) so its "
+                f"output shape is known without running it.]")
+    try:
+        new = type(error)(message)
+    except Exception:          # an exception type that does not take one message
+        new = ValueError(message)
+    return new.with_traceback(error.__traceback__)
+
+
+def _numbers_that_agree(first: str, second: str) -> str:
+    """``first`` with each number that differs from its counterpart in ``second`` replaced by None
+    (unchanged when the two messages differ in more than their numbers)."""
+    a, b = re.split(r"(\d+)", first), re.split(r"(\d+)", second)
+    if len(a) != len(b) or a[0::2] != b[0::2]:
+        return first
+    return "".join(x if i % 2 == 0 or x == y else "None" for i, (x, y) in enumerate(zip(a, b)))

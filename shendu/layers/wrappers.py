@@ -83,6 +83,25 @@ class Bidirectional(Layer):
         _build_child(self.backward_layer, input_shape, self.name)
         self.built = True
 
+    def compute_output_shape(self, input_shape):
+        """The forward layer's shape, merged: 'concat' doubles the features, None gives both outputs."""
+        forward = self.forward_layer.compute_output_shape(input_shape)
+        backward = self.backward_layer.compute_output_shape(input_shape)
+        states = []
+        if self.return_state:
+            states = list(forward[1:]) + list(backward[1:])
+            forward, backward = forward[0], backward[0]
+        if self.merge_mode == "concat":
+            features = None if forward[-1] is None or backward[-1] is None else forward[-1] + backward[-1]
+            output = [tuple(forward[:-1]) + (features,)]
+        elif self.merge_mode is None:
+            output = [tuple(forward), tuple(backward)]
+        else:
+            output = [tuple(forward)]
+        if not states and len(output) == 1:
+            return output[0]
+        return output + states
+
     def call(self, sequences, initial_state=None, mask=None, training=None):
         forward_state = backward_state = None
         if initial_state is not None:
@@ -166,6 +185,12 @@ class TimeDistributed(Layer):
         _build_child(self.layer, self._child_shape(input_shape), self.name)
         self.built = True
 
+    def compute_output_shape(self, input_shape):
+        """The wrapped layer's output for one step, (batch, ...), with the time axis put back: (batch, time, ...)."""
+        self._child_shape(input_shape)
+        child = self.layer.compute_output_shape((input_shape[0],) + tuple(input_shape[2:]))
+        return (child[0], input_shape[1]) + tuple(child[1:])
+
     def call(self, inputs, training=None, mask=None):
         self._child_shape(inputs.shape)
         batch, steps = inputs.shape[:2]
@@ -199,6 +224,12 @@ class RepeatVector(Layer):
         if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
             raise ValueError(f"RepeatVector n must be a positive integer, got {n!r}.")
         self.n = n
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(f"RepeatVector '{self.name}' expects a 2-D input (batch, features) but got shape "
+                             f"{tuple(input_shape)}; an RNN before it needs return_sequences=False.")
+        return (input_shape[0], self.n, input_shape[1])
 
     def call(self, inputs):
         if inputs.ndim != 2:

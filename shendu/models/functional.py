@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from shendu.layers.core import InputLayer, conform_rank
-from shendu.layers.symbolic import KerasTensor, flatten, map_structure
+from shendu.layers.symbolic import KerasTensor, flatten, map_shapes, map_structure
 from shendu.models.model import Model
 from shendu.tensor import Tensor
 
@@ -105,6 +105,25 @@ class Functional(Model):
             for sym, real in zip(flatten(node.outputs), flatten(out)):
                 computed[id(sym)] = real
         return map_structure(lookup, self._outputs_struct)
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        """The graph walked on symbolic tensors: each layer's ``compute_output_spec``, no node recorded."""
+        if isinstance(inputs, dict):
+            values = [inputs[t.name] for t in self.inputs]
+        else:
+            values = flatten(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        computed = {id(t): v for t, v in zip(self.inputs, values)}
+        lookup = lambda t: computed[id(t)] if isinstance(t, KerasTensor) else t  # noqa: E731
+        for node in self._nodes:
+            out = node.layer.compute_output_spec(*map_structure(lookup, node.args),
+                                                 **map_structure(lookup, node.kwargs))
+            for sym, spec in zip(flatten(node.outputs), flatten(out)):
+                computed[id(sym)] = spec
+        return map_structure(lookup, self._outputs_struct)
+
+    def compute_output_shape(self, input_shape):
+        specs = map_shapes(lambda s: KerasTensor(s), input_shape)
+        return map_structure(lambda t: t.shape, self.compute_output_spec(specs))
 
     def get_config(self):
         from shendu.models.config import functional_config

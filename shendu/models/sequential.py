@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import warnings
 
-from shendu import autograd, backend
+from shendu import backend
 from shendu.layers.base import Layer, extends_shape
 from shendu.layers.core import InputLayer, conform_rank
-from shendu.layers.symbolic import KerasTensor
+from shendu.layers.symbolic import KerasTensor, flatten
 from shendu.models.model import Model
 from shendu.tensor import Tensor
 
@@ -18,6 +18,8 @@ class Sequential(Model):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._stack: list[Layer] = []
         self._input_batch_shape = None
+        self._input_dtype = None
+        self._shape_from_data = False     # built from the first batch, not declared: later lengths may differ
         for layer in layers or []:
             self.add(layer)
 
@@ -31,6 +33,8 @@ class Sequential(Model):
             layer = layer.input_layer
         if isinstance(layer, InputLayer):
             self._input_batch_shape = layer.batch_shape
+            self._input_dtype = layer.output.dtype
+            self._shape_from_data = False
             self.built = False
             self._maybe_build_from_shape()
             return
@@ -58,23 +62,32 @@ class Sequential(Model):
             self.build(self._input_batch_shape)
 
     def build(self, input_shape=None):
-        """Build every layer by a dry run on a small dummy batch, recording each output shape."""
+        """Build every layer from the input shape (None: unknown size), each from the previous one's
+        ``compute_output_spec``, recording each output shape; nothing is computed."""
+        if input_shape is None and self._input_batch_shape is None:
+            raise ValueError(f"Sequential model '{self.name}' has no input shape to build from: call "
+                             f"build(input_shape) with the batch axis first, e.g. build((None, 784)), or start "
+                             f"the model with keras.Input(shape=(784,)).")
+        if not self._stack:
+            raise ValueError(f"Sequential model '{self.name}' has no layers to build; add layers first.")
         input_shape = tuple(input_shape if input_shape is not None else self._input_batch_shape)
-        self._input_batch_shape = (None,) + input_shape[1:]
-        shape = tuple(2 if d is None else d for d in input_shape)
-        dtype = getattr(self._stack[0], "input_dtype", None) or backend.floatx   # Embedding wants integer ids
-        layers = self._stack
-        if dtype == "string":     # text: the first layer's output comes from its spec (the vocabulary may be unset)
-            spec = layers[0].compute_output_spec(KerasTensor(self._input_batch_shape, "string"))
-            layers[0]._output_shape, layers = spec.shape, layers[1:]
-            shape = tuple(2 if d is None else d for d in spec.shape)
-            dtype = spec.dtype
-        x = Tensor._wrap(backend.xp.zeros(shape, dtype), False)
-        with autograd.no_grad():
-            for layer in layers:
-                x = layer(x, training=False)
-                layer._output_shape = (None,) + tuple(x.shape[1:])
+        self._input_batch_shape = input_shape
+        # Embedding wants integer ids
+        dtype = self._input_dtype or getattr(self._stack[0], "input_dtype", None) or backend.floatx
+        x = KerasTensor(input_shape, dtype)
+        for layer in self._stack:
+            x = _symbolic_step(layer, x)
+            layer._output_shape = x.shape if isinstance(x, KerasTensor) else [t.shape for t in flatten(x)]
         self.built = True
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        x = inputs
+        for layer in self._stack:
+            x = _symbolic_step(layer, x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return self.compute_output_spec(KerasTensor(input_shape, self._input_dtype or backend.floatx)).shape
 
     @property
     def input_shape(self):
@@ -85,7 +98,8 @@ class Sequential(Model):
         return self._stack[-1]._output_shape if self._stack and hasattr(self._stack[-1], "_output_shape") else None
 
     def call(self, inputs, training=None):
-        if self._input_batch_shape is not None and not isinstance(inputs, (list, tuple)):
+        if self._input_batch_shape is not None and not isinstance(inputs, (list, tuple)) \
+                and not self._shape_from_data:
             expected = self._input_batch_shape
             inputs = conform_rank(inputs, expected)
             if extends_shape(tuple(inputs.shape), expected):
@@ -103,11 +117,20 @@ class Sequential(Model):
 
     def _maybe_build(self, inputs):
         if not self.built:
-            self.build((None,) + tuple(inputs.shape[1:]))
+            symbolic = isinstance(inputs, KerasTensor)
+            self._shape_from_data = not symbolic and self._input_batch_shape is None
+            self.build(tuple(inputs.shape) if symbolic else (None,) + tuple(inputs.shape[1:]))
 
     def get_config(self):
         from shendu.models.config import sequential_config
         return sequential_config(self)
+
+
+def _symbolic_step(layer, x):
+    """One layer applied to symbolic ``x`` without recording a node: build it, then infer its output."""
+    layer._check_input_spec(x)
+    layer._maybe_build(x)
+    return layer.compute_output_spec(x)
 
 
 def _cast_to_input_dtype(x, dtype=None):

@@ -80,15 +80,6 @@ def test_maximum_routes_the_gradient_to_the_larger_input():
     np.testing.assert_array_equal(b.grad.numpy(), [[1, 0]])
 
 
-def test_merge_combines_masks():
-    a = sd.tensor(np.ones((2, 3, 1), np.float32))
-    b = sd.tensor(np.ones((2, 3, 1), np.float32))
-    a._keras_mask = np.array([[True, True, False], [True, False, False]])
-    b._keras_mask = np.array([[True, False, False], [True, True, True]])
-    y = layers.Add()([a, b])
-    np.testing.assert_array_equal(y._keras_mask, a._keras_mask & b._keras_mask)
-
-
 def test_concatenate_along_time_joins_the_masks():
     a, b = sd.tensor(np.ones((2, 3, 4), np.float32)), sd.tensor(np.ones((2, 2, 4), np.float32))
     a._keras_mask = np.array([[True, False, True], [True, True, False]])
