@@ -143,7 +143,7 @@ class BaseConv(Layer):
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer,
                                     constraint=self.bias_constraint) if self.use_bias else None
         channel_axis = 1 if self.data_format == "channels_first" else -1
-        self.input_spec = InputSpec(ndim=self.rank + 2, axes={channel_axis: channels},
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={channel_axis: input_shape[channel_axis]},
                                     layout=layout(self.rank, self.data_format))
         self.built = True
 
