@@ -61,7 +61,7 @@ def _training_scope(training):
 def _dtype_name(dtype) -> str:
     if isinstance(dtype, dict):        # Keras 3's DTypePolicy config
         dtype = dtype.get("config", {}).get("name", "float32")
-    return np.dtype(dtype if dtype is not None else backend.floatx).name
+    return backend.dtype(dtype if dtype is not None else backend.floatx).name
 
 
 def as_input(x):

@@ -479,9 +479,11 @@ def _is_layer_class(cls) -> bool:
 
 def _kind_from_module(module, class_name) -> str:
     module = str(module or "")
-    for kind in ("layers", "initializers", "regularizers", "optimizers", "losses", "metrics", "activations"):
-        if f".{kind}" in module or module.endswith(kind):
-            return kind[:-1]
+    singular = {"layers": "layer", "initializers": "initializer", "regularizers": "regularizer",
+                "optimizers": "optimizer", "losses": "loss", "metrics": "metric", "activations": "activation"}
+    for plural, kind in singular.items():
+        if f".{plural}" in module or module.endswith(plural):
+            return kind
     if class_name in _MODEL_CLASSES or module in ("keras", "keras.models") or "models" in module:
         return "layer"
     return "layer" if class_name in layer_registry() else "unknown"
