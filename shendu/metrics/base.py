@@ -18,7 +18,7 @@ def as_numpy(x) -> np.ndarray | None:
     if x is None:
         return None
     if isinstance(x, Tensor):
-        return x.numpy()
+        return backend.to_numpy(x.data)     # read only: no copy needed
     if hasattr(x, "shape") and hasattr(x, "dtype"):
         return backend.to_numpy(x)
     return np.asarray(x)
