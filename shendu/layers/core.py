@@ -75,10 +75,20 @@ class Dense(Layer):
                                     regularizer=self.bias_regularizer) if self.use_bias else None
         self.built = True
 
+    @property
+    def activation(self):
+        return self._activation
+
+    @activation.setter
+    def activation(self, value):
+        # None means linear, at construction and when set later (``layer.activation = None``)
+        self._activation = activations_module.get(value)
+
     def call(self, inputs):
         if inputs.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"Dense layer '{self.name}' expects inputs with {self.kernel.shape[0]} features on "
-                             f"the last axis but got shape {tuple(inputs.shape)}"
+                             f"the last axis, so an input of shape {tuple(inputs.shape)} is incompatible with the "
+                             f"layer"
                              + ("; add Flatten() before it." if inputs.ndim > 2 else "."))
         return self.activation(ops.linear(inputs, self.kernel, self.bias))
 
@@ -206,6 +216,14 @@ class ReLU(Layer):
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
+        if max_value is not None and max_value < 0:
+            raise ValueError(f"max_value of a ReLU layer cannot be a negative value. Received: max_value={max_value}")
+        if negative_slope is None or negative_slope < 0:
+            raise ValueError("negative_slope of a ReLU layer cannot be None or a negative value. Received: "
+                             f"negative_slope={negative_slope}")
+        if threshold is None or threshold < 0:
+            raise ValueError(f"threshold of a ReLU layer cannot be None or a negative value. Received: "
+                             f"threshold={threshold}")
         self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
         self.supports_masking = True
 
@@ -213,8 +231,9 @@ class ReLU(Layer):
         if self.negative_slope == 0 and self.threshold == 0:
             out = ops.relu(inputs)
         else:
+            # strictly above the threshold passes (Keras's rule): x == threshold gives slope·0 = 0
             shifted = inputs - self.threshold
-            out = ops.where((inputs >= self.threshold).data, inputs, shifted * self.negative_slope)
+            out = ops.where((inputs > self.threshold).data, inputs, shifted * self.negative_slope)
         if self.max_value is not None:
             out = ops.minimum(out, self.max_value)
         return out
@@ -229,7 +248,11 @@ class LeakyReLU(Layer):
 
     def __init__(self, negative_slope=0.3, alpha=None, **kwargs):
         super().__init__(**kwargs)
-        self.negative_slope = float(alpha if alpha is not None else negative_slope)
+        negative_slope = alpha if alpha is not None else negative_slope
+        if negative_slope is None or negative_slope < 0:
+            raise ValueError("The negative_slope value of a Leaky ReLU layer cannot be None or a negative value. "
+                             f"Received: negative_slope={negative_slope}")
+        self.negative_slope = float(negative_slope)
         self.supports_masking = True
 
     def call(self, inputs):
@@ -251,9 +274,13 @@ class Softmax(Layer):
         if mask is None:
             return ops.softmax(inputs, axis=self.axis)
         mask = mask.data if isinstance(mask, Tensor) else backend.asarray(mask)
-        if mask.ndim > inputs.ndim or any(m not in (1, d) for m, d in zip(mask.shape[::-1], inputs.shape[::-1])):
-            raise ValueError(f"Softmax layer '{self.name}': the mask of shape {tuple(mask.shape)} must broadcast to "
-                             f"the inputs {tuple(inputs.shape)} (aligned from the last axis, each mask axis 1 or "
+        if mask.ndim > inputs.ndim:
+            raise ValueError(f"Softmax layer '{self.name}': the mask must be broadcastable to the inputs and must not "
+                             f"have more dimensions than them; got mask {tuple(mask.shape)} for inputs "
+                             f"{tuple(inputs.shape)}.")
+        if any(m not in (1, d) for m, d in zip(mask.shape[::-1], inputs.shape[::-1])):
+            raise ValueError(f"Softmax layer '{self.name}': the mask of shape {tuple(mask.shape)} must be broadcastable "
+                             f"to the inputs {tuple(inputs.shape)} (aligned from the last axis, each mask axis 1 or "
                              f"equal), e.g. a (batch, 1, keys) mask for (batch, queries, keys) scores.")
         keep = mask if mask.dtype == bool else mask > 0.5
         # a large negative logit where masked: exp underflows to 0 without producing nan

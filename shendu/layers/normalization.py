@@ -105,6 +105,10 @@ class LayerNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        is_int = isinstance(axis, int) and not isinstance(axis, bool)
+        if not is_int and not (isinstance(axis, (list, tuple)) and all(isinstance(a, int) for a in axis)):
+            raise TypeError("Expected an int or a list/tuple of ints for the argument 'axis', but received: "
+                            f"{axis!r}")
         self.axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
         self.epsilon, self.center, self.scale, self.rms_scaling = epsilon, center, scale, rms_scaling
         self.beta_initializer = initializers_module.get(beta_initializer)
@@ -115,7 +119,15 @@ class LayerNormalization(Layer):
 
     def build(self, input_shape):
         axes = self.axis if isinstance(self.axis, tuple) else (self.axis,)
-        self._axes = tuple(sorted(a % len(input_shape) for a in axes))
+        rank = len(input_shape)
+        for a in axes:
+            if not -rank <= a < rank:
+                raise ValueError(f"LayerNormalization layer '{self.name}': axis {a} is out of bounds for inputs of "
+                                 f"rank {rank}, shape {tuple(input_shape)}.")
+        self._axes = tuple(sorted(a % rank for a in axes))
+        if len(set(self._axes)) != len(self._axes):
+            raise ValueError(f"LayerNormalization layer '{self.name}': Duplicate axes in axis={list(axes)} for inputs "
+                             f"of rank {rank}: {list(axes)} names the same axis twice.")
         shape = tuple(input_shape[a] for a in self._axes)
         self._param_shape = [input_shape[i] if i in self._axes else 1 for i in range(len(input_shape))]
         self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer) \
@@ -131,6 +143,8 @@ class LayerNormalization(Layer):
         beta = self.beta if self.beta is not None else Tensor._wrap(xp.zeros(dims, inputs.dtype), False)
         if self._axes != tuple(range(inputs.ndim - len(self._axes), inputs.ndim)):
             gamma, beta = ops.reshape(gamma, self._param_shape), ops.reshape(beta, self._param_shape)
+        if 0 in dims:
+            return inputs * 1.0         # nothing to normalise over a size-0 axis (a mean over it would divide by 0)
         if self.rms_scaling:
             # Keras's deprecated rule, kept for its saved models: y = γ x/√(σ² + ε), not centered, no β
             centered = inputs - ops.mean(inputs, axis=self._axes, keepdims=True)

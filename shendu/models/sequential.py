@@ -16,6 +16,7 @@ class Sequential(Model):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._stack: list[Layer] = []
         self._input_batch_shape = None
+        self._input_declared = False     # True when an Input/input_shape fixed the shape, not the first batch
         for layer in layers or []:
             self.add(layer)
 
@@ -29,6 +30,7 @@ class Sequential(Model):
             layer = layer.input_layer
         if isinstance(layer, InputLayer):
             self._input_batch_shape = layer.batch_shape
+            self._input_declared = True
             self.built = False
             self._maybe_build_from_shape()
             return
@@ -40,6 +42,7 @@ class Sequential(Model):
             raise ValueError(f"Layer '{layer.name}' is already in this Sequential model.")
         if not self._stack and self._input_batch_shape is None and layer._batch_input_shape is not None:
             self._input_batch_shape = layer._batch_input_shape
+            self._input_declared = True
         self._stack.append(layer)
         self._sublayers.append(layer)
         self.built = False
@@ -79,7 +82,9 @@ class Sequential(Model):
     def call(self, inputs, training=None):
         if self._input_batch_shape is not None and not isinstance(inputs, (list, tuple)):
             expected = self._input_batch_shape
-            if len(inputs.shape) != len(expected) or any(
+            # a shape taken from the first batch only fixes the rank: later batches may differ in length
+            sizes_fixed = self._input_declared
+            if len(inputs.shape) != len(expected) or sizes_fixed and any(
                     e is not None and e != g for e, g in zip(expected[1:], inputs.shape[1:])):
                 raise ValueError(f"Sequential model '{self.name}' expects input of shape {expected} (None is the "
                                  f"batch axis) but got {tuple(inputs.shape)}.")
