@@ -19,7 +19,7 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         self.data = backend.asarray(data, dtype)
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and not backend.is_float(self.data.dtype):
             raise TypeError(
                 f"Only float tensors can require gradients, but this tensor has dtype {self.data.dtype}. "
                 "Pass dtype='float32' (or float64) to make it differentiable.")
@@ -33,7 +33,7 @@ class Tensor:
     def _wrap(cls, array, requires_grad):
         t = cls.__new__(cls)
         # only float results carry gradients (an argmax or a cast to int is a constant)
-        requires_grad = requires_grad and array.dtype.kind in "fc"
+        requires_grad = requires_grad and (array.dtype.kind in "fc" or array.dtype.name == "bfloat16")
         t.data, t.requires_grad, t.grad, t.creator, t._index, t.name = array, requires_grad, None, None, 0, None
         return t
 
@@ -75,7 +75,7 @@ class Tensor:
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
-        if self.data.dtype.kind in "fc":
+        if backend.is_float(self.data.dtype):
             self.requires_grad = bool(value)
 
     @property

@@ -64,6 +64,16 @@ def _dtype_name(dtype) -> str:
     return backend.dtype(dtype if dtype is not None else backend.floatx).name
 
 
+_FLOAT_NAMES = ("float16", "float32", "float64", "bfloat16")
+
+
+def out_of_scope(who: str, what: str) -> NotImplementedError:
+    """The error for Keras 3's quantization and LoRA features, which shendu does not implement."""
+    feature = "LoRA (low-rank adaptation)" if "lora" in what else "quantization (int8/int4/float8)"
+    return NotImplementedError(f"{who}: {what} asks for {feature}, which is out of scope for shendu; train and "
+                               "run the layer in float32 (or float64), or use Keras 3 for this feature.")
+
+
 def as_input(x):
     """Arrays, lists and numbers become Tensors (float64 NumPy data becomes the layer's float type)."""
     if isinstance(x, (Tensor, KerasTensor)) or x is None:
@@ -78,6 +88,9 @@ class Layer:
                        "activity_regularizer", "autocast", "input_length"}
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype=None, **kwargs):
+        for key in ("lora_rank", "lora_alpha", "quantization_config"):
+            if kwargs.pop(key, None) is not None:
+                raise out_of_scope(type(self).__name__, key)
         unknown = set(kwargs) - self._ALLOWED_KWARGS
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {sorted(unknown)}. "
@@ -133,12 +146,13 @@ class Layer:
     def add_weight(self, name=None, shape=(), initializer=None, dtype=None, trainable=True, regularizer=None,
                    constraint=None) -> Tensor:
         """Create a weight of ``shape`` filled by ``initializer`` and register it with this layer."""
-        dtype = np.dtype(dtype or self.dtype)
+        dtype = backend.dtype(dtype or self.dtype)
+        is_float = backend.is_float(dtype)
         if initializer is None:
-            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+            initializer = "glorot_uniform" if is_float else "zeros"
         init = initializers_module.get(initializer)
         value = backend.asarray(init(tuple(shape), dtype=dtype)).astype(dtype)
-        w = Tensor(value, requires_grad=trainable and dtype.kind == "f", name=name)
+        w = Tensor(value, requires_grad=trainable and is_float, name=name)
         w.trainable = trainable
         w.path = f"{self.name}/{name}"
         w.constraint = constraint
@@ -200,6 +214,14 @@ class Layer:
                 raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): weight '{w.name}' has shape "
                                  f"{tuple(w.shape)} but the value given has shape {tuple(value.shape)}.")
             w.data = backend.asarray(value).astype(w.dtype)
+
+    def quantize(self, mode=None, **kwargs):
+        """Keras 3's post-training quantization: out of scope for shendu (raises NotImplementedError)."""
+        raise out_of_scope(type(self).__name__, f"quantize(mode={mode!r})")
+
+    def enable_lora(self, rank=None, **kwargs):
+        """Keras 3's LoRA fine-tuning: out of scope for shendu (raises NotImplementedError)."""
+        raise out_of_scope(type(self).__name__, f"enable_lora(rank={rank!r})")
 
     def count_params(self) -> int:
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
@@ -289,7 +311,7 @@ class Layer:
         return outputs
 
     def _cast_input(self, x):
-        if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != self.dtype and self.dtype[0] == "f":
+        if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != self.dtype and self.dtype in _FLOAT_NAMES:
             from shendu.ops import cast
             y = cast(x, self.dtype)
             if getattr(x, "_keras_mask", None) is not None:

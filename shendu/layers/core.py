@@ -117,15 +117,32 @@ class Activation(Layer):
         return {**super().get_config(), "activation": activations_module.serialize(self.activation)}
 
 
+def _check_noise_shape(noise_shape):
+    """``noise_shape`` as a tuple of positive ints or None, or a ValueError naming what is wrong."""
+    if noise_shape is None:
+        return None
+    if not isinstance(noise_shape, (tuple, list)):
+        raise ValueError("Invalid value received for argument `noise_shape`. Expected a tuple or list of integers. "
+                         f"Received: noise_shape={noise_shape!r}")
+    if any(d is not None and (isinstance(d, bool) or not isinstance(d, int)) for d in noise_shape):
+        raise ValueError("Invalid value received for argument `noise_shape`. Expected all elements to be integers "
+                         f"or None. Received: noise_shape={noise_shape!r}")
+    if any(d is not None and d <= 0 for d in noise_shape):
+        raise ValueError("Invalid value received for argument `noise_shape`. Expected all dimensions to be positive "
+                         f"integers or None. Received: noise_shape={noise_shape!r}")
+    return tuple(noise_shape)
+
+
 class Dropout(Layer):
     """Training: zero each value with probability ``rate`` and scale the rest by 1/(1-rate); inference: identity."""
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0 <= rate < 1:
-            raise ValueError(f"Dropout rate must be in [0, 1), got {rate}.")
+        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError("Invalid value received for argument `rate`. Expected a float value between 0 and 1. "
+                             f"Received: rate={rate}")
         self.rate, self.seed = float(rate), seed
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.noise_shape = _check_noise_shape(noise_shape)
         self._rng = backend.xp.random.default_rng(seed) if seed is not None else None
         self.supports_masking = True
 

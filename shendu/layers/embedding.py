@@ -33,7 +33,7 @@ class Embedding(Layer):
                  activity_regularizer=None, quantization_config=None, **kwargs):
         for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Embedding {arg} must be a positive integer, got {value!r}.")
+                raise ValueError(f"Embedding: `{arg}` must be a positive integer. Received: {arg}={value!r}")
         if input_length is not None and (not isinstance(input_length, (int, np.integer)) or input_length <= 0):
             raise ValueError(f"Embedding input_length must be a positive integer or None, got {input_length!r} "
                              f"(Keras 3 no longer needs it: the layer works for any sequence length).")

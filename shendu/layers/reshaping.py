@@ -91,8 +91,10 @@ class Cropping2D(Spatial2D):
         for size, (before, after), what in zip(input_shape[self._rows:self._rows + 2], self.cropping,
                                                ("rows", "columns")):
             if size is not None and before + after >= size:
-                raise ValueError(f"Cropping2D layer '{self.name}': cropping {before} + {after} {what} leaves "
-                                 f"nothing of an input with {size} {what} (input shape {tuple(input_shape)}).")
+                raise ValueError(f"Cropping2D layer '{self.name}': values in `cropping` argument should be smaller "
+                                 f"than the corresponding spatial dimension of the input; cropping {before} + {after} "
+                                 f"{what} leaves nothing of an input with {size} {what} (input shape "
+                                 f"{tuple(input_shape)}).")
 
     def call(self, inputs):
         (t, b), (l, r) = self.cropping
@@ -181,9 +183,9 @@ class Cropping1D(Sequence1D):
         super().build(input_shape)
         steps = input_shape[1]
         if steps is not None and sum(self.cropping) >= steps:
-            raise ValueError(f"Cropping1D layer '{self.name}': cropping {self.cropping[0]} + {self.cropping[1]} "
-                             f"steps leaves nothing of sequences with {steps} steps (input shape "
-                             f"{tuple(input_shape)}).")
+            raise ValueError(f"`cropping` parameter of `Cropping1D` layer must be smaller than the input length: "
+                             f"layer '{self.name}' crops {self.cropping[0]} + {self.cropping[1]} steps, which leaves "
+                             f"nothing of sequences with {steps} steps (input shape {tuple(input_shape)}).")
 
     def call(self, inputs):
         start, end = self.cropping
@@ -204,7 +206,8 @@ class Permute(Layer):
         super().__init__(**kwargs)
         self.dims = tuple(int(d) for d in dims)
         if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
-            raise ValueError(f"Permute dims must be a permutation of 1..{len(self.dims)} (axis 0 is the batch and "
+            raise ValueError(f"Invalid permutation argument `dims` for Permute layer: dims must be a permutation "
+                             f"of 1..{len(self.dims)} (axis 0 is the batch and "
                              f"stays in place), got {tuple(dims)!r}.")
 
     def build(self, input_shape):

@@ -184,7 +184,7 @@ def test_dropout_noise_shape_shares_the_mask():
 
 
 def test_dropout_rejects_rate_one():
-    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+    with pytest.raises(ValueError, match=r"argument `rate`.*rate=1.0"):
         layers.Dropout(1.0)
 
 
