@@ -18,6 +18,7 @@ import numpy as np
 from shendu import autograd, backend
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
+from shendu.layers.dtype_policy import DTypePolicy
 from shendu.layers.symbolic import KerasTensor, Node, flatten, is_symbolic, map_structure
 from shendu.tensor import Tensor
 
@@ -59,6 +60,8 @@ def _training_scope(training):
 
 
 def _dtype_name(dtype) -> str:
+    if isinstance(dtype, DTypePolicy):
+        return dtype.name
     if isinstance(dtype, dict):        # Keras 3's DTypePolicy config
         dtype = dtype.get("config", {}).get("name", "float32")
     return backend.dtype(dtype if dtype is not None else backend.floatx).name
@@ -214,6 +217,40 @@ class Layer:
                 raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): weight '{w.name}' has shape "
                                  f"{tuple(w.shape)} but the value given has shape {tuple(value.shape)}.")
             w.data = backend.asarray(value).astype(w.dtype)
+
+    @property
+    def dtype_policy(self) -> DTypePolicy:
+        """The layer's dtype as Keras 3's policy object (``.name``, ``.variable_dtype``, ``.compute_dtype``)."""
+        return DTypePolicy(self.dtype)
+
+    @property
+    def compute_dtype(self) -> str:
+        return self.dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self.dtype
+
+    def own_variables(self) -> list[Tensor]:
+        """This layer's own weights (not its sublayers') in Keras's saving order: trainable, then the rest."""
+        own = list(self._own_weights)
+        return [w for w in own if w.trainable] + [w for w in own if not w.trainable]
+
+    def save_own_variables(self, store) -> None:
+        """Keras's saving hook: this layer's own weights as ``store["0"]``, ``store["1"]``, ... (copies)."""
+        for i, w in enumerate(self.own_variables()):
+            store[str(i)] = w.numpy()
+
+    def load_own_variables(self, store) -> None:
+        """Keras's loading hook, the inverse of ``save_own_variables``; checks the count and each shape."""
+        own = self.own_variables()
+        if len(store.keys()) != len(own):
+            raise ValueError(f"Layer '{self.name}' expected {len(own)} variables, but received {len(store.keys())} "
+                             f"variables during loading. Expected: {[w.name for w in own]}"
+                             + ("" if self.built or own else "; the layer was never built: build it (or call it "
+                                "once) before loading its variables"))
+        for i, w in enumerate(own):
+            w.assign(store[str(i)])
 
     def quantize(self, mode=None, **kwargs):
         """Keras 3's post-training quantization: out of scope for shendu (raises NotImplementedError)."""

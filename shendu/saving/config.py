@@ -19,8 +19,8 @@ import warnings
 import numpy as np
 
 # Keras 3 config keys that shendu's layers have no use for; dropped silently when a file has them
-_KERAS_ONLY_KEYS = {"quantization_config", "ragged", "optional", "renorm", "renorm_clipping", "renorm_momentum",
-                    "synchronized", "lora_rank", "lora_alpha", "autocast", "implementation", "time_major"}
+_KERAS_ONLY_KEYS = {"quantization_config", "ragged", "optional", "synchronized", "lora_rank", "lora_alpha",
+                    "autocast", "implementation", "time_major"}
 _MODEL_CLASSES = ("Sequential", "Functional", "Model")
 
 
