@@ -7,6 +7,12 @@ from shendu import backend, ops
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer
+from shendu.tensor import Tensor
+
+
+def _values(x):
+    """The array of a Tensor, or an array-like given directly (``layer.compute_mask(np.array(...))``)."""
+    return x.data if isinstance(x, Tensor) else backend.asarray(x)
 
 
 class Embedding(Layer):
@@ -91,7 +97,7 @@ class Embedding(Layer):
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
-        return inputs.data != 0
+        return _values(inputs) != 0
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
@@ -114,7 +120,7 @@ class Masking(Layer):
         self.supports_masking = True
 
     def compute_mask(self, inputs, mask=None):
-        return backend.xp.any(inputs.data != self.mask_value, axis=-1)
+        return backend.xp.any(_values(inputs) != self.mask_value, axis=-1)
 
     def call(self, inputs):
         keep = backend.xp.any(inputs.data != self.mask_value, axis=-1, keepdims=True)

@@ -12,8 +12,11 @@ def _pairs(padding, name):
     padding = tuple(padding)
     if len(padding) == 2 and all(isinstance(p, int) for p in padding):
         return ((padding[0], padding[0]), (padding[1], padding[1]))
-    if len(padding) == 2 and all(len(p) == 2 for p in padding):
-        return tuple(tuple(int(v) for v in p) for p in padding)
+    if len(padding) == 2 and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in padding):
+        pairs = tuple(tuple(int(v) for v in p) for p in padding)
+        if any(v < 0 for p in pairs for v in p):
+            raise ValueError(f"{name}: expected non-negative sizes, got {padding!r}.")
+        return pairs
     raise ValueError(f"{name}: expected an int, (rows, cols) or ((top, bottom), (left, right)), got {padding!r}.")
 
 
@@ -91,7 +94,7 @@ class Cropping2D(Spatial2D):
         for size, (before, after), what in zip(input_shape[self._rows:self._rows + 2], self.cropping,
                                                ("rows", "columns")):
             if size is not None and before + after >= size:
-                raise ValueError(f"Cropping2D layer '{self.name}': values in `cropping` argument should be smaller "
+                raise ValueError(f"Cropping2D layer '{self.name}': Values in `cropping` argument should be smaller "
                                  f"than the corresponding spatial dimension of the input; cropping {before} + {after} "
                                  f"{what} leaves nothing of an input with {size} {what} (input shape "
                                  f"{tuple(input_shape)}).")
