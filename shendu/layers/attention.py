@@ -191,8 +191,8 @@ class Attention(Layer):
         q, v, k = self._split(inputs)
         if mask is not None and (not isinstance(mask, (list, tuple)) or not 2 <= len(mask) <= 3):
             got = f"a list of {len(mask)}" if isinstance(mask, (list, tuple)) else f"a single {type(mask).__name__}"
-            raise ValueError(f"{type(self).__name__} layer mask must be a list [query_mask, value_mask] (either "
-                             f"may be None), got {got}.")
+            raise ValueError(f"{type(self).__name__} layer mask must be a list: pass mask=[query_mask, value_mask] "
+                             f"(either may be None) to layer '{self.name}', got {got}.")
         q_mask = _bool_mask(mask[0]) if mask else None
         v_mask = _bool_mask(mask[1]) if mask else None
         s = self._scores(q, k)
