@@ -1,10 +1,11 @@
 """``shendu.keras``: tf.keras's namespace over shendu. Replace ``tensorflow.keras`` with ``shendu.keras``
 in a tutorial's imports and it runs. This package only re-exports and adapts names; it holds no math."""
-from shendu.keras import (activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models,
-                          optimizers, preprocessing, regularizers, saving, utils)
+from shendu.keras import (activations, backend, callbacks, datasets, dtype_policies, initializers, layers, losses,
+                          metrics, models, optimizers, preprocessing, regularizers, saving, utils)
 from shendu.layers import Input
 from shendu.models import Model, Sequential
 from shendu.tape import GradientTape
 
-__all__ = ["Input", "Model", "Sequential", "GradientTape", "activations", "backend", "callbacks", "datasets", "initializers",
+__all__ = ["Input", "Model", "Sequential", "GradientTape", "activations", "backend", "callbacks", "datasets",
+           "dtype_policies", "initializers",
            "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "regularizers", "saving", "utils"]

@@ -151,6 +151,7 @@ def test_dtype_policy():
     assert sk.layers.Dense(2, dtype=policy).dtype == "float64"
     assert sk.layers.Dense(2, dtype={"class_name": "DTypePolicy", "config": {"name": "float16"}}).dtype == "float16"
     assert type(policy).from_config(policy.get_config()) == policy
+    assert sk.dtype_policies.DTypePolicy("float64") == policy
 
 
 @pytest.mark.parametrize("name", ["mixed_float16", "mixed_bfloat16", "int8_from_float32", "float8_from_float32"])
