@@ -189,10 +189,12 @@ class Attention(Layer):
     def call(self, inputs, mask=None, training=None, return_attention_scores=False, use_causal_mask=False):
         self._check_inputs(inputs)
         q, v, k = self._split(inputs)
-        if mask is not None and (not isinstance(mask, (list, tuple)) or not 2 <= len(mask) <= 3):
-            got = f"a list of {len(mask)}" if isinstance(mask, (list, tuple)) else f"a single {type(mask).__name__}"
+        if mask is not None and not isinstance(mask, (list, tuple)):
             raise ValueError(f"{type(self).__name__} layer mask must be a list: pass mask=[query_mask, value_mask] "
-                             f"(either may be None) to layer '{self.name}', got {got}.")
+                             f"(either may be None) to layer '{self.name}', got a single {type(mask).__name__}.")
+        if mask is not None and not 2 <= len(mask) <= 3:
+            raise ValueError(f"{type(self).__name__} layer '{self.name}': mask must be a list of length 2 or 3, "
+                             f"[query_mask, value_mask(, key_mask)], got a list of {len(mask)}.")
         q_mask = _bool_mask(mask[0]) if mask else None
         v_mask = _bool_mask(mask[1]) if mask else None
         s = self._scores(q, k)
