@@ -39,6 +39,32 @@ def set_floatx(dtype) -> None:
     floatx = dtype.type
 
 
+_ML_DTYPES = ("bfloat16",)
+
+
+def dtype(name):
+    """The array dtype for a name or dtype. 'bfloat16' is not a NumPy type: it comes from the optional
+    ml_dtypes package (imported only when asked for), else a TypeError says how to get it."""
+    if isinstance(name, str) and ("_from_" in name or name.startswith(("mixed_", "int4", "float8"))):
+        kind = "mixed precision" if name.startswith("mixed_") else "quantization"
+        raise ValueError(f"dtype {name!r} is a Keras 3 {kind} policy, which shendu does not implement (out of "
+                         "scope): use 'float32', 'float64', 'float16' or 'bfloat16'.")
+    if isinstance(name, str) and name in _ML_DTYPES:
+        try:
+            import ml_dtypes  # optional dependency, imported on first use of a bfloat16 dtype
+        except ImportError:
+            raise TypeError(f"dtype {name!r} needs the ml_dtypes package: pip install ml-dtypes (or "
+                            "shendu[bfloat16]); otherwise use 'float16' or 'float32'.") from None
+        return numpy.dtype(getattr(ml_dtypes, name))
+    return xp.dtype(name)
+
+
+def is_float(dt) -> bool:
+    """True for float dtypes, bfloat16 included (NumPy files it under kind 'V')."""
+    dt = numpy.dtype(dt)
+    return dt.kind == "f" or dt.name in _ML_DTYPES
+
+
 def set_seed(seed: int | None) -> None:
     """Reseed the shared generator so initial weights and dropout masks repeat."""
     global rng

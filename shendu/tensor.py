@@ -19,7 +19,7 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         self.data = backend.asarray(data, dtype)
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and not backend.is_float(self.data.dtype):
             raise TypeError(
                 f"Only float tensors can require gradients, but this tensor has dtype {self.data.dtype}. "
                 "Pass dtype='float32' (or float64) to make it differentiable.")
@@ -33,7 +33,7 @@ class Tensor:
     def _wrap(cls, array, requires_grad):
         t = cls.__new__(cls)
         # only float results carry gradients (an argmax or a cast to int is a constant)
-        requires_grad = requires_grad and array.dtype.kind in "fc"
+        requires_grad = requires_grad and (array.dtype.kind in "fc" or array.dtype.name == "bfloat16")
         t.data, t.requires_grad, t.grad, t.creator, t._index, t.name = array, requires_grad, None, None, 0, None
         return t
 
@@ -53,12 +53,62 @@ class Tensor:
         return f"Tensor({body}{grad})"
 
     def numpy(self):
-        """The values as a NumPy array (shares memory on the CPU)."""
-        return backend.to_numpy(self.data)
+        """A NumPy copy of the values: a snapshot that later training steps or assigns do not change."""
+        a = backend.to_numpy(self.data)
+        return a.copy() if a is self.data else a
 
     def __array__(self, dtype=None, copy=None):
-        a = self.numpy()
+        a = backend.to_numpy(self.data)     # np.asarray(t) shares memory on the CPU; np.array(t) copies
+        if copy:
+            a = a.copy()
         return a if dtype is None else a.astype(dtype)
+
+    # ---------------------------------------------------------------- a weight as a Keras variable
+    path = None             # 'dense/kernel' for a layer's weight (set by Layer.add_weight)
+    constraint = None
+
+    @property
+    def trainable(self) -> bool:
+        """Whether an optimizer updates this weight; setting it also turns gradient tracking on or off."""
+        return getattr(self, "_trainable", self.requires_grad)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        if backend.is_float(self.data.dtype):
+            self.requires_grad = bool(value)
+
+    @property
+    def value(self) -> "Tensor":
+        """The variable's current value as a tensor (this tensor: gradients flow through it)."""
+        return self
+
+    def _checked(self, value, method):
+        if isinstance(value, Tensor):
+            value = value.data
+        elif hasattr(value, "numpy"):
+            value = value.numpy()
+        value = backend.asarray(value)
+        if tuple(value.shape) != tuple(self.shape):
+            raise ValueError(f"{method}: the shape of the variable '{self.path or self.name}' {tuple(self.shape)} "
+                             f"and the shape of the value {tuple(value.shape)} must match.")
+        return value
+
+    def assign(self, value) -> "Tensor":
+        """Overwrite the values in place (same shape; cast to this dtype); returns the variable."""
+        new = self._checked(value, "assign")
+        self.data[...] = new
+        return self
+
+    def assign_add(self, delta) -> "Tensor":
+        """self += delta, in place."""
+        self.data += self._checked(delta, "assign_add").astype(self.dtype, copy=False)
+        return self
+
+    def assign_sub(self, delta) -> "Tensor":
+        """self -= delta, in place."""
+        self.data -= self._checked(delta, "assign_sub").astype(self.dtype, copy=False)
+        return self
 
     def item(self):
         return self.data.item()

@@ -121,7 +121,8 @@ class Attention(Layer):
     def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         if score_mode not in ("dot", "concat"):
-            raise ValueError(f"{type(self).__name__} score_mode must be 'dot' or 'concat', got {score_mode!r}.")
+            raise ValueError(f"Invalid value for argument score_mode. Expected one of {{'dot', 'concat'}}. "
+                             f"Received: score_mode={score_mode!r}")
         if not 0 <= dropout < 1:
             raise ValueError(f"{type(self).__name__} dropout must be in [0, 1), got {dropout}.")
         self.use_scale, self.score_mode, self.dropout, self.seed = use_scale, score_mode, dropout, seed
@@ -141,8 +142,8 @@ class Attention(Layer):
                              f"[query, value, key], got a single tensor of shape {shape}. For self-attention "
                              f"pass the same tensor twice: {kind}()([x, x]).")
         if not 2 <= len(inputs) <= 3:
-            raise ValueError(f"{kind} layer '{self.name}' must be called on a list [query, value] or "
-                             f"[query, value, key], got a list of {len(inputs)} tensors.")
+            raise ValueError(f"{kind} layer '{self.name}' must be called on a list of length 2 or 3, [query, value] "
+                             f"or [query, value, key], got a list of {len(inputs)} tensors.")
 
     def _check_shapes(self, query_shape, value_shape, key_shape):
         kind = type(self).__name__
@@ -202,10 +203,12 @@ class Attention(Layer):
     def call(self, inputs, mask=None, training=None, return_attention_scores=False, use_causal_mask=False):
         self._check_inputs(inputs)
         q, v, k = self._split(inputs)
-        if mask is not None and (not isinstance(mask, (list, tuple)) or not 2 <= len(mask) <= 3):
-            got = f"a list of {len(mask)}" if isinstance(mask, (list, tuple)) else f"a single {type(mask).__name__}"
-            raise ValueError(f"{type(self).__name__} layer '{self.name}' takes mask=[query_mask, value_mask] "
-                             f"(either may be None), got {got}.")
+        if mask is not None and not isinstance(mask, (list, tuple)):
+            raise ValueError(f"{type(self).__name__} layer mask must be a list: pass mask=[query_mask, value_mask] "
+                             f"(either may be None) to layer '{self.name}', got a single {type(mask).__name__}.")
+        if mask is not None and not 2 <= len(mask) <= 3:
+            raise ValueError(f"{type(self).__name__} layer '{self.name}': mask must be a list of length 2 or 3, "
+                             f"[query_mask, value_mask(, key_mask)], got a list of {len(mask)}.")
         q_mask = _bool_mask(mask[0]) if mask else None
         v_mask = _bool_mask(mask[1]) if mask else None
         s = self._scores(q, k)
@@ -221,7 +224,8 @@ class Attention(Layer):
         out = ops.matmul(kept, v)
         if q_mask is not None:
             out = ops.where(q_mask[..., None], out, 0.0)                 # hidden queries output 0
-        return (out, a) if return_attention_scores else out
+        # the weights returned are the ones applied: after dropout in training, as Keras 3 returns them
+        return (out, kept) if return_attention_scores else out
 
     def compute_mask(self, inputs, mask=None):
         if not mask:

@@ -39,6 +39,7 @@ import numpy as np
 from shendu import autograd, backend
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
+from shendu.layers.dtype_policy import DTypePolicy
 from shendu.layers.input_spec import check_input_spec
 from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_symbolic, map_shapes, map_structure,
                                     merge_shapes, standardize_shape, trial_dtype, trial_shape, without_trial_sizes)
@@ -86,11 +87,23 @@ def _training_scope(training):
 
 
 def _dtype_name(dtype) -> str:
+    if isinstance(dtype, DTypePolicy):
+        return dtype.name
     if isinstance(dtype, dict):        # Keras 3's DTypePolicy config
         dtype = dtype.get("config", {}).get("name", "float32")
     if dtype in ("string", "str", str, bytes) or getattr(dtype, "name", None) == "string":
         return "string"              # Keras's name for text inputs (NumPy arrays of str)
-    return np.dtype(dtype if dtype is not None else backend.floatx).name
+    return backend.dtype(dtype if dtype is not None else backend.floatx).name
+
+
+_FLOAT_NAMES = ("float16", "float32", "float64", "bfloat16")
+
+
+def out_of_scope(who: str, what: str) -> NotImplementedError:
+    """The error for Keras 3's quantization and LoRA features, which shendu does not implement."""
+    feature = "LoRA (low-rank adaptation)" if "lora" in what else "quantization (int8/int4/float8)"
+    return NotImplementedError(f"{who}: {what} asks for {feature}, which is out of scope for shendu; train and "
+                               "run the layer in float32 (or float64), or use Keras 3 for this feature.")
 
 
 def as_input(x):
@@ -107,6 +120,9 @@ class Layer:
                        "activity_regularizer", "autocast", "input_length"}
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype=None, **kwargs):
+        for key in ("lora_rank", "lora_alpha", "quantization_config"):
+            if kwargs.pop(key, None) is not None:
+                raise out_of_scope(type(self).__name__, key)
         unknown = set(kwargs) - self._ALLOWED_KWARGS
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {sorted(unknown)}. "
@@ -172,12 +188,13 @@ class Layer:
     def add_weight(self, name=None, shape=(), initializer=None, dtype=None, trainable=True, regularizer=None,
                    constraint=None) -> Tensor:
         """Create a weight of ``shape`` filled by ``initializer`` and register it with this layer."""
-        dtype = np.dtype(dtype or self.dtype)
+        dtype = backend.dtype(dtype or self.dtype)
+        is_float = backend.is_float(dtype)
         if initializer is None:
-            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+            initializer = "glorot_uniform" if is_float else "zeros"
         init = initializers_module.get(initializer)
         value = backend.asarray(init(tuple(shape), dtype=dtype)).astype(dtype)
-        w = Tensor(value, requires_grad=trainable and dtype.kind == "f", name=name)
+        w = Tensor(value, requires_grad=trainable and is_float, name=name)
         w.trainable = trainable
         w.path = f"{self.name}/{name}"
         w.constraint = constraint
@@ -239,6 +256,48 @@ class Layer:
                 raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): weight '{w.name}' has shape "
                                  f"{tuple(w.shape)} but the value given has shape {tuple(value.shape)}.")
             w.data = backend.asarray(value).astype(w.dtype)
+
+    @property
+    def dtype_policy(self) -> DTypePolicy:
+        """The layer's dtype as Keras 3's policy object (``.name``, ``.variable_dtype``, ``.compute_dtype``)."""
+        return DTypePolicy(self.dtype)
+
+    @property
+    def compute_dtype(self) -> str:
+        return self.dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self.dtype
+
+    def own_variables(self) -> list[Tensor]:
+        """This layer's own weights (not its sublayers') in Keras's saving order: trainable, then the rest."""
+        own = list(self._own_weights)
+        return [w for w in own if w.trainable] + [w for w in own if not w.trainable]
+
+    def save_own_variables(self, store) -> None:
+        """Keras's saving hook: this layer's own weights as ``store["0"]``, ``store["1"]``, ... (copies)."""
+        for i, w in enumerate(self.own_variables()):
+            store[str(i)] = w.numpy()
+
+    def load_own_variables(self, store) -> None:
+        """Keras's loading hook, the inverse of ``save_own_variables``; checks the count and each shape."""
+        own = self.own_variables()
+        if len(store.keys()) != len(own):
+            raise ValueError(f"Layer '{self.name}' expected {len(own)} variables, but received {len(store.keys())} "
+                             f"variables during loading. Expected: {[w.name for w in own]}"
+                             + ("" if self.built or own else "; the layer was never built: build it (or call it "
+                                "once) before loading its variables"))
+        for i, w in enumerate(own):
+            w.assign(store[str(i)])
+
+    def quantize(self, mode=None, **kwargs):
+        """Keras 3's post-training quantization: out of scope for shendu (raises NotImplementedError)."""
+        raise out_of_scope(type(self).__name__, f"quantize(mode={mode!r})")
+
+    def enable_lora(self, rank=None, **kwargs):
+        """Keras 3's LoRA fine-tuning: out of scope for shendu (raises NotImplementedError)."""
+        raise out_of_scope(type(self).__name__, f"enable_lora(rank={rank!r})")
 
     def count_params(self) -> int:
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
@@ -451,7 +510,7 @@ class Layer:
         return outputs
 
     def _cast_input(self, x):
-        if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != self.dtype and self.dtype[0] == "f":
+        if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != self.dtype and self.dtype in _FLOAT_NAMES:
             from shendu.ops import cast
             y = cast(x, self.dtype)
             if getattr(x, "_keras_mask", None) is not None:

@@ -89,6 +89,15 @@ class Dense(Layer):
                                     regularizer=self.bias_regularizer) if self.use_bias else None
         self.built = True
 
+    @property
+    def activation(self):
+        return self._activation
+
+    @activation.setter
+    def activation(self, value):
+        # None means linear, at construction and when set later (``layer.activation = None``)
+        self._activation = activations_module.get(value)
+
     def compute_output_shape(self, input_shape):
         self._check_features(input_shape)
         return tuple(input_shape[:-1]) + (self.units,)
@@ -96,7 +105,7 @@ class Dense(Layer):
     def _check_features(self, shape):
         if self.built and shape[-1] is not None and shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"Dense layer '{self.name}' expects inputs with {self.kernel.shape[0]} features on "
-                             f"the last axis but got shape {shape_str(shape)}"
+                             f"the last axis, so an input of shape {shape_str(shape)} is incompatible with the layer"
                              + ("; add Flatten() before it." if len(shape) > 2 else "."))
 
     def call(self, inputs):
@@ -131,15 +140,32 @@ class Activation(Layer):
         return {**super().get_config(), "activation": activations_module.serialize(self.activation)}
 
 
+def _check_noise_shape(noise_shape):
+    """``noise_shape`` as a tuple of positive ints or None, or a ValueError naming what is wrong."""
+    if noise_shape is None:
+        return None
+    if not isinstance(noise_shape, (tuple, list)):
+        raise ValueError("Invalid value received for argument `noise_shape`. Expected a tuple or list of integers. "
+                         f"Received: noise_shape={noise_shape!r}")
+    if any(d is not None and (isinstance(d, bool) or not isinstance(d, int)) for d in noise_shape):
+        raise ValueError("Invalid value received for argument `noise_shape`. Expected all elements to be integers "
+                         f"or None. Received: noise_shape={noise_shape!r}")
+    if any(d is not None and d <= 0 for d in noise_shape):
+        raise ValueError("Invalid value received for argument `noise_shape`. Expected all dimensions to be positive "
+                         f"integers or None. Received: noise_shape={noise_shape!r}")
+    return tuple(noise_shape)
+
+
 class Dropout(Layer):
     """Training: zero each value with probability ``rate`` and scale the rest by 1/(1-rate); inference: identity."""
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0 <= rate < 1:
-            raise ValueError(f"Dropout rate must be in [0, 1), got {rate}.")
+        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError("Invalid value received for argument `rate`. Expected a float value between 0 and 1. "
+                             f"Received: rate={rate}")
         self.rate, self.seed = float(rate), seed
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.noise_shape = _check_noise_shape(noise_shape)
         self._rng = backend.xp.random.default_rng(seed) if seed is not None else None
         self.supports_masking = True
         self._build_at_init()
@@ -272,6 +298,14 @@ class ReLU(Layer):
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
+        if max_value is not None and max_value < 0:
+            raise ValueError(f"max_value of a ReLU layer cannot be a negative value. Received: max_value={max_value}")
+        if negative_slope is None or negative_slope < 0:
+            raise ValueError("negative_slope of a ReLU layer cannot be None or a negative value. Received: "
+                             f"negative_slope={negative_slope}")
+        if threshold is None or threshold < 0:
+            raise ValueError(f"threshold of a ReLU layer cannot be None or a negative value. Received: "
+                             f"threshold={threshold}")
         self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
         self.supports_masking = True
         self._build_at_init()
@@ -282,8 +316,9 @@ class ReLU(Layer):
         if self.negative_slope == 0 and self.threshold == 0:
             out = ops.relu(inputs)
         else:
+            # strictly above the threshold passes (Keras's rule): x == threshold gives slope·0 = 0
             shifted = inputs - self.threshold
-            out = ops.where((inputs >= self.threshold).data, inputs, shifted * self.negative_slope)
+            out = ops.where((inputs > self.threshold).data, inputs, shifted * self.negative_slope)
         if self.max_value is not None:
             out = ops.minimum(out, self.max_value)
         return out
@@ -298,7 +333,11 @@ class LeakyReLU(Layer):
 
     def __init__(self, negative_slope=0.3, alpha=None, **kwargs):
         super().__init__(**kwargs)
-        self.negative_slope = float(alpha if alpha is not None else negative_slope)
+        negative_slope = alpha if alpha is not None else negative_slope
+        if negative_slope is None or negative_slope < 0:
+            raise ValueError("The negative_slope value of a Leaky ReLU layer cannot be None or a negative value. "
+                             f"Received: negative_slope={negative_slope}")
+        self.negative_slope = float(negative_slope)
         self.supports_masking = True
         self._build_at_init()
 
@@ -326,9 +365,13 @@ class Softmax(Layer):
         if mask is None:
             return ops.softmax(inputs, axis=self.axis)
         mask = mask.data if isinstance(mask, Tensor) else backend.asarray(mask)
-        if mask.ndim > inputs.ndim or any(m not in (1, d) for m, d in zip(mask.shape[::-1], inputs.shape[::-1])):
-            raise ValueError(f"Softmax layer '{self.name}': the mask of shape {tuple(mask.shape)} must broadcast to "
-                             f"the inputs {tuple(inputs.shape)} (aligned from the last axis, each mask axis 1 or "
+        if mask.ndim > inputs.ndim:
+            raise ValueError(f"Softmax layer '{self.name}': the mask must be broadcastable to the inputs and must not "
+                             f"have more dimensions than them; got mask {tuple(mask.shape)} for inputs "
+                             f"{tuple(inputs.shape)}.")
+        if any(m not in (1, d) for m, d in zip(mask.shape[::-1], inputs.shape[::-1])):
+            raise ValueError(f"Softmax layer '{self.name}': the mask of shape {tuple(mask.shape)} must be broadcastable "
+                             f"to the inputs {tuple(inputs.shape)} (aligned from the last axis, each mask axis 1 or "
                              f"equal), e.g. a (batch, 1, keys) mask for (batch, queries, keys) scores.")
         keep = mask if mask.dtype == bool else mask > 0.5
         # a large negative logit where masked: exp underflows to 0 without producing nan

@@ -7,6 +7,12 @@ from shendu import backend, ops
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer, same_shape
+from shendu.tensor import Tensor
+
+
+def _values(x):
+    """The array of a Tensor, or an array-like given directly (``layer.compute_mask(np.array(...))``)."""
+    return x.data if isinstance(x, Tensor) else backend.asarray(x)
 
 
 class Embedding(Layer):
@@ -33,7 +39,7 @@ class Embedding(Layer):
                  activity_regularizer=None, quantization_config=None, **kwargs):
         for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Embedding {arg} must be a positive integer, got {value!r}.")
+                raise ValueError(f"Embedding: `{arg}` must be a positive integer. Received: {arg}={value!r}")
         if input_length is not None and (not isinstance(input_length, (int, np.integer)) or input_length <= 0):
             raise ValueError(f"Embedding input_length must be a positive integer or None, got {input_length!r} "
                              f"(Keras 3 no longer needs it: the layer works for any sequence length).")
@@ -94,7 +100,7 @@ class Embedding(Layer):
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
-        return inputs.data != 0
+        return _values(inputs) != 0
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
@@ -120,7 +126,7 @@ class Masking(Layer):
     compute_output_shape = same_shape
 
     def compute_mask(self, inputs, mask=None):
-        return backend.xp.any(inputs.data != self.mask_value, axis=-1)
+        return backend.xp.any(_values(inputs) != self.mask_value, axis=-1)
 
     def call(self, inputs):
         keep = backend.xp.any(inputs.data != self.mask_value, axis=-1, keepdims=True)

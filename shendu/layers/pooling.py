@@ -88,7 +88,8 @@ class GlobalPooling(Layer):
         super().__init__(**kwargs)
         self.data_format = data_format or "channels_last"
         self.keepdims = keepdims
-        self.supports_masking = self.rank == 1
+        # only the 1-D average reads a mask; the max ignores it (tf.keras and Keras 3 do the same)
+        self.supports_masking = self.rank == 1 and self.mode == "mean"
         self.input_spec = _spec(self.rank, self.data_format)
         self._build_at_init()
 
@@ -103,15 +104,13 @@ class GlobalPooling(Layer):
 
     def call(self, inputs, mask=None):
         axes = tuple(range(2, self.rank + 2)) if self.data_format == "channels_first" else tuple(range(1, self.rank + 1))
-        if mask is not None and self.rank == 1:
-            # masked (padded) steps must not count: weight the mean by the mask, or exclude them from the max
+        if mask is not None and self.supports_masking:
+            # masked (padded) steps must not count: weight the mean by the mask
             m = backend.asarray(mask).astype(inputs.dtype)
             m = m[:, None, :] if self.data_format == "channels_first" else m[..., None]   # broadcast over channels
-            if self.mode == "mean":
-                total = ops.sum(inputs * Tensor._wrap(m, False), axis=axes, keepdims=self.keepdims)
-                count = backend.xp.maximum(m.sum(axis=axes, keepdims=self.keepdims), 1)
-                return total / Tensor._wrap(count, False)
-            inputs = ops.where(m > 0, inputs, backend.xp.finfo(inputs.dtype).min)
+            total = ops.sum(inputs * Tensor._wrap(m, False), axis=axes, keepdims=self.keepdims)
+            count = backend.xp.maximum(m.sum(axis=axes, keepdims=self.keepdims), 1)
+            return total / Tensor._wrap(count, False)
         reduce = ops.mean if self.mode == "mean" else ops.max
         return reduce(inputs, axis=axes, keepdims=self.keepdims)
 

@@ -13,8 +13,11 @@ def _pairs(padding, name):
     padding = tuple(padding)
     if len(padding) == 2 and all(isinstance(p, int) for p in padding):
         return ((padding[0], padding[0]), (padding[1], padding[1]))
-    if len(padding) == 2 and all(len(p) == 2 for p in padding):
-        return tuple(tuple(int(v) for v in p) for p in padding)
+    if len(padding) == 2 and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in padding):
+        pairs = tuple(tuple(int(v) for v in p) for p in padding)
+        if any(v < 0 for p in pairs for v in p):
+            raise ValueError(f"{name}: expected non-negative sizes, got {padding!r}.")
+        return pairs
     raise ValueError(f"{name}: expected an int, (rows, cols) or ((top, bottom), (left, right)), got {padding!r}.")
 
 
@@ -118,8 +121,10 @@ class Cropping2D(Spatial2D):
         before, after = self.cropping[i]
         if before + after >= size:
             what = ("rows", "columns")[i]
-            raise ValueError(f"Cropping2D layer '{self.name}': cropping {before} + {after} {what} leaves "
-                             f"nothing of an input with {size} {what} (input shape {shape_str(input_shape)}).")
+            raise ValueError(f"Cropping2D layer '{self.name}': Values in `cropping` argument should be smaller "
+                             f"than the corresponding spatial dimension of the input; cropping {before} + {after} "
+                             f"{what} leaves nothing of an input with {size} {what} (input shape "
+                             f"{shape_str(input_shape)}).")
         return size - before - after
 
     def call(self, inputs):
@@ -223,9 +228,9 @@ class Cropping1D(Sequence1D):
 
     def _resize(self, steps, input_shape):
         if sum(self.cropping) >= steps:
-            raise ValueError(f"Cropping1D layer '{self.name}': cropping {self.cropping[0]} + {self.cropping[1]} "
-                             f"steps leaves nothing of sequences with {steps} steps (input shape "
-                             f"{shape_str(input_shape)}).")
+            raise ValueError(f"`cropping` parameter of `Cropping1D` layer must be smaller than the input length: "
+                             f"layer '{self.name}' crops {self.cropping[0]} + {self.cropping[1]} steps, which leaves "
+                             f"nothing of sequences with {steps} steps (input shape {shape_str(input_shape)}).")
         return steps - sum(self.cropping)
 
     def call(self, inputs):
@@ -247,7 +252,8 @@ class Permute(Layer):
         super().__init__(**kwargs)
         self.dims = tuple(int(d) for d in dims)
         if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
-            raise ValueError(f"Permute dims must be a permutation of 1..{len(self.dims)} (axis 0 is the batch and "
+            raise ValueError(f"Invalid permutation argument `dims` for Permute layer: dims must be a permutation "
+                             f"of 1..{len(self.dims)} (axis 0 is the batch and "
                              f"stays in place), got {tuple(dims)!r}.")
 
     keeps_input_dtype = True

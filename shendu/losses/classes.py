@@ -53,7 +53,8 @@ def reduce_weighted_values(values, sample_weight=None, mask=None,
     'none' or None: the weighted values themselves.
     """
     if reduction not in REDUCTIONS:
-        raise ValueError(f"Invalid reduction {reduction!r}; expected one of {list(REDUCTIONS)}.")
+        raise ValueError(f"Invalid value for argument `reduction`: {reduction!r}; expected one of "
+                         f"{list(REDUCTIONS)}.")
     values = as_tensor(values)
     weights = None
     if sample_weight is not None:
@@ -97,7 +98,8 @@ class Loss:
 
     def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size", dtype=None):
         if reduction not in REDUCTIONS:
-            raise ValueError(f"Invalid reduction {reduction!r} for {type(self).__name__}; expected one of "
+            raise ValueError(f"Invalid value for argument `reduction` of {type(self).__name__}: {reduction!r}; "
+                             f"expected one of "
                              f"{list(REDUCTIONS)}. 'sum_over_batch_size' averages over the batch.")
         self.name = name or _snake_case(type(self).__name__)
         self.reduction = reduction
@@ -113,7 +115,7 @@ class Loss:
         in_mask = getattr(y_pred, "_keras_mask", None)
         if self.dtype is not None:
             y_pred = ops.cast(y_pred, self.dtype)
-        elif y_pred.dtype.kind != "f":
+        elif not backend.is_float(y_pred.dtype):
             y_pred = ops.cast(y_pred, backend.floatx)
         values = as_tensor(self.call(y_true, y_pred))
         masks = [m for m in (in_mask, getattr(values, "_keras_mask", None)) if m is not None]

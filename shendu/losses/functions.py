@@ -84,6 +84,10 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothi
         y_pred = _logits_of(y_pred, "sigmoid", "binary_crossentropy")
     y_true, y_pred = _prepare(y_true, y_pred, "binary_crossentropy")
     y_true, y_pred = _same_shape(y_true, y_pred, "binary_crossentropy")
+    if y_true.ndim == y_pred.ndim and y_true.shape != y_pred.shape:
+        # Keras refuses to broadcast (batch, 1) labels against (batch, k) probabilities: one label per output
+        raise ValueError(f"binary_crossentropy: y_true and y_pred must have the same shape, got y_true "
+                         f"{tuple(y_true.shape)} and y_pred {tuple(y_pred.shape)}.")
     t = y_true.astype(y_pred.dtype)
     if label_smoothing:
         t = t * (1 - label_smoothing) + 0.5 * label_smoothing
@@ -95,6 +99,14 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothi
         p = ops.clip(y_pred, EPSILON, 1 - EPSILON)
         per_element = -(t * ops.log(p) + (1 - t) * ops.log(1 - p))
     return ops.mean(per_element, axis=axis)
+
+
+def warn_single_class(y_pred, axis, name):
+    """A categorical loss over one class is always 0: warn as Keras does (SyntaxWarning)."""
+    if y_pred.ndim and y_pred.shape[axis] == 1:
+        warnings.warn(f"In loss {name}, expected y_pred.shape to be (batch_size, num_classes) with num_classes > 1. "
+                      f"Received: y_pred.shape={tuple(y_pred.shape)}. Consider using 'binary_crossentropy' if you "
+                      "only have 2 classes.", SyntaxWarning, stacklevel=3)
 
 
 def _class_axis_last(y_pred, axis):
@@ -116,8 +128,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
             hint = (" It looks like y_true holds integer class labels: use "
                     "sparse_categorical_crossentropy for labels, or one-hot encode them with "
                     "to_categorical(y, num_classes).")
-        raise ValueError(f"categorical_crossentropy expects one-hot targets of the same shape as y_pred "
-                         f"{tuple(y_pred.shape)}, got y_true of shape {tuple(y_true.shape)}.{hint}")
+        raise ValueError(f"categorical_crossentropy: y_true and y_pred must have the same shape (one-hot targets "
+                         f"for y_pred {tuple(y_pred.shape)}), got y_true of shape {tuple(y_true.shape)}.{hint}")
+    warn_single_class(y_pred, axis, "categorical_crossentropy")
     y_pred = _class_axis_last(y_pred, axis)
     if axis not in (-1, y_true.ndim - 1):
         y_true = backend.xp.moveaxis(y_true, axis, -1)
@@ -244,7 +257,7 @@ def mean_squared_logarithmic_error(y_true, y_pred) -> Tensor:
 def kl_divergence(y_true, y_pred) -> Tensor:
     """L = Σ_k t_k log(t_k / p_k), with t and p clipped to [eps, 1]."""
     t, y_pred = _targets(y_true, y_pred, "kl_divergence")
-    t = Tensor._wrap(backend.xp.clip(t.data, EPSILON, 1.0), False)
+    t = Tensor._wrap(backend.xp.clip(t.data, EPSILON, 1.0).astype(t.dtype), False)
     return ops.sum(t * ops.log(t / ops.clip(y_pred, EPSILON, 1.0)), axis=-1)
 
 

@@ -19,6 +19,8 @@ from shendu.metrics.accuracy import (Accuracy, BinaryAccuracy, CategoricalAccura
 from shendu.metrics.base import Mean, MeanMetricWrapper, Metric, MetricVariable, Sum, snake_case
 from shendu.metrics.confusion import (AUC, F1Score, FalseNegatives, FalsePositives, FBetaScore, Precision,
                                       Recall, TrueNegatives, TruePositives)
+from shendu.metrics.operating_point import (PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity,
+                                            SpecificityAtSensitivity)
 from shendu.metrics.regression import (BinaryCrossentropy, CategoricalCrossentropy, CategoricalHinge, Hinge,
                                        KLDivergence, LogCoshError, MeanAbsoluteError, MeanAbsolutePercentageError,
                                        MeanSquaredError, MeanSquaredLogarithmicError, Poisson, RootMeanSquaredError,
@@ -83,7 +85,8 @@ _CLASSES = (Mean, Sum, MeanSquaredError, RootMeanSquaredError, MeanAbsoluteError
             TruePositives, Precision, Recall, Hinge, SquaredHinge, CategoricalHinge, KLDivergence, Poisson,
             BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, Accuracy, BinaryAccuracy,
             CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy,
-            F1Score, FBetaScore)
+            F1Score, FBetaScore, SensitivityAtSpecificity, SpecificityAtSensitivity, PrecisionAtRecall,
+            RecallAtPrecision)
 _FUNCTIONS = (accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
               top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_squared_error,
               mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error, log_cosh,

@@ -18,7 +18,7 @@ def as_numpy(x) -> np.ndarray | None:
     if x is None:
         return None
     if isinstance(x, Tensor):
-        return x.numpy()
+        return backend.to_numpy(x.data)     # read only: no copy needed
     if hasattr(x, "shape") and hasattr(x, "dtype"):
         return backend.to_numpy(x)
     return np.asarray(x)
@@ -127,10 +127,11 @@ class MetricVariable:
         return self.assign(self.value - as_numpy(value))
 
     def numpy(self):
-        return self.value
+        """A copy of the value: later updates of the metric do not change it."""
+        return self.value.copy()
 
     def __array__(self, dtype=None, copy=None):
-        return self.value if dtype is None else self.value.astype(dtype)
+        return self.value.copy() if dtype is None else self.value.astype(dtype)
 
     def __float__(self):
         return float(self.value)
@@ -214,25 +215,23 @@ class Metric:
 
 
 class Sum(Metric):
-    """total = Σ_i w_i v_i over every value seen since the last reset."""
+    """total = Σ_i w_i v_i over every value seen since the last reset. State: ``total``."""
 
     def __init__(self, name: str = "sum", dtype=None):
         super().__init__(dtype=dtype, name=name)
-        self.total = 0.0
+        # float64 state: a sum over a long epoch does not drift
+        self.total = self.add_variable(dtype="float64", name="total")
 
     def update_state(self, values, sample_weight=None) -> None:
         values, _ = reduce_to_samplewise(as_numpy(values), sample_weight, np.sum)
-        self.total += float(values.sum())
-
-    def reset_state(self) -> None:
-        self.total = 0.0
+        self.total.assign_add(values.sum())
 
     def result(self):
-        return self.total
+        return float(self.total.value)
 
 
 class Mean(Metric):
-    """mean = Σ_i w_i v_i / Σ_i w_i over every sample seen since the last reset.
+    """mean = Σ_i w_i v_i / Σ_i w_i over every sample seen since the last reset. State: ``total``, ``count``.
 
     Totals and counts accumulate across batches, so an uneven last batch weighs by its size,
     not as a whole batch. Values with extra axes, (batch, time), are first averaged per sample.
@@ -240,23 +239,21 @@ class Mean(Metric):
 
     def __init__(self, name: str = "mean", dtype=None):
         super().__init__(dtype=dtype, name=name)
-        self.total = 0.0
-        self.count = 0.0
+        # float64 state: a mean over a long epoch does not drift
+        self.total = self.add_variable(dtype="float64", name="total")
+        self.count = self.add_variable(dtype="float64", name="count")
 
     def update_state(self, values, sample_weight=None) -> None:
         values, weights = reduce_to_samplewise(as_numpy(values), sample_weight, np.mean)
-        self.total += float(values.sum())
+        self.total.assign_add(values.sum())
         if weights is not None:
-            self.count += float(np.sum(weights))
+            self.count.assign_add(np.sum(weights))
         else:
-            self.count += values.shape[0] if values.ndim >= 1 else 1
-
-    def reset_state(self) -> None:
-        self.total = 0.0
-        self.count = 0.0
+            self.count.assign_add(values.shape[0] if values.ndim >= 1 else 1)
 
     def result(self):
-        return self.total / self.count if self.count else 0.0
+        count = float(self.count.value)
+        return float(self.total.value) / count if count else 0.0
 
 
 def serialize_fn(fn) -> dict:

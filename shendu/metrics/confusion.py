@@ -15,11 +15,15 @@ EPSILON = 1e-7
 
 
 def _threshold_list(thresholds, default):
-    values = [default] if thresholds is None else list(np.atleast_1d(thresholds))
+    values = [default] if thresholds is None else np.asarray(thresholds, dtype=object).reshape(-1).tolist()
     bad = [t for t in values if t is None or not 0 <= t <= 1] if thresholds is not None else []
     if bad:
-        raise ValueError(f"Threshold values must be in [0, 1], got {bad}.")
+        raise ValueError(f"Threshold values must be in [0, 1]. Received: {bad}")
     return [float(t) for t in values]
+
+
+# the Keras name of each confusion-matrix count, as metric variables are named
+VARIABLE_NAMES = {"tp": "true_positives", "fp": "false_positives", "tn": "true_negatives", "fn": "false_negatives"}
 
 
 def evenly_spaced(thresholds) -> bool:
@@ -57,7 +61,8 @@ def confusion_counts(y_true, y_pred, thresholds, top_k=None, class_id=None, samp
         y_pred = _filter_top_k(y_pred, top_k)
     if class_id is not None:
         if y_pred.ndim == 1:
-            raise ValueError(f"class_id needs y_pred of shape (batch, classes), got shape {y_pred.shape}.")
+            raise ValueError("When class_id is provided, y_pred must be a 2D array with shape (num_samples, "
+                             f"num_classes), found shape: {y_pred.shape} (class_id={class_id}).")
         y_true, y_pred = y_true[..., class_id, None], y_pred[..., class_id, None]
     weights = np.ones(y_pred.shape) if weights is None else np.broadcast_to(weights, y_pred.shape)
     if label_weights is not None and not multi_label:
@@ -98,7 +103,9 @@ def confusion_counts(y_true, y_pred, thresholds, top_k=None, class_id=None, samp
 
 
 class _ConfusionMetric(Metric):
-    """Shared state: accumulated counts at ``self.thresholds``."""
+    """Shared state: the counts named in ``state`` accumulated at ``self.thresholds``, one metric variable
+    each (``true_positives``, ``false_positives``, ...)."""
+    state = ("tp", "fp", "tn", "fn")
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(dtype=dtype, name=name)
@@ -106,16 +113,26 @@ class _ConfusionMetric(Metric):
         self.top_k, self.class_id = top_k, class_id
         self.thresholds = _threshold_list(thresholds, 0.5 if top_k is None else NEG_INF)
         self._evenly = evenly_spaced(self.thresholds)
-        self.reset_state()
+        self._make_variables()
 
-    def reset_state(self) -> None:
-        self.counts = {key: np.zeros(len(self.thresholds)) for key in ("tp", "fp", "tn", "fn")}
+    def _make_variables(self):
+        for key in self.state:
+            setattr(self, self._variable_name(key),
+                    self.add_variable(shape=(len(self.thresholds),), name=self._variable_name(key)))
+
+    def _variable_name(self, key):
+        return VARIABLE_NAMES[key]
+
+    @property
+    def counts(self) -> dict:
+        """The accumulated counts as arrays, keyed 'tp', 'fp', 'tn', 'fn' (those the metric keeps)."""
+        return {key: getattr(self, self._variable_name(key)).value.astype(np.float64) for key in self.state}
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         batch = confusion_counts(y_true, y_pred, self.thresholds, top_k=self.top_k, class_id=self.class_id,
                                  sample_weight=sample_weight, evenly=self._evenly)
-        for key in self.counts:
-            self.counts[key] += batch[key]
+        for key in self.state:
+            getattr(self, self._variable_name(key)).assign_add(batch[key])
 
     def _first_or_all(self, x):
         return to_result(x[0] if len(self.thresholds) == 1 else x)
@@ -132,24 +149,35 @@ class Precision(_ConfusionMetric):
         thresholds: one or a list of thresholds in [0, 1] (default 0.5); a list gives a vector result.
         top_k: only the k highest scores of each row count as predicted positive.
         class_id: score only this column of (batch, classes) predictions.
+    State: ``true_positives``, ``false_positives``.
     """
+    state = ("tp", "fp")
+
     def result(self):
         c = self.counts
         return self._first_or_all(divide_no_nan(c["tp"], c["tp"] + c["fp"]))
 
 
 class Recall(_ConfusionMetric):
-    """recall = tp / (tp + fn): of the actual positives, the share that is found. Args as Precision."""
+    """recall = tp / (tp + fn): of the actual positives, the share that is found. Args as Precision.
+    State: ``true_positives``, ``false_negatives``."""
+    state = ("tp", "fn")
+
     def result(self):
         c = self.counts
         return self._first_or_all(divide_no_nan(c["tp"], c["tp"] + c["fn"]))
 
 
 class _Count(_ConfusionMetric):
+    """One count; its state is the variable ``accumulator``, as in Keras."""
     key = ""
 
     def __init__(self, thresholds=None, name=None, dtype=None):
+        self.state = (self.key,)
         super().__init__(thresholds=thresholds, name=name, dtype=dtype)
+
+    def _variable_name(self, key):
+        return "accumulator"
 
     def result(self):
         return self._first_or_all(self.counts[self.key])
@@ -189,7 +217,8 @@ class AUC(Metric):
 
     Args:
         num_thresholds: number of points (> 1); ignored when ``thresholds`` is given.
-        curve: 'ROC' or 'PR'. summation_method: 'interpolation', 'minoring' or 'majoring'.
+        curve: 'ROC', 'PR' or 'PRGAIN' (precision-recall gain). summation_method: 'interpolation',
+            'minoring' or 'majoring'.
         multi_label: one curve per label column, averaged (weighted by ``label_weights``).
         from_logits: apply a sigmoid to y_pred first.
     """
@@ -198,20 +227,21 @@ class AUC(Metric):
                  name=None, dtype=None, thresholds=None, multi_label: bool = False, num_labels=None,
                  label_weights=None, from_logits: bool = False):
         super().__init__(dtype=dtype, name=name)
-        curves = {"roc": "ROC", "pr": "PR"}
+        curves = {"roc": "ROC", "pr": "PR", "prgain": "PRGAIN"}
         if str(curve).lower() not in curves:
-            raise ValueError(f"Invalid AUC curve {curve!r}; expected 'ROC' or 'PR'.")
+            raise ValueError(f'Invalid AUC curve value: "{curve}". Expected one of "ROC", "PR" or "PRGAIN".')
         if summation_method not in ("interpolation", "minoring", "majoring"):
-            raise ValueError(f"Invalid AUC summation_method {summation_method!r}; expected 'interpolation', "
-                             "'minoring' or 'majoring'.")
+            raise ValueError(f'Invalid AUC summation method value: "{summation_method}". Expected one of '
+                             '"interpolation", "minoring" or "majoring".')
         self._init_from_thresholds = thresholds is not None
         if thresholds is not None:
             inner = sorted(float(t) for t in thresholds)
             self.num_thresholds = len(inner) + 2
             self._evenly = evenly_spaced([0.0] + inner + [1.0])
         else:
-            if num_thresholds <= 1:
-                raise ValueError(f"AUC needs num_thresholds > 1, got {num_thresholds}.")
+            if not isinstance(num_thresholds, int) or num_thresholds <= 1:
+                raise ValueError(f"Argument `num_thresholds` must be an integer > 1. Received: "
+                                 f"num_thresholds={num_thresholds}")
             self.num_thresholds = num_thresholds
             inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
             self._evenly = True
@@ -224,14 +254,28 @@ class AUC(Metric):
         self.from_logits = from_logits
         if num_labels and not multi_label:
             raise ValueError("AUC: num_labels is only used with multi_label=True.")
-        self.counts = None
+        self._built = False
+        if not multi_label or num_labels:
+            self._make_variables(num_labels if multi_label else None)
+
+    def _make_variables(self, num_labels):
+        """State: ``true_positives``, ``false_positives``, ``true_negatives``, ``false_negatives`` of shape
+        (num_thresholds,), or (num_thresholds, num_labels) with multi_label (made at the first batch when
+        num_labels is not given)."""
+        shape = (self.num_thresholds,) if num_labels is None else (self.num_thresholds, num_labels)
+        for name in VARIABLE_NAMES.values():
+            setattr(self, name, self.add_variable(shape=shape, name=name))
+        self._built = True
 
     @property
     def thresholds(self) -> list:
         return list(self._thresholds)
 
-    def reset_state(self) -> None:
-        self.counts = None
+    @property
+    def counts(self):
+        if not self._built:
+            return None
+        return {key: getattr(self, name).value.astype(np.float64) for key, name in VARIABLE_NAMES.items()}
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         y_pred = as_numpy(y_pred)
@@ -241,11 +285,10 @@ class AUC(Metric):
                                  multi_label=self.multi_label,
                                  label_weights=None if self.multi_label else self.label_weights,
                                  evenly=self._evenly)
-        if self.counts is None:
-            self.counts = batch
-        else:
-            for key in self.counts:
-                self.counts[key] = self.counts[key] + batch[key]
+        if not self._built:
+            self._make_variables(batch["tp"].shape[1])
+        for key, name in VARIABLE_NAMES.items():
+            getattr(self, name).assign_add(batch[key])
 
     def _average(self, per_label):
         if not self.multi_label:
@@ -277,8 +320,10 @@ class AUC(Metric):
         recall = divide_no_nan(tp, tp + fn)
         if self.curve == "ROC":
             x, y = divide_no_nan(fp, fp + tn), recall
-        else:
+        elif self.curve == "PR":
             x, y = recall, divide_no_nan(tp, tp + fp)
+        else:
+            x, y = _pr_gain(tp, fp, tn, fn)
         if self.summation_method == "interpolation":
             heights = (y[:-1] + y[1:]) / 2.0
         elif self.summation_method == "minoring":
@@ -296,6 +341,16 @@ class AUC(Metric):
         if self._init_from_thresholds:
             config["thresholds"] = self.thresholds[1:-1]
         return config
+
+
+def _pr_gain(tp, fp, tn, fn):
+    """Precision-recall gain (Flach & Kull 2015, https://papers.nips.cc/paper/5867): with π = P / N,
+    recall_gain = 1 - π fn / tp and precision_gain = 1 - π fp / tp. Where tp = 0 the gains are taken as 0
+    (recall) and 1 (precision), and a negative recall gain is clipped to 0."""
+    scale = divide_no_nan(tp + fn, tn + fp)
+    recall_gain = np.where(tp == 0, 0.0, 1.0 - scale * divide_no_nan(fn, tp))
+    precision_gain = np.where(tp == 0, 1.0, 1.0 - scale * divide_no_nan(fp, tp))
+    return np.maximum(recall_gain, 0.0), precision_gain
 
 
 class FBetaScore(Metric):

@@ -22,7 +22,7 @@ def _pair(a, b):
 
 
 def _scalar_dtype(t, value):
-    if isinstance(value, (bool, int, float)) and t.dtype.kind == "f":
+    if isinstance(value, (bool, int, float)) and backend.is_float(t.dtype):
         return t.dtype
     if isinstance(value, (bool, int)) and t.dtype.kind in "iu":
         return t.dtype
@@ -144,7 +144,8 @@ class Clip(Function):
     """y = min(max(x, low), high);   dx = dy inside [low, high], 0 outside"""
     def forward(self, x):
         self.save(x)
-        return backend.xp.clip(x, self.low, self.high)
+        # astype: NumPy promotes bfloat16 clipped by Python floats to float32; keep the input's dtype
+        return backend.xp.clip(x, self.low, self.high).astype(x.dtype, copy=False)
 
     def backward(self, gy):
         (x,) = self.saved
@@ -264,6 +265,7 @@ def where(cond, a, b) -> Tensor:
 
 def cast(x, dtype) -> Tensor:
     x = as_tensor(x)
+    dtype = backend.dtype(dtype)
     if x.dtype == dtype:
         return x
-    return Cast.apply(x, dtype=backend.xp.dtype(dtype))
+    return Cast.apply(x, dtype=dtype)

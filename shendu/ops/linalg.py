@@ -6,11 +6,16 @@ from shendu.autograd import Function
 from shendu.tensor import Tensor, as_tensor
 
 
+def _same_dtype(y, a, b):
+    """NumPy multiplies two bfloat16 (ml_dtypes) matrices in float32: give the result the operands' dtype."""
+    return y.astype(a.dtype) if y.dtype != a.dtype and a.dtype == b.dtype else y
+
+
 class MatMul(Function):
     """y = a @ b;   da = dy @ bᵀ, db = aᵀ @ dy (batched over leading axes)"""
     def forward(self, a, b):
         self.save(a, b)
-        return a @ b
+        return _same_dtype(a @ b, a, b)
 
     def backward(self, gy):
         a, b = self.saved
@@ -24,7 +29,7 @@ class Linear(Function):
     """z = x W + b  (x: (..., in), W: (in, out), b: (out,));   dx = dz Wᵀ, dW = xᵀ dz, db = Σ dz"""
     def forward(self, x, W, *b):
         self.save(x, W)
-        z = x @ W
+        z = _same_dtype(x @ W, x, W)
         if b:
             z += b[0]
         return z

@@ -17,6 +17,8 @@ import os
 
 import numpy as np
 
+from shendu.layers.base import Layer
+
 # projection name in the weight's path -> the Keras attribute holding that EinsumDense sublayer
 SPLIT_LAYOUTS = {
     "MultiHeadAttention": {"query": "query_dense", "key": "key_dense", "value": "value_dense",
@@ -80,8 +82,10 @@ HOOKS = {
 
 
 def hook(obj, name: str):
-    """The object's own Keras hook ``name`` if its class defines one, else this module's, else None."""
-    if hasattr(type(obj), name):
+    """The object's own Keras hook ``name`` if its class defines one (the Layer base class's default
+    ``save_own_variables``/``load_own_variables`` do not count), else this module's, else None."""
+    method = getattr(type(obj), name, None)
+    if method is not None and method is not getattr(Layer, name, None):
         return getattr(obj, name)
     table = _by_class(HOOKS, obj)
     if table and name in table:

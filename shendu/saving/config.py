@@ -19,8 +19,8 @@ import warnings
 import numpy as np
 
 # Keras 3 config keys that shendu's layers have no use for; dropped silently when a file has them
-_KERAS_ONLY_KEYS = {"quantization_config", "ragged", "optional", "renorm", "renorm_clipping", "renorm_momentum",
-                    "synchronized", "lora_rank", "lora_alpha", "autocast", "implementation", "time_major"}
+_KERAS_ONLY_KEYS = {"quantization_config", "ragged", "optional", "synchronized", "lora_rank", "lora_alpha",
+                    "autocast", "implementation", "time_major"}
 _MODEL_CLASSES = ("Sequential", "Functional", "Model")
 
 
@@ -479,9 +479,11 @@ def _is_layer_class(cls) -> bool:
 
 def _kind_from_module(module, class_name) -> str:
     module = str(module or "")
-    for kind in ("layers", "initializers", "regularizers", "optimizers", "losses", "metrics", "activations"):
-        if f".{kind}" in module or module.endswith(kind):
-            return kind[:-1]
+    singular = {"layers": "layer", "initializers": "initializer", "regularizers": "regularizer",
+                "optimizers": "optimizer", "losses": "loss", "metrics": "metric", "activations": "activation"}
+    for plural, kind in singular.items():
+        if f".{plural}" in module or module.endswith(plural):
+            return kind
     if class_name in _MODEL_CLASSES or module in ("keras", "keras.models") or "models" in module:
         return "layer"
     return "layer" if class_name in layer_registry() else "unknown"

@@ -139,8 +139,7 @@ def saveables(model) -> list[tuple[str, object]]:
 
 def own_variables(layer) -> list:
     """A layer's own weights in Keras's order: trainable ones, then non-trainable, by creation."""
-    own = list(layer._own_weights)
-    return [w for w in own if getattr(w, "trainable", True)] + [w for w in own if not getattr(w, "trainable", True)]
+    return layer.own_variables()
 
 
 def variable_groups(path: str, layer) -> list[tuple[str, str, list]]:

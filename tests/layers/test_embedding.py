@@ -85,7 +85,7 @@ def test_embedding_input_length_is_accepted_and_validated():
         layer(IDS[:, :3])
     with pytest.raises(ValueError, match="input_length must be a positive integer"):
         layers.Embedding(10, 2, input_length=0)
-    with pytest.raises(ValueError, match="input_dim must be a positive integer"):
+    with pytest.raises(ValueError, match="`input_dim` must be a positive integer"):
         layers.Embedding(0, 2)
 
 

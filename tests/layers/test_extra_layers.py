@@ -123,7 +123,7 @@ def test_noise_follows_the_fit_flag():
 @pytest.mark.parametrize("make", [lambda: layers.GaussianNoise(1.5), lambda: layers.GaussianDropout(1.0),
                                   lambda: layers.SpatialDropout1D(1.0)], ids=["stddev", "gdropout", "sdropout"])
 def test_noise_arguments_out_of_range_are_refused(make):
-    with pytest.raises(ValueError, match=r"\[0, 1"):
+    with pytest.raises(ValueError, match=r"\[0, 1|between 0 and 1"):
         make()
 
 
@@ -176,7 +176,7 @@ def test_cropping1d_contract(cropping, out):
 
 
 def test_cropping1d_too_much_explains():
-    with pytest.raises(ValueError, match=r"cropping 2 \+ 2 steps leaves nothing.*4 steps"):
+    with pytest.raises(ValueError, match=r"crops 2 \+ 2 steps, which leaves nothing.*4 steps"):
         layers.Cropping1D(2)(np.zeros((1, 4, 2), np.float32))
 
 
