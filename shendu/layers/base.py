@@ -19,6 +19,7 @@ from shendu import autograd, backend
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.symbolic import KerasTensor, Node, flatten, is_symbolic, map_structure
+from shendu.metrics.base import Mean, Metric
 from shendu.tensor import Tensor
 
 _name_counts: dict[str, int] = defaultdict(int)
@@ -43,6 +44,7 @@ def snake_case(name: str) -> str:
 
 class _CallContext(threading.local):
     training = None
+    depth = 0          # how many layer calls are open: 0 means the next call is an outermost one
 
 
 _context = _CallContext()
@@ -82,7 +84,9 @@ class Layer:
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {sorted(unknown)}. "
                             f"Check the spelling against the layer's documented arguments.")
-        object.__setattr__(self, "_sublayers", [])
+        # a subclass may assign attributes (even sublayers and metrics) before calling super().__init__()
+        self.__dict__.setdefault("_sublayers", [])
+        self.__dict__.setdefault("_metrics", [])
         self.name = name or unique_name(snake_case(type(self).__name__))
         self._trainable = trainable
         self.dtype = _dtype_name(dtype)
@@ -90,7 +94,8 @@ class Layer:
         self.supports_masking = False
         self._own_weights: list[Tensor] = []
         self._weight_regularizers: list = []
-        self._activity_losses: list = []
+        self._losses: list = []              # add_loss values of the last call, cleared at each outermost call
+        self._callable_losses: list = []     # add_loss(zero-argument function): evaluated whenever losses is read
         self.activity_regularizer = regularizers_module.get(kwargs.get("activity_regularizer"))
         self._initial_weights = kwargs.get("weights")
         shape = kwargs.get("batch_input_shape")
@@ -104,13 +109,19 @@ class Layer:
 
     # ------------------------------------------------------------ tracking
     def __setattr__(self, key, value):
-        if isinstance(value, Layer) and not key.startswith("_") and value not in self.__dict__.get("_sublayers", ()):
-            self.__dict__["_sublayers"].append(value)
+        sublayers = self.__dict__.setdefault("_sublayers", [])
+        metrics = self.__dict__.setdefault("_metrics", [])
+        if isinstance(value, Layer) and not key.startswith("_") and value not in sublayers:
+            sublayers.append(value)
         elif isinstance(value, (list, tuple)) and not key.startswith("_") and value and all(
                 isinstance(v, Layer) for v in value):
             for v in value:
-                if v not in self.__dict__["_sublayers"]:
-                    self.__dict__["_sublayers"].append(v)
+                if v not in sublayers:
+                    sublayers.append(v)
+        if isinstance(self.__dict__.get(key), Metric) and self.__dict__[key] is not value:
+            metrics[:] = [m for m in metrics if m is not self.__dict__[key]]      # a metric attribute replaced
+        if isinstance(value, Metric) and not any(m is value for m in metrics):
+            metrics.append(value)             # Keras tracks every Metric attribute for model.metrics
         object.__setattr__(self, key, value)
 
     @property
@@ -206,11 +217,60 @@ class Layer:
 
     @property
     def losses(self) -> list[Tensor]:
-        """Regularization penalties: weight penalties (on the current weights) and the last call's activity ones."""
-        out = []
+        """Scalar losses to add to the training loss, as Keras lists them: the ``add_loss`` values of the last
+        call (activity regularizers included), this layer's then its sublayers', then the penalties of the
+        weight regularizers on the current trainable weights."""
+        layers = [self] + self._flat_layers()
+        out = [loss for layer in layers for loss in layer._losses]
+        out += [_as_scalar_loss(fn(), self) for layer in layers for fn in layer._callable_losses]
+        regularizers = {id(w): reg for layer in layers for reg, w in layer._weight_regularizers}
+        out += [regularizers[id(w)](w) for w in self.trainable_weights if id(w) in regularizers]
+        return out
+
+    def add_loss(self, loss) -> None:
+        """Add a loss to the training loss: ``self.add_loss(value)`` inside ``call`` (a scalar Tensor, or a
+        list of them; kept until the next outermost call), or ``layer.add_loss(lambda: value)`` anywhere
+        (tf.keras 2: a zero-argument function, evaluated each time ``losses`` is read)."""
+        for value in loss if isinstance(loss, (list, tuple)) else [loss]:
+            if callable(value) and not isinstance(value, Tensor):
+                self._callable_losses.append(value)
+            elif isinstance(value, KerasTensor):
+                raise ValueError(f"add_loss() on layer '{self.name}' was given a symbolic tensor {value!r}. Losses "
+                                 "are computed on real values: write a layer whose call() computes the value and calls "
+                                 "self.add_loss(value), and use that layer in the model.")
+            else:
+                self._losses.append(_as_scalar_loss(value, self))
+
+    def _clear_losses(self) -> None:
         for layer in [self] + self._flat_layers():
-            out.extend(reg(w) for reg, w in layer._weight_regularizers)
-            out.extend(layer._activity_losses)
+            layer._losses = []
+
+    def add_metric(self, value, name=None, aggregation=None) -> None:
+        """tf.keras 2: report the running mean of ``value`` as metric ``name`` (in ``model.metrics``, the logs
+        and the History); call it inside ``call``."""
+        if aggregation not in (None, "mean"):
+            raise ValueError(f"add_metric(aggregation={aggregation!r}): only 'mean' (the default) is supported; "
+                             "for another aggregation create a keras.metrics object and update it yourself.")
+        if name is None:
+            raise ValueError("add_metric() needs a name, e.g. self.add_metric(value, name='kl').")
+        if isinstance(value, KerasTensor):
+            raise ValueError(f"add_metric('{name}') was given a symbolic tensor; call it inside a layer's call(), "
+                             "where the values are real.")
+        metric = next((m for m in self._metrics if m.name == name), None)
+        if metric is None:
+            metric = Mean(name=name)
+            self._metrics.append(metric)
+        metric.update_state(value.data if isinstance(value, Tensor) else value)
+
+    @property
+    def metrics(self) -> list:
+        """Metric objects this layer owns (attributes and ``add_metric``), then its sublayers', each once."""
+        out, seen = [], set()
+        for layer in [self] + self._flat_layers():
+            for m in layer._metrics:
+                if id(m) not in seen:
+                    seen.add(id(m))
+                    out.append(m)
         return out
 
     # ------------------------------------------------------------ life cycle
@@ -275,10 +335,17 @@ class Layer:
             mask = masks if any(m is not None for m in flatten(masks)) else None
         if accepts_mask and mask is not None:
             kwargs["mask"] = mask
-        with _training_scope(training):
-            outputs = self.call(inputs, *args, **kwargs)
-        if self.activity_regularizer is not None:
-            self._activity_losses = [self.activity_regularizer(o) / o.shape[0] for o in flatten(outputs)]
+        if _context.depth == 0:
+            self._clear_losses()              # an outermost call starts a fresh list of losses
+        _context.depth += 1
+        try:
+            with _training_scope(training):
+                outputs = self.call(inputs, *args, **kwargs)
+        finally:
+            _context.depth -= 1
+        if self.activity_regularizer is not None:       # penalty per sample, as Keras divides by the batch size
+            self._losses.extend(self.activity_regularizer(o) / o.shape[0] for o in flatten(outputs)
+                                if isinstance(o, Tensor))
         out_mask = self.compute_mask(inputs, mask)
         if out_mask is not None:
             # one mask per output when a list is returned, else the mask belongs to the first output
@@ -319,6 +386,9 @@ class Layer:
                                     **{**map_structure(make, kwargs), "training": False})
             runs.append(out)
 
+        self._clear_losses()          # the dry runs' add_loss values are not losses of any real batch
+        for m in self.metrics:        # nor are their add_metric values
+            m.reset_state()
         node = Node(self, (inputs,) + args, kwargs, None)
 
         def symbolic(*outs):
@@ -350,6 +420,17 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _as_scalar_loss(value, layer) -> Tensor:
+    """A loss value as a scalar Tensor (Keras sums a non-scalar one)."""
+    if not isinstance(value, Tensor):
+        try:
+            value = Tensor._wrap(backend.asarray(np.asarray(value, dtype=backend.floatx)), False)
+        except (TypeError, ValueError):
+            raise TypeError(f"add_loss() on layer '{layer.name}' expects a scalar Tensor or number (or a zero-argument "
+                            f"function returning one), got {type(value).__name__}.") from None
+    return value if value.ndim == 0 else value.sum()
 
 
 def _unique(tensors):
