@@ -73,6 +73,31 @@ def as_input(x):
     return Tensor._wrap(backend.asarray(x), False)
 
 
+class _GraphAttribute:
+    """``layer.input`` / ``output`` / ``input_shape`` / ``output_shape``: read from the layer's symbolic calls,
+    unless the layer sets the attribute itself (an InputLayer holds its tensor, Lambda its output_shape)."""
+
+    def __init__(self, node_attribute, what):
+        self.node_attribute, self.what = node_attribute, what
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return self
+        if self.name in layer.__dict__:
+            return layer.__dict__[self.name]
+        return layer._node_attribute(0, self.node_attribute, self.what, only=True)
+
+    def __set__(self, layer, value):
+        layer.__dict__[self.name] = value
+
+
+def _shapes(structure):
+    return map_structure(lambda t: tuple(t.shape) if hasattr(t, "shape") else None, structure)
+
+
 class Layer:
     """Base class of all layers (see the module docstring for the life cycle)."""
 
@@ -139,6 +164,42 @@ class Layer:
             out.append(layer)
             stack.extend(reversed(layer._sublayers))
         return out
+
+    # ------------------------------------------------------------ graph access
+    input = _GraphAttribute("input_tensors", "input")
+    output = _GraphAttribute("output_tensors", "output")
+    input_shape = _GraphAttribute("input_shapes", "input_shape")
+    output_shape = _GraphAttribute("output_shapes", "output_shape")
+
+    def _node_attribute(self, node_index, attribute, what, only=False):
+        """The inputs/outputs (or their shapes) of this layer's ``node_index``-th call on symbolic tensors."""
+        nodes = self.__dict__.get("_inbound_nodes", [])
+        if not nodes:
+            raise ValueError(f"Layer '{self.name}' has never been called on a symbolic input (keras.Input(...) or "
+                             f"a layer's output), so it has no defined {what}. Call it in a functional model first, "
+                             f"e.g. y = layer(keras.Input(shape=...)).")
+        if only and len(nodes) > 1:
+            raise AttributeError(f"Layer '{self.name}' has multiple inbound nodes ({len(nodes)} symbolic calls), "
+                                 f"hence the notion of \"layer {what}\" is ill-defined. Use "
+                                 f"`get_{what}_at(node_index)` instead.")
+        if not 0 <= node_index < len(nodes):
+            raise ValueError(f"Layer '{self.name}' has {len(nodes)} inbound node(s); node_index {node_index} is out "
+                             f"of range.")
+        node = nodes[node_index]
+        values = node.args[0] if attribute.startswith("input") else node.outputs
+        return _shapes(values) if attribute.endswith("shapes") else values
+
+    def get_input_at(self, node_index):
+        return self._node_attribute(node_index, "input_tensors", "input")
+
+    def get_output_at(self, node_index):
+        return self._node_attribute(node_index, "output_tensors", "output")
+
+    def get_input_shape_at(self, node_index):
+        return self._node_attribute(node_index, "input_shapes", "input_shape")
+
+    def get_output_shape_at(self, node_index):
+        return self._node_attribute(node_index, "output_shapes", "output_shape")
 
     # ------------------------------------------------------------ weights
     def add_weight(self, name=None, shape=(), initializer=None, dtype=None, trainable=True, regularizer=None,

@@ -64,6 +64,16 @@ class Functional(Model):
         return list(self._functional_layers)
 
     @property
+    def input(self):
+        """The model's input tensor(s), as given to ``Model(inputs, ...)``: reuse them to build new models."""
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        """The model's output tensor(s), as given to ``Model(..., outputs)``."""
+        return self._outputs_struct
+
+    @property
     def input_shape(self):
         shapes = [t.shape for t in self.inputs]
         return shapes[0] if len(shapes) == 1 else shapes

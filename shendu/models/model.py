@@ -15,10 +15,16 @@ class Model(Trainer, Layer):
     """Groups layers into an object with training and inference features (tf.keras.Model)."""
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (len(args) >= 2 or ("inputs" in kwargs and "outputs" in kwargs)
-                             or (len(args) == 1 and "outputs" in kwargs)):
+        functional_args = len(args) >= 2 or ("inputs" in kwargs and "outputs" in kwargs) or (
+            len(args) == 1 and "outputs" in kwargs)
+        if functional_args:
             from shendu.models.functional import Functional
-            return object.__new__(Functional)
+            if cls is Model:
+                return object.__new__(Functional)
+            if not issubclass(cls, Functional):
+                # class CustomModel(keras.Model) called as CustomModel(inputs, outputs): a functional model
+                # that keeps the subclass's methods (the guide on customizing fit overrides train_step so)
+                return object.__new__(_functional_subclass(cls, Functional))
         return object.__new__(cls)
 
     def __init__(self, *args, name=None, trainable=True, dtype=None, **kwargs):
@@ -66,10 +72,32 @@ class Model(Trainer, Layer):
         return Layer.get_config(self)
 
     def get_layer(self, name=None, index=None):
+        """A layer by ``name`` or by ``index`` in ``model.layers``."""
         layers = self.layers
+        if name is not None and index is not None:
+            raise ValueError(f"get_layer: provide a layer name or a layer index, not both (got name={name!r}, "
+                             f"index={index!r}).")
         if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer: was asked for the layer at index {index} but model '{self.name}' has "
+                                 f"only {len(layers)} layers.")
             return layers[index]
+        if name is None:
+            raise ValueError("get_layer: provide a layer name (get_layer('dense')) or an index (get_layer(index=0)).")
         for layer in layers:
             if layer.name == name:
                 return layer
         raise ValueError(f"No layer named {name!r} in model '{self.name}'; layers are {[l.name for l in layers]}.")
+
+
+_functional_subclasses: dict = {}
+
+
+def _functional_subclass(cls, functional):
+    """``cls`` with Functional's graph machinery under it: its own methods first, then Functional's."""
+    made = _functional_subclasses.get(cls)
+    if made is None:
+        made = type(cls.__name__, (cls, functional), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                                                      "_functional_base": cls})
+        _functional_subclasses[cls] = made
+    return made

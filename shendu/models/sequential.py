@@ -1,10 +1,12 @@
 """``Sequential``: a plain stack of layers, each feeding the next."""
 from __future__ import annotations
 
-from shendu import autograd, backend
+import numpy as np
+
+from shendu import backend
 from shendu.layers.base import Layer
 from shendu.layers.core import InputLayer
-from shendu.layers.symbolic import KerasTensor
+from shendu.layers.symbolic import KerasTensor, flatten
 from shendu.models.model import Model
 from shendu.tensor import Tensor
 
@@ -16,6 +18,8 @@ class Sequential(Model):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._stack: list[Layer] = []
         self._input_batch_shape = None
+        self._graph = None            # (input tensor, output tensors) of the symbolic build
+        self._graph_nodes = []        # (layer, node) recorded by that build
         for layer in layers or []:
             self.add(layer)
 
@@ -48,7 +52,11 @@ class Sequential(Model):
     def pop(self):
         layer = self._stack.pop()
         self._sublayers.remove(layer)
+        layer._inbound_nodes[:] = [n for n in layer._inbound_nodes if all(n is not m for _, m in self._graph_nodes)]
+        self._graph_nodes = [(owner, n) for owner, n in self._graph_nodes if owner is not layer]
         self.built = False
+        self._graph = None
+        self._maybe_build_from_shape()
         return layer
 
     def _maybe_build_from_shape(self):
@@ -56,17 +64,44 @@ class Sequential(Model):
             self.build(self._input_batch_shape)
 
     def build(self, input_shape=None):
-        """Build every layer by a dry run on a small dummy batch, recording each output shape."""
+        """Build every layer by calling it on a symbolic input, as Keras does: each layer records its output
+        shape, and ``model.inputs``/``outputs`` and ``layer.input``/``output`` exist for new models built
+        from this one's intermediate tensors."""
         input_shape = tuple(input_shape if input_shape is not None else self._input_batch_shape)
         self._input_batch_shape = (None,) + input_shape[1:]
-        shape = tuple(2 if d is None else d for d in input_shape)
+        for layer, node in self._graph_nodes:          # a rebuild (after add or pop) replaces the old graph
+            layer._inbound_nodes[:] = [n for n in layer._inbound_nodes if n is not node]
+        self._graph_nodes = []
         dtype = getattr(self._stack[0], "input_dtype", None) or backend.floatx   # Embedding wants integer ids
-        x = Tensor._wrap(backend.xp.zeros(shape, dtype), False)
-        with autograd.no_grad():
-            for layer in self._stack:
-                x = layer(x, training=False)
-                layer._output_shape = (None,) + tuple(x.shape[1:])
+        x = inputs = InputLayer(batch_shape=self._input_batch_shape, dtype=np.dtype(dtype).name).output
+        for layer in self._stack:
+            x = layer(x)
+            self._graph_nodes.extend((layer, n) for n in layer._inbound_nodes[-1:])
+            layer._output_shape = x.shape if isinstance(x, KerasTensor) else [t.shape for t in flatten(x)]
+        self._graph = (inputs, x)
         self.built = True
+
+    @property
+    def inputs(self):
+        return [self._symbolic_graph("inputs")[0]]
+
+    @property
+    def outputs(self):
+        return flatten(self._symbolic_graph("outputs")[1])
+
+    @property
+    def input(self):
+        return self._symbolic_graph("input")[0]
+
+    @property
+    def output(self):
+        return self._symbolic_graph("output")[1]
+
+    def _symbolic_graph(self, what):
+        if self._graph is None:
+            raise ValueError(f"Sequential model '{self.name}' has no defined {what} yet: it is built when it knows its "
+                             f"input shape. Start it with keras.Input(shape=...) or give the first layer input_shape.")
+        return self._graph
 
     @property
     def input_shape(self):

@@ -65,7 +65,7 @@ class Trainer:
         return self._compiled
 
     def _output_names(self):
-        outputs = getattr(self, "outputs", None)
+        outputs = self.__dict__.get("outputs")          # a functional model's named outputs
         if outputs and len(outputs) > 1:
             return self.output_names
         return [None]
