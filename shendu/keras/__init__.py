@@ -4,7 +4,11 @@ from shendu.keras import (activations, backend, callbacks, datasets, initializer
                           optimizers, preprocessing, regularizers, saving, utils)
 from shendu.layers import Input
 from shendu.models import Model, Sequential
+from shendu.saving.keras_file import KERAS_VERSION
 from shendu.tape import GradientTape
+
+# the Keras 3 release whose API and file format this facade follows; shendu's own is shendu.__version__
+__version__ = KERAS_VERSION
 
 __all__ = ["Input", "Model", "Sequential", "GradientTape", "activations", "backend", "callbacks", "datasets", "initializers",
            "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "regularizers", "saving", "utils"]

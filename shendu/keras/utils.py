@@ -1,4 +1,5 @@
 """``keras.utils``."""
+from shendu.models.compile_utils import pack_x_y_sample_weight, unpack_x_y_sample_weight  # noqa: F401
 from shendu.preprocessing.sequence import pad_sequences  # noqa: F401
 from shendu.utils import normalize, set_random_seed, to_categorical  # noqa: F401
 

@@ -196,18 +196,27 @@ class CompiledMetrics:
         return any(s is not None for spec in self._specs + self._weighted_specs for s in flatten(spec))
 
     def build(self, ys, preds):
+        """Resolve every metric; names as Keras 3 gives them: '<output>_<metric>' for several outputs, a
+        repeated name numbered ('mae_1'), a weighted metric prefixed 'weighted_' only when its name is taken."""
         from shendu import metrics as metrics_module
         multi = len(self.output_names) > 1
-        for i, (spec, wspec) in enumerate(zip(self._specs, self._weighted_specs)):
-            for weighted, group in ((False, spec), (True, wspec)):
+        used: dict[str, int] = {}
+        for weighted, specs in ((False, self._specs), (True, self._weighted_specs)):
+            for i, group in enumerate(specs):
                 for m in flatten(group) if group is not None else []:
                     if m is None:
                         continue
                     obj = metrics_module.resolve(m, ys[i].shape, preds[i].shape)
-                    if multi:
-                        obj.name = f"{self.output_names[i]}_{obj.name}"
-                    if weighted and not obj.name.startswith("weighted_"):
-                        obj.name = f"weighted_{obj.name}"
+                    prefix = f"{self.output_names[i]}_" if multi else ""
+                    name = prefix + obj.name
+                    if name in used and weighted:
+                        name = f"{prefix}weighted_{obj.name}"
+                    if name in used:
+                        used[name] += 1
+                        name = f"{name}_{used[name] - 1}"
+                    else:
+                        used[name] = 1
+                    obj.name = name
                     self._entries.append((i, obj, weighted))
         self.built = True
 

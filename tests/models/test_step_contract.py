@@ -1,0 +1,388 @@
+"""The step contract: fit/evaluate/predict call train_step(data)/test_step(data)/predict_step(data), and what an
+override may use inside (compute_loss, compiled_loss, compiled_metrics, metrics, optimizer). Keras 3 (torch
+backend) is the oracle for the logs; tf.keras 2's spellings are checked against the default step."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import shendu
+from shendu import keras
+from shendu.keras import layers
+
+
+def data(n=20):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(n, 3)).astype("float32")
+    y = (x @ rng.normal(size=(3, 2))).astype("float32")
+    return x, y
+
+
+def build(lib, cls=None, seed_weights=None):
+    """A Dense(4, relu) -> Dense(2) functional model of class ``cls`` (lib.Model by default)."""
+    inp = lib.Input(shape=(3,))
+    h = lib.layers.Dense(4, activation="relu")(inp)
+    out = lib.layers.Dense(2)(h)
+    model = (cls or lib.Model)(inp, out)
+    if seed_weights is not None:
+        model.set_weights(seed_weights)
+    return model
+
+
+def fit_history(model, x, y, **kwargs):
+    kwargs.setdefault("epochs", 2)
+    return model.fit(x, y, batch_size=8, shuffle=False, verbose=0, **kwargs).history
+
+
+def assert_histories_close(ours, theirs, atol=1e-5):
+    assert sorted(ours) == sorted(theirs)
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-4, atol=atol, err_msg=key)
+
+
+# ----------------------------------------------------------------------------------- what the step receives
+@pytest.mark.parametrize("form", ["x", "xy", "xyw"])
+def test_train_and_test_step_receive_the_batch_as_the_data_gave_it(form, keras):
+    x, y = data(8)
+    w = np.linspace(0.5, 1.5, 8).astype("float32")
+    args = {"x": (x,), "xy": (x, y), "xyw": (x, y, w)}[form]
+
+    def structure(batch):
+        if isinstance(batch, tuple):
+            return tuple(tuple(part.shape) for part in batch)
+        return tuple(batch.shape)
+
+    seen = {}
+    for lib in (keras, shendu.keras):
+        class Recorder(lib.Model):
+            def train_step(self, batch):
+                seen.setdefault(lib.__name__, []).append(("train", structure(batch)))
+                return {"n": 1.0}
+
+            def test_step(self, batch):
+                seen.setdefault(lib.__name__, []).append(("test", structure(batch)))
+                return {"n": 2.0}
+
+        model = build(lib, Recorder)
+        model.compile(optimizer="sgd")
+        model.fit(*args[:2], sample_weight=args[2] if len(args) == 3 else None, batch_size=8, verbose=0)
+        model.evaluate(*args[:2], sample_weight=args[2] if len(args) == 3 else None, batch_size=8, verbose=0)
+    assert seen["shendu.keras"] == seen["keras"]
+    assert seen["shendu.keras"][0][1] == {"x": (8, 3), "xy": ((8, 3), (8, 2)), "xyw": ((8, 3), (8, 2), (8,))}[form]
+
+
+def test_step_batches_are_tensors_in_the_float_type():
+    x, y = data(8)
+    got = []
+
+    class Probe(keras.Model):
+        def train_step(self, batch):
+            got.extend(batch)
+            return {}
+
+    model = build(keras, Probe)
+    model.compile()
+    model.fit(x.astype("float64"), y.astype("int64"), batch_size=8, verbose=0)
+    assert all(isinstance(t, shendu.Tensor) for t in got)
+    assert got[0].dtype == np.float32 and got[1].dtype == np.int64
+
+
+def test_unpack_x_y_sample_weight_forms_and_error():
+    unpack = keras.utils.unpack_x_y_sample_weight
+    assert unpack("x") == ("x", None, None)
+    assert unpack(("x",)) == ("x", None, None)
+    assert unpack(["x", "y"]) == ("x", "y", None)
+    assert unpack(("x", "y", "w")) == ("x", "y", "w")
+    with pytest.raises(ValueError, match=r"\(x, y, sample_weight\)"):
+        unpack((1, 2, 3, 4))
+    assert keras.utils.pack_x_y_sample_weight("x") == "x"
+    assert keras.utils.pack_x_y_sample_weight("x", "y") == ("x", "y")
+
+
+# ----------------------------------------------------------------------------------- overrides against Keras 3
+def keras3_guide_model(k):
+    """The Keras 3 "customizing fit" guide's train_step (torch backend): compute_loss, then every metric."""
+    import torch
+
+    class CustomModel(k.Model):
+        def train_step(self, batch):
+            x, y = batch
+            self.zero_grad()
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+            loss.backward()
+            weights = list(self.trainable_weights)
+            with torch.no_grad():
+                self.optimizer.apply([v.value.grad for v in weights], weights)
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+    return CustomModel
+
+
+class Keras3GuideModel(keras.Model):
+    """The same guide written for shendu with tf.keras's GradientTape."""
+
+    def train_step(self, batch):
+        x, y = batch
+        with shendu.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+class TfKeras2GuideModel(keras.Model):
+    """tf.keras 2's guide: compiled_loss with the regularization losses, compiled_metrics, self.metrics."""
+
+    def train_step(self, batch):
+        x, y = batch
+        with shendu.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compiled_loss(y, y_pred, regularization_losses=self.losses)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        self.compiled_metrics.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def test_keras3_guide_train_step_matches_keras(keras):
+    x, y = data()
+    ours = build(shendu.keras, Keras3GuideModel)
+    theirs = build(keras, keras3_guide_model(keras), ours.get_weights())
+    for model in (ours, theirs):
+        model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    assert_histories_close(fit_history(ours, x, y), fit_history(theirs, x, y))
+    assert ours.metrics_names == ["loss", "mae"]
+    np.testing.assert_allclose(ours.get_weights()[0], theirs.get_weights()[0], rtol=1e-4, atol=1e-6)
+
+
+def test_tf_keras2_guide_train_step_logs_what_the_default_step_logs():
+    x, y = data()
+    custom = build(shendu.keras, TfKeras2GuideModel)
+    default = build(shendu.keras, seed_weights=custom.get_weights())
+    for model in (custom, default):
+        model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    assert_histories_close(fit_history(custom, x, y), fit_history(default, x, y), atol=1e-6)
+
+
+def test_default_fit_matches_keras_with_sample_weights_and_uneven_batches(keras):
+    x, y = data()
+    w = np.linspace(0.2, 2.0, len(x)).astype("float32")
+    ours = build(shendu.keras)
+    theirs = build(keras, seed_weights=ours.get_weights())
+    for model in (ours, theirs):
+        model.compile(optimizer="adam", loss="mse", metrics=["mae"], weighted_metrics=["mse"])
+    assert_histories_close(fit_history(ours, x, y, sample_weight=w), fit_history(theirs, x, y, sample_weight=w))
+    assert ours.evaluate(x, y, verbose=0) == pytest.approx(theirs.evaluate(x, y, verbose=0), rel=1e-4)
+
+
+def lower_level(lib, k_is_torch=False):
+    """The guide's "going lower-level" model: compile() with no loss; its own trackers listed by `metrics`."""
+    loss_tracker = lib.metrics.Mean(name="loss")
+    mae_metric = lib.metrics.MeanAbsoluteError(name="mae")
+
+    class CustomModel(lib.Model):
+        def train_step(self, batch):
+            x, y = batch
+            if k_is_torch:
+                import torch
+                self.zero_grad()
+                y_pred = self(x, training=True)
+                loss = lib.losses.mean_squared_error(y, y_pred).mean()
+                loss.backward()
+                weights = list(self.trainable_weights)
+                with torch.no_grad():
+                    self.optimizer.apply([v.value.grad for v in weights], weights)
+            else:
+                with shendu.GradientTape() as tape:
+                    y_pred = self(x, training=True)
+                    loss = shendu.mean(lib.losses.mean_squared_error(y, y_pred))
+                grads = tape.gradient(loss, self.trainable_variables)
+                self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+            loss_tracker.update_state(loss)
+            mae_metric.update_state(y, y_pred)
+            return {"loss": loss_tracker.result(), "mae": mae_metric.result()}
+
+        @property
+        def metrics(self):
+            return [loss_tracker, mae_metric]
+
+    return CustomModel
+
+
+def test_metrics_listed_by_the_model_are_reset_at_each_epoch_like_keras(keras):
+    x, y = data()
+    ours = build(shendu.keras, lower_level(shendu.keras))
+    theirs = build(keras, lower_level(keras, k_is_torch=True), ours.get_weights())
+    for model in (ours, theirs):
+        model.compile(optimizer="sgd")
+    assert_histories_close(fit_history(ours, x, y, epochs=3), fit_history(theirs, x, y, epochs=3))
+
+
+def test_custom_test_step_and_predict_step_drive_evaluate_and_predict(keras):
+    x, y = data()
+    results = {}
+    for lib in (shendu.keras, keras):
+        class Custom(lib.Model):
+            def test_step(self, batch):
+                x, y = batch
+                y_pred = self(x, training=False)
+                self.compute_loss(x, y, y_pred)
+                for metric in self.metrics:
+                    if metric.name != "loss":
+                        metric.update_state(y, y_pred)
+                return {m.name: m.result() for m in self.metrics}
+
+            def predict_step(self, batch):
+                return {"double": self(batch) * 2.0}
+
+        model = build(lib, Custom, None if lib is shendu.keras else results["weights"])
+        results.setdefault("weights", model.get_weights())
+        model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+        results[lib.__name__] = (model.evaluate(x, y, batch_size=8, verbose=0),
+                                 model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True),
+                                 model.predict(x, batch_size=8, verbose=0))
+    ours, theirs = results["shendu.keras"], results["keras"]
+    assert ours[0] == pytest.approx(theirs[0], rel=1e-5)          # [loss, mae]: the loss tracker stays 0
+    assert sorted(ours[1]) == sorted(theirs[1]) == ["loss", "mae"]
+    assert set(ours[2]) == {"double"}
+    np.testing.assert_allclose(ours[2]["double"], np.asarray(theirs[2]["double"]), rtol=1e-5, atol=1e-6)
+
+
+def test_step_results_of_any_kind_become_float_logs():
+    x, y = data(16)
+
+    class Mixed(keras.Model):
+        def train_step(self, batch):
+            return {"tensor": shendu.tensor(np.float32(1.5)), "array": np.array([2.5]), "float": 3,
+                    "nested": {"inner": np.float64(4.5)}}
+
+    model = build(keras, Mixed)
+    model.compile()
+    seen = []
+    cb = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(logs))
+    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[cb]).history
+    assert history == {"array": [2.5, 2.5], "float": [3.0, 3.0], "inner": [4.5, 4.5], "tensor": [1.5, 1.5]}
+    assert all(type(v) is float for logs in seen for v in logs.values())
+
+
+def test_a_step_that_returns_no_dict_is_told_what_to_return():
+    x, y = data(8)
+
+    class Bad(keras.Model):
+        def train_step(self, batch):
+            return 1.0
+
+    model = build(keras, Bad)
+    model.compile()
+    with pytest.raises(TypeError, match="must return a dict"):
+        model.fit(x, y, verbose=0)
+
+
+# ----------------------------------------------------------------------------------- metrics, compile, on_batch
+def test_model_metrics_lists_compile_trackers_then_owned_metrics(keras):
+    names = {}
+    for lib in (shendu.keras, keras):
+        class WithTracker(lib.Model):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.extra = lib.metrics.Mean(name="extra")
+
+        inp = lib.Input(shape=(3,))
+        model = WithTracker(inp, lib.layers.Dense(2)(inp))
+        before = [m.name for m in model.metrics]
+        model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+        names[lib.__name__] = (before, [m.name for m in model.metrics])
+    assert names["shendu.keras"] == names["keras"] == (["extra"], ["loss", "compile_metrics", "extra"])
+
+
+def test_reset_metrics_and_compile_without_loss_errors_clearly():
+    x, y = data(8)
+    model = build(keras)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, verbose=0)
+    assert model.metrics[0].result() > 0
+    model.reset_metrics()
+    assert model.metrics[0].result() == 0
+    model.compile(optimizer="sgd")
+    with pytest.raises(ValueError, match="No loss to compute"):
+        model.evaluate(x, y, verbose=0)
+
+
+def test_compile_override_with_its_own_arguments():
+    class TwoOptimizers(keras.Model):
+        def compile(self, first_optimizer, second_optimizer, **kwargs):
+            super().compile(**kwargs)
+            self.first_optimizer, self.second_optimizer = first_optimizer, second_optimizer
+
+    model = build(keras, TwoOptimizers)
+    model.compile(keras.optimizers.SGD(0.1), keras.optimizers.Adam(), loss="mse")
+    assert isinstance(model.second_optimizer, keras.optimizers.Adam) and model.loss == "mse"
+    with pytest.raises(TypeError, match="super\\(\\).compile"):
+        keras.Model.compile(model, first_optimizer="sgd")
+
+
+def test_train_on_batch_and_test_on_batch_go_through_the_step_functions():
+    x, y = data(8)
+    calls = []
+
+    class Counted(keras.Model):
+        def train_step(self, batch):
+            calls.append("train")
+            return super().train_step(batch)
+
+        def test_step(self, batch):
+            calls.append("test")
+            return super().test_step(batch)
+
+        def predict_step(self, batch):
+            calls.append("predict")
+            return super().predict_step(batch)
+
+    model = build(keras, Counted)
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    loss, mae = model.train_on_batch(x, y)
+    logs = model.test_on_batch(x, y, return_dict=True)
+    model.predict_on_batch(x)
+    assert calls == ["train", "test", "predict"] and sorted(logs) == ["loss", "mae"] and loss > 0
+
+
+def test_compute_loss_override_without_training_argument_is_used_by_fit():
+    x, y = data(8)
+
+    class DoubledLoss(keras.Model):
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None):
+            return 2.0 * super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+
+    doubled = build(keras, DoubledLoss)
+    plain = build(keras, seed_weights=doubled.get_weights())
+    for model in (doubled, plain):
+        model.compile(optimizer="sgd", loss="mse")
+    assert doubled.evaluate(x, y, verbose=0) == pytest.approx(2 * plain.evaluate(x, y, verbose=0), rel=1e-6)
+
+
+def test_predict_calls_its_callbacks_hooks_like_keras(keras):
+    x, _ = data(20)
+    events = {}
+    for lib in (shendu.keras, keras):
+        log = events.setdefault(lib.__name__, [])
+        cb = lib.callbacks.LambdaCallback(
+            on_predict_begin=lambda logs, log=log: log.append("begin"),
+            on_predict_batch_begin=lambda batch, logs, log=log: log.append(("batch_begin", batch)),
+            on_predict_batch_end=lambda batch, logs, log=log: log.append(
+                ("batch_end", batch, tuple(np.asarray(logs["outputs"]).shape))),
+            on_predict_end=lambda logs, log=log: log.append("end"))
+        build(lib).predict(x, batch_size=8, verbose=0, callbacks=[cb])
+    assert events["shendu.keras"] == events["keras"]
+    assert events["keras"][-2] == ("batch_end", 2, (4, 2))
