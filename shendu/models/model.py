@@ -15,19 +15,20 @@ class Model(Trainer, Layer):
     """Groups layers into an object with training and inference features (tf.keras.Model)."""
 
     def __new__(cls, *args, **kwargs):
-        functional_args = len(args) >= 2 or ("inputs" in kwargs and "outputs" in kwargs) or (
-            len(args) == 1 and "outputs" in kwargs)
-        if functional_args:
+        if cls is Model and (len(args) >= 2 or ("inputs" in kwargs and "outputs" in kwargs)
+                             or (len(args) == 1 and "outputs" in kwargs)):
             from shendu.models.functional import Functional
-            if cls is Model:
-                return object.__new__(Functional)
-            if not issubclass(cls, Functional):
-                # class CustomModel(keras.Model) called as CustomModel(inputs, outputs): a functional model
-                # that keeps the subclass's methods (the guide on customizing fit overrides train_step so)
-                return object.__new__(_functional_subclass(cls, Functional))
+            return object.__new__(Functional)
         return object.__new__(cls)
 
     def __init__(self, *args, name=None, trainable=True, dtype=None, **kwargs):
+        if len(args) == 2 or ("inputs" in kwargs and "outputs" in kwargs) or (len(args) == 1 and "outputs" in kwargs):
+            # class CustomModel(keras.Model) whose __init__ reaches here with (inputs, outputs): a functional
+            # model that keeps the subclass's methods (the guide on customizing fit overrides train_step so)
+            from shendu.models.functional import Functional
+            self.__class__ = _functional_subclass(type(self), Functional)
+            Functional.__init__(self, *args, name=name, trainable=trainable, dtype=dtype, **kwargs)
+            return
         if args or kwargs:
             raise TypeError(f"Model() got unexpected arguments {args} {sorted(kwargs)}; use Model(inputs, outputs) "
                             "for a functional model, or subclass Model and define call().")
@@ -95,6 +96,8 @@ _functional_subclasses: dict = {}
 
 def _functional_subclass(cls, functional):
     """``cls`` with Functional's graph machinery under it: its own methods first, then Functional's."""
+    if issubclass(cls, functional):
+        return cls
     made = _functional_subclasses.get(cls)
     if made is None:
         made = type(cls.__name__, (cls, functional), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,

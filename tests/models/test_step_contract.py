@@ -386,3 +386,109 @@ def test_predict_calls_its_callbacks_hooks_like_keras(keras):
         build(lib).predict(x, batch_size=8, verbose=0, callbacks=[cb])
     assert events["shendu.keras"] == events["keras"]
     assert events["keras"][-2] == ("batch_end", 2, (4, 2))
+
+
+# ----------------------------------------------------------------------------------- keras-io: a GAN's train_step
+LATENT = 3
+
+
+def gan_parts(lib, weights=None):
+    discriminator = lib.Sequential([lib.Input(shape=(4,)), lib.layers.Dense(6), lib.layers.LeakyReLU(0.2),
+                                    lib.layers.Dense(1)], name="discriminator")
+    generator = lib.Sequential([lib.Input(shape=(LATENT,)), lib.layers.Dense(6, activation="relu"),
+                                lib.layers.Dense(4)], name="generator")
+    if weights is not None:
+        discriminator.set_weights(weights[0])
+        generator.set_weights(weights[1])
+    return discriminator, generator
+
+
+def gan_class(lib, noise, torch_backend=False):
+    """keras-io's "DCGAN overriding train_step", tiny: compile() overridden with two optimizers and a loss,
+    the loss trackers created in compile and listed by `metrics`; the latent noise comes from `noise` so that
+    both frameworks see the same draws."""
+
+    class GAN(lib.Model):
+        def __init__(self, discriminator, generator, latent_dim):
+            super().__init__()
+            self.discriminator = discriminator
+            self.generator = generator
+            self.latent_dim = latent_dim
+            self.step = 0
+
+        def compile(self, d_optimizer, g_optimizer, loss_fn):
+            super().compile()
+            self.d_optimizer = d_optimizer
+            self.g_optimizer = g_optimizer
+            self.loss_fn = loss_fn
+            self.d_loss_metric = lib.metrics.Mean(name="d_loss")
+            self.g_loss_metric = lib.metrics.Mean(name="g_loss")
+
+        @property
+        def metrics(self):
+            return [self.d_loss_metric, self.g_loss_metric]
+
+        def call(self, images):         # Keras 3 builds a model by calling it before fit
+            return self.discriminator(images)
+
+        def train_step(self, real_images):
+            batch_size = real_images.shape[0]
+            z_d, z_g = noise[self.step, 0, :batch_size], noise[self.step, 1, :batch_size]
+            self.step += 1
+            labels = np.concatenate([np.ones((batch_size, 1)), np.zeros((batch_size, 1))]).astype("float32")
+            misleading = np.zeros((batch_size, 1), "float32")
+            if torch_backend:
+                d_loss, g_loss = self.torch_updates(real_images, z_d, z_g, labels, misleading)
+            else:
+                generated = self.generator(z_d)
+                combined = shendu.concatenate([generated, real_images], axis=0)
+                with shendu.GradientTape() as tape:
+                    d_loss = self.loss_fn(labels, self.discriminator(combined))
+                grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+                self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+                with shendu.GradientTape() as tape:
+                    g_loss = self.loss_fn(misleading, self.discriminator(self.generator(z_g)))
+                grads = tape.gradient(g_loss, self.generator.trainable_weights)
+                self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+            self.d_loss_metric.update_state(d_loss)
+            self.g_loss_metric.update_state(g_loss)
+            return {"d_loss": self.d_loss_metric.result(), "g_loss": self.g_loss_metric.result()}
+
+        def torch_updates(self, real_images, z_d, z_g, labels, misleading):
+            import torch
+            generated = self.generator(torch.tensor(z_d))
+            combined = torch.cat([generated, real_images], 0)
+            self.zero_grad()
+            d_loss = self.loss_fn(torch.tensor(labels), self.discriminator(combined))
+            d_loss.backward()
+            weights = self.discriminator.trainable_weights
+            with torch.no_grad():
+                self.d_optimizer.apply([v.value.grad for v in weights], weights)
+            self.zero_grad()
+            g_loss = self.loss_fn(torch.tensor(misleading), self.discriminator(self.generator(torch.tensor(z_g))))
+            g_loss.backward()
+            weights = self.generator.trainable_weights
+            with torch.no_grad():
+                self.g_optimizer.apply([v.value.grad for v in weights], weights)
+            return d_loss, g_loss
+
+    return GAN
+
+
+def test_gan_overriding_train_step_matches_keras(keras):
+    rng = np.random.default_rng(3)
+    images = rng.normal(size=(12, 4)).astype("float32")
+    noise = rng.normal(size=(6, 2, 8, LATENT)).astype("float32")
+    histories, weights = {}, None
+    for lib in (shendu.keras, keras):
+        discriminator, generator = gan_parts(lib, weights)
+        weights = weights or (discriminator.get_weights(), generator.get_weights())
+        gan = gan_class(lib, noise, torch_backend=lib is keras)(discriminator, generator, LATENT)
+        gan.compile(d_optimizer=lib.optimizers.Adam(learning_rate=0.01),
+                    g_optimizer=lib.optimizers.Adam(learning_rate=0.01),
+                    loss_fn=lib.losses.BinaryCrossentropy(from_logits=True))
+        histories[lib.__name__] = gan.fit(images, batch_size=8, epochs=3, shuffle=False, verbose=0).history
+        histories[lib.__name__ + " weights"] = generator.get_weights()
+    assert_histories_close(histories["shendu.keras"], histories["keras"])
+    for ours, theirs in zip(histories["shendu.keras weights"], histories["keras weights"]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
