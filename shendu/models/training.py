@@ -108,6 +108,11 @@ class Trainer:
             names += [sub.name for sub in m.metrics] if isinstance(m, CompiledMetrics) else [m.name]
         return names
 
+    @property
+    def _metric_objs(self):
+        """(output index, metric, weighted) for each metric compile() resolved (callbacks read their direction)."""
+        return list(self.compiled_metrics._entries) if self._compiled else []
+
     def reset_metrics(self):
         for m in self.metrics:
             m.reset_state()

@@ -1,0 +1,77 @@
+"""Model construction: a subclass of Model built functionally, attributes set before super().__init__(),
+keras.__version__."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import shendu
+from shendu import keras
+
+
+def test_subclass_called_with_inputs_and_outputs_is_functional_and_keeps_its_train_step():
+    """The "customizing fit" guide: class CustomModel(keras.Model) with train_step, then CustomModel(inputs, outputs)."""
+    steps = []
+
+    class CustomModel(keras.Model):
+        def train_step(self, data):
+            steps.append(len(data))
+            return super().train_step(data)
+
+    inputs = keras.Input(shape=(32,))
+    outputs = keras.layers.Dense(1)(inputs)
+    model = CustomModel(inputs, outputs)
+    assert isinstance(model, CustomModel) and isinstance(model, keras.Model)
+    assert type(model).__name__ == "CustomModel" and model.layers[1].name == outputs.node.layer.name
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    x, y = np.random.random((64, 32)), np.random.random((64, 1))
+    history = model.fit(x, y, epochs=2, verbose=0)
+    assert steps == [2] * 4 and sorted(history.history) == ["loss", "mae"]
+    assert model.predict(x[:3], verbose=0).shape == (3, 1)
+
+
+def test_subclass_with_its_own_init_may_pass_inputs_and_outputs_on():
+    class Named(keras.Model):
+        def __init__(self, inputs, outputs, tag, **kwargs):
+            self.tag = tag                          # set before super().__init__(), as Keras allows
+            super().__init__(inputs, outputs, **kwargs)
+
+    inputs = keras.Input(shape=(3,))
+    model = Named(inputs, keras.layers.Dense(2)(inputs), "v1", name="named")
+    assert model.tag == "v1" and model.name == "named" and model.output_shape == (None, 2)
+
+
+def test_subclass_taking_two_non_tensor_arguments_stays_subclassed():
+    class Pair(keras.Model):
+        def __init__(self, first, second):
+            super().__init__()
+            self.first, self.second = first, second
+
+        def call(self, x):
+            return self.second(self.first(x))
+
+    model = Pair(keras.layers.Dense(4), keras.layers.Dense(1))
+    assert model(np.ones((2, 3), "float32")).shape == (2, 1) and len(model.weights) == 4
+
+
+@pytest.mark.parametrize("base", [keras.layers.Layer, keras.Model])
+def test_attributes_set_before_super_init_are_kept_and_tracked(base):
+    class Early(base):
+        def __init__(self):
+            self.units = 3
+            self.inner = keras.layers.Dense(2)
+            self.tracker = keras.metrics.Mean(name="tracked")
+            super().__init__()
+
+        def call(self, x):
+            return self.inner(x)
+
+    layer = Early()
+    layer(np.ones((1, 4), "float32"))
+    assert layer.units == 3 and len(layer.weights) == 2
+    assert [m.name for m in layer.metrics] == ["tracked"]
+
+
+def test_keras_version_is_a_keras_3_version_string():
+    major, minor = shendu.keras.__version__.split(".")[:2]
+    assert major == "3" and minor.isdigit()
