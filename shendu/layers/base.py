@@ -285,7 +285,8 @@ class Layer:
         out = [loss for layer in layers for loss in layer._losses]
         out += [_as_scalar_loss(fn(), self) for layer in layers for fn in layer._callable_losses]
         regularizers = {id(w): reg for layer in layers for reg, w in layer._weight_regularizers}
-        out += [regularizers[id(w)](w) for w in self.trainable_weights if id(w) in regularizers]
+        if regularizers:
+            out += [regularizers[id(w)](w) for w in self.trainable_weights if id(w) in regularizers]
         return out
 
     def add_loss(self, loss) -> None:

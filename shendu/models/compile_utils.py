@@ -105,9 +105,11 @@ def targets_per_output(y, names):
 
 
 def batch_size_of(x) -> int:
-    first = next((leaf for leaf in flatten(x if not isinstance(x, dict) else list(x.values())) if leaf is not None),
-                 None)
-    return int(first.shape[0]) if first is not None and getattr(first, "shape", None) else 1
+    """The number of samples in a batch: the first axis of its first array."""
+    while isinstance(x, (list, tuple, dict)):
+        x = next(iter(x.values() if isinstance(x, dict) else x), None)
+    shape = getattr(x, "shape", None)
+    return int(shape[0]) if shape else 1
 
 
 class CompiledLoss:

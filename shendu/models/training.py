@@ -148,8 +148,7 @@ class Trainer:
 
     def _compute_loss(self, x, y, y_pred, sample_weight, training):
         """Calls ``compute_loss``, also when a subclass overrides it without the ``training`` argument."""
-        params = inspect.signature(self.compute_loss).parameters
-        if "training" in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        if _takes_training(type(self).compute_loss):
             return self.compute_loss(x, y, y_pred, sample_weight, training=training)
         return self.compute_loss(x, y, y_pred, sample_weight)
 
@@ -378,6 +377,18 @@ class Trainer:
 
     def _overrides(self, method: str) -> bool:
         return getattr(type(self), method) is not getattr(Trainer, method)
+
+
+_TAKES_TRAINING: dict = {}
+
+
+def _takes_training(fn) -> bool:
+    """Whether a compute_loss accepts ``training`` (Keras 3.3 added it); read once per function."""
+    known = _TAKES_TRAINING.get(fn)
+    if known is None:
+        params = inspect.signature(fn).parameters
+        known = _TAKES_TRAINING[fn] = "training" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+    return known
 
 
 def _step_data(x, y, sample_weight):
