@@ -314,13 +314,19 @@ class Layer:
             raise ValueError(f"add_metric(aggregation={aggregation!r}): only 'mean' (the default) is supported; "
                              "for another aggregation create a keras.metrics object and update it yourself.")
         if name is None:
-            raise ValueError("add_metric() needs a name, e.g. self.add_metric(value, name='kl').")
+            # tf.keras 2 names the value after the Metric object whose call produced it:
+            # self.add_metric(self.accuracy_metric(y, y_pred)); that metric is already updated and tracked
+            owned = [m for m in self._metrics if not isinstance(m, _AddedMetric)]
+            if len(owned) == 1:
+                return
+            raise ValueError(f"add_metric() on layer '{self.name}' needs a name, e.g. self.add_metric(value, "
+                             f"name='kl'){' (this layer owns several metrics, so none can be inferred)' if owned else ''}.")
         if isinstance(value, KerasTensor):
             raise ValueError(f"add_metric('{name}') was given a symbolic tensor; call it inside a layer's call(), "
                              "where the values are real.")
         metric = next((m for m in self._metrics if m.name == name), None)
         if metric is None:
-            metric = Mean(name=name)
+            metric = _AddedMetric(name=name)
             self._metrics.append(metric)
         metric.update_state(value.data if isinstance(value, Tensor) else value)
 
@@ -482,6 +488,10 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class _AddedMetric(Mean):
+    """The running mean that ``add_metric(value, name)`` reports."""
 
 
 def _as_scalar_loss(value, layer) -> Tensor:

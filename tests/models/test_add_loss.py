@@ -207,3 +207,63 @@ def test_add_metric_reports_its_running_mean_per_epoch():
     assert "activation_mean" in model.metrics_names
     with pytest.raises(ValueError, match="aggregation"):
         MeanActivation().add_metric(1.0, name="m", aggregation="sum")
+
+
+# ----------------------------------------------------------------------------------- keras-io: endpoint layer
+def endpoint_layer(lib, tf_keras2_add_metric):
+    """keras-io's endpoint layer pattern: the layer computes the loss with add_loss and tracks accuracy."""
+    softmax = shendu.softmax if lib is shendu.keras else lib.ops.softmax
+
+    class LogisticEndpoint(lib.layers.Layer):
+        def __init__(self, name=None):
+            super().__init__(name=name)
+            self.loss_fn = lib.losses.BinaryCrossentropy(from_logits=True)
+            self.accuracy_metric = lib.metrics.BinaryAccuracy()
+
+        def call(self, logits, targets=None, sample_weight=None):
+            if targets is not None:
+                self.add_loss(self.loss_fn(targets, logits, sample_weight))
+                if tf_keras2_add_metric:        # tf.keras 2's spelling of the same
+                    self.add_metric(self.accuracy_metric(targets, logits, sample_weight))
+                else:
+                    self.accuracy_metric.update_state(targets, logits, sample_weight)
+            return softmax(logits)
+
+    return LogisticEndpoint
+
+
+@pytest.mark.filterwarnings("ignore:You are using a softmax")     # the example's softmax over one unit
+@pytest.mark.parametrize("tf_keras2_add_metric", [False, True])
+def test_endpoint_layer_pattern_matches_keras(keras, tf_keras2_add_metric):
+    rng = np.random.default_rng(6)
+    data = {"inputs": rng.random((40, 5)).astype("float32"),
+            "targets": rng.integers(0, 2, (40, 1)).astype("float32"),
+            "sample_weight": rng.random((40, 1)).astype("float32")}
+    histories, weights = {}, None
+    for lib in (shendu.keras, keras):
+        inputs = lib.Input((5,), name="inputs")
+        logits = lib.layers.Dense(1)(inputs)
+        targets = lib.Input((1,), name="targets")
+        sample_weight = lib.Input((1,), name="sample_weight")
+        endpoint = endpoint_layer(lib, tf_keras2_add_metric and lib is shendu.keras)
+        preds = endpoint()(logits, targets, sample_weight)
+        model = lib.Model([inputs, targets, sample_weight], preds)
+        if weights is not None:
+            model.set_weights(weights)
+        weights = model.get_weights()
+        model.compile(lib.optimizers.Adam(1e-2))
+        histories[lib.__name__] = model.fit(data, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    ours, theirs = histories["shendu.keras"], histories["keras"]
+    assert sorted(ours) == sorted(theirs) == ["binary_accuracy", "loss"]
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-4, err_msg=key)
+
+
+def test_add_metric_without_a_name_needs_one_metric_to_name_it_after():
+    class TwoMetrics(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.first, self.second = keras.metrics.Mean(), keras.metrics.Sum()
+
+    with pytest.raises(ValueError, match="owns several metrics"):
+        TwoMetrics().add_metric(1.0)

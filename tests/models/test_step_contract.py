@@ -492,3 +492,70 @@ def test_gan_overriding_train_step_matches_keras(keras):
     assert_histories_close(histories["shendu.keras"], histories["keras"])
     for ours, theirs in zip(histories["shendu.keras weights"], histories["keras weights"]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------------- keras-io: trainer pattern
+def trainer_class(lib, torch_backend=False):
+    """keras-io's "trainer pattern": a Model wrapping another model, with its own loss, metric, steps."""
+
+    class MyTrainer(lib.Model):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+            self.loss_fn = lib.losses.SparseCategoricalCrossentropy()
+            self.accuracy_metric = lib.metrics.SparseCategoricalAccuracy()
+
+        @property
+        def metrics(self):
+            return [self.accuracy_metric]
+
+        def train_step(self, batch):
+            x, y = batch
+            if torch_backend:
+                import torch
+                self.zero_grad()
+                y_pred = self.model(x, training=True)
+                self.loss_fn(y, y_pred).backward()
+                weights = list(self.trainable_variables)
+                with torch.no_grad():
+                    self.optimizer.apply([v.value.grad for v in weights], weights)
+            else:
+                with shendu.GradientTape() as tape:
+                    y_pred = self.model(x, training=True)
+                    loss = self.loss_fn(y, y_pred)
+                gradients = tape.gradient(loss, self.trainable_variables)
+                self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+            for metric in self.metrics:
+                metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+        def test_step(self, batch):
+            x, y = batch
+            y_pred = self.model(x, training=False)
+            for metric in self.metrics:
+                metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+        def call(self, x):
+            return self.model(x)
+
+    return MyTrainer
+
+
+def test_trainer_pattern_matches_keras(keras):
+    rng = np.random.default_rng(7)
+    x = rng.random((40, 6)).astype("float32")
+    y = (x[:, 0] * 3).astype("int64").clip(0, 2)
+    results, weights = {}, None
+    for lib in (shendu.keras, keras):
+        inner = lib.Sequential([lib.Input(shape=(6,)), lib.layers.Dense(8, activation="relu"),
+                                lib.layers.Dense(3, activation="softmax")])
+        if weights is not None:
+            inner.set_weights(weights)
+        weights = inner.get_weights()
+        trainer = trainer_class(lib, torch_backend=lib is keras)(inner)
+        trainer.compile(optimizer=lib.optimizers.SGD(0.5))
+        history = trainer.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0, validation_data=(x, y))
+        results[lib.__name__] = (history.history, trainer.evaluate(x, y, verbose=0))
+    assert_histories_close(results["shendu.keras"][0], results["keras"][0])
+    assert results["shendu.keras"][1] == pytest.approx(results["keras"][1], rel=1e-5)
