@@ -186,6 +186,8 @@ def model_from_config(config: dict, custom_objects=None, safe_mode: bool = True,
         inner = config
         class_name = "Functional" if "input_layers" in config else "Sequential"
     custom = ctx.custom(config.get("registered_name"), class_name)
+    if custom is not None and "input_layers" in inner and "layers" in inner:
+        return _functional_from_config(inner, ctx, cls=custom)     # class CustomModel(Model) built functionally
     if custom is not None and hasattr(custom, "from_config"):
         model = custom.from_config(inner)
         _build(model, config.get("build_config"))
@@ -220,7 +222,7 @@ def _sequential_from_config(config: dict, ctx):
     return model
 
 
-def _functional_from_config(config: dict, ctx):
+def _functional_from_config(config: dict, ctx, cls=None):
     """Keras's ``functional_from_config``: create every layer, then replay the recorded calls in layer
     order, deferring a call until the tensors it needs exist."""
     from shendu.models.functional import Functional
@@ -299,4 +301,4 @@ def _functional_from_config(config: dict, ctx):
         outputs = endpoints(config["output_layers"])
     except NotYet:
         raise LoadError(f"{ctx.source}: input_layers/output_layers name a call that the config never makes.") from None
-    return Functional(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
+    return (cls or Functional)(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))

@@ -75,3 +75,23 @@ def test_attributes_set_before_super_init_are_kept_and_tracked(base):
 def test_keras_version_is_a_keras_3_version_string():
     major, minor = shendu.keras.__version__.split(".")[:2]
     assert major == "3" and minor.isdigit()
+
+
+def test_functional_subclass_saves_under_its_class_and_loads_with_it(tmp_path):
+    class TwoOptimizers(keras.Model):
+        def compile(self, extra_optimizer, **kwargs):
+            super().compile(**kwargs)
+            self.extra_optimizer = extra_optimizer
+
+    inputs = keras.Input(shape=(3,))
+    model = TwoOptimizers(inputs, keras.layers.Dense(2)(inputs))
+    model.compile("adam", optimizer="sgd", loss="mse")
+    path = str(tmp_path / "two.keras")
+    model.save(path)
+    with pytest.warns(UserWarning, match="overrides compile"):
+        loaded = keras.models.load_model(path, custom_objects={"TwoOptimizers": TwoOptimizers})
+    assert isinstance(loaded, TwoOptimizers) and not loaded.compiled
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(Exception, match="custom_objects"):
+        keras.models.load_model(path)
