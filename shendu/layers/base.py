@@ -145,8 +145,9 @@ class Layer:
                     sublayers.append(v)
         if isinstance(self.__dict__.get(key), Metric) and self.__dict__[key] is not value:
             metrics[:] = [m for m in metrics if m is not self.__dict__[key]]      # a metric attribute replaced
-        if isinstance(value, Metric) and not any(m is value for m in metrics):
-            metrics.append(value)             # Keras tracks every Metric attribute for model.metrics
+        for m in (value if isinstance(value, (list, tuple)) else [value]):
+            if isinstance(m, Metric) and not any(known is m for known in metrics):
+                metrics.append(m)             # Keras tracks every Metric attribute (or list of them) for model.metrics
         object.__setattr__(self, key, value)
 
     @property
@@ -174,6 +175,9 @@ class Layer:
     def _node_attribute(self, node_index, attribute, what, only=False):
         """The inputs/outputs (or their shapes) of this layer's ``node_index``-th call on symbolic tensors."""
         nodes = self.__dict__.get("_inbound_nodes", [])
+        if not nodes and isinstance(self.__dict__.get("output"), KerasTensor):     # an InputLayer: in = out
+            tensor = self.__dict__["output"]
+            return tuple(tensor.shape) if attribute.endswith("shapes") else tensor
         if not nodes:
             raise ValueError(f"Layer '{self.name}' has never been called on a symbolic input (keras.Input(...) or "
                              f"a layer's output), so it has no defined {what}. Call it in a functional model first, "

@@ -29,6 +29,7 @@ def test_layer_inputs_outputs_and_shapes_like_keras(keras):
         assert [tuple(t.shape) for t in model.outputs] == [(None, 2)]
     ours = mlp(shendu.keras)
     assert ours.get_layer("hidden").input_shape == (None, 5) and ours.get_layer("hidden").output_shape == (None, 4)
+    assert ours.layers[0].input is ours.layers[0].output is ours.input and ours.layers[0].input_shape == (None, 5)
 
 
 def test_a_model_from_intermediate_tensors_matches_keras(keras):
