@@ -116,7 +116,7 @@ def test_symbolic_construction_leaves_no_losses_behind():
 
 # ----------------------------------------------------------------------------------- keras-io: VAE with add_loss
 def vae_class(lib, noise):
-    """The guide's VariationalAutoEncoder (tf.keras 2, "making new layers and models via subclassing"):
+    """keras-io guides/making_new_layers_and_models_via_subclassing.py's VariationalAutoEncoder (tf.keras 2):
     the KL term is added with add_loss in call(); compile() gets only the reconstruction loss. The sampling
     noise is one fixed draw, ``noise``, so both frameworks see the same values (Keras 3 calls the model an
     extra time in fit, so a draw per call would not line up)."""
@@ -211,7 +211,8 @@ def test_add_metric_reports_its_running_mean_per_epoch():
 
 # ----------------------------------------------------------------------------------- keras-io: endpoint layer
 def endpoint_layer(lib, tf_keras2_add_metric):
-    """keras-io's endpoint layer pattern: the layer computes the loss with add_loss and tracks accuracy."""
+    """keras-io examples/keras_recipes/endpoint_layer_pattern.py: the layer computes the loss with add_loss
+    and tracks accuracy."""
     softmax = shendu.softmax if lib is shendu.keras else lib.ops.softmax
 
     class LogisticEndpoint(lib.layers.Layer):

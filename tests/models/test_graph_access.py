@@ -42,7 +42,8 @@ def test_a_model_from_intermediate_tensors_matches_keras(keras):
 
 
 def test_sequential_layers_have_outputs_for_feature_extraction(keras):
-    """The Sequential guide's feature extractor: Model(inputs=model.inputs, outputs=[l.output for l in layers])."""
+    """keras-io guides/sequential_model.py's feature extractor:
+    Model(inputs=model.inputs, outputs=[layer.output for layer in model.layers])."""
     x = np.random.default_rng(1).normal(size=(2, 6)).astype("float32")
     results, weights = [], None
     for lib in (shendu.keras, keras):
@@ -106,7 +107,7 @@ def test_get_layer_by_name_or_index_and_its_errors():
         model.get_layer()
 
 
-# ----------------------------------------------------------------------------------- keras-io: lstm_seq2seq
+# ------------------------------------------------------------------------------ keras-io: examples/nlp/lstm_seq2seq.py
 LATENT, N_ENC, N_DEC = 6, 5, 4
 
 

@@ -10,7 +10,8 @@ from shendu import keras
 
 
 def test_subclass_called_with_inputs_and_outputs_is_functional_and_keeps_its_train_step():
-    """The "customizing fit" guide: class CustomModel(keras.Model) with train_step, then CustomModel(inputs, outputs)."""
+    """keras-io guides/customizing_what_happens_in_fit.py: class CustomModel(keras.Model) with train_step,
+    then CustomModel(inputs, outputs)."""
     steps = []
 
     class CustomModel(keras.Model):

@@ -101,7 +101,7 @@ def test_unpack_x_y_sample_weight_forms_and_error():
 
 # ----------------------------------------------------------------------------------- overrides against Keras 3
 def keras3_guide_model(k):
-    """The Keras 3 "customizing fit" guide's train_step (torch backend): compute_loss, then every metric."""
+    """keras-io guides/custom_train_step_in_torch.py's train_step: compute_loss, then every metric."""
     import torch
 
     class CustomModel(k.Model):
@@ -143,7 +143,8 @@ class Keras3GuideModel(keras.Model):
 
 
 class TfKeras2GuideModel(keras.Model):
-    """tf.keras 2's guide: compiled_loss with the regularization losses, compiled_metrics, self.metrics."""
+    """keras-io guides/customizing_what_happens_in_fit.py (tf.keras 2): compiled_loss with the regularization
+    losses, compiled_metrics, self.metrics."""
 
     def train_step(self, batch):
         x, y = batch
@@ -188,7 +189,8 @@ def test_default_fit_matches_keras_with_sample_weights_and_uneven_batches(keras)
 
 
 def lower_level(lib, k_is_torch=False):
-    """The guide's "going lower-level" model: compile() with no loss; its own trackers listed by `metrics`."""
+    """keras-io guides/customizing_what_happens_in_fit.py's "going lower-level" model: compile() with no loss;
+    its own trackers listed by `metrics`."""
     loss_tracker = lib.metrics.Mean(name="loss")
     mae_metric = lib.metrics.MeanAbsoluteError(name="mae")
 
@@ -404,9 +406,9 @@ def gan_parts(lib, weights=None):
 
 
 def gan_class(lib, noise, torch_backend=False):
-    """keras-io's "DCGAN overriding train_step", tiny: compile() overridden with two optimizers and a loss,
-    the loss trackers created in compile and listed by `metrics`; the latent noise comes from `noise` so that
-    both frameworks see the same draws."""
+    """keras-io examples/generative/dcgan_overriding_train_step.py, tiny: compile() overridden with two
+    optimizers and a loss, the loss trackers created in compile and listed by `metrics`; the latent noise
+    comes from `noise` so that both frameworks see the same draws."""
 
     class GAN(lib.Model):
         def __init__(self, discriminator, generator, latent_dim):
@@ -496,7 +498,8 @@ def test_gan_overriding_train_step_matches_keras(keras):
 
 # ----------------------------------------------------------------------------------- keras-io: trainer pattern
 def trainer_class(lib, torch_backend=False):
-    """keras-io's "trainer pattern": a Model wrapping another model, with its own loss, metric, steps."""
+    """keras-io examples/keras_recipes/trainer_pattern.py: a Model wrapping another model, with its own loss,
+    metric and steps."""
 
     class MyTrainer(lib.Model):
         def __init__(self, model):
@@ -559,3 +562,64 @@ def test_trainer_pattern_matches_keras(keras):
         results[lib.__name__] = (history.history, trainer.evaluate(x, y, verbose=0))
     assert_histories_close(results["shendu.keras"][0], results["keras"][0])
     assert results["shendu.keras"][1] == pytest.approx(results["keras"][1], rel=1e-5)
+
+
+# ----------------------------------------------------------------------------------- keras-io: distillation
+def distiller_class(lib):
+    """keras-io's examples/vision/knowledge_distillation.py: compile() overridden with loss functions and a
+    temperature, compute_loss() overridden (without a `training` argument), the default train/test steps."""
+    softmax = shendu.softmax if lib is shendu.keras else lib.ops.softmax
+
+    class Distiller(lib.Model):
+        def __init__(self, student, teacher):
+            super().__init__()
+            self.teacher = teacher
+            self.student = student
+
+        def compile(self, optimizer, metrics, student_loss_fn, distillation_loss_fn, alpha=0.1, temperature=3):
+            super().compile(optimizer=optimizer, metrics=metrics)
+            self.student_loss_fn = student_loss_fn
+            self.distillation_loss_fn = distillation_loss_fn
+            self.alpha = alpha
+            self.temperature = temperature
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, allow_empty=False):
+            teacher_pred = self.teacher(x, training=False)
+            student_loss = self.student_loss_fn(y, y_pred)
+            distillation_loss = self.distillation_loss_fn(
+                softmax(teacher_pred / self.temperature, axis=1),
+                softmax(y_pred / self.temperature, axis=1)) * self.temperature ** 2
+            return self.alpha * student_loss + (1 - self.alpha) * distillation_loss
+
+        def call(self, x):
+            return self.student(x)
+
+    return Distiller
+
+
+def test_knowledge_distillation_matches_keras(keras):
+    rng = np.random.default_rng(8)
+    x = rng.random((24, 5)).astype("float32")
+    y = rng.integers(0, 3, 24)
+    results, weights = {}, None
+    for lib in (shendu.keras, keras):
+        teacher = lib.Sequential([lib.Input(shape=(5,)), lib.layers.Dense(6, activation="relu"), lib.layers.Dense(3)])
+        student = lib.Sequential([lib.Input(shape=(5,)), lib.layers.Dense(3)])
+        if weights is not None:
+            teacher.set_weights(weights[0])
+            student.set_weights(weights[1])
+        weights = teacher.get_weights(), student.get_weights()
+        # frozen here: Keras also differentiates a loss through y_true (the softened teacher output) and so
+        # moves the teacher too, which shendu's losses do not; the comparison is about the steps
+        teacher.trainable = False
+        distiller = distiller_class(lib)(student=student, teacher=teacher)
+        distiller.compile(optimizer=lib.optimizers.SGD(0.1), metrics=[lib.metrics.SparseCategoricalAccuracy()],
+                          student_loss_fn=lib.losses.SparseCategoricalCrossentropy(from_logits=True),
+                          distillation_loss_fn=lib.losses.KLDivergence(), alpha=0.1, temperature=10)
+        history = distiller.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+        results[lib.__name__] = history, distiller.evaluate(x, y, verbose=0), student.get_weights()
+    ours, theirs = results["shendu.keras"], results["keras"]
+    assert_histories_close(ours[0], theirs[0])
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-4)
+    for a, b in zip(ours[2], theirs[2]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
