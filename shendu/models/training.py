@@ -226,7 +226,7 @@ class Trainer:
                                         who="fit")
         else:
             data = adapter.IterableBatches(x, steps_per_epoch, who="fit")
-        steps = steps_per_epoch or len(data)
+        steps = steps_per_epoch or data.__len__()     # None for a generator of unknown length
         history = callbacks_module.History()
         verbose = 1 if verbose == "auto" else verbose
         cbs = list(callbacks or [])
@@ -297,7 +297,7 @@ class Trainer:
         batches = adapter.ArrayBatches(x, y, sample_weight, batch_size or 32, who="evaluate") \
             if adapter.is_array_data(x) else adapter.IterableBatches(x, steps, who="evaluate")
         cbs = list(callbacks or []) + ([callbacks_module.ProgbarLogger(verbose)] if verbose else [])
-        cb = callbacks_module.CallbackList(cbs, model=self, steps=len(batches) if steps is None else steps,
+        cb = callbacks_module.CallbackList(cbs, model=self, steps=batches.__len__() if steps is None else steps,
                                            verbose=verbose, mode="evaluate")
         logs = self._evaluate_batches(batches, cb)
         return self._format_result(logs, return_dict)
@@ -315,7 +315,7 @@ class Trainer:
             batches = adapter.IterableBatches(x if not isinstance(x, tuple) else x[0], steps, who="predict")
         verbose = 1 if verbose == "auto" else verbose
         cbs = list(callbacks or []) + ([callbacks_module.ProgbarLogger(verbose)] if verbose else [])
-        cb = callbacks_module.CallbackList(cbs, model=self, steps=len(batches) if steps is None else steps,
+        cb = callbacks_module.CallbackList(cbs, model=self, steps=batches.__len__() if steps is None else steps,
                                            verbose=verbose, mode="predict")
         cb.on_predict_begin()
         structure, parts = None, []
