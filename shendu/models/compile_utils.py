@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from shendu import backend
+from shendu import losses as losses_module
+from shendu import metrics as metrics_module
 from shendu.layers.symbolic import flatten
 from shendu.tensor import Tensor
 
@@ -82,7 +84,6 @@ def per_output(spec, names, what):
 def as_loss(identifier):
     """A Loss object for one output: names and plain functions fn(y_true, y_pred) are wrapped so that
     sample weights and the batch reduction are applied once, the same way for every loss."""
-    from shendu import losses as losses_module
     if identifier is None:
         return None
     loss = losses_module.get(identifier)
@@ -121,7 +122,6 @@ class CompiledLoss:
     """
 
     def __init__(self, loss, loss_weights, output_names, loss_tracker):
-        from shendu import metrics as metrics_module
         self.output_names = output_names
         self.loss_fns = [as_loss(spec) for spec in per_output(loss, output_names, "loss")]
         if loss_weights is None:
@@ -200,7 +200,6 @@ class CompiledMetrics:
     def build(self, ys, preds):
         """Resolve every metric; names as Keras 3 gives them: '<output>_<metric>' for several outputs, a
         repeated name numbered ('mae_1'), a weighted metric prefixed 'weighted_' only when its name is taken."""
-        from shendu import metrics as metrics_module
         multi = len(self.output_names) > 1
         used: dict[str, int] = {}
         for weighted, specs in ((False, self._specs), (True, self._weighted_specs)):
