@@ -102,11 +102,14 @@ class Trainer:
 
     @property
     def metrics_names(self):
-        """The names of the logged values in order: compile's metrics are listed one by one (tf.keras 2)."""
-        names = []
-        for m in self.metrics:
-            names += [sub.name for sub in m.metrics] if isinstance(m, CompiledMetrics) else [m.name]
-        return names
+        """The logged names as tf.keras 2 lists them: 'loss', each output's loss, compile's metrics one by one,
+        then the other metrics."""
+        metrics = self.metrics
+        compiled = [sub.name for m in metrics if isinstance(m, CompiledMetrics) for sub in m.metrics]
+        losses = [m.name for m in metrics if m is self._loss_tracker or
+                  (self._compiled and any(m is t for t in self.compiled_loss.metrics))]
+        rest = [m.name for m in metrics if not isinstance(m, CompiledMetrics) and m.name not in losses]
+        return losses + compiled + rest
 
     @property
     def _metric_objs(self):
@@ -195,8 +198,14 @@ class Trainer:
         return metric_logs if set(logs) == set(metric_logs) else logs
 
     def _flatten_metrics_in_order(self, logs):
-        """``logs`` as the list evaluate() returns: in ``metrics_names`` order, then the other keys by name."""
-        names = self.metrics_names
+        """``logs`` as the list evaluate() returns, in Keras 3's order: the metrics in ``self.metrics`` order
+        (compile's one by one, by their own names), then the remaining keys by name (with several outputs,
+        compile's metrics carry the output's name and so come here)."""
+        names = []
+        for m in self.metrics:
+            names += [sub.name for sub in m.metrics] if isinstance(m, CompiledMetrics) else [m.name]
+        if len(self._output_names()) > 1:
+            names = [n for n in names if n not in self.compiled_metrics.result()]
         values = [logs[n] for n in names if n in logs] + [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
 

@@ -623,3 +623,20 @@ def test_knowledge_distillation_matches_keras(keras):
     np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-4)
     for a, b in zip(ours[2], theirs[2]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_two_output_evaluate_lists_values_in_keras_order(keras):
+    rng = np.random.default_rng(9)
+    x, y1, y2 = rng.random((16, 3), "float32"), rng.random((16, 2), "float32"), rng.random((16, 1), "float32")
+    results, weights = {}, None
+    for lib in (shendu.keras, keras):
+        inp = lib.Input(shape=(3,))
+        model = lib.Model(inp, [lib.layers.Dense(2, name="a")(inp), lib.layers.Dense(1, name="b")(inp)])
+        if weights is not None:
+            model.set_weights(weights)
+        weights = model.get_weights()
+        model.compile("sgd", ["mse", "mae"], metrics=[["mae"], ["mse"]])
+        results[lib.__name__] = model.evaluate(x, [y1, y2], verbose=0), model.evaluate(x, [y1, y2], verbose=0,
+                                                                                      return_dict=True)
+    np.testing.assert_allclose(results["shendu.keras"][0], results["keras"][0], rtol=1e-5)
+    assert results["shendu.keras"][1] == pytest.approx(results["keras"][1], rel=1e-5)
