@@ -11,6 +11,7 @@ import contextlib
 import inspect
 import re
 import threading
+import weakref
 from collections import defaultdict
 
 import numpy as np
@@ -23,6 +24,7 @@ from shendu.metrics.base import Mean, Metric
 from shendu.tensor import Tensor
 
 _name_counts: dict[str, int] = defaultdict(int)
+_loss_holders = weakref.WeakSet()     # layers whose last call added losses: an outermost call clears them
 
 
 def unique_name(base: str) -> str:
@@ -131,6 +133,15 @@ class Layer:
         self._batch_input_shape = tuple(shape) if shape is not None else None
         self._inbound_nodes: list[Node] = []
         self._build_shape = None
+
+    # ------------------------------------------------------------ tracking
+    def __getattr__(self, key):
+        # reached only when an attribute is missing: before Layer.__init__ has run, say what to move
+        if "_own_weights" not in self.__dict__ and not key.startswith("__"):
+            raise AttributeError(f"{type(self).__name__}.{key} is not set up yet: Layer.__init__ has not run. Call "
+                                 f"super().__init__(...) first in {type(self).__name__}.__init__, before code that "
+                                 f"uses the layer (add_weight, weights, calling sublayers).")
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{key}'")
 
     # ------------------------------------------------------------ tracking
     def __setattr__(self, key, value):
@@ -306,10 +317,15 @@ class Layer:
                                  "self.add_loss(value), and use that layer in the model.")
             else:
                 self._losses.append(_as_scalar_loss(value, self))
+                _loss_holders.add(self)
 
     def _clear_losses(self) -> None:
+        if not _loss_holders:                 # the common case: no layer holds losses, nothing to walk
+            return
         for layer in [self] + self._flat_layers():
-            layer._losses = []
+            if layer._losses:
+                layer._losses.clear()
+                _loss_holders.discard(layer)
 
     def add_metric(self, value, name=None, aggregation=None) -> None:
         """tf.keras 2: report the running mean of ``value`` as metric ``name`` (in ``model.metrics``, the logs
@@ -418,6 +434,7 @@ class Layer:
         if self.activity_regularizer is not None:       # penalty per sample, as Keras divides by the batch size
             self._losses.extend(self.activity_regularizer(o) / o.shape[0] for o in flatten(outputs)
                                 if isinstance(o, Tensor))
+            _loss_holders.add(self)
         out_mask = self.compute_mask(inputs, mask)
         if out_mask is not None:
             # one mask per output when a list is returned, else the mask belongs to the first output

@@ -96,3 +96,13 @@ def test_functional_subclass_saves_under_its_class_and_loads_with_it(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     with pytest.raises(Exception, match="custom_objects"):
         keras.models.load_model(path)
+
+
+def test_using_the_layer_before_super_init_says_what_to_move():
+    class TooEarly(keras.layers.Layer):
+        def __init__(self):
+            self.kernel = self.add_weight(shape=(2, 2))
+            super().__init__()
+
+    with pytest.raises(AttributeError, match=r"Call super\(\).__init__\(...\) first in TooEarly.__init__"):
+        TooEarly()
