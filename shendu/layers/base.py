@@ -141,6 +141,8 @@ class Layer:
             raise AttributeError(f"{type(self).__name__}.{key} is not set up yet: Layer.__init__ has not run. Call "
                                  f"super().__init__(...) first in {type(self).__name__}.__init__, before code that "
                                  f"uses the layer (add_weight, weights, calling sublayers).")
+        if isinstance(getattr(type(self), key, None), (property, _GraphAttribute)):
+            return object.__getattribute__(self, key)       # let the property's own AttributeError through
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{key}'")
 
     # ------------------------------------------------------------ tracking
