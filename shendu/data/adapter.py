@@ -107,9 +107,11 @@ class IterableBatches:
         for step, batch in enumerate(source):
             if self.steps is not None and step >= self.steps:
                 break
-            if not isinstance(batch, tuple) or not 1 <= len(batch) <= 3:
-                raise ValueError(f"{self.who}: a generator must yield (x, y) or (x, y, sample_weight) tuples, "
-                                 f"got {type(batch).__name__}.")
+            if not isinstance(batch, (tuple, list)):
+                batch = (batch,)               # x alone (a GAN's images, an autoencoder's inputs), as Keras takes it
+            if not 1 <= len(batch) <= 3:
+                raise ValueError(f"{self.who}: a generator must yield x, (x, y) or (x, y, sample_weight), "
+                                 f"got a {type(batch).__name__} of {len(batch)} elements.")
             x, y, sw = (tuple(batch) + (None, None))[:3]
             yield _as_array(x), _as_array(y), _as_array(sw)
             if self.steps is not None and step + 1 >= self.steps:

@@ -640,3 +640,29 @@ def test_two_output_evaluate_lists_values_in_keras_order(keras):
                                                                                       return_dict=True)
     np.testing.assert_allclose(results["shendu.keras"][0], results["keras"][0], rtol=1e-5)
     assert results["shendu.keras"][1] == pytest.approx(results["keras"][1], rel=1e-5)
+
+
+def test_a_generator_or_pydataset_of_inputs_alone_feeds_a_custom_train_step():
+    images = np.random.default_rng(10).random((12, 4)).astype("float32")
+    seen = []
+
+    class Unsupervised(keras.Model):
+        def train_step(self, batch):
+            seen.append(tuple(batch.shape))
+            return {"mean": shendu.mean(batch)}
+
+    class Images(keras.utils.PyDataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, index):
+            return images[4 * index:4 * index + 4]
+
+    model = build(keras, Unsupervised)
+    model.compile()
+    model.fit((images[i:i + 6] for i in (0, 6)), steps_per_epoch=2, verbose=0)
+    history = model.fit(Images(), epochs=1, verbose=0).history
+    assert seen == [(6, 4), (6, 4), (4, 4), (4, 4), (4, 4)]
+    assert history["mean"][0] == pytest.approx(float(images[8:].mean()), rel=1e-6)
+    with pytest.raises(ValueError, match="a tuple of 4 elements"):
+        model.fit(iter([(images, images, images, images)]), verbose=0)
