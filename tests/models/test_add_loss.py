@@ -268,3 +268,18 @@ def test_add_metric_without_a_name_needs_one_metric_to_name_it_after():
 
     with pytest.raises(ValueError, match="owns several metrics"):
         TwoMetrics().add_metric(1.0)
+
+
+def test_activity_regularization_layer_matches_keras(keras):
+    x = np.random.default_rng(11).normal(size=(5, 3)).astype("float32")
+    values = []
+    for lib in (shendu.keras, keras):
+        layer = lib.layers.ActivityRegularization(l1=0.01, l2=0.1)
+        np.testing.assert_allclose(np.asarray(layer(x)), x)
+        values.append(float(np.asarray(layer.losses[0])))
+        config = layer.get_config()
+        assert "activity_regularizer" not in config and (config["l1"], config["l2"]) == (0.01, 0.1)
+    assert values[0] == pytest.approx(values[1], rel=1e-5)
+    clone = keras.layers.ActivityRegularization.from_config(      # shendu's config loads in Keras 3
+        shendu.keras.layers.ActivityRegularization(l1=0.5).get_config())
+    assert clone.l1 == 0.5
