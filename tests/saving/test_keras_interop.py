@@ -150,7 +150,8 @@ NEEDS = {"mlp": ["Dense"], "shared_functional": ["Dense", "Concatenate"], "branc
          "Masking": ["Masking", "LSTM"], "GRUCell": ["RNN", "GRUCell"],
          "SimpleRNNCell": ["RNN", "SimpleRNNCell"], "GaussianNoise": ["GaussianNoise", "Dense"],
          "GaussianDropout": ["GaussianDropout", "Dense"],
-         "ActivityRegularization": ["ActivityRegularization", "Dense"], "SpatialDropout1D": ["SpatialDropout1D", "Flatten"],
+         "ActivityRegularization": ["ActivityRegularization", "Dense"],
+         "SpatialDropout1D": ["SpatialDropout1D", "Flatten"],
          "Rescaling_per_channel": ["Rescaling"], "Normalization_given": ["Normalization"]}
 # the base class; in every row; tested with custom_objects below; Keras 3's needs TensorFlow (shendu's
 # vocabulary asset is tested in test_saving.py)
