@@ -283,3 +283,14 @@ def test_activity_regularization_layer_matches_keras(keras):
     clone = keras.layers.ActivityRegularization.from_config(      # shendu's config loads in Keras 3
         shendu.keras.layers.ActivityRegularization(l1=0.5).get_config())
     assert clone.l1 == 0.5
+
+
+def test_add_loss_takes_a_list_and_sums_a_non_scalar_value():
+    class Several(keras.layers.Layer):
+        def call(self, x):
+            self.add_loss([shendu.sum(x), x * 0.5])
+            return x
+
+    layer = Several()
+    layer(np.ones((2, 3), "float32"))
+    assert [float(v.numpy()) for v in layer.losses] == [6.0, 3.0]

@@ -106,3 +106,27 @@ def test_using_the_layer_before_super_init_says_what_to_move():
 
     with pytest.raises(AttributeError, match=r"Call super\(\).__init__\(...\) first in TooEarly.__init__"):
         TooEarly()
+
+
+def test_a_replaced_metric_attribute_is_no_longer_listed():
+    class Tracked(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.tracker = keras.metrics.Mean(name="first")
+            self.tracker = keras.metrics.Mean(name="second")
+
+    assert [m.name for m in Tracked().metrics] == ["second"]
+
+
+def test_predict_keeps_the_structure_of_the_outputs():
+    class TwoHeads(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = keras.layers.Dense(2), keras.layers.Dense(1)
+
+        def call(self, x):
+            return {"a": self.a(x)}, self.b(x)
+
+    out = TwoHeads().predict(np.ones((5, 3), "float32"), batch_size=2, verbose=0)
+    assert isinstance(out, tuple) and set(out[0]) == {"a"}
+    assert out[0]["a"].shape == (5, 2) and out[1].shape == (5, 1)
