@@ -177,3 +177,32 @@ def test_seq2seq_inference_models_rebuilt_from_the_trained_model_match_keras(ker
     reloaded = shendu.keras.models.load_model(path)
     np.testing.assert_allclose(decode(*inference_models(shendu.keras, reloaded), x_enc[:3]), decoded,
                                rtol=1e-5, atol=1e-6)
+
+
+def test_grad_cam_model_from_an_inner_layer_output_matches_keras(keras):
+    """keras-io examples/vision/grad_cam.py: a model returning (last conv output, predictions), and the
+    gradient of one class score with respect to that conv output."""
+    import torch
+    img = np.random.default_rng(12).random((1, 8, 8, 3)).astype("float32")
+    grads, weights = [], None
+    for lib in (shendu.keras, keras):
+        inp = lib.Input(shape=(8, 8, 3))
+        x = lib.layers.Conv2D(4, 3, activation="relu", name="last_conv")(inp)
+        out = lib.layers.Dense(3, activation="softmax")(lib.layers.GlobalAveragePooling2D()(x))
+        model = lib.Model(inp, out)
+        if weights is not None:
+            model.set_weights(weights)
+        weights = model.get_weights()
+        grad_model = lib.Model(model.inputs, [model.get_layer("last_conv").output, model.output])
+        if lib is shendu.keras:
+            with shendu.GradientTape() as tape:
+                conv_output, preds = grad_model(img)
+                class_channel = preds[:, 1]
+            grads.append(tape.gradient(class_channel, conv_output).numpy())
+        else:
+            conv_output, preds = grad_model(torch.tensor(img))
+            conv_output.retain_grad()
+            preds[:, 1].sum().backward()
+            grads.append(conv_output.grad.numpy())
+    assert grads[0].shape == (1, 6, 6, 4)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-7)
