@@ -8,7 +8,6 @@ import pytest
 
 import shendu
 from shendu import keras
-from shendu.keras import layers
 
 
 def data(n=20):
