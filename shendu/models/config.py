@@ -18,8 +18,11 @@ from shendu.layers.symbolic import KerasTensor, flatten, map_structure
 
 # ----------------------------------------------------------------------------------- Keras's layer order
 
-def _producer(t: KerasTensor):
-    """(layer, node) that made ``t``; an Input's "node" is its InputLayer."""
+def _producer(t: KerasTensor, clones=None):
+    """(layer, node) that made ``t``; an Input's "node" is its InputLayer, and so is that of a layer output
+    a model takes as an input (``clones``: the model's InputLayers for those, by tensor id)."""
+    if clones and id(t) in clones:
+        return clones[id(t)], clones[id(t)]
     if t.node is None:
         layer = t.__dict__.get("input_layer")
         if layer is None:
@@ -39,11 +42,12 @@ def keras_layer_order(model) -> list:
     if not isinstance(model, Functional):
         return list(model.layers)
     finished, ordered, op_index, layer_of = set(), [], {}, {}
+    clones = model.__dict__.get("_input_clones")
     for out in model.outputs:
         stack = [(out, False)]
         while stack:
             t, done = stack.pop()
-            layer, node = _producer(t)
+            layer, node = _producer(t, clones)
             if done:
                 if id(node) not in finished:
                     finished.add(id(node))
@@ -65,11 +69,11 @@ def keras_layer_order(model) -> list:
         node_depth[id(node)] = depth
         if node is not layer:
             for x in node.inputs:
-                parent = _producer(x)[1]
+                parent = _producer(x, clones)[1]
                 if id(parent) in in_graph:
                     node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
     for t in model.inputs:                            # inputs the outputs do not use still belong
-        layer = _producer(t)[0]
+        layer = _producer(t, clones)[0]
         if id(layer) not in layer_depth:
             layer_depth[id(layer)] = 0
             op_index[id(layer)] = -1
@@ -127,8 +131,10 @@ def functional_config(model) -> dict:
                 new_index[id(node)] = kept
                 kept += 1
 
+    clones = model.__dict__.get("_input_clones")
+
     def history(t: KerasTensor) -> list:
-        layer, node = _producer(t)
+        layer, node = _producer(t, clones)
         if node is layer:
             return [layer.name, 0, 0]
         return [layer.name, new_index[id(node)], t.index]
@@ -137,7 +143,7 @@ def functional_config(model) -> dict:
         # Keras still numbers a nested functional model's calls from 1 here (tf.keras gave it an inner
         # node 0), though not inside "args"; its loader subtracts the 1 again
         name, index, tensor_index = history(t)
-        return [name, index + 1 if isinstance(_producer(t)[0], Functional) else index, tensor_index]
+        return [name, index + 1 if isinstance(_producer(t, clones)[0], Functional) else index, tensor_index]
 
     def tensor_entry(x):
         if isinstance(x, KerasTensor):

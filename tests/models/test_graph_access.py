@@ -206,3 +206,24 @@ def test_grad_cam_model_from_an_inner_layer_output_matches_keras(keras):
             grads.append(conv_output.grad.numpy())
     assert grads[0].shape == (1, 6, 6, 4)
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-7)
+
+
+def test_a_layer_output_can_be_a_new_models_input_like_keras(keras, tmp_path):
+    """Keras 3 accepts an intermediate tensor as a model input (it gets an InputLayer of its own)."""
+    x = np.random.default_rng(13).normal(size=(3, 4)).astype("float32")
+    results = []
+    for lib in (shendu.keras, keras):
+        model = mlp(lib)
+        if results:
+            model.set_weights(results[0][0].get_weights())
+        head = lib.Model(model.get_layer("hidden").output, model.output)
+        assert [type(l).__name__ for l in head.layers] == ["InputLayer", "Dense"]
+        results.append((model, head.predict(x, verbose=0), head.count_params()))
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-5, atol=1e-6)
+    assert results[0][2] == results[1][2] == 10
+    ours = results[0][0]
+    head = shendu.keras.Model(ours.get_layer("hidden").output, ours.output)
+    path = str(tmp_path / "head.keras")
+    head.save(path)
+    np.testing.assert_allclose(shendu.keras.models.load_model(path).predict(x, verbose=0), results[0][1], rtol=1e-6)
+    assert len(ours.predict(np.ones((2, 5), "float32"), verbose=0)) == 2        # the full model is unchanged
