@@ -178,10 +178,12 @@ def _listify(structure):
 
 # ----------------------------------------------------------------------------------- from config
 
-def model_from_config(config: dict, custom_objects=None, safe_mode: bool = True, source: str = "the config"):
+def model_from_config(config: dict, custom_objects=None, safe_mode: bool = True, source: str = "the config",
+                      cls=None):
     """Rebuild a Sequential or Functional model from Keras 3's config (the whole ``{"class_name",
     "config"}`` dict, or the inner ``config`` alone). Layers come from shendu's registry or
-    ``custom_objects``; nothing named in the config is imported or executed."""
+    ``custom_objects``; nothing named in the config is imported or executed. ``cls``: the Model subclass a
+    functional config is rebuilt as (``CustomModel.from_config``)."""
     from shendu.saving.config import Context, LoadError
     ctx = custom_objects if isinstance(custom_objects, Context) else Context(custom_objects, safe_mode, source)
     if not isinstance(config, dict):
@@ -191,7 +193,7 @@ def model_from_config(config: dict, custom_objects=None, safe_mode: bool = True,
     else:
         inner = config
         class_name = "Functional" if "input_layers" in config else "Sequential"
-    custom = ctx.custom(config.get("registered_name"), class_name)
+    custom = cls or ctx.custom(config.get("registered_name"), class_name)
     if custom is not None and "input_layers" in inner and "layers" in inner:
         return _functional_from_config(inner, ctx, cls=custom)     # class CustomModel(Model) built functionally
     if custom is not None and hasattr(custom, "from_config"):

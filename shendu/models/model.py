@@ -8,6 +8,7 @@ from __future__ import annotations
 import warnings
 
 from shendu.layers.base import Layer
+from shendu.models.config import model_from_config
 from shendu.models.training import Trainer
 
 
@@ -71,6 +72,18 @@ class Model(Trainer, Layer):
 
     def get_config(self):
         return Layer.get_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A model from ``get_config()``: ``keras.Model.from_config(model.get_config())`` rebuilds a functional
+        model (a subclass built functionally gets its own class back), ``Sequential.from_config`` a
+        Sequential; a subclassed model's config holds its constructor arguments."""
+        if isinstance(config, dict) and "layers" in config:
+            user_class = cls.__dict__.get("_functional_base", cls)
+            own = user_class.__module__.startswith("shendu.")        # Model, Functional, Sequential
+            return model_from_config(config, custom_objects,
+                                     cls=None if own or "input_layers" not in config else user_class)
+        return super().from_config(config)
 
     def get_layer(self, name=None, index=None):
         """A layer by ``name`` or by ``index`` in ``model.layers``."""

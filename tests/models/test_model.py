@@ -130,3 +130,22 @@ def test_predict_keeps_the_structure_of_the_outputs():
     out = TwoHeads().predict(np.ones((5, 3), "float32"), batch_size=2, verbose=0)
     assert isinstance(out, tuple) and set(out[0]) == {"a"}
     assert out[0]["a"].shape == (5, 2) and out[1].shape == (5, 1)
+
+
+def test_model_from_config_rebuilds_functional_sequential_and_functional_subclasses(keras):
+    x = np.ones((2, 4), "float32")
+    for lib in (shendu.keras, keras):
+        inputs = lib.Input(shape=(4,))
+        model = lib.Model(inputs, lib.layers.Dense(2)(inputs))
+        rebuilt = lib.Model.from_config(model.get_config())
+        assert tuple(rebuilt.output.shape) == (None, 2)
+        sequential = lib.Sequential([lib.Input(shape=(4,)), lib.layers.Dense(3)])
+        assert lib.Sequential.from_config(sequential.get_config()).predict(x, verbose=0).shape == (2, 3)
+
+    class Custom(shendu.keras.Model):
+        pass
+
+    inputs = shendu.keras.Input(shape=(4,))
+    custom = Custom(inputs, shendu.keras.layers.Dense(5)(inputs))
+    again = Custom.from_config(custom.get_config())
+    assert isinstance(again, Custom) and again.predict(x, verbose=0).shape == (2, 5)
