@@ -11,7 +11,6 @@ import contextlib
 import inspect
 import re
 import threading
-import weakref
 from collections import defaultdict
 
 import numpy as np
@@ -20,11 +19,11 @@ from shendu import autograd, backend
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.symbolic import KerasTensor, Node, flatten, is_symbolic, map_structure
-from shendu.metrics.base import Mean, Metric
+from shendu.layers.tracking import GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders
+from shendu.metrics.base import Metric
 from shendu.tensor import Tensor
 
 _name_counts: dict[str, int] = defaultdict(int)
-_loss_holders = weakref.WeakSet()     # layers whose last call added losses: an outermost call clears them
 
 
 def unique_name(base: str) -> str:
@@ -75,32 +74,7 @@ def as_input(x):
     return Tensor._wrap(backend.asarray(x), False)
 
 
-class _GraphAttribute:
-    """``layer.input`` / ``output`` / ``input_shape`` / ``output_shape``: read from the layer's symbolic calls,
-    unless the layer sets the attribute itself (an InputLayer holds its tensor, Lambda its output_shape)."""
-
-    def __init__(self, node_attribute, what):
-        self.node_attribute, self.what = node_attribute, what
-
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __get__(self, layer, owner=None):
-        if layer is None:
-            return self
-        if self.name in layer.__dict__:
-            return layer.__dict__[self.name]
-        return layer._node_attribute(0, self.node_attribute, self.what, only=True)
-
-    def __set__(self, layer, value):
-        layer.__dict__[self.name] = value
-
-
-def _shapes(structure):
-    return map_structure(lambda t: tuple(t.shape) if hasattr(t, "shape") else None, structure)
-
-
-class Layer:
+class Layer(GraphAccess, LossesAndMetrics):
     """Base class of all layers (see the module docstring for the life cycle)."""
 
     _ALLOWED_KWARGS = {"input_shape", "batch_input_shape", "batch_size", "input_dim", "weights",
@@ -141,7 +115,7 @@ class Layer:
             raise AttributeError(f"{type(self).__name__}.{key} is not set up yet: Layer.__init__ has not run. Call "
                                  f"super().__init__(...) first in {type(self).__name__}.__init__, before code that "
                                  f"uses the layer (add_weight, weights, calling sublayers).")
-        if isinstance(getattr(type(self), key, None), (property, _GraphAttribute)):
+        if isinstance(getattr(type(self), key, None), (property, GraphAttribute)):
             return object.__getattribute__(self, key)       # let the property's own AttributeError through
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{key}'")
 
@@ -178,45 +152,6 @@ class Layer:
             out.append(layer)
             stack.extend(reversed(layer._sublayers))
         return out
-
-    # ------------------------------------------------------------ graph access
-    input = _GraphAttribute("input_tensors", "input")
-    output = _GraphAttribute("output_tensors", "output")
-    input_shape = _GraphAttribute("input_shapes", "input_shape")
-    output_shape = _GraphAttribute("output_shapes", "output_shape")
-
-    def _node_attribute(self, node_index, attribute, what, only=False):
-        """The inputs/outputs (or their shapes) of this layer's ``node_index``-th call on symbolic tensors."""
-        nodes = self.__dict__.get("_inbound_nodes", [])
-        if not nodes and isinstance(self.__dict__.get("output"), KerasTensor):     # an InputLayer: in = out
-            tensor = self.__dict__["output"]
-            return tuple(tensor.shape) if attribute.endswith("shapes") else tensor
-        if not nodes:
-            raise ValueError(f"Layer '{self.name}' has never been called on a symbolic input (keras.Input(...) or "
-                             f"a layer's output), so it has no defined {what}. Call it in a functional model first, "
-                             f"e.g. y = layer(keras.Input(shape=...)).")
-        if only and len(nodes) > 1:
-            raise AttributeError(f"Layer '{self.name}' has multiple inbound nodes ({len(nodes)} symbolic calls), "
-                                 f"hence the notion of \"layer {what}\" is ill-defined. Use "
-                                 f"`get_{what}_at(node_index)` instead.")
-        if not 0 <= node_index < len(nodes):
-            raise ValueError(f"Layer '{self.name}' has {len(nodes)} inbound node(s); node_index {node_index} is out "
-                             f"of range.")
-        node = nodes[node_index]
-        values = node.args[0] if attribute.startswith("input") else node.outputs
-        return _shapes(values) if attribute.endswith("shapes") else values
-
-    def get_input_at(self, node_index):
-        return self._node_attribute(node_index, "input_tensors", "input")
-
-    def get_output_at(self, node_index):
-        return self._node_attribute(node_index, "output_tensors", "output")
-
-    def get_input_shape_at(self, node_index):
-        return self._node_attribute(node_index, "input_shapes", "input_shape")
-
-    def get_output_shape_at(self, node_index):
-        return self._node_attribute(node_index, "output_shapes", "output_shape")
 
     # ------------------------------------------------------------ weights
     def add_weight(self, name=None, shape=(), initializer=None, dtype=None, trainable=True, regularizer=None,
@@ -293,76 +228,6 @@ class Layer:
     def count_params(self) -> int:
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
-    @property
-    def losses(self) -> list[Tensor]:
-        """Scalar losses to add to the training loss, as Keras lists them: the ``add_loss`` values of the last
-        call (activity regularizers included), this layer's then its sublayers', then the penalties of the
-        weight regularizers on the current trainable weights."""
-        layers = [self] + self._flat_layers()
-        out = [loss for layer in layers for loss in layer._losses]
-        out += [_as_scalar_loss(fn(), self) for layer in layers for fn in layer._callable_losses]
-        regularizers = {id(w): reg for layer in layers for reg, w in layer._weight_regularizers}
-        if regularizers:
-            out += [regularizers[id(w)](w) for w in self.trainable_weights if id(w) in regularizers]
-        return out
-
-    def add_loss(self, loss) -> None:
-        """Add a loss to the training loss: ``self.add_loss(value)`` inside ``call`` (a scalar Tensor, or a
-        list of them; kept until the next outermost call), or ``layer.add_loss(lambda: value)`` anywhere
-        (tf.keras 2: a zero-argument function, evaluated each time ``losses`` is read)."""
-        for value in loss if isinstance(loss, (list, tuple)) else [loss]:
-            if callable(value) and not isinstance(value, Tensor):
-                self._callable_losses.append(value)
-            elif isinstance(value, KerasTensor):
-                raise ValueError(f"add_loss() on layer '{self.name}' was given a symbolic tensor {value!r}. Losses "
-                                 "are computed on real values: write a layer whose call() computes the value and calls "
-                                 "self.add_loss(value), and use that layer in the model.")
-            else:
-                self._losses.append(_as_scalar_loss(value, self))
-                _loss_holders.add(self)
-
-    def _clear_losses(self) -> None:
-        if not _loss_holders:                 # the common case: no layer holds losses, nothing to walk
-            return
-        for layer in [self] + self._flat_layers():
-            if layer._losses:
-                layer._losses.clear()
-                _loss_holders.discard(layer)
-
-    def add_metric(self, value, name=None, aggregation=None) -> None:
-        """tf.keras 2: report the running mean of ``value`` as metric ``name`` (in ``model.metrics``, the logs
-        and the History); call it inside ``call``."""
-        if aggregation not in (None, "mean"):
-            raise ValueError(f"add_metric(aggregation={aggregation!r}): only 'mean' (the default) is supported; "
-                             "for another aggregation create a keras.metrics object and update it yourself.")
-        if name is None:
-            # tf.keras 2 names the value after the Metric object whose call produced it:
-            # self.add_metric(self.accuracy_metric(y, y_pred)); that metric is already updated and tracked
-            owned = [m for m in self._metrics if not isinstance(m, _AddedMetric)]
-            if len(owned) == 1:
-                return
-            raise ValueError(f"add_metric() on layer '{self.name}' needs a name, e.g. self.add_metric(value, "
-                             f"name='kl'){' (this layer owns several metrics, so none can be inferred)' if owned else ''}.")
-        if isinstance(value, KerasTensor):
-            raise ValueError(f"add_metric('{name}') was given a symbolic tensor; call it inside a layer's call(), "
-                             "where the values are real.")
-        metric = next((m for m in self._metrics if m.name == name), None)
-        if metric is None:
-            metric = _AddedMetric(name=name)
-            self._metrics.append(metric)
-        metric.update_state(value.data if isinstance(value, Tensor) else value)
-
-    @property
-    def metrics(self) -> list:
-        """Metric objects this layer owns (attributes and ``add_metric``), then its sublayers', each once."""
-        out, seen = [], set()
-        for layer in [self] + self._flat_layers():
-            for m in layer._metrics:
-                if id(m) not in seen:
-                    seen.add(id(m))
-                    out.append(m)
-        return out
-
     # ------------------------------------------------------------ life cycle
     def build(self, input_shape) -> None:
         """Create the weights from the input shape (batch axis included, as None)."""
@@ -436,7 +301,7 @@ class Layer:
         if self.activity_regularizer is not None:       # penalty per sample, as Keras divides by the batch size
             self._losses.extend(self.activity_regularizer(o) / o.shape[0] for o in flatten(outputs)
                                 if isinstance(o, Tensor))
-            _loss_holders.add(self)
+            loss_holders.add(self)
         out_mask = self.compute_mask(inputs, mask)
         if out_mask is not None:
             # one mask per output when a list is returned, else the mask belongs to the first output
@@ -511,21 +376,6 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
-
-
-class _AddedMetric(Mean):
-    """The running mean that ``add_metric(value, name)`` reports."""
-
-
-def _as_scalar_loss(value, layer) -> Tensor:
-    """A loss value as a scalar Tensor (Keras sums a non-scalar one)."""
-    if not isinstance(value, Tensor):
-        try:
-            value = Tensor._wrap(backend.asarray(np.asarray(value, dtype=backend.floatx)), False)
-        except (TypeError, ValueError):
-            raise TypeError(f"add_loss() on layer '{layer.name}' expects a scalar Tensor or number (or a zero-argument "
-                            f"function returning one), got {type(value).__name__}.") from None
-    return value if value.ndim == 0 else value.sum()
 
 
 def _unique(tensors):
