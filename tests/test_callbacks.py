@@ -715,3 +715,19 @@ def test_fit_backup_and_restore_reloads_the_last_backup(tmp_path, regression):
         np.testing.assert_array_equal(got, want)
     assert history.epoch == [2]                      # resumed after the two finished epochs
     assert not os.path.exists(backup)
+
+
+def test_progress_lines_for_predict_and_evaluate_on_a_generator_of_unknown_length(capsys):
+    from shendu import keras
+
+    def batches():
+        for _ in range(3):
+            yield np.ones((4, 3), "float32"), np.ones((4, 2), "float32")
+
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    assert model.predict(batches(), verbose=1).shape == (12, 2)
+    model.evaluate(batches(), verbose=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("3/3 - ") and lines[0].endswith("/step")
+    assert lines[1].startswith("3/3 - ") and "loss: " in lines[1]

@@ -94,10 +94,27 @@ class ProgbarLogger(Callback):
 
     def on_test_begin(self, logs=None):
         self._test_start = time.perf_counter()
+        self._tested = 0
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._tested = batch + 1
+
+    def on_predict_begin(self, logs=None):
+        self._test_start = time.perf_counter()
+        self._predicted = 0
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._predicted = batch + 1
+
+    def on_predict_end(self, logs=None):
+        steps = self.params.get("steps") or self._predicted
+        elapsed = time.perf_counter() - self._test_start
+        print(f"{steps}/{steps} - {elapsed:.0f}s - {_format_step_time(elapsed / max(steps or 1, 1))}",
+              file=self._out(), flush=True)
 
     def on_test_end(self, logs=None):
         if self.params.get("mode") == "evaluate" and logs:
-            steps = self.params.get("steps")
+            steps = self.params.get("steps") or self._tested
             elapsed = time.perf_counter() - self._test_start
             per_step = _format_step_time(elapsed / max(steps or 1, 1))
             print(f"{steps}/{steps} - {elapsed:.0f}s - {per_step} - {format_logs(logs)}", file=self._out(),

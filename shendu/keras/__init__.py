@@ -6,7 +6,11 @@ from shendu.keras import (activations, applications, backend, callbacks, dataset
 from shendu.layers import Input, InputSpec
 from shendu.layers.symbolic import KerasTensor
 from shendu.models import Model, Sequential
+from shendu.saving.keras_file import KERAS_VERSION
 from shendu.tape import GradientTape
+
+# the Keras 3 release whose API and file format this facade follows; shendu's own is shendu.__version__
+__version__ = KERAS_VERSION
 
 __all__ = ["Input", "InputSpec", "KerasTensor", "Model", "Sequential", "GradientTape", "activations", "applications",
            "backend", "callbacks", "datasets", "dtype_policies", "initializers", "layers", "losses", "metrics", "models",

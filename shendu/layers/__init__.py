@@ -20,7 +20,8 @@ from shendu.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
 from shendu.layers.wrappers import Bidirectional, RepeatVector, TimeDistributed
 from shendu.layers.text_vectorization import TextVectorization
 from shendu.layers.core import PReLU
-from shendu.layers.regularization import GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
+from shendu.layers.regularization import (ActivityRegularization, GaussianDropout, GaussianNoise, SpatialDropout1D,
+                                         SpatialDropout2D)
 from shendu.layers.reshaping import Cropping1D, Permute, UpSampling1D, ZeroPadding1D
 from shendu.layers.merging import Dot, dot
 from shendu.layers.preprocessing import Normalization, Rescaling

@@ -43,6 +43,8 @@ from shendu.layers.dtype_policy import DTypePolicy
 from shendu.layers.input_spec import check_input_spec
 from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_symbolic, map_shapes, map_structure,
                                     merge_shapes, standardize_shape, trial_dtype, trial_shape, without_trial_sizes)
+from shendu.layers.tracking import GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders
+from shendu.metrics.base import Metric
 from shendu.tensor import Tensor
 from shendu.variable import Variable
 
@@ -71,6 +73,7 @@ class _CallContext(threading.local):
     # during a dry run: {id(layer): (layer, {run: input shapes})} for the sublayers the run builds
     dry_run_builds = None
     dry_run_index = 0
+    depth = 0          # how many layer calls are open: 0 means the next call is an outermost one
 
 
 _context = _CallContext()
@@ -113,7 +116,7 @@ def as_input(x):
     return Tensor._wrap(backend.asarray(x), False)
 
 
-class Layer:
+class Layer(GraphAccess, LossesAndMetrics):
     """Base class of all layers (see the module docstring for the life cycle)."""
 
     _ALLOWED_KWARGS = {"input_shape", "batch_input_shape", "batch_size", "input_dim", "weights",
@@ -127,7 +130,9 @@ class Layer:
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {sorted(unknown)}. "
                             f"Check the spelling against the layer's documented arguments.")
-        object.__setattr__(self, "_sublayers", [])
+        # a subclass may assign attributes (even sublayers and metrics) before calling super().__init__()
+        self.__dict__.setdefault("_sublayers", [])
+        self.__dict__.setdefault("_metrics", [])
         self.name = name or unique_name(snake_case(type(self).__name__))
         self._trainable = trainable
         self.dtype = _dtype_name(dtype)
@@ -135,7 +140,8 @@ class Layer:
         self.supports_masking = False
         self._own_weights: list[Tensor] = []
         self._weight_regularizers: list = []
-        self._activity_losses: list = []
+        self._losses: list = []              # add_loss values of the last call, cleared at each outermost call
+        self._callable_losses: list = []     # add_loss(zero-argument function): evaluated whenever losses is read
         self.activity_regularizer = regularizers_module.get(kwargs.get("activity_regularizer"))
         self._initial_weights = kwargs.get("weights")
         shape = kwargs.get("batch_input_shape")
@@ -155,17 +161,35 @@ class Layer:
             cls.build = _marking_built(build)
 
     # ------------------------------------------------------------ tracking
+    def __getattr__(self, key):
+        # reached only when an attribute is missing: before Layer.__init__ has run, say what to move
+        if "_own_weights" not in self.__dict__ and not key.startswith("__"):
+            raise AttributeError(f"{type(self).__name__}.{key} is not set up yet: Layer.__init__ has not run. Call "
+                                 f"super().__init__(...) first in {type(self).__name__}.__init__, before code that "
+                                 f"uses the layer (add_weight, weights, calling sublayers).")
+        if isinstance(getattr(type(self), key, None), (property, GraphAttribute)):
+            return object.__getattribute__(self, key)       # let the property's own AttributeError through
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{key}'")
+
+    # ------------------------------------------------------------ tracking
     def __setattr__(self, key, value):
-        if isinstance(value, Layer) and not key.startswith("_") and value not in self.__dict__.get("_sublayers", ()):
-            self.__dict__["_sublayers"].append(value)
+        sublayers = self.__dict__.setdefault("_sublayers", [])
+        metrics = self.__dict__.setdefault("_metrics", [])
+        if isinstance(value, Layer) and not key.startswith("_") and value not in sublayers:
+            sublayers.append(value)
         elif isinstance(value, (list, tuple)) and not key.startswith("_") and value and all(
                 isinstance(v, Layer) for v in value):
             for v in value:
-                if v not in self.__dict__["_sublayers"]:
-                    self.__dict__["_sublayers"].append(v)
+                if v not in sublayers:
+                    sublayers.append(v)
         elif isinstance(value, Variable) and "_own_weights" in self.__dict__ and all(   # self.w = tf.Variable(...)
                 value is not w for w in self._own_weights):
             self._own_weights.append(value)
+        if isinstance(self.__dict__.get(key), Metric) and self.__dict__[key] is not value:
+            metrics[:] = [m for m in metrics if m is not self.__dict__[key]]      # a metric attribute replaced
+        for m in (value if isinstance(value, (list, tuple)) else [value]):
+            if isinstance(m, Metric) and not any(known is m for known in metrics):
+                metrics.append(m)             # Keras tracks every Metric attribute (or list of them) for model.metrics
         object.__setattr__(self, key, value)
 
     @property
@@ -302,15 +326,6 @@ class Layer:
     def count_params(self) -> int:
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
-    @property
-    def losses(self) -> list[Tensor]:
-        """Regularization penalties: weight penalties (on the current weights) and the last call's activity ones."""
-        out = []
-        for layer in [self] + self._flat_layers():
-            out.extend(reg(w) for reg, w in layer._weight_regularizers)
-            out.extend(layer._activity_losses)
-        return out
-
     # ------------------------------------------------------------ life cycle
     def build(self, input_shape) -> None:
         """Create the weights from the input shape (symbolic inputs: their batch size or None; real ones: None)."""
@@ -371,7 +386,6 @@ class Layer:
         symbols = [t for t in flatten((inputs, args, kwargs)) if isinstance(t, KerasTensor)]
         unknown = any(d is None for t in symbols for d in t.shape)
         runs = []
-        saved_losses = self._activity_losses
         outer = (_context.dry_run_builds, _context.dry_run_index)
         _context.dry_run_builds = {}
         try:
@@ -384,7 +398,9 @@ class Layer:
             built = _context.dry_run_builds
         finally:
             _context.dry_run_builds, _context.dry_run_index = outer
-        self._activity_losses = saved_losses
+        self._clear_losses()          # the dry runs' add_loss values are not losses of any real batch
+        for m in self.metrics:        # nor are their add_metric values
+            m.reset_state()
         for layer, shapes in built.values():
             # a sublayer first built on sample data keeps as None the sizes that changed between the runs
             if 0 in shapes and 1 in shapes:
@@ -496,10 +512,18 @@ class Layer:
             mask = masks if any(m is not None for m in flatten(masks)) else None
         if accepts_mask and mask is not None:
             kwargs["mask"] = mask
-        with _training_scope(training), autograd.layer_scope(self.name):   # names the ops for a trace or profiler
-            outputs = self.call(inputs, *args, **kwargs)
-        if self.activity_regularizer is not None:
-            self._activity_losses = [self.activity_regularizer(o) / o.shape[0] for o in flatten(outputs)]
+        if _context.depth == 0:
+            self._clear_losses()              # an outermost call starts a fresh list of losses
+        _context.depth += 1
+        try:
+            with _training_scope(training), autograd.layer_scope(self.name):   # names the ops for a trace or profiler
+                outputs = self.call(inputs, *args, **kwargs)
+        finally:
+            _context.depth -= 1
+        if self.activity_regularizer is not None:       # penalty per sample, as Keras divides by the batch size
+            self._losses.extend(self.activity_regularizer(o) / o.shape[0] for o in flatten(outputs)
+                                if isinstance(o, Tensor))
+            loss_holders.add(self)
         out_mask = self.compute_mask(inputs, mask)
         if out_mask is not None:
             # one mask per output when a list is returned, else the mask belongs to the first output

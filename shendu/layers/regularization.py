@@ -1,10 +1,12 @@
 """Noise that regularizes while training and vanishes at inference: SpatialDropout1D/2D (whole
-channels), GaussianNoise (additive) and GaussianDropout (multiplicative). Plain Dropout is in core.py."""
+channels), GaussianNoise (additive) and GaussianDropout (multiplicative); ActivityRegularization, a
+penalty on activations added to the loss. Plain Dropout is in core.py."""
 from __future__ import annotations
 
 import math
 
 from shendu import backend
+from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer, same_shape
 from shendu.layers.input_spec import InputSpec
 from shendu.layers.core import Dropout
@@ -130,3 +132,26 @@ class GaussianDropout(_Noise):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class ActivityRegularization(Layer):
+    """y = x; adds (l1 Σ|x| + l2 Σ x²) / batch to the model's losses (``model.losses``) at each call.
+
+    Args:
+        l1, l2: the factors of the L1 and L2 penalties on the activations.
+    """
+
+    def __init__(self, l1=0.0, l2=0.0, **kwargs):
+        kwargs.pop("activity_regularizer", None)      # saved configs of other layers' shape; this one owns it
+        super().__init__(activity_regularizer=regularizers_module.L1L2(l1=l1, l2=l2), **kwargs)
+        self.supports_masking = True
+        self.l1, self.l2 = l1, l2
+
+    def call(self, inputs):
+        return inputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("activity_regularizer", None)
+        return {**config, "l1": self.l1, "l2": self.l2}
+

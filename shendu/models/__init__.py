@@ -1,4 +1,5 @@
 """Models: ``Sequential``, the functional ``Model(inputs, outputs)``, subclassed ``Model``, and loading."""
+from shendu.models.cloning import clone_model
 from shendu.models.functional import Functional
 from shendu.models.model import Model
 from shendu.models.sequential import Sequential

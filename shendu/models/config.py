@@ -18,8 +18,11 @@ from shendu.layers.symbolic import KerasTensor, flatten, map_structure
 
 # ----------------------------------------------------------------------------------- Keras's layer order
 
-def _producer(t: KerasTensor):
-    """(layer, node) that made ``t``; an Input's "node" is its InputLayer."""
+def _producer(t: KerasTensor, clones=None):
+    """(layer, node) that made ``t``; an Input's "node" is its InputLayer, and so is that of a layer output
+    a model takes as an input (``clones``: the model's InputLayers for those, by tensor id)."""
+    if clones and id(t) in clones:
+        return clones[id(t)], clones[id(t)]
     if t.node is None:
         layer = t.__dict__.get("input_layer")
         if layer is None:
@@ -39,11 +42,12 @@ def keras_layer_order(model) -> list:
     if not isinstance(model, Functional):
         return list(model.layers)
     finished, ordered, op_index, layer_of = set(), [], {}, {}
+    clones = model.__dict__.get("_input_clones")
     for out in model.outputs:
         stack = [(out, False)]
         while stack:
             t, done = stack.pop()
-            layer, node = _producer(t)
+            layer, node = _producer(t, clones)
             if done:
                 if id(node) not in finished:
                     finished.add(id(node))
@@ -65,11 +69,11 @@ def keras_layer_order(model) -> list:
         node_depth[id(node)] = depth
         if node is not layer:
             for x in node.inputs:
-                parent = _producer(x)[1]
+                parent = _producer(x, clones)[1]
                 if id(parent) in in_graph:
                     node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
     for t in model.inputs:                            # inputs the outputs do not use still belong
-        layer = _producer(t)[0]
+        layer = _producer(t, clones)[0]
         if id(layer) not in layer_depth:
             layer_depth[id(layer)] = 0
             op_index[id(layer)] = -1
@@ -128,8 +132,10 @@ def functional_config(model) -> dict:
                 new_index[id(node)] = kept
                 kept += 1
 
+    clones = model.__dict__.get("_input_clones")
+
     def history(t: KerasTensor) -> list:
-        layer, node = _producer(t)
+        layer, node = _producer(t, clones)
         if node is layer:
             return [layer.name, 0, 0]
         return [layer.name, new_index[id(node)], t.index]
@@ -138,7 +144,7 @@ def functional_config(model) -> dict:
         # Keras still numbers a nested functional model's calls from 1 here (tf.keras gave it an inner
         # node 0), though not inside "args"; its loader subtracts the 1 again
         name, index, tensor_index = history(t)
-        return [name, index + 1 if isinstance(_producer(t)[0], Functional) else index, tensor_index]
+        return [name, index + 1 if isinstance(_producer(t, clones)[0], Functional) else index, tensor_index]
 
     def tensor_entry(x):
         if isinstance(x, KerasTensor):
@@ -173,10 +179,12 @@ def _listify(structure):
 
 # ----------------------------------------------------------------------------------- from config
 
-def model_from_config(config: dict, custom_objects=None, safe_mode: bool = True, source: str = "the config"):
+def model_from_config(config: dict, custom_objects=None, safe_mode: bool = True, source: str = "the config",
+                      cls=None):
     """Rebuild a Sequential or Functional model from Keras 3's config (the whole ``{"class_name",
     "config"}`` dict, or the inner ``config`` alone). Layers come from shendu's registry or
-    ``custom_objects``; nothing named in the config is imported or executed."""
+    ``custom_objects``; nothing named in the config is imported or executed. ``cls``: the Model subclass a
+    functional config is rebuilt as (``CustomModel.from_config``)."""
     from shendu.saving.config import Context, LoadError
     ctx = custom_objects if isinstance(custom_objects, Context) else Context(custom_objects, safe_mode, source)
     if not isinstance(config, dict):
@@ -186,7 +194,9 @@ def model_from_config(config: dict, custom_objects=None, safe_mode: bool = True,
     else:
         inner = config
         class_name = "Functional" if "input_layers" in config else "Sequential"
-    custom = ctx.custom(config.get("registered_name"), class_name)
+    custom = cls or ctx.custom(config.get("registered_name"), class_name)
+    if custom is not None and "input_layers" in inner and "layers" in inner:
+        return _functional_from_config(inner, ctx, cls=custom)     # class CustomModel(Model) built functionally
     if custom is not None and hasattr(custom, "from_config"):
         model = custom.from_config(inner)
         _build(model, config.get("build_config"))
@@ -221,7 +231,7 @@ def _sequential_from_config(config: dict, ctx):
     return model
 
 
-def _functional_from_config(config: dict, ctx):
+def _functional_from_config(config: dict, ctx, cls=None):
     """Keras's ``functional_from_config``: create every layer, then replay the recorded calls in layer
     order, deferring a call until the tensors it needs exist."""
     from shendu.models.functional import Functional
@@ -300,4 +310,4 @@ def _functional_from_config(config: dict, ctx):
         outputs = endpoints(config["output_layers"])
     except NotYet:
         raise LoadError(f"{ctx.source}: input_layers/output_layers name a call that the config never makes.") from None
-    return Functional(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
+    return (cls or Functional)(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))

@@ -7,18 +7,19 @@ from shendu.models.model import Model
 from shendu.tensor import Tensor
 
 
-def _graph(outputs):
-    """Nodes between the inputs and ``outputs``, producers before consumers (iterative DFS)."""
+def _graph(outputs, stop=frozenset()):
+    """Nodes between the inputs and ``outputs``, producers before consumers (iterative DFS); the walk
+    ends at Inputs and at the tensors whose ids are in ``stop`` (intermediate tensors used as inputs)."""
     order, seen = [], set()
     for out in flatten(outputs):
-        if out.node is None or id(out.node) in seen:
+        if out.node is None or id(out.node) in seen or id(out) in stop:
             continue
         stack = [(out.node, iter(out.node.inputs))]
         seen.add(id(out.node))
         while stack:
             node, it = stack[-1]
             for t in it:
-                if t.node is not None and id(t.node) not in seen:
+                if t.node is not None and id(t.node) not in seen and id(t) not in stop:
                     seen.add(id(t.node))
                     stack.append((t.node, iter(t.node.inputs)))
                     break
@@ -33,9 +34,14 @@ class Functional(Model):
 
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
+        self._input_clones = {}
         for t in flatten(inputs):
-            if not isinstance(t, KerasTensor) or not hasattr(t, "input_layer"):
-                raise TypeError(f"Model inputs must come from keras.Input(...), got {t!r}.")
+            if not isinstance(t, KerasTensor):
+                raise TypeError(f"Model inputs must be keras.Input(...) tensors or layer outputs, got {t!r}.")
+            if not hasattr(t, "input_layer"):
+                # a layer's output used as an input (Keras 3): it gets an InputLayer of its own in this model,
+                # and the graph walk stops there
+                self._input_clones[id(t)] = InputLayer(batch_shape=t.shape, dtype=t.dtype)
         for t in flatten(outputs):
             if not isinstance(t, KerasTensor):
                 raise TypeError(f"Model outputs must be the results of layers called on Inputs, got {t!r}.")
@@ -43,8 +49,8 @@ class Functional(Model):
         self._outputs_struct = outputs
         self.inputs = flatten(inputs)
         self.outputs = flatten(outputs)
-        self._nodes = _graph(outputs)
         known = {id(t) for t in self.inputs}
+        self._nodes = _graph(outputs, stop=known)
         for node in self._nodes:
             for t in node.inputs:
                 if t.node is None and id(t) not in known:
@@ -62,6 +68,16 @@ class Functional(Model):
     @property
     def layers(self):
         return list(self._functional_layers)
+
+    @property
+    def input(self):
+        """The model's input tensor(s), as given to ``Model(inputs, ...)``: reuse them to build new models."""
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        """The model's output tensor(s), as given to ``Model(..., outputs)``."""
+        return self._outputs_struct
 
     @property
     def input_shape(self):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import warnings
 
 from shendu.layers.base import Layer
+from shendu.models.config import model_from_config
 from shendu.models.training import Trainer
 
 
@@ -22,6 +23,13 @@ class Model(Trainer, Layer):
         return object.__new__(cls)
 
     def __init__(self, *args, name=None, trainable=True, dtype=None, **kwargs):
+        if len(args) == 2 or ("inputs" in kwargs and "outputs" in kwargs) or (len(args) == 1 and "outputs" in kwargs):
+            # class CustomModel(keras.Model) whose __init__ reaches here with (inputs, outputs): a functional
+            # model that keeps the subclass's methods (the guide on customizing fit overrides train_step so)
+            from shendu.models.functional import Functional
+            self.__class__ = _functional_subclass(type(self), Functional)
+            Functional.__init__(self, *args, name=name, trainable=trainable, dtype=dtype, **kwargs)
+            return
         if args or kwargs:
             raise TypeError(f"Model() got unexpected arguments {args} {sorted(kwargs)}; use Model(inputs, outputs) "
                             "for a functional model, or subclass Model and define call().")
@@ -65,11 +73,47 @@ class Model(Trainer, Layer):
     def get_config(self):
         return Layer.get_config(self)
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A model from ``get_config()``: ``keras.Model.from_config(model.get_config())`` rebuilds a functional
+        model (a subclass built functionally gets its own class back), ``Sequential.from_config`` a
+        Sequential; a subclassed model's config holds its constructor arguments."""
+        if isinstance(config, dict) and "layers" in config:
+            user_class = cls.__dict__.get("_functional_base", cls)
+            own = user_class.__module__.startswith("shendu.")        # Model, Functional, Sequential
+            return model_from_config(config, custom_objects,
+                                     cls=None if own or "input_layers" not in config else user_class)
+        return super().from_config(config)
+
     def get_layer(self, name=None, index=None):
+        """A layer by ``name`` or by ``index`` in ``model.layers``."""
         layers = self.layers
+        if name is not None and index is not None:
+            raise ValueError(f"get_layer: provide a layer name or a layer index, not both (got name={name!r}, "
+                             f"index={index!r}).")
         if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer: was asked for the layer at index {index} but model '{self.name}' has "
+                                 f"only {len(layers)} layers.")
             return layers[index]
+        if name is None:
+            raise ValueError("get_layer: provide a layer name (get_layer('dense')) or an index (get_layer(index=0)).")
         for layer in layers:
             if layer.name == name:
                 return layer
         raise ValueError(f"No layer named {name!r} in model '{self.name}'; layers are {[l.name for l in layers]}.")
+
+
+_functional_subclasses: dict = {}
+
+
+def _functional_subclass(cls, functional):
+    """``cls`` with Functional's graph machinery under it: its own methods first, then Functional's."""
+    if issubclass(cls, functional):
+        return cls
+    made = _functional_subclasses.get(cls)
+    if made is None:
+        made = type(cls.__name__, (cls, functional), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                                                      "_functional_base": cls})
+        _functional_subclasses[cls] = made
+    return made

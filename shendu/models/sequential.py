@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from shendu import backend
 from shendu.layers.base import Layer, extends_shape
 from shendu.layers.core import InputLayer, conform_rank
@@ -20,6 +22,8 @@ class Sequential(Model):
         self._input_batch_shape = None
         self._input_dtype = None
         self._shape_from_data = False     # built from the first batch, not declared: later lengths may differ
+        self._graph = None            # (input tensor, output tensors) of the symbolic build
+        self._graph_nodes = []        # (layer, node) recorded by that build
         for layer in layers or []:
             self.add(layer)
 
@@ -54,7 +58,11 @@ class Sequential(Model):
     def pop(self):
         layer = self._stack.pop()
         self._sublayers.remove(layer)
+        layer._inbound_nodes[:] = [n for n in layer._inbound_nodes if all(n is not m for _, m in self._graph_nodes)]
+        self._graph_nodes = [(owner, n) for owner, n in self._graph_nodes if owner is not layer]
         self.built = False
+        self._graph = None
+        self._maybe_build_from_shape()
         return layer
 
     def _maybe_build_from_shape(self):
@@ -62,8 +70,10 @@ class Sequential(Model):
             self.build(self._input_batch_shape)
 
     def build(self, input_shape=None):
-        """Build every layer from the input shape (None: unknown size), each from the previous one's
-        ``compute_output_spec``, recording each output shape; nothing is computed."""
+        """Build every layer by calling it on a symbolic input, as Keras does: nothing is computed (each output
+        comes from the layer's ``compute_output_spec``); each layer records its output shape, and
+        ``model.inputs``/``outputs`` and ``layer.input``/``output`` exist for new models built from this one's
+        intermediate tensors."""
         if input_shape is None and self._input_batch_shape is None:
             raise ValueError(f"Sequential model '{self.name}' has no input shape to build from: call "
                              f"build(input_shape) with the batch axis first, e.g. build((None, 784)), or start "
@@ -72,12 +82,18 @@ class Sequential(Model):
             raise ValueError(f"Sequential model '{self.name}' has no layers to build; add layers first.")
         input_shape = tuple(input_shape if input_shape is not None else self._input_batch_shape)
         self._input_batch_shape = input_shape
+        for layer, node in self._graph_nodes:          # a rebuild (after add or pop) replaces the old graph
+            layer._inbound_nodes[:] = [n for n in layer._inbound_nodes if n is not node]
+        self._graph_nodes = []
         # Embedding wants integer ids
         dtype = self._input_dtype or getattr(self._stack[0], "input_dtype", None) or backend.floatx
-        x = KerasTensor(input_shape, dtype)
+        dtype = dtype if dtype == "string" else np.dtype(dtype).name
+        x = inputs = InputLayer(batch_shape=input_shape, dtype=dtype).output
         for layer in self._stack:
-            x = _symbolic_step(layer, x)
+            x = layer(x)
+            self._graph_nodes.extend((layer, n) for n in layer._inbound_nodes[-1:])
             layer._output_shape = x.shape if isinstance(x, KerasTensor) else [t.shape for t in flatten(x)]
+        self._graph = (inputs, x)
         self.built = True
 
     def compute_output_spec(self, inputs, *args, **kwargs):
@@ -88,6 +104,28 @@ class Sequential(Model):
 
     def compute_output_shape(self, input_shape):
         return self.compute_output_spec(KerasTensor(input_shape, self._input_dtype or backend.floatx)).shape
+
+    @property
+    def inputs(self):
+        return [self._symbolic_graph("inputs")[0]]
+
+    @property
+    def outputs(self):
+        return flatten(self._symbolic_graph("outputs")[1])
+
+    @property
+    def input(self):
+        return self._symbolic_graph("input")[0]
+
+    @property
+    def output(self):
+        return self._symbolic_graph("output")[1]
+
+    def _symbolic_graph(self, what):
+        if self._graph is None:
+            raise ValueError(f"Sequential model '{self.name}' has no defined {what} yet: it is built when it knows its "
+                             f"input shape. Start it with keras.Input(shape=...) or give the first layer input_shape.")
+        return self._graph
 
     @property
     def input_shape(self):

@@ -5,67 +5,67 @@ One training step is the whole of gradient descent: forward (y = model(x)), the 
 """
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
 
 from shendu import autograd, backend
 from shendu import callbacks as callbacks_module
+from shendu import metrics as metrics_module
 from shendu.data import adapter
-from shendu.layers.symbolic import flatten
+from shendu.layers.symbolic import flatten, map_structure
+from shendu.models.compile_utils import (CompiledLoss, CompiledMetrics, batch_size_of, pack_x_y_sample_weight,
+                                         to_tensors, unpack_x_y_sample_weight)
 from shendu.tensor import Tensor
 
 
-def _per_output(spec, names, what):
-    """A loss/metric spec for each output: one shared value, a list in output order, or a dict by name."""
-    if isinstance(spec, dict):
-        unknown = set(spec) - set(names)
-        if unknown:
-            raise ValueError(f"compile: {what} names {sorted(unknown)} that are not outputs of the model; the "
-                             f"outputs are {names}.")
-        return [spec.get(n) for n in names]
-    if isinstance(spec, (list, tuple)) and len(names) > 1 and (what == "loss" or all(
-            isinstance(s, (list, tuple)) or s is None for s in spec)):
-        if len(spec) != len(names):
-            raise ValueError(f"compile: the model has {len(names)} outputs {names} but {len(spec)} {what} "
-                             f"entries were given.")
-        return list(spec)
-    return [spec] * len(names)
-
-
 class Trainer:
-    """The training half of ``Model``: compile, fit, evaluate, predict and their ``*_on_batch`` forms."""
+    """The training half of ``Model``: compile, the step functions, fit, evaluate, predict, ``*_on_batch``.
+
+    ``fit`` calls ``self.train_step(data)`` once per batch, ``evaluate`` calls ``test_step(data)`` and
+    ``predict`` calls ``predict_step(data)``, where ``data`` is the batch as the user's data gave it
+    (``x``, ``(x, y)`` or ``(x, y, sample_weight)``, as Tensors). A subclass may override any of them; the
+    dict a step returns becomes the logs (plain floats) that callbacks, the progress bar and History see.
+    """
 
     _compiled = False
+    optimizer = None
+    compiled_loss = None
+    compiled_metrics = None
+    _loss_tracker = None
 
     # ------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, **kwargs):
         """Choose the optimizer, loss and metrics. Snapshots the trainable weights (tf.keras's rule:
-        changing ``trainable`` later takes effect at the next ``compile``)."""
+        changing ``trainable`` later takes effect at the next ``compile``). ``loss`` may be left out when the
+        model adds its own losses (``add_loss``) or its ``train_step`` computes them."""
         from shendu import optimizers as optimizers_module
         if kwargs:
-            raise TypeError(f"compile() got unexpected keyword argument(s) {sorted(kwargs)}.")
+            raise TypeError(f"compile() got unexpected keyword argument(s) {sorted(kwargs)}. A Model subclass that "
+                            "takes its own compile arguments overrides compile(), keeps them, and calls "
+                            "super().compile(...) with Keras's arguments only.")
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = loss
         names = self._output_names()
-        self._loss_fns = [_as_loss(l) for l in _per_output(loss, names, "loss")]
-        if loss_weights is None:
-            self._loss_weights = [1.0] * len(names)
-        elif isinstance(loss_weights, dict):
-            self._loss_weights = [float(loss_weights.get(n, 1.0)) for n in names]
-        else:
-            self._loss_weights = [float(w) for w in (loss_weights if isinstance(loss_weights, (list, tuple))
-                                                     else [loss_weights])]
-        self._metric_specs = _per_output(metrics, names, "metrics")
-        self._weighted_specs = _per_output(weighted_metrics, names, "weighted_metrics")
-        self._metrics_built = False
+        # compile's own trackers are set past Layer.__setattr__ so they are not counted as attribute metrics
+        object.__setattr__(self, "_loss_tracker", metrics_module.Mean(name="loss"))
+        object.__setattr__(self, "compiled_loss", CompiledLoss(loss, loss_weights, names, self._loss_tracker))
+        object.__setattr__(self, "compiled_metrics", CompiledMetrics(metrics, weighted_metrics, names))
+        self._loss_weights = self.compiled_loss.loss_weights          # what saving writes to compile_config
+        self._metric_specs = self.compiled_metrics._specs
+        self._weighted_specs = self.compiled_metrics._weighted_specs
         self._compiled = True
         self._trainable_snapshot = self._snapshot() if self.built else None
         self.stop_training = False
 
+    @property
+    def compiled(self) -> bool:
+        return self._compiled
+
     def _output_names(self):
-        outputs = getattr(self, "outputs", None)
+        outputs = self.__dict__.get("outputs")          # a functional model's named outputs
         if outputs and len(outputs) > 1:
             return self.output_names
         return [None]
@@ -79,101 +79,135 @@ class Trainer:
                                f"model.compile(optimizer='adam', loss='sparse_categorical_crossentropy', "
                                f"metrics=['accuracy']).")
 
-    def _build_metrics(self, ys, preds):
-        """Resolve metric strings once the output shapes are known ('accuracy' depends on them)."""
-        from shendu import metrics as metrics_module
-        names = self._output_names()
-        multi = len(names) > 1
-        self._loss_tracker = metrics_module.Mean(name="loss")
-        self._output_loss_trackers = [metrics_module.Mean(name=f"{n}_loss") for n in names] if multi else []
-        self._metric_objs = []
-        for i, (spec, wspec) in enumerate(zip(self._metric_specs, self._weighted_specs)):
-            for weighted, group in ((False, spec), (True, wspec)):
-                for m in flatten(group) if group is not None else []:
-                    if m is None:
-                        continue
-                    obj = metrics_module.resolve(m, ys[i].shape, preds[i].shape)
-                    if multi:
-                        obj.name = f"{names[i]}_{obj.name}"
-                    if weighted:
-                        obj.name = f"weighted_{obj.name}" if not obj.name.startswith("weighted_") else obj.name
-                    self._metric_objs.append((i, obj, weighted))
-        self._metrics_built = True
+    # ------------------------------------------------------------ metrics
+    @property
+    def metrics(self):
+        """Keras 3's list: the 'loss' tracker, compile's metrics (one 'compile_metrics' entry), the per-output
+        loss trackers, then every Metric the model and its layers own (attributes and ``add_metric``);
+        layers that are models themselves keep theirs."""
+        out = []
+        if self._compiled:
+            out.append(self._loss_tracker)
+            if self.compiled_metrics.has_metrics:
+                out.append(self.compiled_metrics)
+            out.extend(self.compiled_loss.metrics)
+        seen = {id(m) for m in out}
+        owners = [self] + [layer for layer in self._flat_layers() if not isinstance(layer, Trainer)]
+        for layer in owners:
+            for m in layer.__dict__.get("_metrics", ()):
+                if id(m) not in seen:
+                    seen.add(id(m))
+                    out.append(m)
+        return out
 
     @property
     def metrics_names(self):
-        if not self._compiled:
-            return []
-        names = ["loss"] + [t.name for t in getattr(self, "_output_loss_trackers", [])]
-        return names + [m.name for _, m, _ in getattr(self, "_metric_objs", [])]
+        """The logged names as tf.keras 2 lists them: 'loss', each output's loss, compile's metrics one by one,
+        then the other metrics."""
+        metrics = self.metrics
+        compiled = [sub.name for m in metrics if isinstance(m, CompiledMetrics) for sub in m.metrics]
+        losses = [m.name for m in metrics if m is self._loss_tracker or
+                  (self._compiled and any(m is t for t in self.compiled_loss.metrics))]
+        rest = [m.name for m in metrics if not isinstance(m, CompiledMetrics) and m.name not in losses]
+        return losses + compiled + rest
+
+    @property
+    def _metric_objs(self):
+        """(output index, metric, weighted) for each metric compile() resolved (callbacks read their direction)."""
+        return list(self.compiled_metrics._entries) if self._compiled else []
 
     def reset_metrics(self):
-        if getattr(self, "_metrics_built", False):
-            for m in [self._loss_tracker, *self._output_loss_trackers] + [m for _, m, _ in self._metric_objs]:
-                m.reset_state()
+        for m in self.metrics:
+            m.reset_state()
+
+    def get_metrics_result(self) -> dict:
+        """Each metric's current value by name; a metric whose result is a dict adds its entries."""
+        out = {}
+        for metric in self.metrics:
+            result = metric.result()
+            if isinstance(result, dict):
+                out.update(result)
+            else:
+                out[metric.name] = result
+        return out
 
     # ------------------------------------------------------------ one step
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Σ_outputs weight · loss(y, y_pred) + the layers' regularization penalties."""
-        ys, preds = flatten(y) if isinstance(y, (list, tuple)) else [y], flatten(y_pred)
-        if len(ys) != len(preds):
-            raise ValueError(f"The model has {len(preds)} outputs but {len(ys)} targets were given.")
-        total, per_output = None, []
-        for fn, weight, yt, yp in zip(self._loss_fns, self._loss_weights, ys, preds):
-            if fn is None:
-                per_output.append(None)
-                continue
-            value = fn(yt, yp, sample_weight=sample_weight)
-            per_output.append(value)
-            term = value * weight if weight != 1.0 else value
-            total = term if total is None else total + term
-        if total is None:
-            raise ValueError("compile() was called without a loss; pass loss='...' to train or evaluate.")
-        for penalty in self.losses:
-            total = total + penalty
-        return total, per_output
+        """The total loss: Σ_outputs weight · loss(y, y_pred) from compile, plus ``self.losses`` (add_loss
+        values and regularization penalties)."""
+        losses = []
+        if self._compiled:
+            compiled = self.compiled_loss.compute(y, y_pred, sample_weight)
+            if compiled is not None:
+                losses.append(compiled)
+        losses += [value if value.ndim == 0 else value.sum() for value in self.losses]
+        if not losses:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`, or add losses in the "
+                             "model with self.add_loss(...).")
+        total = losses[0]
+        for value in losses[1:]:
+            total = total + value
+        return total
 
-    def _step(self, x, y, sample_weight, training):
-        y_pred = self(x, training=training)
-        ys = y if isinstance(y, (list, tuple)) else [y]
-        preds = flatten(y_pred)
-        if not self._metrics_built:
-            self._build_metrics(ys, preds)
-        loss, per_output = self.compute_loss(x, y, y_pred, sample_weight, training)
-        return y_pred, ys, preds, loss, per_output
+    def _compute_loss(self, x, y, y_pred, sample_weight, training):
+        """Calls ``compute_loss``, also when a subclass overrides it without the ``training`` argument."""
+        if _takes_training(type(self).compute_loss):
+            return self.compute_loss(x, y, y_pred, sample_weight, training=training)
+        return self.compute_loss(x, y, y_pred, sample_weight)
 
-    def train_step(self, x, y, sample_weight=None):
-        """Forward, loss, backward, update; returns the running logs."""
-        y_pred, ys, preds, loss, per_output = self._step(x, y, sample_weight, training=True)
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update compile's metrics and return every metric's value (the step's logs)."""
+        if self._compiled:
+            self.compiled_metrics.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def train_step(self, data):
+        """Forward, loss, backward (∂L/∂θ), optimizer update; returns the metrics' running values."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=True)
+        loss = self._compute_loss(x, y, y_pred, sample_weight, training=True)
+        self._loss_tracker.update_state(float(loss.data), sample_weight=batch_size_of(x))
         if self._trainable_snapshot is None:        # a model built by its first call: its weights exist now
             self._trainable_snapshot = self._snapshot()
         variables = self._trainable_snapshot
+        if not variables:
+            warnings.warn(f"Model '{self.name}' has no trainable weights; fit() only computes the loss and metrics.",
+                          stacklevel=3)
         grads = autograd.run_backward([loss], [backend.xp.ones_like(loss.data)], wanted=variables,
                                       accumulate=False) if loss.requires_grad else [None] * len(variables)
         self.optimizer.apply_gradients(zip(grads, variables))
-        return self._update_metrics(ys, preds, loss, per_output, sample_weight)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
-    def test_step(self, x, y, sample_weight=None):
+    def test_step(self, data):
+        """Forward in inference mode, the loss and the metrics; no update."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
         with autograd.no_grad():
-            y_pred, ys, preds, loss, per_output = self._step(x, y, sample_weight, training=False)
-        return self._update_metrics(ys, preds, loss, per_output, sample_weight)
+            y_pred = self(x, training=False)
+            loss = self._compute_loss(x, y, y_pred, sample_weight, training=False)
+        self._loss_tracker.update_state(float(loss.data), sample_weight=batch_size_of(x))
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
-    def _update_metrics(self, ys, preds, loss, per_output, sample_weight):
-        n = preds[0].shape[0]
-        self._loss_tracker.update_state(float(loss.data), sample_weight=n)
-        for tracker, value in zip(self._output_loss_trackers, per_output):
-            if value is not None:
-                tracker.update_state(float(value.data), sample_weight=n)
-        for i, metric, weighted in self._metric_objs:
-            metric.update_state(ys[i], preds[i].data, sample_weight=sample_weight if weighted else None)
-        return self._logs()
+    def predict_step(self, data):
+        """The model's outputs for one batch, in inference mode."""
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self(x, training=False)
 
-    def _logs(self):
-        logs = {}
-        trackers = [self._loss_tracker, *self._output_loss_trackers] + [m for _, m, _ in self._metric_objs]
-        for m in trackers:
-            logs[m.name] = float(np.asarray(m.result()))
-        return dict(sorted(logs.items()))          # Keras 3 reports the logs in name order
+    def _get_metrics_result_or_logs(self, logs):
+        """The metrics' values when the step reported exactly them, else the step's own logs (custom steps)."""
+        metric_logs = pythonify_logs(self.get_metrics_result())
+        return metric_logs if set(logs) == set(metric_logs) else logs
+
+    def _flatten_metrics_in_order(self, logs):
+        """``logs`` as the list evaluate() returns, in Keras 3's order: the metrics in ``self.metrics`` order
+        (compile's one by one, by their own names), then the remaining keys by name (with several outputs,
+        compile's metrics carry the output's name and so come here)."""
+        names = []
+        for m in self.metrics:
+            names += [sub.name for sub in m.metrics] if isinstance(m, CompiledMetrics) else [m.name]
+        if len(self._output_names()) > 1:
+            names = [n for n in names if n not in self.compiled_metrics.result()]
+        values = [logs[n] for n in names if n in logs] + [logs[k] for k in sorted(logs) if k not in names]
+        return values[0] if len(values) == 1 else values
 
     # ------------------------------------------------------------ loops
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
@@ -194,7 +228,7 @@ class Trainer:
                 raise ValueError("validation_split works only with array data; pass validation_data for generators.")
             (x, y, sample_weight), val = adapter.split_validation(x, y, sample_weight, validation_split)
         if adapter.is_array_data(x):
-            if y is None and self._loss_fns[0] is not None:
+            if y is None and self.compiled_loss.has_loss and not self._overrides("train_step"):
                 raise ValueError("fit() got x but no y: pass the targets, fit(x, y, ...).")
             sample_weight = _with_class_weight(y, sample_weight, class_weight)
             data = adapter.ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle=shuffle, rng=backend.rng,
@@ -224,14 +258,14 @@ class Trainer:
             logs, seen = {}, 0
             for step, (bx, by, bw) in enumerate(data):
                 cb.on_train_batch_begin(step)
-                logs = self.train_step(bx, by, bw)
+                logs = pythonify_logs(self.train_step(_step_data(bx, by, bw)))
                 seen += 1
                 cb.on_train_batch_end(step, logs)
                 if self.stop_training or (steps_per_epoch and seen >= steps_per_epoch):
                     break
             if seen == 0:
                 raise ValueError("fit: the data produced no batches; check that the dataset or generator is not empty.")
-            epoch_logs = dict(logs)
+            epoch_logs = dict(self._get_metrics_result_or_logs(logs))
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate_batches(
                     self._validation_batches(val, validation_batch_size or batch_size or 32, validation_steps), None)
@@ -258,9 +292,10 @@ class Trainer:
         for step, (bx, by, bw) in enumerate(batches):
             if callback_list:
                 callback_list.on_test_batch_begin(step)
-            logs = self.test_step(bx, by, bw)
+            logs = pythonify_logs(self.test_step(_step_data(bx, by, bw)))
             if callback_list:
                 callback_list.on_test_batch_end(step, logs)
+        logs = self._get_metrics_result_or_logs(logs)
         if callback_list:
             callback_list.on_test_end(logs)
         return logs
@@ -279,26 +314,34 @@ class Trainer:
         return self._format_result(logs, return_dict)
 
     def _format_result(self, logs, return_dict):
-        if return_dict:
-            return logs
-        values = [logs["loss"]] + [logs[n] for n in self.metrics_names[1:]]
-        return values[0] if len(values) == 1 else values
+        return logs if return_dict else self._flatten_metrics_in_order(logs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, max_queue_size=10, workers=1,
                 use_multiprocessing=False):
-        """Outputs for every sample, as NumPy arrays, computed in inference mode in batches."""
+        """Outputs for every sample, as NumPy arrays shaped like the model's outputs (an array, a list or a
+        dict), computed batch by batch with ``predict_step`` in inference mode."""
         if adapter.is_array_data(x):
             batches = adapter.ArrayBatches(x, None, None, batch_size or 32, who="predict")
         else:
             batches = adapter.IterableBatches(x if not isinstance(x, tuple) else x[0], steps, "predict", batch_size)
-        outputs = []
-        with autograd.no_grad():
-            for bx, _, _ in batches:
-                outputs.append([o.numpy() for o in flatten(self(bx, training=False))])
-        if not outputs:
+        verbose = 1 if verbose == "auto" else verbose
+        cbs = list(callbacks or []) + ([callbacks_module.ProgbarLogger(verbose)] if verbose else [])
+        cb = callbacks_module.CallbackList(cbs, model=self, steps=batches.num_batches if steps is None else steps,
+                                           verbose=verbose, mode="predict")
+        cb.on_predict_begin()
+        structure, parts = None, []
+        for step, (bx, _, _) in enumerate(batches):
+            cb.on_predict_batch_begin(step)
+            with autograd.no_grad():
+                out = map_structure(_to_numpy, self.predict_step(_step_data(bx, None, None)))
+            structure = out if structure is None else structure
+            parts.append(flatten(out))
+            cb.on_predict_batch_end(step, {"outputs": out})
+        cb.on_predict_end()
+        if not parts:
             raise ValueError("predict: the input has no samples.")
-        joined = [np.concatenate(parts) for parts in zip(*outputs)]
-        return joined[0] if len(joined) == 1 else joined
+        joined = iter([np.concatenate(columns) for columns in zip(*parts)])
+        return map_structure(lambda _: next(joined), structure)
 
     # tf.keras 2's generator spellings (Keras 3 removed them): fit, evaluate and predict take generators
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
@@ -324,31 +367,68 @@ class Trainer:
         return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        """One gradient step on one batch; returns that batch's loss (and metrics)."""
+        """One ``train_step`` on one batch; returns that batch's loss (and metrics)."""
         self._require_compiled("train_on_batch")
         self.reset_metrics()
         sample_weight = _with_class_weight(y, sample_weight, class_weight)
-        logs = self.train_step(_array_or_list(x), _array_or_list(y), sample_weight)
+        logs = pythonify_logs(self.train_step(_step_data(x, y, sample_weight)))
         return self._format_result(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """One ``test_step`` on one batch; returns its loss (and metrics)."""
         self._require_compiled("test_on_batch")
         self.reset_metrics()
-        logs = self.test_step(_array_or_list(x), _array_or_list(y), sample_weight)
+        logs = pythonify_logs(self.test_step(_step_data(x, y, sample_weight)))
         return self._format_result(logs, return_dict)
 
     def predict_on_batch(self, x):
         with autograd.no_grad():
-            out = [o.numpy() for o in flatten(self(_array_or_list(x), training=False))]
-        return out[0] if len(out) == 1 else out
+            out = map_structure(_to_numpy, self.predict_step(_step_data(x, None, None)))
+        return out
+
+    def _overrides(self, method: str) -> bool:
+        return getattr(type(self), method) is not getattr(Trainer, method)
 
 
-def _array_or_list(x):
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, (list, tuple)):
-        return [np.asarray(v) if not isinstance(v, Tensor) else v for v in x]
-    return np.asarray(x) if x is not None else None
+_TAKES_TRAINING: dict = {}
+
+
+def _takes_training(fn) -> bool:
+    """Whether a compute_loss accepts ``training`` (Keras 3.3 added it); read once per function."""
+    known = _TAKES_TRAINING.get(fn)
+    if known is None:
+        params = inspect.signature(fn).parameters
+        known = _TAKES_TRAINING[fn] = "training" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+    return known
+
+
+def _step_data(x, y, sample_weight):
+    """One batch as the step functions receive it: ``x``, ``(x, y)`` or ``(x, y, sample_weight)`` of Tensors."""
+    return pack_x_y_sample_weight(to_tensors(x), to_tensors(y), to_tensors(sample_weight))
+
+
+def _to_numpy(value):
+    return value.numpy() if isinstance(value, Tensor) else backend.to_numpy(value) if hasattr(value, "shape") \
+        else np.asarray(value)
+
+
+def pythonify_logs(logs) -> dict:
+    """A step's returned dict as logs: nested dicts flattened, values as Python floats where they are
+    scalars (Tensors, arrays, metric results), keys in name order as Keras 3 reports them."""
+    if logs is None:
+        return {}
+    if not isinstance(logs, dict):
+        raise TypeError(f"A train_step/test_step must return a dict of metric values (e.g. {{'loss': loss}}), got "
+                        f"{type(logs).__name__}.")
+    out = {}
+    for key, value in sorted(logs.items()):
+        if isinstance(value, dict):
+            out.update(pythonify_logs(value))
+            continue
+        array = _to_numpy(value) if value is not None else None
+        out[key] = float(array.reshape(())) if array is not None and array.size == 1 and \
+            array.dtype.kind in "fiub" else value
+    return out
 
 
 def _with_class_weight(y, sample_weight, class_weight):
@@ -359,15 +439,3 @@ def _with_class_weight(y, sample_weight, class_weight):
     labels = y.argmax(-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0].astype(int)
     weights = np.array([class_weight.get(int(c), 1.0) for c in labels], dtype="float32")
     return weights if sample_weight is None else weights * np.asarray(sample_weight)
-
-
-def _as_loss(identifier):
-    """A Loss object for one output: names and plain functions fn(y_true, y_pred) are wrapped so that
-    sample weights and the batch reduction are applied once, the same way for every loss."""
-    from shendu import losses as losses_module
-    if identifier is None:
-        return None
-    loss = losses_module.get(identifier)
-    if isinstance(loss, losses_module.Loss):
-        return loss
-    return losses_module.LossFunctionWrapper(loss, name=getattr(loss, "__name__", None))

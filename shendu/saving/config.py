@@ -112,6 +112,10 @@ def serialize_layer(layer) -> dict:
         if layer.built and shape is not None:
             entry["build_config"] = {"input_shape": _jsonable(list(shape))}
         return entry
+    base = type(layer).__dict__.get("_functional_base")
+    if isinstance(layer, Functional) and base is not None:      # class CustomModel(Model) built functionally
+        return {"module": base.__module__, "class_name": base.__name__, "config": layer.get_config(),
+                "registered_name": base.__name__, "build_config": {"input_shape": None}}
     if isinstance(layer, Functional):
         # Keras only finds Functional under its private module path, so this is what Keras writes too
         return {"module": "keras.src.models.functional", "class_name": "Functional", "config": layer.get_config(),

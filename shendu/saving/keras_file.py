@@ -116,7 +116,12 @@ def compile_from_config(model, config: dict, ctx: Context) -> None:
     """Keras 3's ``compile_from_config``: rebuild optimizer, loss and metrics, then compile."""
     import inspect
 
+    from shendu.models.training import Trainer
     from shendu.saving.config import deserialize_keras_object
+    if type(model).compile is not Trainer.compile:
+        warnings.warn(f"compile() was not called while loading '{model.name}': its class overrides compile(), whose "
+                      "arguments the file does not hold. Call model.compile(...) after loading.", stacklevel=3)
+        return
     args = {}
     if config.get("optimizer") is not None:
         args["optimizer"] = deserialize_keras_object(config["optimizer"], ctx, kind="optimizer")

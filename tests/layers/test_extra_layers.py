@@ -412,3 +412,13 @@ def test_training_noise_statistics_match_keras(keras, name, args, shape, check):
         else:
             stats.append(((y / x).mean(), (y / x).std()))
     np.testing.assert_allclose(stats[1], stats[0], atol=0.04)
+
+
+def test_activity_regularization_contract_and_penalty():
+    layer_contract(partial(layers.ActivityRegularization, l1=0.01, l2=0.1), (3, 4), (3, 4), [],
+                   reference=lambda x: x)
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    layer = layers.ActivityRegularization(l1=0.01, l2=0.1)
+    layer(x)
+    expected = (0.01 * np.abs(x).sum() + 0.1 * (x ** 2).sum()) / 3
+    assert float(layer.losses[0].numpy()) == pytest.approx(expected, rel=1e-5)

@@ -142,6 +142,7 @@ ROWS = {
     "SpatialDropout2D": seq((4, 4, 2), lambda L: L.SpatialDropout2D(0.3)),
     "GaussianNoise": seq((6,), lambda L: L.Dense(4), lambda L: L.GaussianNoise(0.1)),
     "GaussianDropout": seq((6,), lambda L: L.Dense(4), lambda L: L.GaussianDropout(0.2)),
+    "ActivityRegularization": seq((6,), lambda L: L.Dense(4), lambda L: L.ActivityRegularization(0.01, 0.02)),
     "Permute": seq((3, 4), lambda L: L.Permute((2, 1))),
     "UpSampling1D": seq((4, 3), lambda L: L.UpSampling1D(3)),
     "ZeroPadding1D": seq((4, 3), lambda L: L.ZeroPadding1D((1, 2))),
@@ -159,7 +160,9 @@ NEEDS = {"mlp": ["Dense"], "shared_functional": ["Dense", "Concatenate"], "branc
          "Bidirectional": ["Bidirectional", "LSTM"], "TimeDistributed": ["TimeDistributed", "Dense"],
          "Masking": ["Masking", "LSTM"], "GRUCell": ["RNN", "GRUCell"],
          "SimpleRNNCell": ["RNN", "SimpleRNNCell"], "GaussianNoise": ["GaussianNoise", "Dense"],
-         "GaussianDropout": ["GaussianDropout", "Dense"], "SpatialDropout1D": ["SpatialDropout1D", "Flatten"],
+         "GaussianDropout": ["GaussianDropout", "Dense"],
+         "ActivityRegularization": ["ActivityRegularization", "Dense"],
+         "SpatialDropout1D": ["SpatialDropout1D", "Flatten"],
          "Rescaling_per_channel": ["Rescaling"], "Normalization_given": ["Normalization"]}
 # the base class; in every row; tested with custom_objects below; Keras 3's needs TensorFlow (shendu's
 # vocabulary asset is tested in test_saving.py)
