@@ -1,4 +1,5 @@
-"""The ``shendu`` command: ``shendu demo`` trains a small model and shows the loss falling."""
+"""The ``shendu`` command: ``shendu demo`` trains a small model and shows the loss falling; ``shendu bench``
+times shendu against PyTorch (the benchmark suite, shendu/bench/suite.py)."""
 from __future__ import annotations
 
 import argparse
@@ -67,7 +68,14 @@ def main(argv=None) -> int:
     demo.add_argument("--xor", action="store_true", help="the low-level demo: XOR with Tensors and backward()")
     demo.add_argument("--epochs", type=int, default=None)
     demo.add_argument("--data", default=None, help="folder holding mnist/ (default: $SHENDU_DATA or ../shared/data)")
-    args = parser.parse_args(argv)
+    sub.add_parser("bench", add_help=False,
+                   help="time shendu against PyTorch, each in its own process (shendu bench --help for options)")
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "bench":
+        from shendu.bench.suite import main as bench   # imported here: only this command needs the suite
+        return bench(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "demo":
         if args.xor:
             demo_xor(epochs=args.epochs or 2000)

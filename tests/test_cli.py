@@ -23,3 +23,16 @@ def test_mnist_demo_learns_digits(capsys):
     out = capsys.readouterr().out
     accuracy = float(out.rsplit("accuracy", 1)[1].strip().rstrip("%")) / 100
     assert accuracy > 0.9
+
+
+def test_bench_command_runs_the_suite(tmp_path, capsys):
+    out = tmp_path / "bench.md"
+    assert cli.main(["bench", "--smoke", "--quiet", "--workloads", "mlp", "--frameworks", "shendu",
+                     "--out", str(out)]) == 0
+    assert "| MLP 784-256-128-10, batch 128 |" in out.read_text()
+    assert "## Summary" in capsys.readouterr().out
+
+
+def test_unknown_arguments_are_refused():
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--bogus"])
