@@ -139,6 +139,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, wanted=None, accumul
 
     Returns the list of gradients for ``wanted`` (arrays or None) when it is given.
     """
+    backend.fit_threads_to_load()           # once per backward pass: BLAS threads for the cores free now
     result = [None] * len(wanted) if wanted is not None else None
     wanted_ids = {id(t): i for i, t in enumerate(wanted)} if wanted is not None else {}
 

@@ -292,6 +292,7 @@ class Trainer:
         outputs = []
         with autograd.no_grad():
             for bx, _, _ in batches:
+                backend.fit_threads_to_load()
                 outputs.append([o.numpy() for o in flatten(self(bx, training=False))])
         if not outputs:
             raise ValueError("predict: the input has no samples.")
