@@ -456,12 +456,20 @@ class MaxPool2D(Function):
         xpad, y = self.saved
         xp, w = backend.xp, self.win
         g = xp.zeros(xpad.shape, gy.dtype)
-        taken = xp.zeros(y.shape, bool)           # windows whose maximum already got the gradient (ties)
-        for a, b in _offsets(w):
-            hit = _tap(xpad, w, a, b) == y
-            hit &= ~taken
-            taken |= hit
-            _tap(g, w, a, b)[...] += gy * hit      # a bool multiply: several times faster than where()
+        offsets = _offsets(w)
+        # windows that do not overlap (stride >= pool size) each own their pixels: write, don't add
+        disjoint = all(s >= k * d for s, k, d in zip(w.s, w.k, w.d))
+        taken = hit = None                        # windows whose maximum already got the gradient (ties)
+        for n, (a, b) in enumerate(offsets):
+            hit = xp.equal(_tap(xpad, w, a, b), y, out=hit)
+            if n:
+                hit &= ~taken
+            if n < len(offsets) - 1:
+                taken = hit.copy() if taken is None else xp.logical_or(taken, hit, out=taken)
+            if disjoint:
+                xp.multiply(gy, hit, out=_tap(g, w, a, b))   # a bool multiply: several times faster than where()
+            else:
+                _tap(g, w, a, b)[...] += gy * hit
         return _crop(g, w.pads)
 
 
