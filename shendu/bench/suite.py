@@ -194,7 +194,8 @@ def parse(argv=None):
                    "('' for none)")
     p.add_argument("--contention-rounds", type=int, default=3)
     p.add_argument("--smoke", action="store_true", help="tiny sizes, one round, no contention: checks it all runs")
-    p.add_argument("--out", default=None, help="the Markdown report (default docs/benchmarks.md; '-' for none)")
+    p.add_argument("--out", default=None, help="the Markdown report (default: docs/benchmarks.md of the source "
+                   "checkout, else ./benchmarks.md; '-' for none)")
     p.add_argument("--json", default=None, help="also write the raw results here")
     p.add_argument("--quiet", action="store_true")
     opts = p.parse_args(argv)
@@ -208,7 +209,8 @@ def main(argv=None) -> int:
     result = run(opts)
     text = report.markdown(result)
     print(text)
-    out = opts.out or str(ROOT / "docs" / "benchmarks.md")
+    # a source checkout keeps its report in docs/; an installed shendu writes to the working folder
+    out = opts.out or str(ROOT / "docs" / "benchmarks.md" if (ROOT / "pyproject.toml").exists() else "benchmarks.md")
     if out != "-":
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text)
