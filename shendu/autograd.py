@@ -202,6 +202,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, wanted=None, accumul
 
     Returns the list of gradients for ``wanted`` (arrays or None) when it is given.
     """
+    backend.fit_threads_to_load()           # once per backward pass: BLAS threads for the cores free now
     if not _observers:
         return _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate)
     with span("autograd.backward"):         # a profiler sees the whole walk as one block
@@ -243,6 +244,15 @@ def _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate):
         if out.creator is not None:
             deliver(out, g)
 
+    # a tape's gradient(target, sources) needs only the ops on a path to a source: a GAN's discriminator
+    # step skips the generator that made its input, and each op skips input gradients nobody asked for
+    reaches = None
+    if wanted is not None and not accumulate:
+        reaches = set()
+        for fn in reversed(order):                       # producers before consumers
+            if any(id(x) in wanted_ids or id(x.creator) in reaches for x in fn.inputs or ()):
+                reaches.add(id(fn))
+
     xp = backend.xp
     for fn in order:
         if fn.inputs is None:
@@ -252,12 +262,18 @@ def _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate):
                 "to go through it again.")
         gys = fn._grads
         fn._grads = None
-        if all(g is None for g in gys):
+        if all(g is None for g in gys) or (reaches is not None and id(fn) not in reaches):
             continue
-        gxs = fn.backward(*gys) if not _observers else _observed("backward", fn, fn.backward, gys)
+        needs = fn.needs
+        if reaches is not None:                          # for this call only: the graph may serve another tape
+            fn.needs = [n and (id(x) in wanted_ids or id(x.creator) in reaches) for x, n in zip(fn.inputs, needs)]
+        try:
+            gxs = fn.backward(*gys) if not _observers else _observed("backward", fn, fn.backward, gys)
+        finally:
+            fn.needs, pruned = needs, fn.needs
         if not isinstance(gxs, (tuple, list)):
             gxs = (gxs,)
-        for x, need, g in zip(fn.inputs, fn.needs, gxs):
+        for x, need, g in zip(fn.inputs, pruned, gxs):
             if need and g is not None:
                 deliver(x, xp.asarray(g))
         if not retain_graph:

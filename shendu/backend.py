@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import time
 
 import numpy
 
@@ -110,3 +111,87 @@ def _keep_large_buffers() -> None:
 
 
 _keep_large_buffers()
+
+
+class _ThreadPolicy:
+    """How many BLAS threads to use now: as many as the cores that other processes leave free.
+
+    A multi-threaded matrix product waits for its slowest thread. On a shared machine (a laptop, a
+    notebook server) a busy neighbour holds one core, so one of our BLAS threads waits for a time
+    slice every call: a step of small products can run many times slower with two threads than with
+    one. So, at most every ``interval`` seconds, the runnable threads of the whole machine are counted
+    (/proc/loadavg), our own are subtracted (/proc/self/task), and the BLAS pool is resized to the cores
+    left free, never above the thread count the process started with (OPENBLAS_NUM_THREADS / OMP_...).
+    Linux only, and only with threadpoolctl (the "fast" extra); SHENDU_ADAPT_THREADS=0 turns it off.
+    """
+
+    interval = 0.25
+
+    def __init__(self):
+        self.enabled = (sys.platform.startswith("linux") and os.environ.get("SHENDU_ADAPT_THREADS", "1") != "0")
+        self.checked = 0.0
+        self.busy = 0.0             # smoothed count of other processes' runnable threads
+        self.controller = None
+        self.ceiling = self.current = None
+
+    def _start(self) -> bool:
+        try:
+            import threadpoolctl  # imported on first use: an optional dependency (the "fast" extra)
+        except ImportError:
+            self.enabled = False
+            return False
+        self.controller = threadpoolctl.ThreadpoolController().select(user_api="blas")
+        info = self.controller.info()
+        if not info:
+            self.enabled = False
+            return False
+        self.ceiling = self.current = max(i["num_threads"] for i in info)
+        return True
+
+    @staticmethod
+    def _own_running() -> int:
+        running = 0
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+                    running += f.read().rsplit(b")", 1)[1].split()[0] == b"R"
+            except OSError:
+                pass
+        return running
+
+    def _others(self) -> int:
+        """Runnable threads on the machine now that are not ours."""
+        with open("/proc/loadavg") as f:
+            machine = int(f.read().split()[3].split("/")[0])
+        return max(machine - self._own_running(), 0)
+
+    @staticmethod
+    def _cores() -> int:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+    def update(self) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self.checked < self.interval:
+            return
+        self.checked = now
+        if self.controller is None and not self._start():
+            return
+        try:
+            others = self._others()
+        except (OSError, ValueError, IndexError):
+            self.enabled = False
+            return
+        self.busy = 0.5 * self.busy + 0.5 * others          # smoothed: one check can catch a passing blip
+        want = max(1, min(self.ceiling, self._cores() - int(self.busy + 0.5)))
+        if want != self.current:
+            self.controller.limit(limits=want)
+            self.current = want
+
+
+_threads = _ThreadPolicy()
+
+
+def fit_threads_to_load() -> None:
+    """Resize the BLAS thread pool to the cores other processes leave free (cheap: it looks at most
+    four times a second). The training and predict loops call it once per step."""
+    _threads.update()

@@ -1,4 +1,5 @@
-"""The ``shendu`` command: ``shendu demo`` trains the tutorial CNN and writes a run folder."""
+"""The ``shendu`` command: ``shendu demo`` trains the tutorial CNN and writes a run folder; ``shendu explain``
+works the backpropagation example; ``shendu bench`` times shendu against PyTorch (shendu/bench/suite.py)."""
 from __future__ import annotations
 
 import argparse
@@ -54,7 +55,14 @@ def main(argv=None) -> int:
     ex.add_argument("--check", default=None, metavar="FILE", help="a JSON/YAML file of a tutorial's claimed "
                     "values; names each one that disagrees with the real computation (exit status 1 if any)")
     sub.add_parser("examples", help="list the tutorials' programs in examples/, one line each")
-    args = parser.parse_args(argv)
+    sub.add_parser("bench", add_help=False,
+                   help="time shendu against PyTorch, each in its own process (shendu bench --help for options)")
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "bench":
+        from shendu.bench.suite import main as bench   # imported here: only this command needs the suite
+        return bench(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "examples":
         return list_examples()
     if args.command == "explain":

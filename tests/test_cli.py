@@ -28,3 +28,16 @@ def test_mnist_demo_learns_digits_and_writes_its_run_folder(capsys, tmp_path, mo
     assert history[0].split(",")[:2] == ["epoch", "accuracy"] and len(history) == 2
     restored = keras.models.load_model(str(tmp_path / "run" / "model.keras"))
     assert restored.count_params() == 225_034
+
+
+def test_bench_command_runs_the_suite(tmp_path, capsys):
+    out = tmp_path / "bench.md"
+    assert cli.main(["bench", "--smoke", "--quiet", "--workloads", "mlp", "--frameworks", "shendu",
+                     "--out", str(out)]) == 0
+    assert "| MLP 784-256-128-10, batch 128 |" in out.read_text()
+    assert "## Summary" in capsys.readouterr().out
+
+
+def test_unknown_arguments_are_refused():
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--bogus"])

@@ -6,6 +6,7 @@ import pytest
 
 import shendu as sd
 from shendu import ops
+from shendu.autograd import Function
 
 
 def _variables():
@@ -143,3 +144,31 @@ def test_two_tapes_share_a_graph_like_the_gan_training_loop():
     d_w.grad = None                      # gen_loss.backward() reached the discriminator's weight too
     disc_loss.backward()
     np.testing.assert_allclose(d_grad.numpy(), d_w.grad.numpy())
+
+
+def test_gradient_runs_only_the_ops_that_reach_the_sources():
+    """The GAN loop: the discriminator's tape must not backpropagate into the generator that made its input,
+    and the graph, shared with the generator's tape, still gives that tape its gradients afterwards."""
+    calls = []
+
+    class Spy(Function):                       # y = 2 x, recording each backward call
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, gy):
+            calls.append(list(self.needs))
+            return 2 * gy
+
+    rng = np.random.default_rng(0)
+    g_w = sd.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    d_w = sd.tensor(rng.standard_normal((3, 1)), requires_grad=True)
+    noise = sd.tensor(rng.standard_normal((4, 3)))
+    fake = Spy.apply(noise @ g_w)                              # the generator, outside both tapes
+    with sd.GradientTape(persistent=True) as tape:
+        score = Spy.apply(fake @ d_w).sum()
+    (gd,) = tape.gradient(score, [d_w])
+    assert calls == [[True]]                                   # the discriminator's Spy ran, the generator's not
+    np.testing.assert_allclose(gd.numpy(), 2 * fake.numpy().sum(0)[:, None])
+    (gg,) = tape.gradient(score, [g_w])                        # the same graph, now to the generator
+    assert calls[1:] == [[True], [True]]
+    np.testing.assert_allclose(gg.numpy(), 4 * noise.numpy().T @ np.ones((4, 1)) @ d_w.numpy().T)

@@ -332,6 +332,7 @@ class Trainer:
         structure, parts = None, []
         for step, (bx, _, _) in enumerate(batches):
             cb.on_predict_batch_begin(step)
+            backend.fit_threads_to_load()
             with autograd.no_grad():
                 out = map_structure(_to_numpy, self.predict_step(_step_data(bx, None, None)))
             structure = out if structure is None else structure

@@ -60,11 +60,17 @@ class LeakyReLU(Function):
     """a = z if z > 0 else alpha z;   dz = da * (1 or alpha)"""
     def forward(self, z):
         self.save(z)
+        if 0 <= self.alpha <= 1:                        # then max(z, alpha z) is the same, in two passes
+            return backend.xp.maximum(z, z * self.alpha)
         return backend.xp.where(z > 0, z, z * self.alpha)
 
     def backward(self, ga):
         (z,) = self.saved
-        return backend.xp.where(z > 0, ga, ga * self.alpha)
+        g = ga * self.alpha
+        if backend.xp.ndim(g) == 0:                     # a scalar: nothing to write into
+            return backend.xp.where(z > 0, ga, g)
+        backend.xp.copyto(g, ga, where=z > 0)          # g is a fresh array: ours to fill
+        return g
 
 
 class ELU(Function):

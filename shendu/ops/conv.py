@@ -1,10 +1,18 @@
 """Convolution and pooling over images (batch, height, width, channels) and sequences (batch, length, channels).
 
-Every convolution is ONE matrix product on an im2col matrix: each output pixel's receptive field
+A convolution is ONE matrix product on an im2col matrix: each output pixel's receptive field
 (kh × kw × channels values) becomes one row, read through a strided *view* of the padded input,
 so building it is a single copy with no Python loop. Backward turns rows back into pixels
 (col2im) with a loop over the kh × kw kernel offsets only. Pooling loops over the same offsets,
 one whole-array maximum or sum per offset.
+
+The im2col matrix holds kh·kw copies of the input, which for many channels and a large kernel is
+gigabytes (Conv2D(1, 7) on a 28×28×128 batch of 128: 2.5 GB, then a matrix-VECTOR product). So
+``_plan`` picks by shape: when the filters are few against the input channels, the *shift* form
+multiplies every padded input pixel by every kernel offset at once, Z = x_pad K (kh·kw·filters
+columns, no input copies), and adds Z's offset planes back shifted (the im2col of the small side);
+and when either form's temporary would pass TEMP_LIMIT, the batch is cut into chunks, the columns
+recomputed in backward instead of kept.
 
 Padding follows TensorFlow. With k_eff = (k - 1) * dilation + 1, the dilated kernel size:
   'valid'   no padding, out = (in - k_eff) // stride + 1
@@ -156,6 +164,69 @@ def _check_conv(op, x, kernel, bias, rank, in_axis, layout, kernel_layout):
 
 # ---------------------------------------------------------------- convolution
 
+TEMP_LIMIT = 256 * 2 ** 20      # bytes: the largest temporary (columns) one convolution call may build
+
+
+def _plan(x_shape, padded_hw, K_shape, w: _Window, itemsize: int) -> tuple:
+    """('cols' or 'shift', examples per chunk) for a Conv2D: the form whose temporary is smaller, and the
+    batch cut so that temporary stays under TEMP_LIMIT.
+
+    cols:  the im2col matrix, N·oh·ow × kh·kw·C;  shift: Z = x_pad K, N·Hp·Wp × kh·kw·F. The shift form
+    multiplies at every padded pixel (Hp·Wp ≥ oh·ow), so it is taken only when it saves at least 4× the
+    memory and costs at most 2× the multiplies (stride 1 in practice)."""
+    kk, (c, f), n = w.k[0] * w.k[1], K_shape[-2:], x_shape[0]
+    cells_out, cells_pad = w.out[0] * w.out[1], padded_hw[0] * padded_hw[1]
+    per_cols, per_shift = cells_out * kk * c * itemsize, cells_pad * kk * f * itemsize
+    shift = per_shift * 4 <= per_cols and cells_pad <= 2 * cells_out
+    per = per_shift if shift else per_cols
+    return ("shift" if shift else "cols"), max(1, min(n, TEMP_LIMIT // max(per, 1)))
+
+
+def _shift_forward(xpad, K, w: _Window):
+    """y[n,i,j,f] = Σ_{a,b} Z[a, b, f, n, i*s+a*d, j*s+b*d] with Z = K_(abf, c) x_padᵀ: one GEMM, then one
+    shifted add per kernel offset. Z is offset-major so that every add runs along contiguous image rows."""
+    n, hp, wp, c = xpad.shape
+    kh, kw, _, f = K.shape
+    Kt = backend.xp.ascontiguousarray(K.transpose(0, 1, 3, 2)).reshape(kh * kw * f, c)
+    Z = (Kt @ xpad.reshape(-1, c).T).reshape(kh, kw, f * n, hp, wp)
+    y = _tap(Z[0, 0], w, 0, 0).copy()                          # (F·N, oh, ow)
+    for a, b in _offsets(w)[1:]:
+        y += _tap(Z[a, b], w, a, b)
+    return y.reshape(f, n, *w.out).transpose(1, 2, 3, 0)
+
+
+def _shift_cols(gy, w: _Window, padded_hw):
+    """The adjoint of the shifted add: G[a, b, f, n, p] = gy[n, i, j, f] at p = (i*s+a*d, j*s+b*d), zero
+    elsewhere; as a matrix (kh·kw·F, N·Hp·Wp)."""
+    n, f = gy.shape[0], gy.shape[-1]
+    G = backend.xp.zeros((*w.k, f * n, *padded_hw), gy.dtype)
+    gy_t = gy.transpose(3, 0, 1, 2).reshape(f * n, *w.out)
+    for a, b in _offsets(w):
+        _tap(G[a, b], w, a, b)[...] = gy_t
+    return G.reshape(w.k[0] * w.k[1] * f, -1)
+
+
+def _conv_backward_chunk(mode, xpad, K, gy, w: _Window, gK, want_x):
+    """One chunk of Conv2D's backward with nothing saved but the padded input: gK += (in place), returns
+    the padded input gradient (or None)."""
+    c, f = K.shape[-2:]
+    if mode == "shift":
+        G = _shift_cols(gy, w, xpad.shape[1:3])                     # (kh·kw·F, N·Hp·Wp)
+        if gK is not None:      # dK[a,b,c,f] = Σ x_pad[n,p,c] G[a,b,f,n,p]; as x_padᵀ Gᵀ: OpenBLAS runs
+            # this (C, N·Hp·Wp) @ (N·Hp·Wp, kh·kw·F) order ~40× faster than G x_pad with its long inner axis
+            gK += (xpad.reshape(-1, c).T @ G.T).reshape(c, *w.k, f).transpose(1, 2, 0, 3)
+        if want_x:                                                  # dx_pad = Gᵀ K_(abf, c)
+            Kt = backend.xp.ascontiguousarray(K.transpose(0, 1, 3, 2)).reshape(-1, c)
+            return (G.T @ Kt).reshape(xpad.shape)
+        return None
+    gy2 = gy.reshape(-1, f)
+    if gK is not None:
+        gK += (_im2col(xpad, w).T @ gy2).reshape(K.shape)
+    if want_x:
+        gcols = (gy2 @ K.reshape(-1, f).T).reshape(gy.shape[0], *w.out, *w.k, c)
+        return _col2im(gcols, w, xpad.shape)
+    return None
+
 
 class Conv2D(Function):
     """y[n,i,j,f] = Σ_{a,b,c} x[n, i*s+a*d, j*s+b*d, c] K[a,b,c,f] + bias[f]  (x padded);
@@ -163,15 +234,33 @@ class Conv2D(Function):
     def forward(self, x, K, *b):
         w = self.win
         xpad = _pad(x, w.pads)
-        cols = _im2col(xpad, w)                         # (N*oh*ow, kh*kw*Cin)
-        y = cols @ K.reshape(-1, K.shape[-1])           # the one GEMM
+        self.padded_shape = xpad.shape
+        n, dtype = x.shape[0], backend.xp.result_type(x, K)
+        self.mode, self.chunk = _plan(x.shape, xpad.shape[1:3], K.shape, w, dtype.itemsize)
+        if self.mode == "cols" and self.chunk >= n:
+            cols = _im2col(xpad, w)                     # (N*oh*ow, kh*kw*Cin)
+            y = cols @ K.reshape(-1, K.shape[-1])       # the one GEMM
+            if b:
+                y += b[0]
+            self.save(cols, K)                          # cols again give dK
+            return y.reshape(n, *w.out, K.shape[-1])
+        # the shift form, or chunks of the batch: backward recomputes from the padded input
+        xpad = backend.xp.ascontiguousarray(xpad)
+        y = backend.xp.empty((n, *w.out, K.shape[-1]), dtype)
+        for i in range(0, n, self.chunk):
+            part = xpad[i:i + self.chunk]
+            if self.mode == "shift":
+                y[i:i + self.chunk] = _shift_forward(part, K, w)
+            else:
+                y[i:i + self.chunk] = (_im2col(part, w) @ K.reshape(-1, K.shape[-1])).reshape(len(part), *w.out, -1)
         if b:
             y += b[0]
-        self.save(cols, K)                              # cols again give dK
-        self.padded_shape = xpad.shape
-        return y.reshape(x.shape[0], *w.out, K.shape[-1])
+        self.save(xpad, K)
+        return y
 
     def backward(self, gy):
+        if not (self.mode == "cols" and self.chunk >= gy.shape[0]):
+            return self._backward_chunks(gy)
         cols, K = self.saved
         w = self.win
         gy2 = gy.reshape(-1, gy.shape[-1])
@@ -184,6 +273,22 @@ class Conv2D(Function):
             gK = (cols.T @ gy2).reshape(K.shape)
         if len(self.needs) == 3:                        # Σ dy over pixels: a GEMV beats .sum(axis=0) here
             return gx, gK, backend.xp.ones(gy2.shape[0], gy2.dtype) @ gy2
+        return gx, gK
+
+    def _backward_chunks(self, gy):
+        xpad, K = self.saved
+        xp, w = backend.xp, self.win
+        gK = xp.zeros(K.shape, gy.dtype) if self.needs[1] else None
+        gxpad = xp.empty(xpad.shape, gy.dtype) if self.needs[0] else None
+        for i in range(0, gy.shape[0], self.chunk):
+            part = _conv_backward_chunk(self.mode, xpad[i:i + self.chunk], K, gy[i:i + self.chunk], w, gK,
+                                        self.needs[0])
+            if part is not None:
+                gxpad[i:i + self.chunk] = part
+        gx = None if gxpad is None else _crop(gxpad, w.pads)
+        if len(self.needs) == 3:
+            gy2 = gy.reshape(-1, gy.shape[-1])
+            return gx, gK, xp.ones(gy2.shape[0], gy2.dtype) @ gy2
         return gx, gK
 
 
@@ -240,18 +345,42 @@ class Conv2DTranspose(Function):
     y[n, i*s+a*d-pad, j*s+b*d-pad, c] += Σ_f x[n,i,j,f] K[a,b,c,f];   dx = im2col(dy) K, dK = im2col(dy)ᵀ x"""
     def forward(self, x, K, *b):
         w = self.win                                    # the window of the conv this op is the adjoint of
-        cols = x.reshape(-1, x.shape[-1]) @ K.reshape(-1, K.shape[-1]).T   # the one GEMM
-        y = _crop(_col2im(cols.reshape(x.shape[0], *w.out, *w.k, K.shape[2]), w, self.padded_shape), w.pads)
+        n = x.shape[0]
+        # the columns hold kh·kw·filters values per input pixel: cut the batch when they would pass TEMP_LIMIT
+        per = x.shape[1] * x.shape[2] * w.k[0] * w.k[1] * K.shape[2] * backend.xp.result_type(x, K).itemsize
+        self.chunk = max(1, min(n, TEMP_LIMIT // max(per, 1)))
+        K2 = K.reshape(-1, K.shape[-1])
+        if self.chunk >= n:
+            y = self._forward_part(x, K2, self.padded_shape)
+        else:
+            y = backend.xp.empty((n, *(h - lo - hi for h, (lo, hi) in zip(self.padded_shape[1:3], w.pads)),
+                                  K.shape[2]), backend.xp.result_type(x, K))
+            for i in range(0, n, self.chunk):
+                part = x[i:i + self.chunk]
+                y[i:i + self.chunk] = self._forward_part(part, K2, (len(part), *self.padded_shape[1:]))
         if b:
             y += b[0]                                   # y is a view of a buffer this op owns
         self.save(x, K)
         return y
 
+    def _forward_part(self, x, K2, padded_shape):
+        w = self.win
+        cols = x.reshape(-1, x.shape[-1]) @ K2.T        # the one GEMM
+        return _crop(_col2im(cols.reshape(x.shape[0], *w.out, *w.k, padded_shape[-1]), w, padded_shape), w.pads)
+
     def backward(self, gy):
         x, K = self.saved
-        cols = _im2col(_pad(gy, self.win.pads), self.win)        # (N*H*W, kh*kw*Cout)
-        gx = (cols @ K.reshape(-1, K.shape[-1])).reshape(x.shape) if self.needs[0] else None
-        gK = (cols.T @ x.reshape(-1, x.shape[-1])).reshape(K.shape) if self.needs[1] else None
+        xp, n = backend.xp, x.shape[0]
+        K2 = K.reshape(-1, K.shape[-1])
+        gx = xp.empty(x.shape, gy.dtype) if self.needs[0] else None
+        gK = xp.zeros(K2.shape, gy.dtype) if self.needs[1] else None
+        for i in range(0, n, self.chunk):              # one pass when the batch fits (see forward)
+            cols = _im2col(_pad(gy[i:i + self.chunk], self.win.pads), self.win)    # (N*H*W, kh*kw*Cout)
+            if gx is not None:
+                gx[i:i + self.chunk] = (cols @ K2).reshape(-1, *x.shape[1:])
+            if gK is not None:
+                gK += cols.T @ x[i:i + self.chunk].reshape(-1, x.shape[-1])
+        gK = None if gK is None else gK.reshape(K.shape)
         if len(self.needs) == 3:
             return gx, gK, gy.sum(axis=(0, 1, 2))
         return gx, gK
@@ -327,12 +456,20 @@ class MaxPool2D(Function):
         xpad, y = self.saved
         xp, w = backend.xp, self.win
         g = xp.zeros(xpad.shape, gy.dtype)
-        taken = xp.zeros(y.shape, bool)           # windows whose maximum already got the gradient (ties)
-        for a, b in _offsets(w):
-            hit = _tap(xpad, w, a, b) == y
-            hit &= ~taken
-            taken |= hit
-            _tap(g, w, a, b)[...] += gy * hit      # a bool multiply: several times faster than where()
+        offsets = _offsets(w)
+        # windows that do not overlap (stride >= pool size) each own their pixels: write, don't add
+        disjoint = all(s >= k * d for s, k, d in zip(w.s, w.k, w.d))
+        taken = hit = None                        # windows whose maximum already got the gradient (ties)
+        for n, (a, b) in enumerate(offsets):
+            hit = xp.equal(_tap(xpad, w, a, b), y, out=hit)
+            if n:
+                hit &= ~taken
+            if n < len(offsets) - 1:
+                taken = hit.copy() if taken is None else xp.logical_or(taken, hit, out=taken)
+            if disjoint:
+                xp.multiply(gy, hit, out=_tap(g, w, a, b))   # a bool multiply: several times faster than where()
+            else:
+                _tap(g, w, a, b)[...] += gy * hit
         return _crop(g, w.pads)
 
 

@@ -242,19 +242,27 @@ class LSTM(_Recurrent):
     Backward per step, in reverse: dc += dh ⊙ o ⊙ tanh'(c_t);  dz_o = dh ⊙ tanh(c_t) ⊙ σ'(o);
     [dz_i, dz_f, dz_c] = dc ⊙ [c̃ ⊙ σ'(i), c_{t-1} ⊙ σ'(f), i ⊙ tanh'(c̃)];  dh_{t-1} = dz Uᵀ;  dc_{t-1} = dc ⊙ f
     (σ is recurrent_activation and tanh is activation; both configurable.) The local factors
-    (K = o ⊙ tanh'(c_t), S_o and S) are formed in forward while each step's arrays are in cache, when a
-    gradient is wanted. Inside, the columns are reordered to o, i, f, c̃ (see ``_lstm_order``);
-    gradients go back in Keras's order.
+    (K = o ⊙ tanh'(c_t), S_o and S) depend on no gradient, so backward forms them for all steps at once
+    before its loop. Inside, the columns are reordered to o, i, f, c̃ (see ``_lstm_order``); gradients go
+    back in Keras's order.
+
+    With the default activations one tanh call gives all four gates: σ(z) = (1 + tanh(z/2)) / 2, so the
+    σ gates' columns of W, U and b are pre-scaled by 1/2 and a step is one matmul, one add, one tanh and
+    the σ gates' affine map. A forward step makes 10 NumPy calls, a backward step 6.
     """
-    keep_grads = True           # lstm() sets it False when no gradient will be asked for (inference)
 
     def forward(self, x, W, U, b, h0, c0):
         xp = backend.xp
-        (act, dact), (gate, dgate) = ACTIVATIONS[self.activation], ACTIVATIONS[self.recurrent_activation]
+        (act, _), (gate, _) = ACTIVATIONS[self.activation], ACTIVATIONS[self.recurrent_activation]
         u = U.shape[0]
         order = _lstm_order(u)
-        xt, XW, m, valid = self._project(x, W[:, order], b[order])
-        U = U[:, order]
+        fused = self.activation == "tanh" and self.recurrent_activation == "sigmoid"
+        W_, U_, b_ = W[:, order], U[:, order], b[order]                     # fresh copies: ours to scale
+        if fused:                                                           # σ(z) = (1 + tanh(z/2)) / 2
+            W_[:, :3 * u] *= 0.5
+            U_[:, :3 * u] *= 0.5
+            b_[:3 * u] *= 0.5
+        xt, XW, m, valid = self._project(x, W_, b_)
         T, B = XW.shape[:2]
         H = xp.empty((T + 1, B, u), XW.dtype)
         C = xp.empty((T + 1, B, u), XW.dtype)
@@ -262,20 +270,20 @@ class LSTM(_Recurrent):
         G = xp.empty((T, B, 4 * u), XW.dtype)          # gate activations o, i, f, c̃ of every step
         A = xp.empty((T, B, u), XW.dtype)              # tanh(c_t)
         ic = xp.empty((B, u), XW.dtype)
-        grad = self.keep_grads
-        if grad:
-            S = xp.empty((T, B, 3, u), XW.dtype)       # dc's factors for dz_i, dz_f, dz_c
-            S_o = xp.empty((T, B, u), XW.dtype)        # dh's factor for dz_o: tanh(c_t) ⊙ σ'(o)
-            K = xp.empty((T, B, u), XW.dtype)          # o ⊙ tanh'(c_t): the path from h_t to c_t
-            dg = xp.empty((B, 3 * u), XW.dtype)
         rm = self.recurrent_mask
         with _one_blas_thread():
             for t in range(T):
                 g = G[t]
-                xp.matmul(H[t] if rm is None else H[t] * rm, U, out=g)     # one fused gate matmul per step
+                xp.matmul(H[t] if rm is None else H[t] * rm, U_, out=g)    # one fused gate matmul per step
                 g += XW[t]
-                gate(g[:, :3 * u], out=g[:, :3 * u])                        # o, i, f = σ(...)
-                act(g[:, 3 * u:], out=g[:, 3 * u:])                         # c̃ = tanh(...)
+                if fused:
+                    xp.tanh(g, out=g)                                       # c̃ = tanh(z), and tanh(z/2) ...
+                    s = g[:, :3 * u]
+                    s *= 0.5
+                    s += 0.5                                                # ... made o, i, f = σ(z)
+                else:
+                    gate(g[:, :3 * u], out=g[:, :3 * u])                    # o, i, f = σ(...)
+                    act(g[:, 3 * u:], out=g[:, 3 * u:])                     # c̃ = tanh(...)
                 c = C[t + 1]
                 xp.multiply(g[:, 2 * u:3 * u], C[t], out=c)                 # c_t = f ⊙ c_{t-1} + i ⊙ c̃
                 xp.multiply(g[:, u:2 * u], g[:, 3 * u:], out=ic)
@@ -285,31 +293,45 @@ class LSTM(_Recurrent):
                 if m is not None:                                           # a masked step carries h and c
                     xp.copyto(c, C[t], where=~m[t])
                     xp.copyto(H[t + 1], H[t], where=~m[t])
-                if grad:
-                    dgate(g[:, :3 * u], out=dg)
-                    s = S[t]
-                    xp.multiply(dg[:, u:2 * u], g[:, 3 * u:], out=s[:, 0])      # c̃ ⊙ σ'(i)
-                    xp.multiply(dg[:, 2 * u:], C[t], out=s[:, 1])               # c_{t-1} ⊙ σ'(f)
-                    dact(g[:, 3 * u:], out=s[:, 2])
-                    s[:, 2] *= g[:, u:2 * u]                                     # i ⊙ tanh'(c̃)
-                    xp.multiply(dg[:, :u], A[t], out=S_o[t])                    # tanh(c_t) ⊙ σ'(o)
-                    dact(A[t], out=K[t])
-                    K[t] *= g[:, :u]                                             # o ⊙ tanh'(c_t)
-        if grad:
-            self.save(xt, W, U, H, G, S, S_o, K, m, valid)
+        if self.keep_grads:
+            self.save(xt, W, U, H, C, G, A, m, valid)
         return self._outputs(H, valid), H[-1].copy(), C[-1].copy()
+
+    def _factors(self, C, G, A):
+        """Every step's local derivatives at once: S (T, B, 3, u) scales dc into dz_i, dz_f, dz_c; S_o scales
+        dh into dz_o; K = o ⊙ tanh'(c_t) carries dh into dc."""
+        xp = backend.xp
+        dact, dgate = ACTIVATIONS[self.activation][1], ACTIVATIONS[self.recurrent_activation][1]
+        T, B, u = A.shape
+        o, i, f, cc = (G[..., k * u:(k + 1) * u] for k in range(4))
+        kernel = _factor_kernel() if (self.activation, self.recurrent_activation) == ("tanh", "sigmoid") else None
+        if kernel:          # one compiled pass instead of a dozen whole-array NumPy passes
+            S, S_o, K = xp.empty((T, B, 3, u), G.dtype), xp.empty_like(A), xp.empty_like(A)
+            kernel(G, C, A, S, S_o, K)
+            return S, S_o, K, f
+        dg = dgate(G[..., :3 * u])                                          # σ'(o), σ'(i), σ'(f)
+        S = xp.empty((T, B, 3, u), G.dtype)
+        xp.multiply(dg[..., u:2 * u], cc, out=S[:, :, 0])                   # c̃ ⊙ σ'(i)
+        xp.multiply(dg[..., 2 * u:], C[:-1], out=S[:, :, 1])                # c_{t-1} ⊙ σ'(f)
+        dact(cc, out=S[:, :, 2])
+        S[:, :, 2] *= i                                                     # i ⊙ tanh'(c̃)
+        S_o = dg[..., :u] * A                                               # tanh(c_t) ⊙ σ'(o)
+        K = dact(A)
+        K *= o                                                              # o ⊙ tanh'(c_t)
+        return S, S_o, K, f
 
     def backward(self, gy, gh, gc):
         xp = backend.xp
-        xt, W, U, H, G, S, S_o, K, m, valid = self.saved
+        xt, W, U, H, C, G, A, m, valid = self.saved
         T, B, u = G.shape[0], G.shape[1], G.shape[2] // 4
-        f = G[..., 2 * u:3 * u]
+        S, S_o, K, f = self._factors(C, G, A)
         GY, dh = self._start_backward(gy, gh, valid, (B, u), G.dtype)
         dc = xp.zeros((B, u), G.dtype) if gc is None else gc.copy()
         mf = None if m is None else m.astype(G.dtype)
         dZ = xp.empty_like(G)
         tmp = xp.empty((B, u), G.dtype)
-        UT, rm = xp.ascontiguousarray(U.T), self.recurrent_mask
+        order = _lstm_order(u)
+        UT, rm = xp.ascontiguousarray(U[:, order].T), self.recurrent_mask
         with _one_blas_thread():
             for t in reversed(range(T)):
                 if GY is not None:
@@ -328,7 +350,6 @@ class LSTM(_Recurrent):
                 if m is not None:
                     dh += keep_h
                     dc += keep_c
-        order = _lstm_order(u)
         gU = None
         if self.needs[2]:
             Hp = H[:-1] if rm is None else H[:-1] * rm
@@ -342,6 +363,37 @@ class LSTM(_Recurrent):
         gb = xp.empty_like(gb_)
         gb[order] = gb_
         return gx, gW, gU, gb, dh, dc
+
+
+_compiled_factors = []
+
+
+def _factor_kernel():
+    """The LSTM's backward factors for σ = sigmoid and tanh, as one numba loop (None without numba)."""
+    if backend.xp.__name__ != "numpy":
+        return None
+    if not _compiled_factors:
+        try:
+            import numba  # imported lazily: an optional dependency, only this kernel needs it
+
+            @numba.njit(cache=True, nogil=True)
+            def factors(G, C, A, S, S_o, K):
+                # σ'(y) = y (1 - y) and tanh'(y) = 1 - y², written with the activations' outputs y
+                T, B, u = A.shape
+                for t in range(T):
+                    for n in range(B):
+                        for j in range(u):
+                            o, i, f, cc = G[t, n, j], G[t, n, u + j], G[t, n, 2 * u + j], G[t, n, 3 * u + j]
+                            a = A[t, n, j]
+                            S[t, n, 0, j] = cc * i * (1 - i)
+                            S[t, n, 1, j] = C[t, n, j] * f * (1 - f)
+                            S[t, n, 2, j] = i * (1 - cc * cc)
+                            S_o[t, n, j] = a * o * (1 - o)
+                            K[t, n, j] = o * (1 - a * a)
+            _compiled_factors.append(factors)
+        except ImportError:
+            _compiled_factors.append(None)
+    return _compiled_factors[0]
 
 
 class GRU(_Recurrent):

@@ -52,14 +52,25 @@ class Adam(Optimizer):
         return f(lr) * (1 - f(self.beta_2) ** t) ** f(0.5) / (1 - f(self.beta_1) ** t)
 
     def update_step(self, g, w, lr):
+        xp = backend.xp
         m, v = self.slots(w)[:2]
-        m += (g - m) * (1 - self.beta_1)            # first moment
-        v += (g * g - v) * (1 - self.beta_2)        # second moment
+        # the same arithmetic, in the same order, as m += (g - m)(1 - beta_1); v += (g² - v)(1 - beta_2);
+        # w -= m·step / (sqrt(v) + eps), through one scratch array instead of a temporary per operation
+        tmp = xp.subtract(g, m, dtype=w.dtype)
+        tmp *= 1 - self.beta_1
+        m += tmp                                    # first moment
+        xp.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= 1 - self.beta_2
+        v += tmp                                    # second moment
         if self.amsgrad:
             v_hat = self.get_slot(w, "velocity_hat")
-            backend.xp.maximum(v_hat, v, out=v_hat)
+            xp.maximum(v_hat, v, out=v_hat)
             v = v_hat
-        w -= m * self.step_size(lr, w.dtype) / (backend.xp.sqrt(v) + self.epsilon)
+        xp.sqrt(v, out=tmp)
+        tmp += self.epsilon
+        xp.divide(m * self.step_size(lr, w.dtype), tmp, out=tmp)
+        w -= tmp
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,1 @@
+"""``python -m benchmarks``: shendu against PyTorch (and Keras 3 on JAX), see ``shendu/bench/suite.py``."""

@@ -1,0 +1,1 @@
+"""The benchmark suite: ``shendu bench`` or ``python -m benchmarks`` (see ``suite.py``)."""
