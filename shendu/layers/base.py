@@ -43,6 +43,7 @@ from shendu.layers.dtype_policy import DTypePolicy
 from shendu.layers.input_spec import check_input_spec
 from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_symbolic, map_shapes, map_structure,
                                     merge_shapes, standardize_shape, trial_dtype, trial_shape, without_trial_sizes)
+from shendu.layers.symbolic_masks import attach_symbolic_masks
 from shendu.layers.tracking import GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders
 from shendu.metrics.base import Metric
 from shendu.tensor import Tensor
@@ -560,6 +561,7 @@ class Layer(GraphAccess, LossesAndMetrics):
                 index += 1
         node.outputs = outputs
         self._inbound_nodes.append(node)
+        attach_symbolic_masks(self, inputs, kwargs, outputs, Layer.compute_mask)
         return outputs
 
     # ------------------------------------------------------------ config

@@ -303,6 +303,28 @@ class TensorOp(Layer):
         return self.fn(*inputs)
 
 
+class OutputMask(Layer):
+    """The mask carried by a layer's output, as a graph node: ``get_keras_mask(y)`` on a symbolic ``y``. When
+    the model runs it returns the real output's mask (bool), so ``Model(inputs, get_keras_mask(y))`` works."""
+
+    def __init__(self, mask_shape, **kwargs):
+        super().__init__(name=kwargs.pop("name", None) or unique_name("keras_mask"), **kwargs)
+        self.mask_shape = tuple(mask_shape)
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        return KerasTensor(self.mask_shape, "bool")
+
+    def call(self, inputs):
+        mask = getattr(inputs, "_keras_mask", None)
+        if mask is None:
+            raise ValueError(f"OutputMask '{self.name}': the tensor of shape {tuple(inputs.shape)} carries no mask "
+                             f"at run time, though its symbolic counterpart had one of shape {self.mask_shape}.")
+        return Tensor._wrap(backend.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(bool), False)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_shape": list(self.mask_shape)}
+
+
 class ReLU(Layer):
     """a = min(max(z, threshold·slope...), max_value): Keras's ReLU with its optional cap and leak."""
 

@@ -99,7 +99,8 @@ class _Noise(Layer):
     compute_output_shape = same_shape
 
     def _normal(self, x, mean, stddev):
-        noise = self.seed_generator.generator.standard_normal(x.shape, dtype=x.dtype) * x.dtype.type(stddev) + x.dtype.type(mean)
+        rng = self.seed_generator.generator
+        noise = rng.standard_normal(x.shape, dtype=x.dtype) * x.dtype.type(stddev) + x.dtype.type(mean)
         return Tensor._wrap(noise, False)       # a constant: the gradient flows to x only
 
 

@@ -30,7 +30,8 @@ def test_stateless_layer_is_built_unless_a_subclass_brings_its_own_build(keras, 
 
 
 @pytest.mark.parametrize("make", [lambda lib: lib.layers.Dropout(0.5), lambda lib: lib.layers.Dropout(0.0),
-                                  lambda lib: lib.layers.GaussianNoise(0.1), lambda lib: lib.layers.GaussianDropout(0.3),
+                                  lambda lib: lib.layers.GaussianNoise(0.1),
+                                  lambda lib: lib.layers.GaussianDropout(0.3),
                                   lambda lib: lib.layers.Attention(dropout=0.2), lambda lib: lib.layers.Attention()],
                          ids=["dropout", "dropout0", "noise", "gdropout", "attention-dropout", "attention"])
 def test_layers_that_draw_hold_one_seed_generator(keras, make):
