@@ -25,13 +25,13 @@ def attach_symbolic_masks(layer, inputs, kwargs, outputs, default_compute_mask) 
     masked = any(isinstance(t, KerasTensor) and t._mask_shape is not None for t in flatten(inputs))
     if not masked and type(layer).compute_mask is default_compute_mask:
         return          # nothing masked comes in and the default rule makes no mask
-    probe = map_structure(lambda t: _probe(t.shape, t.dtype) if isinstance(t, KerasTensor) else t, inputs)
     mask = map_structure(lambda t: backend.xp.ones(tuple(1 if d is None else d for d in t._mask_shape), bool)
                          if isinstance(t, KerasTensor) and t._mask_shape is not None else None,
                          inputs) if masked else None
     try:
+        probe = map_structure(lambda t: _probe(t.shape, t.dtype) if isinstance(t, KerasTensor) else t, inputs)
         out_mask = layer.compute_mask(probe, mask)
-    except Exception:   # a compute_mask that needs real values: the symbolic output simply has no mask
+    except Exception:   # inputs with no zeros (strings), or a compute_mask that needs real values: no mask
         return
     if out_mask is None:
         return
