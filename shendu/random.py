@@ -19,14 +19,20 @@ from shendu.tensor import Tensor
 
 class SeedGenerator:
     """A generator of its own: ``SeedGenerator(1337)``, passed as ``seed=``, draws new values each call
-    and the same sequence on every run."""
+    and the same sequence on every run. ``SeedGenerator()`` (no seed) draws from shendu's shared
+    generator, so ``set_seed`` repeats it, as Keras derives an unseeded generator from the global seed."""
 
     def __init__(self, seed=None, name=None, **kwargs):
         if kwargs:
             raise TypeError(f"SeedGenerator got unexpected arguments {sorted(kwargs)}.")
         self.name = name
         self._initial = seed
-        self.generator = backend.xp.random.default_rng(seed)
+        self._own = backend.xp.random.default_rng(seed) if seed is not None else None
+
+    @property
+    def generator(self):
+        # looked up on each draw: set_seed replaces the shared generator
+        return self._own if self._own is not None else backend.rng
 
     def next(self, ordered=True):
         """A fresh integer seed drawn from this generator."""

@@ -21,7 +21,7 @@ from shendu.layers.wrappers import Bidirectional, RepeatVector, TimeDistributed
 from shendu.layers.text_vectorization import TextVectorization
 from shendu.layers.core import PReLU
 from shendu.layers.regularization import (ActivityRegularization, GaussianDropout, GaussianNoise, SpatialDropout1D,
-                                         SpatialDropout2D)
+                                         SpatialDropout2D, SpatialDropout3D)
 from shendu.layers.reshaping import Cropping1D, Permute, UpSampling1D, ZeroPadding1D
 from shendu.layers.merging import Dot, dot
 from shendu.layers.preprocessing import Normalization, Rescaling

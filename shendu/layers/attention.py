@@ -20,6 +20,7 @@ from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer, as_input
 from shendu.layers.symbolic import KerasTensor, is_shape
+from shendu.random import SeedGenerator
 from shendu.tensor import Tensor, as_tensor
 
 _LARGE = 1e9   # Keras's padding bias: exp(s - 1e9) underflows to exactly 0 in float32 and float64
@@ -126,7 +127,8 @@ class Attention(Layer):
         if not 0 <= dropout < 1:
             raise ValueError(f"{type(self).__name__} dropout must be in [0, 1), got {dropout}.")
         self.use_scale, self.score_mode, self.dropout, self.seed = use_scale, score_mode, dropout, seed
-        self._rng = backend.xp.random.default_rng(seed) if seed is not None else None
+        # Keras holds a generator only when dropout draws; seed=None follows the shared one
+        self.seed_generator = SeedGenerator(seed) if dropout > 0 else None
         self.supports_masking = True
 
     # ------------------------------------------------------------ inputs
@@ -220,7 +222,8 @@ class Attention(Layer):
             # this layer's Keras rule: hidden scores become s - 1e9 (not replaced), then the softmax
             s = s + backend.xp.where(keep, 0.0, -_LARGE).astype(s.dtype)
         a = ops.softmax(s, axis=-1)
-        kept = ops.dropout(a, self.dropout, rng=self._rng, training=bool(training)) if self.dropout else a
+        kept = ops.dropout(a, self.dropout, rng=self.seed_generator.generator, training=bool(training)) \
+            if self.dropout else a
         out = ops.matmul(kept, v)
         if q_mask is not None:
             out = ops.where(q_mask[..., None], out, 0.0)                 # hidden queries output 0

@@ -43,6 +43,7 @@ from shendu.layers.dtype_policy import DTypePolicy
 from shendu.layers.input_spec import check_input_spec
 from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_symbolic, map_shapes, map_structure,
                                     merge_shapes, standardize_shape, trial_dtype, trial_shape, without_trial_sizes)
+from shendu.layers.symbolic_masks import attach_symbolic_masks
 from shendu.layers.tracking import GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders
 from shendu.metrics.base import Metric
 from shendu.tensor import Tensor
@@ -334,8 +335,10 @@ class Layer(GraphAccess, LossesAndMetrics):
     def _build_at_init(self) -> None:
         """Mark a layer without weights as built at once (Keras 3 does this for its stateless layers:
         activations, dropout, pooling, Reshape, Masking). Call it last in ``__init__``; ``build`` is then
-        never called, so such a layer checks its inputs with ``input_spec``, not in ``build``."""
-        self.built = True
+        never called, so such a layer checks its inputs with ``input_spec``, not in ``build``.
+        A subclass that defines its own ``build`` is left unbuilt, so its ``build`` still runs on first call."""
+        if type(self).build is Layer.build:
+            self.built = True
 
     def call(self, inputs, *args, **kwargs):
         return inputs
@@ -558,6 +561,7 @@ class Layer(GraphAccess, LossesAndMetrics):
                 index += 1
         node.outputs = outputs
         self._inbound_nodes.append(node)
+        attach_symbolic_masks(self, inputs, kwargs, outputs, Layer.compute_mask)
         return outputs
 
     # ------------------------------------------------------------ config
@@ -571,7 +575,12 @@ class Layer(GraphAccess, LossesAndMetrics):
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        """The layer ``get_config`` describes. A config the constructor refuses raises TypeError (as Keras),
+        naming the class and the config, with the constructor's own error as the cause."""
+        try:
+            return cls(**config)
+        except Exception as e:
+            raise TypeError(f"Could not rebuild {cls.__name__} from config={config}: {type(e).__name__}: {e}") from e
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -10,6 +10,7 @@ from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer, same_shape, unique_name
 from shendu.layers.symbolic import KerasTensor, flatten_shapes, is_shape, map_shapes, shape_str
+from shendu.random import SeedGenerator
 from shendu.tensor import Tensor
 
 
@@ -166,7 +167,8 @@ class Dropout(Layer):
                              f"Received: rate={rate}")
         self.rate, self.seed = float(rate), seed
         self.noise_shape = _check_noise_shape(noise_shape)
-        self._rng = backend.xp.random.default_rng(seed) if seed is not None else None
+        # Keras holds a generator only when something is drawn; seed=None follows the shared one
+        self.seed_generator = SeedGenerator(seed) if self.rate > 0 else None
         self.supports_masking = True
         self._build_at_init()
 
@@ -174,10 +176,11 @@ class Dropout(Layer):
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0 or self.noise_shape is None:
-            return ops.dropout(inputs, self.rate, rng=self._rng, training=bool(training))
+            rng = self.seed_generator.generator if self.seed_generator is not None else None
+            return ops.dropout(inputs, self.rate, rng=rng, training=bool(training))
         # one mask of noise_shape (None: the input's size), shared along the axes where it is 1
         shape = tuple(d if n is None else n for n, d in zip(self.noise_shape, inputs.shape))
-        rng = self._rng if self._rng is not None else backend.rng
+        rng = self.seed_generator.generator
         mask = (rng.random(shape) >= self.rate) / (1.0 - self.rate)
         return inputs * Tensor._wrap(mask.astype(inputs.dtype), False)
 
@@ -215,6 +218,13 @@ class Reshape(Layer):
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
         self.target_shape = tuple(target_shape)
+        for d in self.target_shape:
+            if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < -1:
+                raise ValueError(f"Reshape: each entry of target_shape must be a non-negative integer, or -1 for "
+                                 f"the one axis to infer; received target_shape={self.target_shape}.")
+        if self.target_shape.count(-1) > 1:
+            raise ValueError(f"Reshape: target_shape may hold at most one unknown dimension (-1), since only one "
+                             f"axis can be inferred; received target_shape={self.target_shape}.")
         self._build_at_init()
 
     keeps_input_dtype = True
@@ -291,6 +301,28 @@ class TensorOp(Layer):
 
     def call(self, inputs):
         return self.fn(*inputs)
+
+
+class OutputMask(Layer):
+    """The mask carried by a layer's output, as a graph node: ``get_keras_mask(y)`` on a symbolic ``y``. When
+    the model runs it returns the real output's mask (bool), so ``Model(inputs, get_keras_mask(y))`` works."""
+
+    def __init__(self, mask_shape, **kwargs):
+        super().__init__(name=kwargs.pop("name", None) or unique_name("keras_mask"), **kwargs)
+        self.mask_shape = tuple(mask_shape)
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        return KerasTensor(self.mask_shape, "bool")
+
+    def call(self, inputs):
+        mask = getattr(inputs, "_keras_mask", None)
+        if mask is None:
+            raise ValueError(f"OutputMask '{self.name}': the tensor of shape {tuple(inputs.shape)} carries no mask "
+                             f"at run time, though its symbolic counterpart had one of shape {self.mask_shape}.")
+        return Tensor._wrap(backend.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(bool), False)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_shape": list(self.mask_shape)}
 
 
 class ReLU(Layer):

@@ -187,17 +187,23 @@ class LayerNormalization(Layer):
         self.gamma_regularizer = regularizers_module.get(gamma_regularizer)
         self.supports_masking = True
 
-    def build(self, input_shape):
-        axes = self.axis if isinstance(self.axis, tuple) else (self.axis,)
+    def _canonical_axes(self, input_shape) -> tuple:
+        """``axis`` as sorted non-negative axes of ``input_shape``; ValueError when one is out of bounds."""
+        axes = tuple(self.axis) if isinstance(self.axis, (list, tuple)) else (self.axis,)
         rank = len(input_shape)
         for a in axes:
             if not -rank <= a < rank:
                 raise ValueError(f"LayerNormalization layer '{self.name}': axis {a} is out of bounds for inputs of "
                                  f"rank {rank}, shape {tuple(input_shape)}.")
-        self._axes = tuple(sorted(a % rank for a in axes))
-        if len(set(self._axes)) != len(self._axes):
+        canonical = tuple(sorted(a % rank for a in axes))
+        if len(set(canonical)) != len(canonical):
             raise ValueError(f"LayerNormalization layer '{self.name}': Duplicate axes in axis={list(axes)} for inputs "
                              f"of rank {rank}: {list(axes)} names the same axis twice.")
+        return canonical
+
+    def build(self, input_shape):
+        self._axes = self._canonical_axes(input_shape)
+        self.axis = list(self._axes)        # as Keras: once built, axis holds the input's own axes, sorted
         shape = tuple(input_shape[a] for a in self._axes)
         self._param_shape = [input_shape[i] if i in self._axes else 1 for i in range(len(input_shape))]
         self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer) \
@@ -206,7 +212,9 @@ class LayerNormalization(Layer):
             if self.center and not self.rms_scaling else None
         self.built = True
 
-    compute_output_shape = same_shape
+    def compute_output_shape(self, input_shape):
+        self._canonical_axes(input_shape)
+        return same_shape(self, input_shape)
 
     def call(self, inputs):
         xp = backend.xp

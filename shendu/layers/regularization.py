@@ -1,15 +1,15 @@
-"""Noise that regularizes while training and vanishes at inference: SpatialDropout1D/2D (whole
+"""Noise that regularizes while training and vanishes at inference: SpatialDropout1D/2D/3D (whole
 channels), GaussianNoise (additive) and GaussianDropout (multiplicative); ActivityRegularization, a
 penalty on activations added to the loss. Plain Dropout is in core.py."""
 from __future__ import annotations
 
 import math
 
-from shendu import backend
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer, same_shape
 from shendu.layers.input_spec import InputSpec
 from shendu.layers.core import Dropout
+from shendu.random import SeedGenerator
 from shendu.tensor import Tensor
 
 
@@ -55,15 +55,35 @@ class SpatialDropout2D(SpatialDropout1D):
         super().__init__(rate, seed=seed, name=name, dtype=dtype, **kwargs)
         self.data_format = data_format or "channels_last"
         if self.data_format not in ("channels_last", "channels_first"):
-            raise ValueError(f"SpatialDropout2D: data_format must be 'channels_last' or 'channels_first', "
+            raise ValueError(f"{type(self).__name__}: data_format must be 'channels_last' or 'channels_first', "
                              f"got {data_format!r}.")
-        self.noise_shape = (None, 1, 1, None) if self.data_format == "channels_last" else (None, None, 1, 1)
-        layout = "(batch, height, width, channels)" if self.data_format == "channels_last" else \
-            "(batch, channels, height, width)"
-        self.input_spec = InputSpec(ndim=4, layout=layout)
+        # one draw per (sample, channel), shared along every spatial axis
+        spatial = (1,) * self.rank
+        axes = ("depth", "height", "width")[-self.rank:]
+        if self.data_format == "channels_last":
+            self.noise_shape = (None, *spatial, None)
+            layout = f"(batch, {', '.join(axes)}, channels)"
+        else:
+            self.noise_shape = (None, None, *spatial)
+            layout = f"(batch, channels, {', '.join(axes)})"
+        self.input_spec = InputSpec(ndim=self.rank + 2, layout=layout)
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
+
+
+class SpatialDropout3D(SpatialDropout2D):
+    """Training: zero whole volumes, y[b, :, :, :, c] = x[b, :, :, :, c] * m[b, c] / (1 - rate); inference:
+    identity.
+
+    Args:
+        rate: the fraction of channels to drop, in [0, 1).
+        data_format: 'channels_last' (batch, depth, height, width, channels), the default, or
+            'channels_first' (batch, channels, depth, height, width).
+        seed: seeds this layer's own generator.
+    """
+
+    rank = 3
 
 
 class _Noise(Layer):
@@ -72,14 +92,14 @@ class _Noise(Layer):
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
-        self._rng = backend.xp.random.default_rng(seed) if seed is not None else None
+        self.seed_generator = SeedGenerator(seed)       # seed=None follows the shared generator
         self.supports_masking = True
         self._build_at_init()
 
     compute_output_shape = same_shape
 
     def _normal(self, x, mean, stddev):
-        rng = self._rng if self._rng is not None else backend.rng
+        rng = self.seed_generator.generator
         noise = rng.standard_normal(x.shape, dtype=x.dtype) * x.dtype.type(stddev) + x.dtype.type(mean)
         return Tensor._wrap(noise, False)       # a constant: the gradient flows to x only
 

@@ -13,6 +13,9 @@ import re
 class KerasTensor:
     """A placeholder for a batch of values: shape (None, ...) and dtype, plus the node that made it."""
 
+    _mask_shape = None      # the shape of the mask a real tensor here would carry (see symbolic_masks.py)
+    _mask_tensor = None
+
     def __init__(self, shape, dtype="float32", node=None, index=0, name=None):
         self.shape = tuple(shape)
         self.dtype = str(dtype)
@@ -21,6 +24,19 @@ class KerasTensor:
         self.name = name
 
     ndim = property(lambda self: len(self.shape))
+
+    @property
+    def _keras_mask(self):
+        """The mask as a symbolic bool tensor (``keras.backend.get_keras_mask``), or None when unmasked."""
+        if self._mask_tensor is None and self._mask_shape is not None:
+            from shendu.layers.core import OutputMask     # deferred: layers build on this module
+            self._mask_tensor = OutputMask(self._mask_shape)(self)
+        return self._mask_tensor
+
+    @_keras_mask.setter
+    def _keras_mask(self, mask):
+        self._mask_tensor = mask
+        self._mask_shape = None if mask is None else tuple(mask.shape)
 
     def __repr__(self):
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"

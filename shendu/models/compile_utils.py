@@ -81,11 +81,30 @@ def per_output(spec, names, what):
     return [spec] * len(names)
 
 
+_CROSSENTROPY_NAMES = ("crossentropy", "ce")
+
+
+def crossentropy_for(name: str, y_true_shape, y_pred_shape):
+    """The loss 'crossentropy' (or 'ce') stands for, chosen from the first batch's shapes as Keras 3 does:
+    y_pred ending in 1 → binary; y_true with fewer axes than y_pred, or ending in 1 while y_pred does not
+    → sparse categorical; else categorical. The loss keeps the name the user wrote."""
+    if y_pred_shape[-1] == 1:
+        fn = losses_module.binary_crossentropy
+    elif len(y_true_shape) < len(y_pred_shape) or (y_true_shape[-1] == 1 and y_pred_shape[-1] > 1):
+        fn = losses_module.sparse_categorical_crossentropy
+    else:
+        fn = losses_module.categorical_crossentropy
+    return losses_module.LossFunctionWrapper(fn, name=name)
+
+
 def as_loss(identifier):
     """A Loss object for one output: names and plain functions fn(y_true, y_pred) are wrapped so that
-    sample weights and the batch reduction are applied once, the same way for every loss."""
+    sample weights and the batch reduction are applied once, the same way for every loss.
+    'crossentropy'/'ce' stay a name until the first batch shows which crossentropy is meant."""
     if identifier is None:
         return None
+    if isinstance(identifier, str) and identifier.lower() in _CROSSENTROPY_NAMES:
+        return identifier
     loss = losses_module.get(identifier)
     if isinstance(loss, losses_module.Loss):
         return loss
@@ -154,6 +173,8 @@ class CompiledLoss:
             if yt is None:
                 raise ValueError("compile() was given a loss but the data has no targets y; pass fit(x, y), or "
                                  "compile() without a loss when the model adds its own with add_loss().")
+            if isinstance(fn, str):
+                fn = self.loss_fns[i] = crossentropy_for(fn, tuple(yt.shape), tuple(yp.shape))
             value = fn(yt, yp, sample_weight=sample_weight)
             if self.metrics:
                 self.metrics[i].update_state(float(value.data), sample_weight=int(yp.shape[0]))

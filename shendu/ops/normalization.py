@@ -1,6 +1,8 @@
 """Batch and layer normalization, fused: one forward and one closed-form backward each."""
 from __future__ import annotations
 
+import math
+
 from shendu import backend
 from shendu.autograd import Function
 from shendu.tensor import Tensor
@@ -24,7 +26,7 @@ class Normalize(Function):
 
     def backward(self, gy):
         xhat, inv_std, gamma = self.saved
-        n = xhat.size // inv_std.size
+        n = math.prod(xhat.shape[a] for a in self.axes)     # values per group (from shapes: a batch may be empty)
         # γ and β are shaped like the normalized slice; their grads sum over the other axes (the engine does it)
         g_gamma = gy * xhat if self.needs[1] else None
         g_beta = gy if self.needs[2] else None

@@ -140,6 +140,7 @@ ROWS = {
     "PReLU": seq((3, 4), lambda L: L.PReLU(shared_axes=[1])),
     "SpatialDropout1D": seq((5, 3), lambda L: L.SpatialDropout1D(0.3), lambda L: L.Flatten()),
     "SpatialDropout2D": seq((4, 4, 2), lambda L: L.SpatialDropout2D(0.3)),
+    "SpatialDropout3D": seq((3, 3, 3, 2), lambda L: L.SpatialDropout3D(0.3)),
     "GaussianNoise": seq((6,), lambda L: L.Dense(4), lambda L: L.GaussianNoise(0.1)),
     "GaussianDropout": seq((6,), lambda L: L.Dense(4), lambda L: L.GaussianDropout(0.2)),
     "ActivityRegularization": seq((6,), lambda L: L.Dense(4), lambda L: L.ActivityRegularization(0.01, 0.02)),
