@@ -116,6 +116,19 @@ def as_input(x):
     return Tensor._wrap(backend.asarray(x), False)
 
 
+def _check_not_ragged(layer, inputs):
+    """A Python list of rows of different lengths is no array: say so before NumPy or the build trips on it."""
+    if layer._accepts_strings or not isinstance(inputs, (list, tuple)) or len(inputs) < 2 or \
+            not all(isinstance(row, (list, tuple)) for row in inputs):
+        return
+    lengths = [len(row) for row in inputs]
+    if len(set(lengths)) > 1:
+        raise ValueError(f"{type(layer).__name__} layer '{layer.name}' was called on a ragged Python list (rows of "
+                         f"lengths {lengths[:10]}{' ...' if len(lengths) > 10 else ''}); a layer needs a rectangular "
+                         "array. Pad the rows to one length with keras.utils.pad_sequences(rows), or pass a NumPy "
+                         "array of equal-length rows.")
+
+
 class Layer(GraphAccess, LossesAndMetrics):
     """Base class of all layers (see the module docstring for the life cycle)."""
 
@@ -146,6 +159,10 @@ class Layer(GraphAccess, LossesAndMetrics):
         self._initial_weights = kwargs.get("weights")
         shape = kwargs.get("batch_input_shape")
         if shape is None and kwargs.get("input_shape") is not None:
+            if not isinstance(kwargs["input_shape"], (tuple, list)):
+                raise ValueError(f"{type(self).__name__} got input_shape={kwargs['input_shape']!r}, but input_shape is "
+                                 "a tuple of the sizes of one sample (without the batch axis): write input_shape="
+                                 f"({kwargs['input_shape']!r},).")
             shape = (kwargs.get("batch_size"),) + tuple(kwargs["input_shape"])
         if shape is None and kwargs.get("input_dim") is not None:      # tf.keras 2 spelling: Dense(input_dim=8)
             shape = (kwargs.get("batch_size"), kwargs["input_dim"])
@@ -324,6 +341,11 @@ class Layer(GraphAccess, LossesAndMetrics):
         raise out_of_scope(type(self).__name__, f"enable_lora(rank={rank!r})")
 
     def count_params(self) -> int:
+        """The number of scalars in this layer's weights; like Keras, an unbuilt layer has none to count yet."""
+        if not self.built:
+            raise ValueError(f"{type(self).__name__} '{self.name}' is not built yet, so it has no weights to count. "
+                             f"Build it first: call {self.name}.build(input_shape), call it on data, or start the "
+                             "model with keras.Input(shape=...) so its weights are made when the layers are added.")
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
     # ------------------------------------------------------------ life cycle
@@ -492,7 +514,9 @@ class Layer(GraphAccess, LossesAndMetrics):
     def __call__(self, inputs, *args, **kwargs):
         if is_symbolic((inputs, args, kwargs)):
             return self._symbolic_call(inputs, *args, **kwargs)
+        _check_not_ragged(self, inputs)
         inputs = map_structure(as_input, inputs)
+        self._check_numeric(inputs)
         self._check_input_spec(inputs)
         self._maybe_build(inputs)
         if _context.dry_run_builds is not None and id(self) in _context.dry_run_builds:
@@ -532,6 +556,22 @@ class Layer(GraphAccess, LossesAndMetrics):
                 if isinstance(o, Tensor) and m is not None:
                     o._keras_mask = m.data if isinstance(m, Tensor) else m
         return outputs
+
+    _accepts_strings = False      # True for the layers that read text (TextVectorization, Lambda, ...)
+
+    def _check_numeric(self, inputs):
+        """shendu's numeric layers refuse text with the fix, instead of NumPy's ufunc error deep inside an op."""
+        if self._accepts_strings or not type(self).__module__.startswith("shendu.layers.") or \
+                type(self).__module__ == "shendu.layers.wrappers":        # a wrapped layer checks for itself
+            return
+        for x in flatten(inputs):
+            if isinstance(x, Tensor) and x.dtype.kind in "USO":
+                raise TypeError(f"{type(self).__name__} layer '{self.name}' got an array of "
+                                f"{'objects' if x.dtype.kind == 'O' else 'strings'} (dtype {x.dtype}, shape "
+                                f"{tuple(x.shape)}), but it computes with numbers. Turn text into numbers first: a "
+                                "TextVectorization layer at the start of the model, or "
+                                "keras.preprocessing.text.Tokenizer; numbers stored as text convert with "
+                                "x.astype('float32').")
 
     def _cast_input(self, x):
         if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != self.dtype and self.dtype in _FLOAT_NAMES:

@@ -15,6 +15,7 @@ from shendu.tensor import Tensor
 
 class InputLayer(Layer):
     """The entry of a functional model: it holds the symbolic input tensor of ``batch_shape``."""
+    _accepts_strings = True
 
     def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
                  input_tensor=None, input_shape=None, batch_input_shape=None, **kwargs):
@@ -246,6 +247,7 @@ class Reshape(Layer):
 class Lambda(Layer):
     """Wrap an arbitrary function of the inputs as a layer. It is saved by name only: loading a model
     that contains one needs the function passed in ``custom_objects`` (code is never read from a file)."""
+    _accepts_strings = True
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)

@@ -218,6 +218,7 @@ class Trainer:
         (``workers``, ``max_queue_size``: tf.keras 2's loader options; a PyDataset is read ahead in that many
         threads; ``use_multiprocessing`` is accepted and also uses threads.)"""
         self._require_compiled("fit")
+        _check_epochs(epochs, initial_epoch)
         if x is None:
             raise ValueError("fit() needs training data: fit(x, y, ...) or fit(generator).")
         val = None
@@ -231,8 +232,9 @@ class Trainer:
             if y is None and self.compiled_loss.has_loss and not self._overrides("train_step"):
                 raise ValueError("fit() got x but no y: pass the targets, fit(x, y, ...).")
             sample_weight = _with_class_weight(y, sample_weight, class_weight)
-            data = adapter.ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle=shuffle, rng=backend.rng,
-                                        who="fit")
+            data = adapter.ArrayBatches(x, y, sample_weight, _batch_size(batch_size), shuffle=shuffle,
+                                        rng=backend.rng, who="fit")
+            adapter.warn_non_finite(data, "fit")
         else:
             data = adapter.IterableBatches(x, steps_per_epoch, who="fit", batch_size=batch_size, y=y,
                                            sample_weight=sample_weight, shuffle=shuffle, class_weight=class_weight,
@@ -267,8 +269,8 @@ class Trainer:
                 raise ValueError("fit: the data produced no batches; check that the dataset or generator is not empty.")
             epoch_logs = dict(self._get_metrics_result_or_logs(logs))
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_batches(
-                    self._validation_batches(val, validation_batch_size or batch_size or 32, validation_steps), None)
+                val_size = _batch_size(batch_size if validation_batch_size is None else validation_batch_size)
+                val_logs = self._evaluate_batches(self._validation_batches(val, val_size, validation_steps), None)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cb.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
@@ -305,7 +307,7 @@ class Trainer:
         """The loss (and metrics) on the given data: a scalar, ``[loss, *metrics]`` or a dict."""
         self._require_compiled("evaluate")
         verbose = 1 if verbose == "auto" else verbose
-        batches = adapter.ArrayBatches(x, y, sample_weight, batch_size or 32, who="evaluate") \
+        batches = adapter.ArrayBatches(x, y, sample_weight, _batch_size(batch_size), who="evaluate") \
             if adapter.is_array_data(x) else adapter.IterableBatches(x, steps, "evaluate", batch_size, y, sample_weight)
         cbs = list(callbacks or []) + ([callbacks_module.ProgbarLogger(verbose)] if verbose else [])
         cb = callbacks_module.CallbackList(cbs, model=self, steps=batches.num_batches if steps is None else steps,
@@ -321,7 +323,7 @@ class Trainer:
         """Outputs for every sample, as NumPy arrays shaped like the model's outputs (an array, a list or a
         dict), computed batch by batch with ``predict_step`` in inference mode."""
         if adapter.is_array_data(x):
-            batches = adapter.ArrayBatches(x, None, None, batch_size or 32, who="predict")
+            batches = adapter.ArrayBatches(x, None, None, _batch_size(batch_size), who="predict")
         else:
             batches = adapter.IterableBatches(x if not isinstance(x, tuple) else x[0], steps, "predict", batch_size)
         verbose = 1 if verbose == "auto" else verbose
@@ -391,6 +393,20 @@ class Trainer:
 
 
 _TAKES_TRAINING: dict = {}
+
+
+def _batch_size(batch_size):
+    """Keras's default of 32 when none is given; 0 or a negative size is refused by the batcher, never replaced."""
+    return 32 if batch_size is None else batch_size
+
+
+def _check_epochs(epochs, initial_epoch):
+    for arg, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            fix = f"e.g. {arg}={max(int(value), 1)}" if isinstance(value, (float, np.floating)) and value >= 0 else \
+                f"e.g. {arg}=10"
+            raise ValueError(f"fit: {arg} must be a non-negative integer (a count of passes over the data), got "
+                             f"{value!r}; pass a whole number, {fix}.")
 
 
 def _takes_training(fn) -> bool:
