@@ -37,6 +37,7 @@ from collections import defaultdict
 import numpy as np
 
 from shendu import autograd, backend
+from shendu import constraints as constraints_module
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.dtype_policy import DTypePolicy
@@ -238,7 +239,7 @@ class Layer(GraphAccess, LossesAndMetrics):
         w = Tensor(value, requires_grad=trainable and is_float, name=name)
         w.trainable = trainable
         w.path = f"{self.name}/{name}"
-        w.constraint = constraint
+        w.constraint = constraints_module.get(constraint)     # the optimizer applies it after each update
         self._own_weights.append(w)
         regularizer = regularizers_module.get(regularizer)
         if regularizer is not None:

@@ -6,6 +6,7 @@ import numpy as np
 
 from shendu import activations as activations_module
 from shendu import backend, ops
+from shendu import constraints as constraints_module
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer, same_shape, unique_name
@@ -78,16 +79,17 @@ class Dense(Layer):
         self.bias_initializer = initializers_module.get(bias_initializer)
         self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
         self.bias_regularizer = regularizers_module.get(bias_regularizer)
-        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        self.kernel_constraint = constraints_module.get(kernel_constraint)
+        self.bias_constraint = constraints_module.get(bias_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
         if input_shape[-1] is None:
             raise ValueError(f"Dense layer '{self.name}' needs the last input axis to be known, got {input_shape}.")
         self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer)
-        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
-                                    regularizer=self.bias_regularizer) if self.use_bias else None
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.built = True
 
     @property
@@ -120,7 +122,8 @@ class Dense(Layer):
                 "bias_initializer": initializers_module.serialize(self.bias_initializer),
                 "kernel_regularizer": regularizers_module.serialize(self.kernel_regularizer),
                 "bias_regularizer": regularizers_module.serialize(self.bias_regularizer),
-                "kernel_constraint": None, "bias_constraint": None, "quantization_config": None}
+                "kernel_constraint": constraints_module.serialize(self.kernel_constraint),
+                "bias_constraint": constraints_module.serialize(self.bias_constraint), "quantization_config": None}
 
 
 class Activation(Layer):
@@ -421,7 +424,7 @@ class PReLU(Layer):
         super().__init__(**kwargs)
         self.alpha_initializer = initializers_module.get(alpha_initializer)
         self.alpha_regularizer = regularizers_module.get(alpha_regularizer)
-        self.alpha_constraint = alpha_constraint
+        self.alpha_constraint = constraints_module.get(alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         elif isinstance(shared_axes, (list, tuple)):
@@ -452,4 +455,4 @@ class PReLU(Layer):
     def get_config(self):
         return {**super().get_config(), "alpha_initializer": initializers_module.serialize(self.alpha_initializer),
                 "alpha_regularizer": regularizers_module.serialize(self.alpha_regularizer),
-                "alpha_constraint": None, "shared_axes": self.shared_axes}
+                "alpha_constraint": constraints_module.serialize(self.alpha_constraint), "shared_axes": self.shared_axes}
