@@ -562,9 +562,11 @@ class Layer(GraphAccess, LossesAndMetrics):
 
     def _check_numeric(self, inputs):
         """shendu's numeric layers refuse text with the fix, instead of NumPy's ufunc error deep inside an op."""
-        if self._accepts_strings or not type(self).__module__.startswith("shendu.layers.") or \
-                type(self).__module__ == "shendu.layers.wrappers":        # a wrapped layer checks for itself
-            return
+        if isinstance(inputs, Tensor) and inputs.dtype.kind not in "USO":
+            return                                                        # the common case, at once
+        module = type(self).__module__
+        if self._accepts_strings or not module.startswith("shendu.layers.") or module == "shendu.layers.wrappers":
+            return                                                        # a wrapped layer checks for itself
         for x in flatten(inputs):
             if isinstance(x, Tensor) and x.dtype.kind in "USO":
                 raise TypeError(f"{type(self).__name__} layer '{self.name}' got an array of "
