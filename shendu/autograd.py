@@ -179,10 +179,18 @@ class Function:
         return outs
 
 
+class BroadcastError(ValueError):
+    """Operands whose shapes do not broadcast; ``layer`` is the layer whose call ran the op, once it is named."""
+
+    def __init__(self, message, layer=None):
+        super().__init__(message)
+        self.layer = layer
+
+
 def _broadcast_error(cls, xs) -> ValueError:
     """NumPy's "could not be broadcast" retold with the op and both shapes, and the rule and fix."""
     shapes = " and ".join(str(tuple(x.shape)) for x in xs)
-    return ValueError(f"{cls.__name__.lower()}: shapes {shapes} cannot be combined elementwise. Broadcasting lines "
+    return BroadcastError(f"{cls.__name__.lower()}: shapes {shapes} cannot be combined elementwise. Broadcasting lines "
                       "shapes up from the last axis, and each pair of sizes must be equal or one of them 1. Check "
                       "the shapes, e.g. reshape one operand or add a size-1 axis (x[:, None]) where it should repeat.")
 

@@ -109,7 +109,8 @@ ALL_OBJECTS.update({"constraint": Constraint, "max_norm": MaxNorm, "non_neg": No
 
 
 def _unknown(identifier) -> ValueError:
-    return ValueError(f"Could not interpret constraint identifier {identifier!r}.{did_you_mean(identifier, ALL_OBJECTS)} "
+    hint = did_you_mean(identifier, ALL_OBJECTS)
+    return ValueError(f"Could not interpret constraint identifier {identifier!r}.{hint} "
                       f"Valid names are: {', '.join(sorted(ALL_OBJECTS))}; a Constraint instance or any function "
                       "w -> projected w works too.")
 

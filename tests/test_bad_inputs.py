@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import shendu as sd
+from shendu.autograd import BroadcastError
 from shendu import keras
 from shendu.keras import constraints, layers
 from shendu.preprocessing.sequence import pad_sequences
@@ -62,12 +63,15 @@ ROWS = [
      r"Add layer 'sum2'.*\(None, 3\).*\(None, 5\)"),
     ("concatenate-layer", lambda: layers.Concatenate(axis=-1)([keras.Input((3, 2)), keras.Input((4, 2))]),
      ValueError, r"\(None, 3, 2\).*\(None, 4, 2\)"),
-    ("tensor-plus-tensor", add_tensors(lambda a, b: a + b, (2, 3), (2, 5)), ValueError,
+    ("tensor-plus-tensor", add_tensors(lambda a, b: a + b, (2, 3), (2, 5)), BroadcastError,
      r"add: shapes \(2, 3\) and \(2, 5\) cannot be combined.*size-1 axis"),
-    ("tensor-times-tensor", add_tensors(lambda a, b: a * b, (4,), (3,)), ValueError,
+    ("tensor-times-tensor", add_tensors(lambda a, b: a * b, (4,), (3,)), BroadcastError,
      r"mul: shapes \(4,\) and \(3,\) cannot be combined"),
-    ("tensor-minus-tensor", add_tensors(lambda a, b: a - b, (2, 2), (3, 1)), ValueError,
+    ("tensor-minus-tensor", add_tensors(lambda a, b: a - b, (2, 2), (3, 1)), BroadcastError,
      r"sub: shapes \(2, 2\) and \(3, 1\)"),
+    ("broadcast-inside-a-layer", lambda: layers.Lambda(lambda x: x * np.ones((4,), "f"), name="scale")(
+        np.ones((2, 3), "f")), BroadcastError,
+     r"^Lambda layer 'scale' \(inputs \(None, 3\)\): mul: shapes \(2, 3\) and \(4,\)"),
     # what fit/evaluate/predict are given
     ("predict-dict-on-sequential", lambda: classifier().predict({"foo": X}, verbose=0), ValueError,
      r"single input.*dict with keys \['foo'\].*functional Model"),
@@ -85,6 +89,8 @@ ROWS = [
      r"one-hot.*categorical_crossentropy"),
     ("layer-on-ragged-list", lambda: layers.Dense(2, name="d_ragged")([[1.0, 2.0], [3.0]]), ValueError,
      r"Dense layer 'd_ragged' was called on a ragged Python list \(rows of lengths \[2, 1\]\).*pad_sequences"),
+    ("predict-on-batch-ragged-list", lambda: classifier().predict_on_batch([[1.0, 2.0, 3.0, 4.0], [1.0]]),
+     ValueError, r"The model was called on a ragged Python list \(rows of lengths \[4, 1\]\)"),
     ("fit-x-y-lengths-differ", lambda: classifier().fit(X, Y[:5], verbose=0), ValueError,
      r"x has 8, y has 5"),
     ("fit-without-y", lambda: classifier().fit(X, verbose=0), ValueError, r"got x but no y.*fit\(x, y"),
@@ -102,6 +108,16 @@ ROWS = [
     ("fit-batch-size-float", fit(batch_size=2.5), ValueError, r"batch_size must be a positive integer.*2\.5"),
     ("fit-validation-batch-size-zero", fit(validation_data=(X, Y), validation_batch_size=0), ValueError,
      r"validation: batch_size must be a positive integer.*got 0"),
+    ("fit-steps-per-epoch-zero", fit(steps_per_epoch=0), ValueError,
+     r"fit: steps_per_epoch must be a positive integer \(batches per epoch\), got 0"),
+    ("fit-validation-freq-zero", fit(validation_data=(X, Y), validation_freq=0), ValueError,
+     r"validation_freq must be a positive integer.*got 0"),
+    ("fit-validation-split-above-one", fit(validation_split=1.5), ValueError,
+     r"validation_split must be between 0 and 1, got 1\.5"),
+    ("evaluate-steps-negative", lambda: classifier().evaluate(X, Y, steps=-2, verbose=0), ValueError,
+     r"evaluate: steps must be a positive integer.*got -2"),
+    ("predict-steps-zero", lambda: classifier().predict(X, steps=0, verbose=0), ValueError,
+     r"predict: steps must be a positive integer.*got 0"),
     ("evaluate-batch-size-zero", lambda: classifier().evaluate(X, Y, batch_size=0, verbose=0), ValueError,
      r"evaluate: batch_size must be a positive integer.*got 0.*batch_size=32"),
     ("predict-batch-size-zero", lambda: classifier().predict(X, batch_size=0, verbose=0), ValueError,
@@ -113,6 +129,8 @@ ROWS = [
     ("pad-sequences-flat-list", lambda: pad_sequences([1, 2, 3]), ValueError, r"pad_sequences\(\[seq\]\)"),
     ("dense-input-shape-int", lambda: layers.Dense(3, input_shape=4), ValueError,
      r"input_shape=4, but input_shape is a tuple.*input_shape=\(4,\)"),
+    ("dense-batch-input-shape-int", lambda: layers.Dense(3, batch_input_shape=4), ValueError,
+     r"batch_input_shape=4, but batch_input_shape is a tuple.*batch_input_shape=\(None, 4\)"),
     ("count-params-unbuilt-model", lambda: keras.Sequential([layers.Dense(3)]).count_params(), ValueError,
      r"Sequential '.*' is not built yet.*build\(input_shape\).*keras\.Input"),
     ("count-params-unbuilt-layer", lambda: layers.Dense(3, name="d_unbuilt").count_params(), ValueError,
@@ -198,3 +216,11 @@ def test_epochs_zero_trains_nothing_as_keras_does():
     before = model.get_weights()[0].copy()
     assert model.fit(X, Y, epochs=0, verbose=0).history == {}
     np.testing.assert_array_equal(model.get_weights()[0], before)
+
+
+def test_a_rectangular_python_list_is_one_array_for_a_layer_and_a_model():
+    dense = layers.Dense(2)
+    out = dense([[1.0, 2.0, 3.0]])                  # one sample of three features, not three inputs
+    assert out.shape == (1, 2) and out.dtype == np.float32
+    model = classifier()
+    np.testing.assert_allclose(model.predict_on_batch(X[:2].tolist()), model.predict_on_batch(X[:2]), rtol=1e-6)

@@ -43,7 +43,8 @@ from shendu import regularizers as regularizers_module
 from shendu.layers.dtype_policy import DTypePolicy
 from shendu.layers.input_spec import check_input_spec
 from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_symbolic, map_shapes, map_structure,
-                                    merge_shapes, standardize_shape, trial_dtype, trial_shape, without_trial_sizes)
+                                    merge_shapes, shape_str, standardize_shape, trial_dtype, trial_shape,
+                                    without_trial_sizes)
 from shendu.layers.tracking import GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders
 from shendu.metrics.base import Metric
 from shendu.tensor import Tensor
@@ -117,17 +118,27 @@ def as_input(x):
     return Tensor._wrap(backend.asarray(x), False)
 
 
-def _check_not_ragged(layer, inputs):
-    """A Python list of rows of different lengths is no array: say so before NumPy or the build trips on it."""
-    if layer._accepts_strings or not isinstance(inputs, (list, tuple)) or len(inputs) < 2 or \
-            not all(isinstance(row, (list, tuple)) for row in inputs):
-        return
-    lengths = [len(row) for row in inputs]
-    if len(set(lengths)) > 1:
-        raise ValueError(f"{type(layer).__name__} layer '{layer.name}' was called on a ragged Python list (rows of "
+def rows_of_numbers(inputs, who: str):
+    """A nested Python list of numbers is one array (tf.keras 2 converts it), not a list of inputs; rows of
+    different lengths make no array, which the error says (naming ``who`` got them) before NumPy or a
+    layer's build trips on it. Anything else comes back as it was."""
+    if not isinstance(inputs, (list, tuple)) or not inputs or not all(isinstance(row, (list, tuple)) for row in inputs):
+        return inputs
+    stack, lengths = list(inputs), [len(row) for row in inputs]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, bool) or not isinstance(item, (int, float, np.integer, np.floating)):
+            return inputs                     # tensors or arrays inside: a structure of inputs
+    try:
+        rows = np.asarray(inputs)
+    except ValueError:
+        raise ValueError(f"{who} was called on a ragged Python list (rows of "
                          f"lengths {lengths[:10]}{' ...' if len(lengths) > 10 else ''}); a layer needs a rectangular "
                          "array. Pad the rows to one length with keras.utils.pad_sequences(rows), or pass a NumPy "
-                         "array of equal-length rows.")
+                         "array of equal-length rows.") from None
+    return rows.astype(backend.floatx) if rows.dtype.kind == "f" else rows      # Python floats become floatx
 
 
 class Layer(GraphAccess, LossesAndMetrics):
@@ -158,12 +169,14 @@ class Layer(GraphAccess, LossesAndMetrics):
         self._callable_losses: list = []     # add_loss(zero-argument function): evaluated whenever losses is read
         self.activity_regularizer = regularizers_module.get(kwargs.get("activity_regularizer"))
         self._initial_weights = kwargs.get("weights")
+        for key, what in (("input_shape", "one sample (without the batch axis)"), ("batch_input_shape", "a batch")):
+            value = kwargs.get(key)
+            if value is not None and not isinstance(value, (tuple, list)):
+                fix = f"({value!r},)" if key == "input_shape" else f"(None, {value!r})"
+                raise ValueError(f"{type(self).__name__} got {key}={value!r}, but {key} is a tuple of the sizes of "
+                                 f"{what}: write {key}={fix}.")
         shape = kwargs.get("batch_input_shape")
         if shape is None and kwargs.get("input_shape") is not None:
-            if not isinstance(kwargs["input_shape"], (tuple, list)):
-                raise ValueError(f"{type(self).__name__} got input_shape={kwargs['input_shape']!r}, but input_shape is "
-                                 "a tuple of the sizes of one sample (without the batch axis): write input_shape="
-                                 f"({kwargs['input_shape']!r},).")
             shape = (kwargs.get("batch_size"),) + tuple(kwargs["input_shape"])
         if shape is None and kwargs.get("input_dim") is not None:      # tf.keras 2 spelling: Dense(input_dim=8)
             shape = (kwargs.get("batch_size"), kwargs["input_dim"])
@@ -515,7 +528,8 @@ class Layer(GraphAccess, LossesAndMetrics):
     def __call__(self, inputs, *args, **kwargs):
         if is_symbolic((inputs, args, kwargs)):
             return self._symbolic_call(inputs, *args, **kwargs)
-        _check_not_ragged(self, inputs)
+        if not self._accepts_strings:
+            inputs = rows_of_numbers(inputs, f"{type(self).__name__} layer '{self.name}'")
         inputs = map_structure(as_input, inputs)
         self._check_numeric(inputs)
         self._check_input_spec(inputs)
@@ -543,6 +557,12 @@ class Layer(GraphAccess, LossesAndMetrics):
         try:
             with _training_scope(training), autograd.layer_scope(self.name):   # names the ops for a trace or profiler
                 outputs = self.call(inputs, *args, **kwargs)
+        except autograd.BroadcastError as error:
+            if error.layer is not None:           # an inner layer has named itself already
+                raise
+            shapes = ", ".join(shape_str((None,) + tuple(x.shape[1:])) for x in flatten(inputs) if hasattr(x, "shape"))
+            raise autograd.BroadcastError(f"{type(self).__name__} layer '{self.name}' (inputs {shapes}): {error}",
+                                          layer=self.name) from error
         finally:
             _context.depth -= 1
         if self.activity_regularizer is not None:       # penalty per sample, as Keras divides by the batch size

@@ -455,4 +455,5 @@ class PReLU(Layer):
     def get_config(self):
         return {**super().get_config(), "alpha_initializer": initializers_module.serialize(self.alpha_initializer),
                 "alpha_regularizer": regularizers_module.serialize(self.alpha_regularizer),
-                "alpha_constraint": constraints_module.serialize(self.alpha_constraint), "shared_axes": self.shared_axes}
+                "alpha_constraint": constraints_module.serialize(self.alpha_constraint),
+                "shared_axes": self.shared_axes}

@@ -299,7 +299,8 @@ ALL_OBJECTS.update({"mse": mean_squared_error, "MSE": mean_squared_error,
 
 def _unknown(identifier):
     names = ", ".join(sorted(k for k in ALL_OBJECTS if k not in ("Loss", "LossFunctionWrapper")))
-    return ValueError(f"Could not interpret loss identifier {identifier!r}.{did_you_mean(identifier, names.split(', '))} "
+    hint = did_you_mean(identifier, names.split(", "))
+    return ValueError(f"Could not interpret loss identifier {identifier!r}.{hint} "
                       f"Valid names are: {names}. "
                       "You can also pass a Loss instance or any function fn(y_true, y_pred).")
 

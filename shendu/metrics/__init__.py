@@ -109,7 +109,8 @@ _ALL_NAMES = {**{fn.__name__: fn for fn in losses.ALL_OBJECTS.values() if not is
 
 def _unknown(identifier):
     names = ", ".join(sorted(set(ALL_OBJECTS) | set(_ACCURACY_NAMES)))
-    return ValueError(f"Could not interpret metric identifier {identifier!r}.{did_you_mean(identifier, names.split(', '))} "
+    hint = did_you_mean(identifier, names.split(", "))
+    return ValueError(f"Could not interpret metric identifier {identifier!r}.{hint} "
                       f"Valid names are: {names}. "
                       "You can also pass a Metric instance or any function fn(y_true, y_pred) that returns "
                       "one value per sample.")

@@ -14,6 +14,7 @@ from shendu import autograd, backend
 from shendu import callbacks as callbacks_module
 from shendu import metrics as metrics_module
 from shendu.data import adapter
+from shendu.layers.base import rows_of_numbers
 from shendu.layers.symbolic import flatten, map_structure
 from shendu.models.compile_utils import (CompiledLoss, CompiledMetrics, batch_size_of, pack_x_y_sample_weight,
                                          to_tensors, unpack_x_y_sample_weight)
@@ -218,7 +219,8 @@ class Trainer:
         (``workers``, ``max_queue_size``: tf.keras 2's loader options; a PyDataset is read ahead in that many
         threads; ``use_multiprocessing`` is accepted and also uses threads.)"""
         self._require_compiled("fit")
-        _check_epochs(epochs, initial_epoch)
+        _check_counts("fit", epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                      validation_steps=validation_steps, validation_freq=validation_freq)
         if x is None:
             raise ValueError("fit() needs training data: fit(x, y, ...) or fit(generator).")
         val = None
@@ -306,6 +308,7 @@ class Trainer:
                  callbacks=None, return_dict=False, max_queue_size=10, workers=1, use_multiprocessing=False):
         """The loss (and metrics) on the given data: a scalar, ``[loss, *metrics]`` or a dict."""
         self._require_compiled("evaluate")
+        _check_counts("evaluate", steps=steps)
         verbose = 1 if verbose == "auto" else verbose
         batches = adapter.ArrayBatches(x, y, sample_weight, _batch_size(batch_size), who="evaluate") \
             if adapter.is_array_data(x) else adapter.IterableBatches(x, steps, "evaluate", batch_size, y, sample_weight)
@@ -322,6 +325,7 @@ class Trainer:
                 use_multiprocessing=False):
         """Outputs for every sample, as NumPy arrays shaped like the model's outputs (an array, a list or a
         dict), computed batch by batch with ``predict_step`` in inference mode."""
+        _check_counts("predict", steps=steps)
         if adapter.is_array_data(x):
             batches = adapter.ArrayBatches(x, None, None, _batch_size(batch_size), who="predict")
         else:
@@ -400,13 +404,23 @@ def _batch_size(batch_size):
     return 32 if batch_size is None else batch_size
 
 
-def _check_epochs(epochs, initial_epoch):
-    for arg, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            fix = f"e.g. {arg}={max(int(value), 1)}" if isinstance(value, (float, np.floating)) and value >= 0 else \
-                f"e.g. {arg}=10"
-            raise ValueError(f"fit: {arg} must be a non-negative integer (a count of passes over the data), got "
-                             f"{value!r}; pass a whole number, {fix}.")
+_COUNTS = {"epochs": "passes over the data", "initial_epoch": "the epoch to start from",
+           "steps_per_epoch": "batches per epoch", "validation_steps": "validation batches per evaluation",
+           "validation_freq": "validate every that many epochs", "steps": "batches to run"}
+
+
+def _check_counts(who, **counts):
+    """Counts are whole numbers, checked here rather than replaced by a default or ignored; None leaves a
+    step count to the data."""
+    for arg, value in counts.items():
+        low = 0 if arg in ("epochs", "initial_epoch") else 1
+        if value is None and low == 1:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            whole = isinstance(value, (float, np.floating)) and value >= low
+            example = max(int(value), 1) if whole else 10 if arg == "epochs" else 1
+            raise ValueError(f"{who}: {arg} must be a {'non-negative' if low == 0 else 'positive'} integer "
+                             f"({_COUNTS[arg]}), got {value!r}; pass a whole number, e.g. {arg}={example}.")
 
 
 def _takes_training(fn) -> bool:
@@ -420,6 +434,7 @@ def _takes_training(fn) -> bool:
 
 def _step_data(x, y, sample_weight):
     """One batch as the step functions receive it: ``x``, ``(x, y)`` or ``(x, y, sample_weight)`` of Tensors."""
+    x, y = rows_of_numbers(x, "The model"), rows_of_numbers(y, "The loss (as y)")   # Python lists from *_on_batch
     return pack_x_y_sample_weight(to_tensors(x), to_tensors(y), to_tensors(sample_weight))
 
 
