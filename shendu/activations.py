@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from shendu import ops
+from shendu.missing import did_you_mean
 from shendu.tensor import as_tensor
 
 
@@ -43,7 +44,8 @@ def get(identifier):
         identifier = identifier.get("config", identifier).get("name", identifier.get("class_name"))
     fn = _BY_NAME.get(str(identifier).lower())
     if fn is None:
-        raise ValueError(f"Unknown activation {identifier!r}. Valid activations are: {', '.join(sorted(_BY_NAME))}.")
+        raise ValueError(f"Unknown activation {identifier!r}.{did_you_mean(identifier, _BY_NAME)} Valid activations "
+                         f"are: {', '.join(sorted(_BY_NAME))}.")
     return fn
 
 

@@ -155,7 +155,12 @@ class Function:
         fn = cls.__new__(cls)
         fn.__dict__.update(params)
         xs = [x if isinstance(x, Tensor) else as_tensor(x) for x in inputs]
-        ys = fn.forward(*[x.data for x in xs]) if not _observers else _observed("forward", fn, fn.forward, xs)
+        try:
+            ys = fn.forward(*[x.data for x in xs]) if not _observers else _observed("forward", fn, fn.forward, xs)
+        except ValueError as error:
+            if "broadcast" not in str(error):
+                raise
+            raise _broadcast_error(cls, xs) from error
         record = _mode.enabled and any(x.requires_grad for x in xs)
         if isinstance(ys, tuple):
             outs = tuple(Tensor._wrap(y, record) for y in ys)
@@ -172,6 +177,22 @@ class Function:
                 fn.n_out = 1
                 outs.creator = fn
         return outs
+
+
+class BroadcastError(ValueError):
+    """Operands whose shapes do not broadcast; ``layer`` is the layer whose call ran the op, once it is named."""
+
+    def __init__(self, message, layer=None):
+        super().__init__(message)
+        self.layer = layer
+
+
+def _broadcast_error(cls, xs) -> ValueError:
+    """NumPy's "could not be broadcast" retold with the op and both shapes, and the rule and fix."""
+    shapes = " and ".join(str(tuple(x.shape)) for x in xs)
+    return BroadcastError(f"{cls.__name__.lower()}: shapes {shapes} cannot be combined elementwise. Broadcasting lines "
+                      "shapes up from the last axis, and each pair of sizes must be equal or one of them 1. Check "
+                      "the shapes, e.g. reshape one operand or add a size-1 axis (x[:, None]) where it should repeat.")
 
 
 def _topological_order(roots):
@@ -228,8 +249,15 @@ def _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate):
             else:
                 fn._grads[k] = fn._grads[k] + g
         elif accumulate and x.requires_grad:
+            # a leaf's first gradient becomes its own array: never a view, a read-only broadcast, or an array
+            # that another leaf (Add gives gy to both inputs) or the caller also holds
+            if x.grad is None and (id(g) in leaf_arrays or g.base is not None
+                                   or not getattr(g.flags, "writeable", True)):
+                g = g.copy()
+            leaf_arrays.add(id(g))
             x._accumulate(g)
 
+    leaf_arrays = {id(g) for g in grad_outputs}       # the caller's arrays, and those given to a leaf already
     roots = []
     for out, g in zip(outputs, grad_outputs):
         if out.creator is None:

@@ -28,3 +28,15 @@ def missing_names(namespace: str, table: dict, module_globals: dict):
         raise AttributeError(f"{namespace} has no attribute {name!r}.{hint} "
                              f"dir({namespace.split('.')[-1]}) lists what it provides.")
     return __getattr__
+
+
+def did_you_mean(name, candidates) -> str:
+    """" Did you mean 'relu'?" for the valid names closest to a misspelt ``name`` (case-insensitive), else ""."""
+    if not isinstance(name, str):
+        return ""
+    by_lower = {}
+    # a lower-case name is shown its snake_case spelling ('adam'), a capitalised one the class ('Adam')
+    for candidate in sorted(map(str, candidates), key=lambda c: (c == c.lower()) != name.islower()):
+        by_lower.setdefault(candidate.lower(), candidate)
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.5)
+    return f" Did you mean {' or '.join(repr(by_lower[c]) for c in close)}?" if close else ""

@@ -5,6 +5,8 @@ looks the class up in an explicit registry (never imports or executes anything n
 """
 from __future__ import annotations
 
+from shendu.missing import did_you_mean
+
 
 def serialize(obj, module: str):
     """Keras 3's nested dict for ``obj`` (None stays None)."""
@@ -79,7 +81,8 @@ def lookup(kind: str, identifier, registry: dict, aliases: dict | None = None):
     cls = registry.get(key)
     if cls is None:
         valid = sorted(set(registry) | set(aliases))
-        raise ValueError(f"Unknown {kind} {name!r}. Valid {kind} identifiers are: {', '.join(valid)}.")
+        raise ValueError(f"Unknown {kind} {name!r}.{did_you_mean(name, valid)} Valid {kind} identifiers are: "
+                         f"{', '.join(valid)}.")
     if config is None:
         return cls()
     return cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)

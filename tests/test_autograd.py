@@ -229,3 +229,24 @@ def test_gradient_is_cast_to_the_input_dtype_when_an_op_promotes():
     y.sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad.numpy(), [0.5, 0.25])
+
+
+def test_leaf_gradients_are_separate_writable_arrays():
+    a = sd.tensor(np.ones(3), requires_grad=True)
+    b = sd.tensor(np.ones(3), requires_grad=True)
+    (a + b).sum().backward()                      # Add hands the same gy to both inputs
+    assert a.grad.data is not b.grad.data and not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data *= 2                              # each is writable and only its own
+    np.testing.assert_array_equal(a.grad.data, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0, 1.0])
+
+
+def test_leaf_gradient_is_never_a_view_of_a_broadcast_or_the_callers_array():
+    w = sd.tensor(np.ones((2, 3)), requires_grad=True)
+    (w * 3.0).sum().backward()                    # sum's backward broadcasts gy, a read-only view
+    assert w.grad.data.flags.writeable and w.grad.data.base is None
+    seed = np.ones((2, 3))
+    w2 = sd.tensor(np.ones((2, 3)), requires_grad=True)
+    w2.backward(seed)                             # a leaf given the caller's gradient gets a copy of it
+    w2.grad.data += 1
+    np.testing.assert_array_equal(seed, np.ones((2, 3)))

@@ -80,6 +80,11 @@ class CSVLogger(Callback):
 class TerminateOnNaN(Callback):
     """Stop training at the first batch whose loss is NaN or ±inf.
 
+    Without it, ``fit`` goes on after a NaN loss: NaN gradients turn every weight into NaN and all later
+    losses and predictions are NaN too. With it, training stops after that batch (its update already
+    applied), prints "Batch N: Invalid loss, terminating training" and ``on_train_end`` runs as usual.
+    ``fit`` also warns once, before training, when its array inputs already hold NaN or inf.
+
     Args:
         raise_error: False stops gracefully (``model.stop_training = True``, so ``on_train_end`` still
             runs); True raises RuntimeError at once.

@@ -76,7 +76,8 @@ class ArrayBatches:
         if self.sample_weight is not None and len(self.sample_weight) != self.n:
             raise ValueError(f"{who}: sample_weight has {len(self.sample_weight)} entries but x has {self.n} samples.")
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"{who}: batch_size must be a positive integer, got {batch_size!r}.")
+            raise ValueError(f"{who}: batch_size must be a positive integer (samples per step), got {batch_size!r}; "
+                             "pass e.g. batch_size=32, or leave it out for the default of 32.")
         self.batch_size, self.shuffle = int(batch_size), shuffle
         self.rng = rng or np.random.default_rng()
 
@@ -92,6 +93,27 @@ class ArrayBatches:
         for start in range(0, self.n, self.batch_size):
             idx = order[start:start + self.batch_size] if order is not None else slice(start, start + self.batch_size)
             yield _take(self.x, idx), _take(self.y, idx), _take(self.sample_weight, idx)
+
+
+def warn_non_finite(batches: ArrayBatches, who: str = "fit") -> None:
+    """One warning per array of x, y and sample_weight that holds NaN or inf, with the count: such a value turns
+    the loss and then every weight into NaN a few steps later, far from its cause."""
+    for label, data in (("x", batches.x), ("y", batches.y), ("sample_weight", batches.sample_weight)):
+        if data is None:
+            continue
+        named = (list(data.items()) if isinstance(data, dict) else list(enumerate(data))
+                 if isinstance(data, list) else [(None, data)])
+        for key, a in named:
+            if not (isinstance(a, np.ndarray) and a.dtype.kind in "fc"):
+                continue
+            bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+            if bad:
+                name = label if key is None else f"{label}[{key!r}]"
+                n_nan = int(np.count_nonzero(np.isnan(a)))
+                warnings.warn(f"{who}: {name} holds {bad} non-finite value(s) ({n_nan} NaN, {bad - n_nan} inf) "
+                              f"out of {a.size}; the loss will become NaN. Clean or impute them first (e.g. "
+                              f"np.nan_to_num, or drop those rows); callbacks.TerminateOnNaN stops training at the "
+                              "first NaN loss.", RuntimeWarning, stacklevel=4)
 
 
 class IterableBatches:

@@ -1,8 +1,8 @@
 """``shendu.keras``: tf.keras's namespace over shendu. Replace ``tensorflow.keras`` with ``shendu.keras``
 in a tutorial's imports and it runs. This package only re-exports and adapts names; it holds no math."""
-from shendu.keras import (activations, applications, backend, callbacks, datasets, dtype_policies, initializers,
-                          layers, losses, metrics, models, ops, optimizers, preprocessing, random, regularizers, saving,
-                          utils)
+from shendu.keras import (activations, applications, backend, callbacks, constraints, datasets, dtype_policies,
+                          initializers, layers, losses, metrics, models, ops, optimizers, preprocessing, random,
+                          regularizers, saving, utils)
 from shendu.layers import Input, InputSpec
 from shendu.layers.symbolic import KerasTensor
 from shendu.models import Model, Sequential
@@ -13,5 +13,5 @@ from shendu.tape import GradientTape
 __version__ = KERAS_VERSION
 
 __all__ = ["Input", "InputSpec", "KerasTensor", "Model", "Sequential", "GradientTape", "activations", "applications",
-           "backend", "callbacks", "datasets", "dtype_policies", "initializers", "layers", "losses", "metrics", "models",
-           "ops", "optimizers", "preprocessing", "random", "regularizers", "saving", "utils"]
+           "backend", "callbacks", "constraints", "datasets", "dtype_policies", "initializers", "layers", "losses",
+           "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "saving", "utils"]

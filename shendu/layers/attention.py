@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from shendu import backend, ops
+from shendu import constraints as constraints_module
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer, as_input
@@ -352,7 +353,8 @@ class MultiHeadAttention(Layer):
         self.bias_initializer = initializers_module.get(bias_initializer)
         self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
         self.bias_regularizer = regularizers_module.get(bias_regularizer)
-        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        self.kernel_constraint = constraints_module.get(kernel_constraint)
+        self.bias_constraint = constraints_module.get(bias_constraint)
         self._rng = backend.xp.random.default_rng(seed) if seed is not None else None
         self.supports_masking = True
 
@@ -536,4 +538,5 @@ class MultiHeadAttention(Layer):
                 "sliding_window": self.sliding_window, "kernel_initializer": ser(self.kernel_initializer),
                 "bias_initializer": ser(self.bias_initializer), "kernel_regularizer": reg(self.kernel_regularizer),
                 "bias_regularizer": reg(self.bias_regularizer), "activity_regularizer": reg(self.activity_regularizer),
-                "kernel_constraint": None, "bias_constraint": None, "seed": self.seed}
+                "kernel_constraint": constraints_module.serialize(self.kernel_constraint),
+                "bias_constraint": constraints_module.serialize(self.bias_constraint), "seed": self.seed}

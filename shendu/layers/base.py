@@ -37,12 +37,14 @@ from collections import defaultdict
 import numpy as np
 
 from shendu import autograd, backend
+from shendu import constraints as constraints_module
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.dtype_policy import DTypePolicy
 from shendu.layers.input_spec import check_input_spec
 from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_symbolic, map_shapes, map_structure,
-                                    merge_shapes, standardize_shape, trial_dtype, trial_shape, without_trial_sizes)
+                                    merge_shapes, shape_str, standardize_shape, trial_dtype, trial_shape,
+                                    without_trial_sizes)
 from shendu.layers.symbolic_masks import attach_symbolic_masks
 from shendu.layers.tracking import GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders
 from shendu.metrics.base import Metric
@@ -117,6 +119,29 @@ def as_input(x):
     return Tensor._wrap(backend.asarray(x), False)
 
 
+def rows_of_numbers(inputs, who: str):
+    """A nested Python list of numbers is one array (tf.keras 2 converts it), not a list of inputs; rows of
+    different lengths make no array, which the error says (naming ``who`` got them) before NumPy or a
+    layer's build trips on it. Anything else comes back as it was."""
+    if not isinstance(inputs, (list, tuple)) or not inputs or not all(isinstance(row, (list, tuple)) for row in inputs):
+        return inputs
+    stack, lengths = list(inputs), [len(row) for row in inputs]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, bool) or not isinstance(item, (int, float, np.integer, np.floating)):
+            return inputs                     # tensors or arrays inside: a structure of inputs
+    try:
+        rows = np.asarray(inputs)
+    except ValueError:
+        raise ValueError(f"{who} was called on a ragged Python list (rows of "
+                         f"lengths {lengths[:10]}{' ...' if len(lengths) > 10 else ''}); a layer needs a rectangular "
+                         "array. Pad the rows to one length with keras.utils.pad_sequences(rows), or pass a NumPy "
+                         "array of equal-length rows.") from None
+    return rows.astype(backend.floatx) if rows.dtype.kind == "f" else rows      # Python floats become floatx
+
+
 class Layer(GraphAccess, LossesAndMetrics):
     """Base class of all layers (see the module docstring for the life cycle)."""
 
@@ -145,6 +170,12 @@ class Layer(GraphAccess, LossesAndMetrics):
         self._callable_losses: list = []     # add_loss(zero-argument function): evaluated whenever losses is read
         self.activity_regularizer = regularizers_module.get(kwargs.get("activity_regularizer"))
         self._initial_weights = kwargs.get("weights")
+        for key, what in (("input_shape", "one sample (without the batch axis)"), ("batch_input_shape", "a batch")):
+            value = kwargs.get(key)
+            if value is not None and not isinstance(value, (tuple, list)):
+                fix = f"({value!r},)" if key == "input_shape" else f"(None, {value!r})"
+                raise ValueError(f"{type(self).__name__} got {key}={value!r}, but {key} is a tuple of the sizes of "
+                                 f"{what}: write {key}={fix}.")
         shape = kwargs.get("batch_input_shape")
         if shape is None and kwargs.get("input_shape") is not None:
             shape = (kwargs.get("batch_size"),) + tuple(kwargs["input_shape"])
@@ -222,7 +253,7 @@ class Layer(GraphAccess, LossesAndMetrics):
         w = Tensor(value, requires_grad=trainable and is_float, name=name)
         w.trainable = trainable
         w.path = f"{self.name}/{name}"
-        w.constraint = constraint
+        w.constraint = constraints_module.get(constraint)     # the optimizer applies it after each update
         self._own_weights.append(w)
         regularizer = regularizers_module.get(regularizer)
         if regularizer is not None:
@@ -325,6 +356,11 @@ class Layer(GraphAccess, LossesAndMetrics):
         raise out_of_scope(type(self).__name__, f"enable_lora(rank={rank!r})")
 
     def count_params(self) -> int:
+        """The number of scalars in this layer's weights; like Keras, an unbuilt layer has none to count yet."""
+        if not self.built:
+            raise ValueError(f"{type(self).__name__} '{self.name}' is not built yet, so it has no weights to count. "
+                             f"Build it first: call {self.name}.build(input_shape), call it on data, or start the "
+                             "model with keras.Input(shape=...) so its weights are made when the layers are added.")
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
     # ------------------------------------------------------------ life cycle
@@ -495,7 +531,10 @@ class Layer(GraphAccess, LossesAndMetrics):
     def __call__(self, inputs, *args, **kwargs):
         if is_symbolic((inputs, args, kwargs)):
             return self._symbolic_call(inputs, *args, **kwargs)
+        if not self._accepts_strings:
+            inputs = rows_of_numbers(inputs, f"{type(self).__name__} layer '{self.name}'")
         inputs = map_structure(as_input, inputs)
+        self._check_numeric(inputs)
         self._check_input_spec(inputs)
         self._maybe_build(inputs)
         if _context.dry_run_builds is not None and id(self) in _context.dry_run_builds:
@@ -521,6 +560,12 @@ class Layer(GraphAccess, LossesAndMetrics):
         try:
             with _training_scope(training), autograd.layer_scope(self.name):   # names the ops for a trace or profiler
                 outputs = self.call(inputs, *args, **kwargs)
+        except autograd.BroadcastError as error:
+            if error.layer is not None:           # an inner layer has named itself already
+                raise
+            shapes = ", ".join(shape_str((None,) + tuple(x.shape[1:])) for x in flatten(inputs) if hasattr(x, "shape"))
+            raise autograd.BroadcastError(f"{type(self).__name__} layer '{self.name}' (inputs {shapes}): {error}",
+                                          layer=self.name) from error
         finally:
             _context.depth -= 1
         if self.activity_regularizer is not None:       # penalty per sample, as Keras divides by the batch size
@@ -535,6 +580,24 @@ class Layer(GraphAccess, LossesAndMetrics):
                 if isinstance(o, Tensor) and m is not None:
                     o._keras_mask = m.data if isinstance(m, Tensor) else m
         return outputs
+
+    _accepts_strings = False      # True for the layers that read text (TextVectorization, Lambda, ...)
+
+    def _check_numeric(self, inputs):
+        """shendu's numeric layers refuse text with the fix, instead of NumPy's ufunc error deep inside an op."""
+        if isinstance(inputs, Tensor) and inputs.dtype.kind not in "USO":
+            return                                                        # the common case, at once
+        module = type(self).__module__
+        if self._accepts_strings or not module.startswith("shendu.layers.") or module == "shendu.layers.wrappers":
+            return                                                        # a wrapped layer checks for itself
+        for x in flatten(inputs):
+            if isinstance(x, Tensor) and x.dtype.kind in "USO":
+                raise TypeError(f"{type(self).__name__} layer '{self.name}' got an array of "
+                                f"{'objects' if x.dtype.kind == 'O' else 'strings'} (dtype {x.dtype}, shape "
+                                f"{tuple(x.shape)}), but it computes with numbers. Turn text into numbers first: a "
+                                "TextVectorization layer at the start of the model, or "
+                                "keras.preprocessing.text.Tokenizer; numbers stored as text convert with "
+                                "x.astype('float32').")
 
     def _cast_input(self, x):
         if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != self.dtype and self.dtype in _FLOAT_NAMES:

@@ -7,6 +7,7 @@ channels-last (NHWC); ``data_format='channels_first'`` inputs are transposed in 
 from __future__ import annotations
 
 from shendu import activations as activations_module
+from shendu import constraints as constraints_module
 from shendu import initializers as initializers_module
 from shendu import ops
 from shendu import regularizers as regularizers_module
@@ -119,7 +120,8 @@ class BaseConv(Layer):
         self.bias_initializer = initializers_module.get(bias_initializer)
         self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
         self.bias_regularizer = regularizers_module.get(bias_regularizer)
-        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        self.kernel_constraint = constraints_module.get(kernel_constraint)
+        self.bias_constraint = constraints_module.get(bias_constraint)
 
     def build(self, input_shape):
         who = f"{type(self).__name__} layer '{self.name}'"
@@ -180,7 +182,8 @@ class BaseConv(Layer):
                 "kernel_regularizer": regularizers_module.serialize(self.kernel_regularizer),
                 "bias_regularizer": regularizers_module.serialize(self.bias_regularizer),
                 "activity_regularizer": regularizers_module.serialize(self.activity_regularizer),
-                "kernel_constraint": self.kernel_constraint, "bias_constraint": self.bias_constraint}
+                "kernel_constraint": constraints_module.serialize(self.kernel_constraint),
+                "bias_constraint": constraints_module.serialize(self.bias_constraint)}
 
 
 class Conv2D(BaseConv):

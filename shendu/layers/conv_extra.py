@@ -11,6 +11,7 @@ Weights laid out as tf.keras stores them:
 from __future__ import annotations
 
 from shendu import activations as activations_module
+from shendu import constraints as constraints_module
 from shendu import initializers as initializers_module
 from shendu import ops
 from shendu import regularizers as regularizers_module
@@ -91,7 +92,7 @@ class _Spatial(Layer):
         self.use_bias = use_bias
         self.bias_initializer = initializers_module.get(bias_initializer)
         self.bias_regularizer = regularizers_module.get(bias_regularizer)
-        self.bias_constraint = bias_constraint
+        self.bias_constraint = constraints_module.get(bias_constraint)
 
     def _channels(self, input_shape) -> int:
         who = f"{type(self).__name__} layer '{self.name}'"
@@ -122,7 +123,7 @@ class _Spatial(Layer):
         return {"bias_initializer": initializers_module.serialize(self.bias_initializer),
                 "bias_regularizer": regularizers_module.serialize(self.bias_regularizer),
                 "activity_regularizer": regularizers_module.serialize(self.activity_regularizer),
-                "bias_constraint": self.bias_constraint}
+                "bias_constraint": constraints_module.serialize(self.bias_constraint)}
 
 
 class BaseDepthwiseConv(_Spatial):
@@ -137,7 +138,7 @@ class BaseDepthwiseConv(_Spatial):
                          **kwargs)
         self.depthwise_initializer = initializers_module.get(depthwise_initializer)
         self.depthwise_regularizer = regularizers_module.get(depthwise_regularizer)
-        self.depthwise_constraint = depthwise_constraint
+        self.depthwise_constraint = constraints_module.get(depthwise_constraint)
 
     def build(self, input_shape):
         channels = self._channels(input_shape)
@@ -165,7 +166,8 @@ class BaseDepthwiseConv(_Spatial):
         return {**super().get_config(),
                 "depthwise_initializer": initializers_module.serialize(self.depthwise_initializer),
                 "depthwise_regularizer": regularizers_module.serialize(self.depthwise_regularizer),
-                "depthwise_constraint": self.depthwise_constraint, **self._tail_config()}
+                "depthwise_constraint": constraints_module.serialize(self.depthwise_constraint),
+                **self._tail_config()}
 
 
 class DepthwiseConv2D(BaseDepthwiseConv):
@@ -196,7 +198,8 @@ class BaseSeparableConv(_Spatial):
         self.pointwise_initializer = initializers_module.get(pointwise_initializer)
         self.depthwise_regularizer = regularizers_module.get(depthwise_regularizer)
         self.pointwise_regularizer = regularizers_module.get(pointwise_regularizer)
-        self.depthwise_constraint, self.pointwise_constraint = depthwise_constraint, pointwise_constraint
+        self.depthwise_constraint = constraints_module.get(depthwise_constraint)
+        self.pointwise_constraint = constraints_module.get(pointwise_constraint)
 
     def build(self, input_shape):
         channels = self._channels(input_shape)
@@ -227,7 +230,8 @@ class BaseSeparableConv(_Spatial):
                 "pointwise_initializer": initializers_module.serialize(self.pointwise_initializer),
                 "depthwise_regularizer": regularizers_module.serialize(self.depthwise_regularizer),
                 "pointwise_regularizer": regularizers_module.serialize(self.pointwise_regularizer),
-                "depthwise_constraint": self.depthwise_constraint, "pointwise_constraint": self.pointwise_constraint,
+                "depthwise_constraint": constraints_module.serialize(self.depthwise_constraint),
+                "pointwise_constraint": constraints_module.serialize(self.pointwise_constraint),
                 **self._tail_config()}
 
 

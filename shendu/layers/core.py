@@ -6,6 +6,7 @@ import numpy as np
 
 from shendu import activations as activations_module
 from shendu import backend, ops
+from shendu import constraints as constraints_module
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer, same_shape, unique_name
@@ -16,6 +17,7 @@ from shendu.tensor import Tensor
 
 class InputLayer(Layer):
     """The entry of a functional model: it holds the symbolic input tensor of ``batch_shape``."""
+    _accepts_strings = True
 
     def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
                  input_tensor=None, input_shape=None, batch_input_shape=None, **kwargs):
@@ -78,16 +80,17 @@ class Dense(Layer):
         self.bias_initializer = initializers_module.get(bias_initializer)
         self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
         self.bias_regularizer = regularizers_module.get(bias_regularizer)
-        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        self.kernel_constraint = constraints_module.get(kernel_constraint)
+        self.bias_constraint = constraints_module.get(bias_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
         if input_shape[-1] is None:
             raise ValueError(f"Dense layer '{self.name}' needs the last input axis to be known, got {input_shape}.")
         self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer)
-        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
-                                    regularizer=self.bias_regularizer) if self.use_bias else None
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.built = True
 
     @property
@@ -120,7 +123,8 @@ class Dense(Layer):
                 "bias_initializer": initializers_module.serialize(self.bias_initializer),
                 "kernel_regularizer": regularizers_module.serialize(self.kernel_regularizer),
                 "bias_regularizer": regularizers_module.serialize(self.bias_regularizer),
-                "kernel_constraint": None, "bias_constraint": None, "quantization_config": None}
+                "kernel_constraint": constraints_module.serialize(self.kernel_constraint),
+                "bias_constraint": constraints_module.serialize(self.bias_constraint), "quantization_config": None}
 
 
 class Activation(Layer):
@@ -256,6 +260,7 @@ class Reshape(Layer):
 class Lambda(Layer):
     """Wrap an arbitrary function of the inputs as a layer. It is saved by name only: loading a model
     that contains one needs the function passed in ``custom_objects`` (code is never read from a file)."""
+    _accepts_strings = True
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
@@ -451,7 +456,7 @@ class PReLU(Layer):
         super().__init__(**kwargs)
         self.alpha_initializer = initializers_module.get(alpha_initializer)
         self.alpha_regularizer = regularizers_module.get(alpha_regularizer)
-        self.alpha_constraint = alpha_constraint
+        self.alpha_constraint = constraints_module.get(alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         elif isinstance(shared_axes, (list, tuple)):
@@ -482,4 +487,5 @@ class PReLU(Layer):
     def get_config(self):
         return {**super().get_config(), "alpha_initializer": initializers_module.serialize(self.alpha_initializer),
                 "alpha_regularizer": regularizers_module.serialize(self.alpha_regularizer),
-                "alpha_constraint": None, "shared_axes": self.shared_axes}
+                "alpha_constraint": constraints_module.serialize(self.alpha_constraint),
+                "shared_axes": self.shared_axes}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from shendu import backend, ops
+from shendu import constraints as constraints_module
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer, same_shape
@@ -51,7 +52,7 @@ class Embedding(Layer):
             embeddings_initializer = initializers_module.RandomUniform()
         self.embeddings_initializer = initializers_module.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers_module.get(embeddings_regularizer)
-        self.embeddings_constraint = embeddings_constraint
+        self.embeddings_constraint = constraints_module.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
         self.input_length = input_length
@@ -107,7 +108,8 @@ class Embedding(Layer):
                 "embeddings_initializer": initializers_module.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": regularizers_module.serialize(self.embeddings_regularizer),
                 "activity_regularizer": regularizers_module.serialize(self.activity_regularizer),
-                "embeddings_constraint": None, "mask_zero": self.mask_zero, "quantization_config": None}
+                "embeddings_constraint": constraints_module.serialize(self.embeddings_constraint),
+                "mask_zero": self.mask_zero, "quantization_config": None}
 
 
 class Masking(Layer):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from shendu import backend, ops
+from shendu import constraints as constraints_module
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer, same_shape
@@ -50,6 +51,8 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers_module.get(moving_variance_initializer)
         self.beta_regularizer = regularizers_module.get(beta_regularizer)
         self.gamma_regularizer = regularizers_module.get(gamma_regularizer)
+        self.beta_constraint = constraints_module.get(beta_constraint)
+        self.gamma_constraint = constraints_module.get(gamma_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -59,10 +62,10 @@ class BatchNormalization(Layer):
             raise ValueError(f"BatchNormalization '{self.name}': axis {self.axis} of input {input_shape} must be known.")
         self._shape = [1] * len(input_shape)
         self._shape[axis] = dim
-        self.gamma = self.add_weight("gamma", (dim,), self.gamma_initializer, regularizer=self.gamma_regularizer) \
-            if self.scale else None
-        self.beta = self.add_weight("beta", (dim,), self.beta_initializer, regularizer=self.beta_regularizer) \
-            if self.center else None
+        self.gamma = self.add_weight("gamma", (dim,), self.gamma_initializer, regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight("beta", (dim,), self.beta_initializer, regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
         self.moving_mean = self.add_weight("moving_mean", (dim,), self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight("moving_variance", (dim,), self.moving_variance_initializer,
                                                trainable=False)
@@ -164,7 +167,9 @@ class BatchNormalization(Layer):
                 "moving_variance_initializer": ser(self.moving_variance_initializer),
                 "beta_regularizer": regularizers_module.serialize(self.beta_regularizer),
                 "gamma_regularizer": regularizers_module.serialize(self.gamma_regularizer),
-                "beta_constraint": None, "gamma_constraint": None, "synchronized": False, "renorm": self.renorm,
+                "beta_constraint": constraints_module.serialize(self.beta_constraint),
+                "gamma_constraint": constraints_module.serialize(self.gamma_constraint), "synchronized": False,
+                "renorm": self.renorm,
                 "renorm_clipping": self.renorm_clipping, "renorm_momentum": self.renorm_momentum}
 
 
@@ -185,6 +190,8 @@ class LayerNormalization(Layer):
         self.gamma_initializer = initializers_module.get(gamma_initializer)
         self.beta_regularizer = regularizers_module.get(beta_regularizer)
         self.gamma_regularizer = regularizers_module.get(gamma_regularizer)
+        self.beta_constraint = constraints_module.get(beta_constraint)
+        self.gamma_constraint = constraints_module.get(gamma_constraint)
         self.supports_masking = True
 
     def _canonical_axes(self, input_shape) -> tuple:
@@ -206,10 +213,10 @@ class LayerNormalization(Layer):
         self.axis = list(self._axes)        # as Keras: once built, axis holds the input's own axes, sorted
         shape = tuple(input_shape[a] for a in self._axes)
         self._param_shape = [input_shape[i] if i in self._axes else 1 for i in range(len(input_shape))]
-        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer) \
-            if self.scale or self.rms_scaling else None
-        self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer) \
-            if self.center and not self.rms_scaling else None
+        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale or self.rms_scaling else None
+        self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center and not self.rms_scaling else None
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -240,4 +247,5 @@ class LayerNormalization(Layer):
                 "beta_initializer": ser(self.beta_initializer), "gamma_initializer": ser(self.gamma_initializer),
                 "beta_regularizer": regularizers_module.serialize(self.beta_regularizer),
                 "gamma_regularizer": regularizers_module.serialize(self.gamma_regularizer),
-                "beta_constraint": None, "gamma_constraint": None}
+                "beta_constraint": constraints_module.serialize(self.beta_constraint),
+                "gamma_constraint": constraints_module.serialize(self.gamma_constraint)}

@@ -12,6 +12,7 @@ import numpy as np
 
 from shendu import activations as activations_module
 from shendu import backend, ops
+from shendu import constraints as constraints_module
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer
@@ -50,8 +51,9 @@ class _Cell(Layer):
         self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers_module.get(recurrent_regularizer)
         self.bias_regularizer = regularizers_module.get(bias_regularizer)
-        self.kernel_constraint, self.recurrent_constraint = kernel_constraint, recurrent_constraint
-        self.bias_constraint = bias_constraint
+        self.kernel_constraint = constraints_module.get(kernel_constraint)
+        self.recurrent_constraint = constraints_module.get(recurrent_constraint)
+        self.bias_constraint = constraints_module.get(bias_constraint)
         self.dropout = min(1.0, max(0.0, float(dropout)))                 # Keras clips the rates to [0, 1]
         self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
         self.seed = seed
@@ -151,7 +153,9 @@ class _Cell(Layer):
                 "bias_initializer": ser(self.bias_initializer), "kernel_regularizer": reg(self.kernel_regularizer),
                 "recurrent_regularizer": reg(self.recurrent_regularizer),
                 "bias_regularizer": reg(self.bias_regularizer),
-                "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+                "kernel_constraint": constraints_module.serialize(self.kernel_constraint),
+                "recurrent_constraint": constraints_module.serialize(self.recurrent_constraint),
+                "bias_constraint": constraints_module.serialize(self.bias_constraint),
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed}
 
 

@@ -369,6 +369,7 @@ class TextVectorization(Layer):
                                f"(or call set_vocabulary) before calling the layer.")
 
     # ------------------------------------------------------------ call
+    _accepts_strings = True
     input_dtype = "string"        # a Sequential model starting with this layer takes arrays of str
 
     def __call__(self, inputs, *args, **kwargs):

@@ -8,6 +8,7 @@ from shendu.losses.functions import (_squeeze_or_expand, align_ranks, binary_cro
                                      mean_absolute_percentage_error, mean_squared_error,
                                      mean_squared_logarithmic_error, poisson, sparse_categorical_crossentropy,
                                      squared_hinge)
+from shendu.missing import did_you_mean
 from shendu.tensor import Tensor, as_tensor
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -298,7 +299,9 @@ ALL_OBJECTS.update({"mse": mean_squared_error, "MSE": mean_squared_error,
 
 def _unknown(identifier):
     names = ", ".join(sorted(k for k in ALL_OBJECTS if k not in ("Loss", "LossFunctionWrapper")))
-    return ValueError(f"Could not interpret loss identifier {identifier!r}. Valid names are: {names}. "
+    hint = did_you_mean(identifier, names.split(", "))
+    return ValueError(f"Could not interpret loss identifier {identifier!r}.{hint} "
+                      f"Valid names are: {names}. "
                       "You can also pass a Loss instance or any function fn(y_true, y_pred).")
 
 

@@ -159,6 +159,11 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, i
                          f"{tuple(y_pred.shape[:-1])} for y_pred of shape {tuple(y_pred.shape)}, got y_true of "
                          f"shape {tuple(y_true.shape)}.{hint}")
     xp = backend.xp
+    if y_true.dtype.kind in "USO":
+        sample, kind = y_true.reshape(-1)[:3].tolist(), "objects" if y_true.dtype.kind == "O" else "strings"
+        raise ValueError(f"sparse_categorical_crossentropy expects integer class ids 0..{y_pred.shape[-1] - 1} as "
+                         f"labels, got {kind} such as {sample}. Map "
+                         "each label to its id first, e.g. classes, y = np.unique(y, return_inverse=True).")
     if y_true.dtype.kind == "f":
         if not (y_true == xp.round(y_true)).all():
             raise ValueError("sparse_categorical_crossentropy expects integer class labels, got non-integral "

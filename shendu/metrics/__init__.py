@@ -17,6 +17,7 @@ from shendu.metrics.accuracy import (Accuracy, BinaryAccuracy, CategoricalAccura
                                      binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
                                      sparse_top_k_categorical_accuracy, top_k_categorical_accuracy)
 from shendu.metrics.base import Mean, MeanMetricWrapper, Metric, MetricVariable, Sum, snake_case
+from shendu.missing import did_you_mean
 from shendu.metrics.confusion import (AUC, F1Score, FalseNegatives, FalsePositives, FBetaScore, Precision,
                                       Recall, TrueNegatives, TruePositives)
 from shendu.metrics.operating_point import (PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity,
@@ -108,7 +109,9 @@ _ALL_NAMES = {**{fn.__name__: fn for fn in losses.ALL_OBJECTS.values() if not is
 
 def _unknown(identifier):
     names = ", ".join(sorted(set(ALL_OBJECTS) | set(_ACCURACY_NAMES)))
-    return ValueError(f"Could not interpret metric identifier {identifier!r}. Valid names are: {names}. "
+    hint = did_you_mean(identifier, names.split(", "))
+    return ValueError(f"Could not interpret metric identifier {identifier!r}.{hint} "
+                      f"Valid names are: {names}. "
                       "You can also pass a Metric instance or any function fn(y_true, y_pred) that returns "
                       "one value per sample.")
 

@@ -154,6 +154,11 @@ class Sequential(Model):
         return x
 
     def _maybe_build(self, inputs):
+        if isinstance(inputs, dict):
+            raise ValueError(f"Sequential model '{self.name}' has a single input and takes one array, got a dict "
+                             f"with keys {sorted(map(str, inputs))}. Pass the array itself (model.predict(x)), or "
+                             "build a functional Model from named inputs, keras.Input(shape, name='...'), to feed "
+                             "a dict.")
         if not self.built:
             symbolic = isinstance(inputs, KerasTensor)
             self._shape_from_data = not symbolic and self._input_batch_shape is None

@@ -14,6 +14,7 @@ from shendu import autograd, backend
 from shendu import callbacks as callbacks_module
 from shendu import metrics as metrics_module
 from shendu.data import adapter
+from shendu.layers.base import rows_of_numbers
 from shendu.layers.symbolic import flatten, map_structure
 from shendu.models.compile_utils import (CompiledLoss, CompiledMetrics, batch_size_of, pack_x_y_sample_weight,
                                          to_tensors, unpack_x_y_sample_weight)
@@ -218,6 +219,8 @@ class Trainer:
         (``workers``, ``max_queue_size``: tf.keras 2's loader options; a PyDataset is read ahead in that many
         threads; ``use_multiprocessing`` is accepted and also uses threads.)"""
         self._require_compiled("fit")
+        _check_counts("fit", epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                      validation_steps=validation_steps, validation_freq=validation_freq)
         if x is None:
             raise ValueError("fit() needs training data: fit(x, y, ...) or fit(generator).")
         val = None
@@ -231,8 +234,9 @@ class Trainer:
             if y is None and self.compiled_loss.has_loss and not self._overrides("train_step"):
                 raise ValueError("fit() got x but no y: pass the targets, fit(x, y, ...).")
             sample_weight = _with_class_weight(y, sample_weight, class_weight)
-            data = adapter.ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle=shuffle, rng=backend.rng,
-                                        who="fit")
+            data = adapter.ArrayBatches(x, y, sample_weight, _batch_size(batch_size), shuffle=shuffle,
+                                        rng=backend.rng, who="fit")
+            adapter.warn_non_finite(data, "fit")
         else:
             data = adapter.IterableBatches(x, steps_per_epoch, who="fit", batch_size=batch_size, y=y,
                                            sample_weight=sample_weight, shuffle=shuffle, class_weight=class_weight,
@@ -267,8 +271,8 @@ class Trainer:
                 raise ValueError("fit: the data produced no batches; check that the dataset or generator is not empty.")
             epoch_logs = dict(self._get_metrics_result_or_logs(logs))
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_batches(
-                    self._validation_batches(val, validation_batch_size or batch_size or 32, validation_steps), None)
+                val_size = _batch_size(batch_size if validation_batch_size is None else validation_batch_size)
+                val_logs = self._evaluate_batches(self._validation_batches(val, val_size, validation_steps), None)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cb.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
@@ -304,8 +308,9 @@ class Trainer:
                  callbacks=None, return_dict=False, max_queue_size=10, workers=1, use_multiprocessing=False):
         """The loss (and metrics) on the given data: a scalar, ``[loss, *metrics]`` or a dict."""
         self._require_compiled("evaluate")
+        _check_counts("evaluate", steps=steps)
         verbose = 1 if verbose == "auto" else verbose
-        batches = adapter.ArrayBatches(x, y, sample_weight, batch_size or 32, who="evaluate") \
+        batches = adapter.ArrayBatches(x, y, sample_weight, _batch_size(batch_size), who="evaluate") \
             if adapter.is_array_data(x) else adapter.IterableBatches(x, steps, "evaluate", batch_size, y, sample_weight)
         cbs = list(callbacks or []) + ([callbacks_module.ProgbarLogger(verbose)] if verbose else [])
         cb = callbacks_module.CallbackList(cbs, model=self, steps=batches.num_batches if steps is None else steps,
@@ -320,8 +325,9 @@ class Trainer:
                 use_multiprocessing=False):
         """Outputs for every sample, as NumPy arrays shaped like the model's outputs (an array, a list or a
         dict), computed batch by batch with ``predict_step`` in inference mode."""
+        _check_counts("predict", steps=steps)
         if adapter.is_array_data(x):
-            batches = adapter.ArrayBatches(x, None, None, batch_size or 32, who="predict")
+            batches = adapter.ArrayBatches(x, None, None, _batch_size(batch_size), who="predict")
         else:
             batches = adapter.IterableBatches(x if not isinstance(x, tuple) else x[0], steps, "predict", batch_size)
         verbose = 1 if verbose == "auto" else verbose
@@ -394,6 +400,30 @@ class Trainer:
 _TAKES_TRAINING: dict = {}
 
 
+def _batch_size(batch_size):
+    """Keras's default of 32 when none is given; 0 or a negative size is refused by the batcher, never replaced."""
+    return 32 if batch_size is None else batch_size
+
+
+_COUNTS = {"epochs": "passes over the data", "initial_epoch": "the epoch to start from",
+           "steps_per_epoch": "batches per epoch", "validation_steps": "validation batches per evaluation",
+           "validation_freq": "validate every that many epochs", "steps": "batches to run"}
+
+
+def _check_counts(who, **counts):
+    """Counts are whole numbers, checked here rather than replaced by a default or ignored; None leaves a
+    step count to the data."""
+    for arg, value in counts.items():
+        low = 0 if arg in ("epochs", "initial_epoch") else 1
+        if value is None and low == 1:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            whole = isinstance(value, (float, np.floating)) and value >= low
+            example = max(int(value), 1) if whole else 10 if arg == "epochs" else 1
+            raise ValueError(f"{who}: {arg} must be a {'non-negative' if low == 0 else 'positive'} integer "
+                             f"({_COUNTS[arg]}), got {value!r}; pass a whole number, e.g. {arg}={example}.")
+
+
 def _takes_training(fn) -> bool:
     """Whether a compute_loss accepts ``training`` (Keras 3.3 added it); read once per function."""
     known = _TAKES_TRAINING.get(fn)
@@ -405,6 +435,7 @@ def _takes_training(fn) -> bool:
 
 def _step_data(x, y, sample_weight):
     """One batch as the step functions receive it: ``x``, ``(x, y)`` or ``(x, y, sample_weight)`` of Tensors."""
+    x, y = rows_of_numbers(x, "The model"), rows_of_numbers(y, "The loss (as y)")   # Python lists from *_on_batch
     return pack_x_y_sample_weight(to_tensors(x), to_tensors(y), to_tensors(sample_weight))
 
 

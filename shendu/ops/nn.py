@@ -12,11 +12,13 @@ class Dropout(Function):
     def forward(self, x):
         keep = self.rng.random(x.shape, dtype=x.dtype if x.dtype.kind == "f" else None) >= self.rate
         scale = x.dtype.type(1.0 / (1.0 - self.rate))
-        self.mask = keep * scale          # the scaled mask is all backward needs
-        return x * self.mask
+        mask = keep * scale               # the scaled mask is all backward needs
+        self.save(mask)
+        return x * mask
 
     def backward(self, gy):
-        return gy * self.mask
+        (mask,) = self.saved
+        return gy * mask
 
 
 def dropout(x, rate: float, rng=None, training: bool = True) -> Tensor:

@@ -35,9 +35,7 @@ def get(identifier) -> Optimizer | None:
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
         raise ValueError(f"Got the class {identifier.__name__}, not an optimizer; pass an instance such as "
                          f"{identifier.__name__}() or the string {identifier.__name__.lower()!r}.")
-    if isinstance(identifier, str):
-        identifier = identifier.lower()
-    elif not isinstance(identifier, dict):
+    if not isinstance(identifier, (str, dict)):
         raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}. Pass a name such as "
                          f"'adam', a config dict, or an Optimizer instance.")
     return deserialize(identifier)

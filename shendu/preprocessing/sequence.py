@@ -55,6 +55,10 @@ def pad_sequences(sequences: Sequence, maxlen: int | None = None, dtype="int32",
 
     if maxlen is None:
         maxlen = max(lengths, default=0)
+    elif isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 1:
+        raise ValueError(f"pad_sequences: maxlen must be a positive integer (the length of every output row), got "
+                         f"{maxlen!r}; pass e.g. maxlen={max(lengths, default=1) or 1} (the longest sequence), or "
+                         "maxlen=None to use the longest one.")
 
     is_str_dtype = np.issubdtype(dtype, np.str_) or np.issubdtype(dtype, np.bytes_)
     if isinstance(value, str) and dtype is not object and not is_str_dtype:

@@ -78,6 +78,18 @@ def test_dropout_drops_about_rate_and_scales_the_rest():
     assert x.grad.dtype == np.float32
 
 
+def test_dropout_mask_is_saved_through_the_engine_and_freed_by_backward():
+    x = sd.tensor(np.ones((4, 5), "float32"), requires_grad=True)
+    y = ops.dropout(x, 0.5, rng=np.random.default_rng(1))
+    fn = y.creator
+    (mask,) = fn.saved                            # the scaled mask is backward's only state
+    np.testing.assert_array_equal(mask, y.data)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, mask)
+    assert fn.saved is None
+    assert not [k for k, v in vars(fn).items() if isinstance(v, np.ndarray)]   # nothing kept beside save()
+
+
 def test_dropout_is_identity_when_not_training_or_rate_zero():
     x = sd.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     for y in (ops.dropout(x, 0.5, training=False), ops.dropout(x, 0.0)):

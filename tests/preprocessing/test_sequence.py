@@ -51,8 +51,10 @@ def test_empty_sequences_become_all_padding():
     assert pad_sequences([]).shape == (0, 0)
 
 
-def test_maxlen_zero_gives_empty_rows():
-    assert pad_sequences(SEQS, maxlen=0).shape == (3, 0)
+def test_maxlen_zero_raises_instead_of_giving_empty_rows():
+    # Keras 3 fails too (a broadcast error); an empty row is never what was meant
+    with pytest.raises(ValueError, match="maxlen must be a positive integer"):
+        pad_sequences(SEQS, maxlen=0)
 
 
 def test_float_dtype_and_value():
