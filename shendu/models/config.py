@@ -234,6 +234,9 @@ def _functional_from_config(config: dict, ctx):
         if nodes:
             pending[name] = list(nodes)
 
+    # tf.keras 2 counts the calls of a nested model that has its own Input from 1 (its node 0 is inside it)
+    tf2_nested = _tf2_nested_models(config)
+
     class NotYet(Exception):
         pass
 
@@ -243,7 +246,7 @@ def _functional_from_config(config: dict, ctx):
             raise LoadError(f"{ctx.source}: a call refers to layer '{layer_name}', which the config does not list.")
         if isinstance(layer, InputLayer):
             return layer.output
-        if endpoint and isinstance(layer, Functional):
+        if (endpoint and isinstance(layer, Functional)) or layer_name in tf2_nested:
             node_index -= 1                        # see functional_config: endpoints count a nested model from 1
         if not 0 <= node_index < len(layer._inbound_nodes):
             raise NotYet
@@ -300,3 +303,13 @@ def _functional_from_config(config: dict, ctx):
     except NotYet:
         raise LoadError(f"{ctx.source}: input_layers/output_layers name a call that the config never makes.") from None
     return Functional(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
+
+
+def _tf2_nested_models(config: dict) -> set:
+    """Names of the nested models whose calls a tf.keras 2 config (calls as lists) counts from 1."""
+    from shendu.saving.tf_keras import _has_input
+    entries = config.get("layers") or []
+    if not any(isinstance(n, list) for e in entries for n in (e.get("inbound_nodes") or [])):
+        return set()
+    return {e.get("name") for e in entries if isinstance(e.get("config"), dict)
+            and isinstance(e["config"].get("layers"), list) and _has_input(e)}

@@ -35,6 +35,8 @@ import warnings
 
 import numpy as np
 
+from shendu.saving import tf_keras
+
 # the ``backend`` attribute names the Keras backend that wrote the file; shendu computes with NumPy,
 # which is also the name of Keras 3's own NumPy backend (Keras reads the attribute but ignores it)
 BACKEND = "numpy"
@@ -330,15 +332,16 @@ def write_legacy_model(model, f, include_optimizer: bool = True) -> None:
     f.flush()
 
 
-def legacy_model_bytes(model, include_optimizer: bool = True) -> bytes:
-    """The whole legacy file as bytes (built in memory, so a failed save writes nothing)."""
+def legacy_model_bytes(model, include_optimizer: bool = True, writer=None) -> bytes:
+    """The whole legacy file as bytes (built in memory, so a failed save writes nothing); ``writer``
+    fills the open file (Keras 3's layout by default, ``tf_keras.write_h5`` for tf.keras 2's)."""
     from shendu.saving import weights_h5
     if weights_h5.h5py is None:
         raise ImportError("Saving a model as '.h5' needs h5py (the file is HDF5): pip install h5py, or save to a "
                           "'.keras' file.")
     buffer = io.BytesIO()
     with weights_h5.h5py.File(buffer, "w") as f:
-        write_legacy_model(model, f, include_optimizer)
+        (writer or write_legacy_model)(model, f, include_optimizer)
     return buffer.getvalue()
 
 
@@ -359,9 +362,9 @@ def save_legacy_model(model, filepath, overwrite: bool = True, include_optimizer
         warnings.warn(f"Saving model '{model.name}', which has not been built yet: the file holds no weights. "
                       "Build it first (call it on data, or start with an Input) to save its weights.", stacklevel=4)
     if to_file:
-        write_legacy_model(model, filepath, include_optimizer)
+        tf_keras.write_h5(model, filepath, include_optimizer)
         return
-    data = legacy_model_bytes(model, include_optimizer)
+    data = legacy_model_bytes(model, include_optimizer, writer=tf_keras.write_h5)
     directory = os.path.dirname(os.fspath(filepath))
     if directory and not os.path.exists(directory):
         os.makedirs(directory, exist_ok=True)       # Keras creates the folder of a legacy file too
@@ -398,12 +401,12 @@ def load_legacy_model(filepath, custom_objects=None, compile: bool = True, safe_
         read_legacy_weights(model, weights, name)
         training = f.attrs.get("training_config")
         if compile and training is not None:
-            training = json.loads(_text(training))
-            training["optimizer"] = training.pop("optimizer_config", None)
+            training = tf_keras.training_config_from_file(json.loads(_text(training)), model)
             compile_from_config(model, training, ctx)
             group = f.get("optimizer_weights")
             if group is not None and model.optimizer is not None:
-                arrays = [np.asarray(group[n]) for n in _names(group, "weight_names")]
+                names = _names(group, "weight_names")
+                arrays = tf_keras.optimizer_arrays_from_file(model, names, [np.asarray(group[n]) for n in names])
                 _load_optimizer_weights(model, arrays, f"{name} (optimizer_weights)")
     return model
 

@@ -1,0 +1,389 @@
+"""tf.keras 2's own file schema, both ways: its ``.h5`` models (with their optimizer), its ``.keras``
+zip (tf.keras 2.13+), and its JSON.
+
+tf.keras 2 and Keras 3 store the same weights but spell a few things differently:
+
+    Keras 3                                      tf.keras 2
+    InputLayer {"batch_shape": [None, 6]}        InputLayer {"batch_input_shape": [None, 6]}
+    "dtype": {"class_name": "DTypePolicy",...}   "dtype": "float32"
+    LeakyReLU {"negative_slope": 0.2}            LeakyReLU {"alpha": 0.2}
+    Dense {"quantization_config": None}          (no such key; likewise BatchNormalization's
+                                                 "synchronized", an RNN's "seed")
+    call: {"args": [{"__keras_tensor__"...}]}    call: [["dense", 0, 0, {}]]  (a nested model's
+                                                 calls are counted from 1)
+    optimizer "Adam" (+ loss_scale_factor, ...)  "Custom>Adam" in ``.h5`` files; the legacy classes
+                                                 (``optimizers.legacy.Adam``) write "Adam" with lr,
+                                                 decay
+    optimizer variables: iteration, learning     iteration, then the slots: interleaved per variable
+    rate, then the slots                         (m, v, m, v, ...), or slot by slot (m, m, ..., v,
+                                                 v, ...) for the legacy classes
+    metrics ["mae"]                              [[{"class_name": "MeanMetricWrapper", "config":
+                                                 {"name": "mae", "fn": "mean_absolute_error"}}]]
+
+Reading accepts either spelling; writing uses tf.keras 2's where a tf.keras 2 file is asked for
+(``model.save('x.h5')``, ``model.save('x.keras', format='tf_keras')``, ``model.to_json()``).
+Nothing here imports TensorFlow, and nothing in a file is executed.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+TF_KERAS_VERSION = "2.21.0"        # the tf.keras 2 release whose schema is matched (written into files)
+
+# Keras 3 layer config keys that tf.keras 2's layers do not take, by class (absent keys are fine)
+_NOT_IN_TF_KERAS = {"quantization_config", "synchronized", "lora_rank", "lora_alpha", "optional"}
+_NOT_IN_TF_KERAS_RNN = {"seed"}
+_RNN_CLASSES = {"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM2D", "ConvLSTM1D"}
+_OPTIMIZER_KEYS_NOT_IN_TF_KERAS = {"loss_scale_factor", "gradient_accumulation_steps"}
+
+# slot names: shendu (Keras 3) -> tf.keras 2's optimizers (the new classes, then the legacy ones)
+_TF_SLOTS = {"momentum": "m", "velocity": "v", "velocity_hat": "vhat"}
+_TF_SLOTS_BY_OPTIMIZER = {"RMSprop": {}, "Adagrad": {}, "Adadelta": {}}   # same names as Keras 3
+_LEGACY_SLOTS = {"m": "momentum", "v": "velocity", "vhat": "velocity_hat", "rms": "velocity",
+                 "mg": "average_gradient", "accum_grad": "accumulated_grad", "accum_var": "accumulated_delta_var"}
+
+
+# ----------------------------------------------------------------------------------- writing configs
+
+def _dtype_name(dtype):
+    if isinstance(dtype, dict):
+        return (dtype.get("config") or {}).get("name", "float32")
+    return dtype
+
+
+def layer_config(class_name: str, config: dict) -> dict:
+    """One layer's Keras 3 config in tf.keras 2's spelling."""
+    config = {k: v for k, v in config.items() if k not in _NOT_IN_TF_KERAS}
+    if class_name in _RNN_CLASSES:
+        config = {k: v for k, v in config.items() if k not in _NOT_IN_TF_KERAS_RNN}
+    if "dtype" in config:
+        config["dtype"] = _dtype_name(config["dtype"])
+    if class_name == "InputLayer" and "batch_shape" in config:
+        config["batch_input_shape"] = config.pop("batch_shape")
+    if class_name == "LeakyReLU" and "negative_slope" in config:
+        config["alpha"] = config.pop("negative_slope")
+    for key in ("layer", "cell", "backward_layer", "forward_layer"):       # wrappers: the wrapped layer too
+        inner = config.get(key)
+        if isinstance(inner, dict) and isinstance(inner.get("config"), dict):
+            config[key] = {**inner, "config": layer_config(inner["class_name"], inner["config"])}
+    return config
+
+
+def _node(node: dict, nested: set) -> list:
+    """A Keras 3 call ``{"args", "kwargs"}`` as tf.keras 2's ``[[layer, node, tensor, kwargs], ...]``."""
+    tensors = []
+
+    def collect(x):
+        if isinstance(x, dict) and x.get("class_name") == "__keras_tensor__":
+            tensors.append(x["config"]["keras_history"])
+        elif isinstance(x, dict):
+            for v in x.values():
+                collect(v)
+        elif isinstance(x, list):
+            for v in x:
+                collect(v)
+
+    for arg in node.get("args", []):
+        collect(arg)
+    kwargs = {k: v for k, v in (node.get("kwargs") or {}).items()
+              if not (isinstance(v, dict) and v.get("class_name") == "__keras_tensor__")}
+    return [[name, index + 1 if name in nested else index, tensor, kwargs] for name, index, tensor in tensors]
+
+
+def _endpoint(item, nested: set) -> list:
+    """input_layers/output_layers entries: always a list of [layer, node, tensor] in tf.keras 2; the
+    Keras 3 writer already counts a nested functional model from 1, tf.keras 2 also a nested Sequential."""
+    items = [item] if isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) else list(item)
+    return [[n, i + 1 if n in nested and i == 0 else i, t] for n, i, t in items]
+
+
+def _has_input(entry: dict) -> bool:
+    """Whether tf.keras 2 gives this nested model an inner call (node 0) of its own: a functional model,
+    or a Sequential that starts with an InputLayer."""
+    if entry.get("class_name") in ("Functional", "Model"):
+        return True
+    layers = (entry.get("config") or {}).get("layers") or []
+    return entry.get("class_name") == "Sequential" and bool(layers) and layers[0].get("class_name") == "InputLayer"
+
+
+def model_config(entry: dict, archive: bool = False) -> dict:
+    """A model entry of Keras 3's config (``serialize_layer(model)``) in tf.keras 2's schema.
+
+    ``archive``: the ``.keras`` form (every entry keeps ``module``, ``registered_name``,
+    ``build_config``); otherwise the ``.h5``/JSON form, ``{"class_name", "config"}`` pairs."""
+    class_name, config = entry["class_name"], dict(entry.get("config") or {})
+    layers = config.get("layers")
+    if isinstance(layers, list):
+        if class_name == "Functional":
+            nested = {e.get("name") for e in layers if isinstance(e.get("config"), dict)
+                      and isinstance(e["config"].get("layers"), list) and _has_input(e)}
+        else:
+            nested = set()
+        out_layers = []
+        for e in layers:
+            converted = model_config(e, archive)
+            if class_name == "Functional":
+                converted["name"] = e.get("name", (e.get("config") or {}).get("name"))
+                converted["inbound_nodes"] = [_node(n, nested) if isinstance(n, dict) else n
+                                              for n in e.get("inbound_nodes", [])]
+            out_layers.append(converted)
+        config["layers"] = out_layers
+        config.pop("dtype", None)
+        config.pop("build_input_shape", None)
+        if class_name == "Functional":
+            for key in ("input_layers", "output_layers"):
+                config[key] = _endpoint(config[key], nested)
+    else:
+        config = layer_config(class_name, config)
+    out = {"class_name": class_name, "config": config}
+    if archive:
+        module = entry.get("module")
+        out = {"module": "keras" if class_name in ("Sequential", "Functional") else module,
+               "class_name": class_name, "config": config, "registered_name": entry.get("registered_name")}
+        if class_name == "Functional":
+            out["module"] = "keras.src.engine.functional"
+            out["registered_name"] = None
+        if entry.get("build_config") is not None and class_name != "Functional":
+            out["build_config"] = entry["build_config"]
+    return out
+
+
+def optimizer_config(optimizer, registered: bool = True) -> dict:
+    """The optimizer as tf.keras 2 writes it: ``Custom>Adam`` (the class it registers) in ``.h5`` files."""
+    config = {k: v for k, v in optimizer.get_config().items() if k not in _OPTIMIZER_KEYS_NOT_IN_TF_KERAS}
+    if config.get("decay"):
+        raise ValueError(f"tf.keras 2's current {type(optimizer).__name__} has no `decay` (its legacy classes did): "
+                         "use a schedule, learning_rate=keras.optimizers.schedules.InverseTimeDecay(lr, "
+                         "decay_steps=1, decay_rate=decay), to write a file tf.keras 2 can read.")
+    config.pop("decay", None)
+    config.update({"jit_compile": False, "is_legacy_optimizer": False})
+    name = type(optimizer).__name__
+    return {"class_name": f"Custom>{name}" if registered else name, "config": config}
+
+
+def _metric_name(value):
+    if isinstance(value, dict) and "class_name" in value:
+        if value["class_name"] == "function":
+            return value.get("registered_name") or value["config"]
+        return {"class_name": value.get("registered_name") or value["class_name"], "config": value["config"]}
+    return value
+
+
+def compile_config(model) -> dict | None:
+    """compile()'s arguments in tf.keras 2's spelling (``training_config`` of an ``.h5`` file; with
+    ``optimizer`` instead of ``optimizer_config``, the ``compile_config`` of its ``.keras`` file)."""
+    from shendu.saving.keras_file import compile_config_of
+    from shendu.saving.legacy_h5 import _legacy_object, _loss_full_names
+    config = compile_config_of(model)
+    if config is None or getattr(model, "optimizer", None) is None:
+        return None
+    config.pop("optimizer")
+    out = {k: _legacy_object(v) for k, v in config.items() if k in ("loss", "metrics", "weighted_metrics",
+                                                                   "loss_weights")}
+    out["loss"] = _loss_full_names(out.get("loss"))
+    names = model._output_names()
+    for key in ("metrics", "weighted_metrics"):
+        value = out.get(key)
+        if isinstance(value, dict) and len(names) > 1:        # per output, as the list tf.keras 2 writes
+            out[key] = [value.get(n) or [] for n in names]
+    return out
+
+
+def training_config(model) -> dict | None:
+    out = compile_config(model)
+    if out is not None:
+        out["optimizer_config"] = optimizer_config(model.optimizer)
+    return out
+
+
+def optimizer_weights(model) -> tuple[list[str], list[np.ndarray]]:
+    """(names, arrays) as tf.keras 2 saves its optimizer: ``iteration:0`` (int64), then each slot,
+    ``<Optimizer>/<slot>/<variable path>:0``, in the order tf.keras 2 creates them (Keras 3's order)."""
+    from shendu.saving.legacy_h5 import weight_paths
+    from shendu.saving.weights_h5 import _keras_variable_order, _optimizer_slot_owners, optimizer_arrays
+    optimizer = model.optimizer
+    arrays = optimizer_arrays(model, optimizer)
+    head = len(arrays) - len(optimizer._state)
+    names, out = ["iteration:0"], [np.asarray(arrays[0], dtype=np.int64)]
+    variables = _keras_variable_order(model, optimizer) or list(optimizer._variables)
+    paths = weight_paths(model)
+    cls = type(optimizer).__name__
+    slot_names = _TF_SLOTS_BY_OPTIMIZER.get(cls, _TF_SLOTS)
+    for k, (entry, owner) in enumerate(zip(optimizer._state, _optimizer_slot_owners(optimizer))):
+        if owner is None:
+            continue                                   # a scalar state (Nadam's u_product): tf.keras 2 keeps none
+        i, slot = owner
+        path = _short_path(variables[i], paths)
+        names.append(f"{cls}/{slot_names.get(slot, slot)}/{path}:0")
+        out.append(np.asarray(arrays[head + k]))
+    return names, out
+
+
+def _short_path(weight, paths: dict) -> str:
+    """tf.keras 2's variable name without ':0': the layer's scope, no model prefix ('dense/kernel')."""
+    path = str(getattr(weight, "path", None) or paths.get(id(weight)) or getattr(weight, "name", "variable"))
+    return path
+
+
+# ----------------------------------------------------------------------------------- the .h5 file
+
+def write_h5(model, f, include_optimizer: bool = True) -> None:
+    """tf.keras 2's ``save_model_to_hdf5`` into an open, empty h5py file."""
+    from shendu.saving.config import serialize_layer
+    from shendu.saving.legacy_h5 import _set_name_list, _unique_names, write_dataset
+    f.attrs["keras_version"] = TF_KERAS_VERSION
+    f.attrs["backend"] = "tensorflow"
+    f.attrs["model_config"] = json.dumps(model_config(serialize_layer(model))).encode("utf8")
+    compiled = include_optimizer and getattr(model, "_compiled", False) and model.optimizer is not None
+    if compiled:
+        f.attrs["training_config"] = json.dumps(training_config(model)).encode("utf8")
+    write_weights_group(f.create_group("model_weights"), model)
+    if compiled and getattr(model.optimizer, "built", False):
+        names, arrays = optimizer_weights(model)
+        names = _unique_names(names)
+        group = f.create_group("optimizer_weights")
+        _set_name_list(group, "weight_names", [n.encode("utf8") for n in names])
+        for name, array in zip(names, arrays):
+            write_dataset(group, name, array)
+    f.flush()
+
+
+# ----------------------------------------------------------------------------------- reading
+
+def is_tf_keras_optimizer(config) -> bool:
+    return isinstance(config, dict) and str(config.get("class_name", "")).startswith("Custom>")
+
+
+def optimizer_from_file(config):
+    """An optimizer config from either framework as shendu's optimizers read it: ``Custom>Adam`` is
+    Adam; tf.keras 2's own keys (``jit_compile``, ``is_legacy_optimizer``, ``lr``, ``decay``) are
+    understood by shendu's optimizers themselves."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        return config
+    name = str(config["class_name"])
+    if name.startswith("Custom>"):
+        name = name[len("Custom>"):]
+    return {**config, "class_name": name}
+
+
+def _metric_from_tf_keras(value, output_name):
+    """tf.keras 2 saves a metric given by name as a ``MeanMetricWrapper`` named after it (prefixed with
+    the output's name in a multi-output model): the name gives the metric back."""
+    from shendu import metrics
+    if isinstance(value, dict) and value.get("class_name") == "MeanMetricWrapper":
+        config = value.get("config") or {}
+        name = str(config.get("name", ""))
+        if output_name and name.startswith(f"{output_name}_"):
+            name = name[len(output_name) + 1:]
+        if name in getattr(metrics, "_ALL_NAMES", {}) or name in ("accuracy", "acc", "crossentropy", "ce"):
+            return name
+        return config.get("fn", name)
+    return value
+
+
+def metrics_from_file(value, output_names: list):
+    """tf.keras 2's per-output metric lists (``[[...], [...]]``) as compile() takes them."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, list) for v in value):
+        return value
+    if len(value) == 1 and len(output_names) <= 1:
+        return [_metric_from_tf_keras(v, None) for v in value[0]]
+    if len(value) == len(output_names):
+        return {n: [_metric_from_tf_keras(v, n) for v in vs] for n, vs in zip(output_names, value) if vs}
+    return value
+
+
+def training_config_from_file(training: dict, model) -> dict:
+    """An ``.h5`` file's ``training_config`` (either framework) as ``compile_from_config`` takes it."""
+    training = dict(training)
+    training["optimizer"] = optimizer_from_file(training.pop("optimizer_config", None))
+    names = model._output_names() if hasattr(model, "_output_names") else []
+    for key in ("metrics", "weighted_metrics"):
+        if training.get(key) is not None:
+            training[key] = metrics_from_file(training[key], names)
+    return training
+
+
+def optimizer_arrays_from_file(model, names: list[str], arrays: list) -> list:
+    """tf.keras 2's saved optimizer variables in shendu's ``get_state`` (Keras 3) order, or ``arrays``
+    unchanged when they are already in it (a Keras 3 file: ``<optimizer>/iteration`` first)."""
+    if not names or not names[0].split("/")[-1].startswith(("iteration", "iter:")):
+        return arrays
+    if "/" in names[0] and names[0].split("/")[-1].startswith("iteration") and len(names) > 1 and \
+            names[1].split("/")[-1].startswith("learning_rate"):
+        return arrays                                   # Keras 3: iteration, learning_rate, slots
+    optimizer = model.optimizer
+    head = [arrays[0]]
+    if isinstance(getattr(optimizer, "_learning_rate", None), float):
+        head.append(np.asarray(optimizer._learning_rate))     # tf.keras 2 keeps the rate in the config
+    slots = list(zip(names[1:], arrays[1:]))
+    legacy = names[0].split("/")[-1].startswith("iter:")
+    if not legacy:
+        return head + [a for _, a in slots]
+    # legacy classes: slot by slot, '<Optimizer>/<variable path>/<slot>:0'; regroup per variable
+    by_slot: dict[str, list] = {}
+    for name, array in slots:
+        slot = name.rsplit("/", 1)[-1].split(":")[0]
+        by_slot.setdefault(_LEGACY_SLOTS.get(slot, slot), []).append(array)
+    from shendu.saving.weights_h5 import _optimizer_slot_owners
+    out = list(head)
+    for owner in _optimizer_slot_owners(optimizer):
+        if owner is None:
+            return arrays                               # a state tf.keras 2 does not keep: leave as is
+        i, slot = owner
+        values = by_slot.get(slot)
+        if values is None or i >= len(values):
+            return arrays
+        out.append(values[i])
+    return out
+
+
+# ----------------------------------------------------------------------------------- JSON
+
+def to_json(model, **kwargs) -> str:
+    """``model.to_json()``: the architecture in tf.keras 2's schema, which tf.keras 2, Keras 3 and
+    shendu all read (``keras.models.model_from_json``); weights are not included."""
+    from shendu.saving.config import serialize_layer
+    config = model_config(serialize_layer(model), archive=True)
+    return json.dumps({"class_name": config["class_name"], "config": config["config"],
+                       "keras_version": TF_KERAS_VERSION, "backend": "tensorflow"}, **kwargs)
+
+
+def model_from_json(json_string: str, custom_objects=None):
+    """A model (fresh weights) from ``to_json``'s text, written by shendu, tf.keras 2 or Keras 3. Only
+    classes known to shendu or given in ``custom_objects`` are built; nothing in the text is run."""
+    from shendu.models.config import model_from_config
+    from shendu.saving.config import LoadError
+    try:
+        config = json.loads(json_string)
+    except (TypeError, json.JSONDecodeError) as e:
+        raise LoadError(f"model_from_json expects the text model.to_json() returns; it is not valid JSON "
+                        f"({e}).") from e
+    return model_from_config(config, custom_objects=custom_objects, source="the JSON text")
+
+
+def to_yaml(model, **kwargs):
+    """tf.keras 2 removed YAML (arbitrary code execution on load); its error, as it raises it."""
+    raise RuntimeError("Method `model.to_yaml()` has been removed due to security risk of arbitrary code "
+                       "execution. Please use `model.to_json()` instead.")
+
+
+def write_weights_group(group, model) -> None:
+    """tf.keras 2's ``save_weights_to_hdf5_group``: ``layer_names`` (its ``model.layers``), then a group
+    per layer whose ``weight_names`` are the variables' names, ``dense/kernel:0``."""
+    from shendu.saving.legacy_h5 import _model_layers, _own_weights, _set_name_list, _unique_names, legacy_weights
+    from shendu.saving.legacy_h5 import weight_paths, write_dataset
+    from shendu import backend
+    paths = weight_paths(model)
+    layers = _model_layers(model)
+    _set_name_list(group, "layer_names", [layer.name.encode("utf8") for layer in layers])
+    group.attrs["backend"] = "tensorflow"
+    group.attrs["keras_version"] = TF_KERAS_VERSION
+    for layer in layers + [None]:
+        weights = legacy_weights(layer) if layer is not None else _own_weights(model)
+        sub = group.create_group(layer.name if layer is not None else "top_level_model_weights")
+        names = _unique_names([f"{_short_path(w, paths)}:0" for w in weights])
+        _set_name_list(sub, "weight_names", [n.encode("utf8") for n in names])
+        for name, w in zip(names, weights):
+            write_dataset(sub, name, backend.to_numpy(w.data if hasattr(w, "data") else w))

@@ -1,0 +1,102 @@
+"""Runs under tf.keras 2's own interpreter (tensorflow + tf_keras), started by the interop tests.
+
+    python tf_keras_driver.py write DIR    build, train one step, save every model of the table in all
+                                           four file kinds into DIR; record predictions and the weights
+                                           after one more step into DIR/tf_results.npz
+    python tf_keras_driver.py read DIR     load every file shendu wrote into DIR; record predictions and
+                                           the weights after one more step into DIR/tf_results.npz
+
+Inputs come from DIR/data.npz; per-case errors go to DIR/tf_errors.json (the tests report them).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")     # plain kernels: results do not depend on the CPU
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+import tf_keras_models as table  # noqa: E402
+
+KINDS = ("keras", "h5", "weights", "json")
+
+
+def _files(directory, name):
+    return {"keras": os.path.join(directory, f"{name}.keras"), "h5": os.path.join(directory, f"{name}.h5"),
+            "weights": os.path.join(directory, f"{name}_weights.h5"), "json": os.path.join(directory, f"{name}.json")}
+
+
+def _record(results, key, model, data, name, predict=True):
+    if predict:
+        x, _ = table.split(data, name, "test")
+        preds = model.predict(x, verbose=0)
+        for i, p in enumerate(preds if isinstance(preds, list) else [preds]):
+            results[f"{key}/pred/{i}"] = np.asarray(p)
+    table.drop_dropout(model)
+    model.train_function = None            # traced with the old rate otherwise
+    x, y = table.split(data, name, "more")
+    model.train_on_batch(x, y)
+    for path, w in table.layer_weights(model).items():
+        results[f"{key}/w/{path}"] = w
+    results[f"{key}/iterations"] = np.asarray(int(model.optimizer.iterations.numpy()))
+
+
+def write(directory, data, results, errors):
+    for name, build in table.MODELS.items():
+        keras.utils.set_random_seed(0)
+        model, compile_args = build(keras)
+        model.compile(**compile_args)
+        x, y = table.split(data, name, "fit")
+        model.train_on_batch(x, y)
+        files = _files(directory, name)
+        model.save(files["keras"])
+        model.save(files["h5"])
+        model.save_weights(files["weights"])
+        with open(files["json"], "w") as f:
+            f.write(model.to_json())
+        _record(results, f"{name}/saved", model, data, name)           # same model: one more step
+        fresh, compile_args = build(keras)
+        fresh.load_weights(files["weights"])
+        fresh.compile(**compile_args)
+        _record(results, f"{name}/fresh", fresh, data, name, predict=False)   # weights only: a new optimizer
+
+
+def read(directory, data, results, errors):
+    for name, build in table.MODELS.items():
+        files = _files(directory, name)
+        for kind in KINDS:
+            try:
+                if kind in ("keras", "h5"):
+                    model = keras.models.load_model(files[kind])
+                else:
+                    if kind == "weights":
+                        model, compile_args = build(keras)
+                    else:
+                        with open(files["json"]) as f:
+                            model = keras.models.model_from_json(f.read())
+                        compile_args = build(keras)[1]
+                    model.load_weights(files["weights"])
+                    model.compile(**compile_args)
+                _record(results, f"{name}/{kind}", model, data, name)
+            except Exception:
+                errors[f"{name}/{kind}"] = traceback.format_exc(limit=6)
+
+
+def main():
+    mode, directory = sys.argv[1], sys.argv[2]
+    data = dict(np.load(os.path.join(directory, "data.npz")))
+    results, errors = {}, {}
+    {"write": write, "read": read}[mode](directory, data, results, errors)
+    np.savez(os.path.join(directory, "tf_results.npz"), **results)
+    with open(os.path.join(directory, "tf_errors.json"), "w") as f:
+        json.dump(errors, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
