@@ -36,6 +36,7 @@ TF_KERAS_VERSION = "2.21.0"        # the tf.keras 2 release whose schema is matc
 _NOT_IN_TF_KERAS = {"quantization_config", "synchronized", "lora_rank", "lora_alpha", "optional"}
 _NOT_IN_TF_KERAS_RNN = {"seed"}
 _RNN_CLASSES = {"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM2D", "ConvLSTM1D"}
+_INITIALIZER_KEYS_NOT_IN_TF = {"input_axes", "output_axes"}
 _OPTIMIZER_KEYS_NOT_IN_TF_KERAS = {"loss_scale_factor", "gradient_accumulation_steps"}
 
 # slot names: shendu (Keras 3) -> tf.keras 2's optimizers (the new classes, then the legacy ones)
@@ -60,6 +61,7 @@ def layer_config(class_name: str, config: dict) -> dict:
         config = {k: v for k, v in config.items() if k not in _NOT_IN_TF_KERAS_RNN}
     if "dtype" in config:
         config["dtype"] = _dtype_name(config["dtype"])
+    config = {k: _nested_object(v) for k, v in config.items()}
     if class_name == "InputLayer" and "batch_shape" in config:
         config["batch_input_shape"] = config.pop("batch_shape")
     if class_name == "LeakyReLU" and "negative_slope" in config:
@@ -69,6 +71,14 @@ def layer_config(class_name: str, config: dict) -> dict:
         if isinstance(inner, dict) and isinstance(inner.get("config"), dict):
             config[key] = {**inner, "config": layer_config(inner["class_name"], inner["config"])}
     return config
+
+
+def _nested_object(value):
+    """An initializer, regularizer or constraint inside a layer's config, less Keras 3's newer keys."""
+    if isinstance(value, dict) and value.get("module") == "keras.initializers" and \
+            isinstance(value.get("config"), dict):
+        return {**value, "config": {k: v for k, v in value["config"].items() if k not in _INITIALIZER_KEYS_NOT_IN_TF}}
+    return value
 
 
 def _node(node: dict, nested: set) -> list:
@@ -387,3 +397,61 @@ def write_weights_group(group, model) -> None:
         _set_name_list(sub, "weight_names", [n.encode("utf8") for n in names])
         for name, w in zip(names, weights):
             write_dataset(sub, name, backend.to_numpy(w.data if hasattr(w, "data") else w))
+
+
+# ----------------------------------------------------------------------------------- the .keras zip
+
+def archive_config(model) -> dict:
+    """``config.json`` of a tf.keras 2.13+ ``.keras`` file: its schema, its ``compile_config``."""
+    from shendu.saving.config import serialize_layer
+    entry = serialize_layer(model)
+    out = model_config(entry, archive=True)
+    if entry.get("build_config") is not None:
+        out["build_config"] = entry["build_config"]
+    compiled = compile_config(model)
+    if compiled is not None:
+        optimizer = optimizer_config(model.optimizer, registered=False)
+        compiled = {"optimizer": {"module": "keras.optimizers", **optimizer, "registered_name": None},
+                    **compiled, "run_eagerly": None, "steps_per_execution": None, "jit_compile": None}
+        out["compile_config"] = compiled
+    return out
+
+
+def _weights_bytes(model, include_optimizer: bool) -> bytes:
+    """Keras 3's ``model.weights.h5`` less each optimizer's learning rate, which tf.keras 2 keeps in
+    its config rather than among the optimizer's variables."""
+    import io
+
+    from shendu.optimizers import Optimizer
+    from shendu.saving import weights_h5
+    buffer = io.BytesIO()
+    with weights_h5.h5py.File(buffer, "w") as f:
+        weights_h5.write_weights(model, f, include_optimizer)
+        for path, obj in weights_h5.saveables(model):
+            group = f.get(f"{path}/vars" if path else "vars")
+            if not isinstance(obj, Optimizer) or group is None or not isinstance(obj._learning_rate, float):
+                continue
+            count = len(group)
+            if count < 2:
+                continue
+            del group["1"]
+            for i in range(2, count):
+                group.move(str(i), str(i - 1))
+    return buffer.getvalue()
+
+
+def save_archive(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+    """``model.save('x.keras', format='tf_keras')``: a ``.keras`` zip that tf.keras 2.13+ opens."""
+    import datetime
+    import io
+    import zipfile
+
+    from shendu.saving.keras_file import CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE, write_atomically
+    metadata = {"keras_version": TF_KERAS_VERSION,
+                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr(METADATA_FILE, json.dumps(metadata))
+        zf.writestr(CONFIG_FILE, json.dumps(archive_config(model)))
+        zf.writestr(WEIGHTS_FILE, _weights_bytes(model, include_optimizer))
+    write_atomically(filepath, buffer.getvalue(), overwrite)
