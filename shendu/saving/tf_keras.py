@@ -250,7 +250,7 @@ def write_h5(model, f, include_optimizer: bool = True) -> None:
     if compiled:
         f.attrs["training_config"] = json.dumps(training_config(model)).encode("utf8")
     write_weights_group(f.create_group("model_weights"), model)
-    if compiled and getattr(model.optimizer, "built", False):
+    if compiled:
         names, arrays = optimizer_weights(model)
         names = _unique_names(names)
         group = f.create_group("optimizer_weights")
