@@ -304,11 +304,27 @@ def metrics_from_file(value, output_names: list):
     return value
 
 
+def loss_from_file(value):
+    """tf.keras 2's Loss objects carry their function (``fn``) and ``reduction="auto"`` in their config;
+    Keras 3's classes know their function and call that reduction ``sum_over_batch_size``."""
+    if isinstance(value, list):
+        return [loss_from_file(v) for v in value]
+    if isinstance(value, dict) and "class_name" not in value:
+        return {k: loss_from_file(v) for k, v in value.items()}
+    if isinstance(value, dict) and isinstance(value.get("config"), dict):
+        config = {k: v for k, v in value["config"].items() if k != "fn" or value["class_name"] == "LossFunctionWrapper"}
+        if config.get("reduction") == "auto":
+            config["reduction"] = "sum_over_batch_size"
+        return {**value, "config": config}
+    return value
+
+
 def training_config_from_file(training: dict, model) -> dict:
     """An ``.h5`` file's ``training_config`` (either framework) as ``compile_from_config`` takes it."""
     training = dict(training)
     training["optimizer"] = optimizer_from_file(training.pop("optimizer_config", None))
     names = model._output_names() if hasattr(model, "_output_names") else []
+    training["loss"] = loss_from_file(training.get("loss"))
     for key in ("metrics", "weighted_metrics"):
         if training.get(key) is not None:
             training[key] = metrics_from_file(training[key], names)
@@ -337,6 +353,8 @@ def optimizer_arrays_from_file(model, names: list[str], arrays: list) -> list:
         slot = name.rsplit("/", 1)[-1].split(":")[0]
         by_slot.setdefault(_LEGACY_SLOTS.get(slot, slot), []).append(array)
     from shendu.saving.weights_h5 import _optimizer_slot_owners
+    if not getattr(optimizer, "built", False):       # the slots exist once built, as after a first step
+        optimizer.build(getattr(model, "_trainable_snapshot", None) or list(model.trainable_weights))
     out = list(head)
     for owner in _optimizer_slot_owners(optimizer):
         if owner is None:

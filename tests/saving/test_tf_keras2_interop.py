@@ -152,3 +152,28 @@ def test_tf_keras2_loads_shendu_files(read_by_tf, name, kind):
     assert f"{name}/{kind}" not in errors, errors[f"{name}/{kind}"]
     preds, weights, iterations = expected[f"{name}/{'saved' if kind in ('keras', 'h5') else 'fresh'}"]
     _check(results, f"{name}/{kind}", preds, weights, iterations)
+
+
+EXTRAS = ("legacy_adam", "legacy_rmsprop", "schedule", "sgd")
+
+
+@pytest.fixture(scope="module")
+def extras_by_tf(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("tf_keras_spellings")
+    data = table.make_data()
+    np.savez(directory / "data.npz", **data)
+    results, errors = _run_driver("extras", directory)
+    assert not errors, errors
+    return directory, data, results
+
+
+@pytest.mark.parametrize("name", EXTRAS)
+def test_shendu_resumes_tf_keras2_optimizers(extras_by_tf, name):
+    """Legacy optimizer classes (lr, decay, slots saved slot by slot), a schedule, loss and metric objects:
+    the loaded model predicts the same and its next step is tf.keras 2's."""
+    directory, data, results = extras_by_tf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = keras.models.load_model(directory / f"{name}.h5")
+    assert model.optimizer.iterations == 2
+    _check(results, name, _predict(model, data, "mlp"), _step(model, data, "mlp"), model.optimizer.iterations)

@@ -3,6 +3,8 @@
     python tf_keras_driver.py write DIR    build, train one step, save every model of the table in all
                                            four file kinds into DIR; record predictions and the weights
                                            after one more step into DIR/tf_results.npz
+    python tf_keras_driver.py extras DIR   save the MLP compiled with tf.keras 2's other optimizer, loss
+                                           and metric spellings as '.h5' files, with the same records
     python tf_keras_driver.py read DIR     load every file shendu wrote into DIR; record predictions and
                                            the weights after one more step into DIR/tf_results.npz
 
@@ -67,6 +69,33 @@ def write(directory, data, results, errors):
         _record(results, f"{name}/fresh", fresh, data, name, predict=False)   # weights only: a new optimizer
 
 
+def _extras():
+    """tf.keras 2's other spellings, in whole-model '.h5' files: its legacy optimizer classes (lr, decay,
+    slots saved slot by slot), a learning-rate schedule, loss and metric objects."""
+    legacy, schedules = keras.optimizers.legacy, keras.optimizers.schedules
+    return {
+        "legacy_adam": (lambda: legacy.Adam(lr=0.01, decay=0.05), "sparse_categorical_crossentropy", ["accuracy"]),
+        "legacy_rmsprop": (lambda: legacy.RMSprop(learning_rate=0.01, momentum=0.5, centered=True),
+                           "sparse_categorical_crossentropy", ["acc"]),
+        "schedule": (lambda: keras.optimizers.Adam(schedules.ExponentialDecay(0.01, 3, 0.5)),
+                     keras.losses.SparseCategoricalCrossentropy(), [keras.metrics.SparseCategoricalAccuracy()]),
+        "sgd": (lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+                "sparse_categorical_crossentropy", ["sparse_categorical_accuracy"]),
+    }
+
+
+def write_extras(directory, data, results, errors):
+    for name, (optimizer, loss, metrics) in _extras().items():
+        keras.utils.set_random_seed(0)
+        model = table.mlp(keras)[0]
+        model.compile(optimizer=optimizer(), loss=loss, metrics=metrics)
+        x, y = table.split(data, "mlp", "fit")
+        model.train_on_batch(x, y)
+        model.train_on_batch(x, y)
+        model.save(os.path.join(directory, f"{name}.h5"))
+        _record(results, name, model, data, "mlp")
+
+
 def read(directory, data, results, errors):
     for name, build in table.MODELS.items():
         files = _files(directory, name)
@@ -92,7 +121,7 @@ def main():
     mode, directory = sys.argv[1], sys.argv[2]
     data = dict(np.load(os.path.join(directory, "data.npz")))
     results, errors = {}, {}
-    {"write": write, "read": read}[mode](directory, data, results, errors)
+    {"write": write, "read": read, "extras": write_extras}[mode](directory, data, results, errors)
     np.savez(os.path.join(directory, "tf_results.npz"), **results)
     with open(os.path.join(directory, "tf_errors.json"), "w") as f:
         json.dump(errors, f, indent=1)
