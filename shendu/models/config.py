@@ -265,6 +265,7 @@ def _functional_from_config(config: dict, ctx):
         if isinstance(node, list):                 # tf.keras 2's form: [[name, node, tensor, kwargs], ...]
             tensors = [tensor(*item[:3]) for item in node]
             kwargs = node[0][3] if node and len(node[0]) > 3 else {}
+            kwargs = {k: tensor(*v) if _is_reference(v) else v for k, v in kwargs.items()}   # call(x, value=y)
             layer(tensors[0] if len(tensors) == 1 else tensors, **kwargs)
             return
         args = [revive(a) for a in node.get("args", [])]
@@ -313,3 +314,9 @@ def _tf2_nested_models(config: dict) -> set:
         return set()
     return {e.get("name") for e in entries if isinstance(e.get("config"), dict)
             and isinstance(e["config"].get("layers"), list) and _has_input(e)}
+
+
+def _is_reference(value) -> bool:
+    """tf.keras 2's reference to a tensor in a call's kwargs: [layer name, node index, tensor index]."""
+    return (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+            and all(isinstance(v, int) for v in value[1:]))

@@ -36,6 +36,10 @@ TF_KERAS_VERSION = "2.21.0"        # the tf.keras 2 release whose schema is matc
 _NOT_IN_TF_KERAS = {"quantization_config", "synchronized", "lora_rank", "lora_alpha", "optional"}
 _NOT_IN_TF_KERAS_RNN = {"seed"}
 _RNN_CLASSES = {"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM2D", "ConvLSTM1D"}
+# Keras 3 options tf.keras 2 lacks, with the value that means "off": dropped when off, refused when on
+_KERAS3_OPTIONS = {"LayerNormalization": {"rms_scaling": False},
+                   "MultiHeadAttention": {"use_gate": False, "sliding_window": None}}
+_NOT_IN_TF_KERAS_MHA = {"seed"}
 _INITIALIZER_KEYS_NOT_IN_TF = {"input_axes", "output_axes"}
 _OPTIMIZER_KEYS_NOT_IN_TF_KERAS = {"loss_scale_factor", "gradient_accumulation_steps"}
 
@@ -59,6 +63,14 @@ def layer_config(class_name: str, config: dict) -> dict:
     config = {k: v for k, v in config.items() if k not in _NOT_IN_TF_KERAS}
     if class_name in _RNN_CLASSES:
         config = {k: v for k, v in config.items() if k not in _NOT_IN_TF_KERAS_RNN}
+    if class_name == "MultiHeadAttention":
+        config = {k: v for k, v in config.items() if k not in _NOT_IN_TF_KERAS_MHA}
+    for key, off in _KERAS3_OPTIONS.get(class_name, {}).items():
+        if key in config and config[key] != off:
+            raise ValueError(f"Layer '{config.get('name')}' ({class_name}) uses {key}={config[key]!r}, which tf.keras 2 "
+                             "does not have, so the model cannot be written in tf.keras 2's schema. Save it as Keras "
+                             "3's '.keras' file instead: model.save('model.keras').")
+        config.pop(key, None)
     if "dtype" in config:
         config["dtype"] = _dtype_name(config["dtype"])
     config = {k: _nested_object(v) for k, v in config.items()}
@@ -81,9 +93,21 @@ def _nested_object(value):
     return value
 
 
-def _node(node: dict, nested: set) -> list:
-    """A Keras 3 call ``{"args", "kwargs"}`` as tf.keras 2's ``[[layer, node, tensor, kwargs], ...]``."""
+def _node(node: dict, nested: set, class_name: str = "") -> list:
+    """A Keras 3 call ``{"args", "kwargs"}`` as tf.keras 2's ``[[layer, node, tensor, kwargs], ...]``:
+    the first argument's tensors are listed; the other arguments go into ``kwargs`` under the names of
+    ``call``'s parameters, a tensor as ``[layer, node, tensor]``."""
     tensors = []
+
+    def reference(x):
+        if isinstance(x, dict) and x.get("class_name") == "__keras_tensor__":
+            name, index, tensor = x["config"]["keras_history"]
+            return [name, index + 1 if name in nested else index, tensor]
+        if isinstance(x, dict):
+            return {k: reference(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [reference(v) for v in x]
+        return x
 
     def collect(x):
         if isinstance(x, dict) and x.get("class_name") == "__keras_tensor__":
@@ -95,11 +119,23 @@ def _node(node: dict, nested: set) -> list:
             for v in x:
                 collect(v)
 
-    for arg in node.get("args", []):
-        collect(arg)
-    kwargs = {k: v for k, v in (node.get("kwargs") or {}).items()
-              if not (isinstance(v, dict) and v.get("class_name") == "__keras_tensor__")}
+    args = list(node.get("args", []))
+    if args:
+        collect(args[0])
+    kwargs = {k: reference(v) for k, v in (node.get("kwargs") or {}).items()}
+    if len(args) > 1:
+        names = _call_arg_names(class_name)
+        if len(names) < len(args):
+            raise ValueError(f"A {class_name} layer is called with {len(args)} positional arguments, which tf.keras "
+                             "2's config cannot name; call it with keyword arguments to save it in its schema.")
+        kwargs.update({n: reference(a) for n, a in zip(names[1:], args[1:])})
     return [[name, index + 1 if name in nested else index, tensor, kwargs] for name, index, tensor in tensors]
+
+
+def _call_arg_names(class_name: str) -> list[str]:
+    from shendu.saving.config import _positional_names, layer_registry
+    cls = layer_registry().get(class_name)
+    return _positional_names(cls.call)[1:] if cls is not None else []     # without self
 
 
 def _endpoint(item, nested: set) -> list:
@@ -136,7 +172,7 @@ def model_config(entry: dict, archive: bool = False) -> dict:
             converted = model_config(e, archive)
             if class_name == "Functional":
                 converted["name"] = e.get("name", (e.get("config") or {}).get("name"))
-                converted["inbound_nodes"] = [_node(n, nested) if isinstance(n, dict) else n
+                converted["inbound_nodes"] = [_node(n, nested, e["class_name"]) if isinstance(n, dict) else n
                                               for n in e.get("inbound_nodes", [])]
             out_layers.append(converted)
         config["layers"] = out_layers
@@ -147,6 +183,11 @@ def model_config(entry: dict, archive: bool = False) -> dict:
                 config[key] = _endpoint(config[key], nested)
     else:
         config = layer_config(class_name, config)
+        shapes = (entry.get("build_config") or {}).get("shapes_dict")
+        if class_name == "MultiHeadAttention" and shapes:     # tf.keras 2 builds it from these config keys
+            config["query_shape"] = shapes.get("query_shape")
+            config["value_shape"] = shapes.get("value_shape")
+            config["key_shape"] = shapes.get("key_shape", shapes.get("value_shape"))
     out = {"class_name": class_name, "config": config}
     if archive:
         module = entry.get("module")
@@ -455,6 +496,40 @@ def _weights_bytes(model, include_optimizer: bool) -> bytes:
             del group["1"]
             for i in range(2, count):
                 group.move(str(i), str(i - 1))
+        _rename_attention_groups(f)
+    return buffer.getvalue()
+
+
+_ATTENTION_PARTS = ("query_dense", "key_dense", "value_dense", "output_dense")
+
+
+def _rename_attention_groups(f) -> None:
+    """tf.keras 2 saves MultiHeadAttention's projections under its private attribute names
+    (``_query_dense``); Keras 3 under ``query_dense``."""
+    _move_groups(f, "", "_")
+
+
+def _move_groups(h5file, old: str, new: str) -> None:
+    names = []
+    h5file.visit(lambda name: names.append(name) if hasattr(h5file[name], "keys") else None)
+    parents = [n for n in names if all(f"{n}/{old}{part}" in h5file for part in _ATTENTION_PARTS)]
+    for name in parents:
+        for part in _ATTENTION_PARTS:
+            h5file[name].move(f"{old}{part}", f"{new}{part}")
+
+
+def attention_weights_from_file(data: bytes, source: str) -> bytes:
+    """A tf.keras 2 ``model.weights.h5`` with MultiHeadAttention's groups under Keras 3's names."""
+    import io
+
+    from shendu.saving import weights_h5
+    from shendu.saving.config import LoadError
+    buffer = io.BytesIO(data)
+    try:
+        with weights_h5.h5py.File(buffer, "r+") as f:
+            _move_groups(f, "_", "")
+    except OSError as e:
+        raise LoadError(f"{source}: 'model.weights.h5' is not a readable HDF5 file ({e}); the file is damaged.") from e
     return buffer.getvalue()
 
 

@@ -112,6 +112,15 @@ def read_by_tf(tmp_path_factory):
         expected[f"{name}/saved"] = (preds, _step(model, data, name), model.optimizer.iterations)
         fresh = _load(files, "weights", name)          # weights only: the next step starts a new optimizer
         expected[f"{name}/fresh"] = (preds, _step(fresh, data, name), fresh.optimizer.iterations)
+    for layer in table.LAYER_ZOO:
+        name = f"zoo_{layer}"
+        model = table.zoo_model(keras, layer)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.save(directory / f"{name}.h5")
+            model.save(directory / f"{name}.keras", format="tf_keras")
+        (directory / f"{name}.json").write_text(model.to_json())
+        expected[name] = np.asarray(model.predict(data[f"{name}/test/x0"], verbose=0))
     results, errors = _run_driver("read", directory)
     return expected, results, errors
 
@@ -177,3 +186,24 @@ def test_shendu_resumes_tf_keras2_optimizers(extras_by_tf, name):
         model = keras.models.load_model(directory / f"{name}.h5")
     assert model.optimizer.iterations == 2
     _check(results, name, _predict(model, data, "mlp"), _step(model, data, "mlp"), model.optimizer.iterations)
+
+
+@pytest.mark.parametrize("kind", ["h5", "keras", "json"])
+@pytest.mark.parametrize("layer", list(table.LAYER_ZOO))
+def test_each_layer_both_ways(written_by_tf, read_by_tf, layer, kind):
+    """A model around each layer both frameworks have: tf.keras 2 loads shendu's file and predicts the
+    same, and shendu loads tf.keras 2's."""
+    name = f"zoo_{layer}"
+    expected, results, errors = read_by_tf
+    assert f"{name}/{kind}" not in errors, errors[f"{name}/{kind}"]
+    np.testing.assert_allclose(results[f"{name}/{kind}/pred/0"], expected[name], rtol=1e-6, atol=1e-6)
+    directory, data, tf_results = written_by_tf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kind == "json":
+            model = keras.models.model_from_json((directory / f"{name}.json").read_text())
+            model.load_weights(directory / f"{name}.h5")
+        else:
+            model = keras.models.load_model(directory / f"{name}.{kind}")
+    np.testing.assert_allclose(model.predict(data[f"{name}/test/x0"], verbose=0), tf_results[f"{name}/pred/0"],
+                               rtol=1e-6, atol=1e-6)

@@ -8,7 +8,8 @@
     python tf_keras_driver.py read DIR     load every file shendu wrote into DIR; record predictions and
                                            the weights after one more step into DIR/tf_results.npz
 
-Inputs come from DIR/data.npz; per-case errors go to DIR/tf_errors.json (the tests report them).
+Both also save (write) or load (read) a small model around each layer of LAYER_ZOO. Inputs come
+from DIR/data.npz; per-case errors go to DIR/tf_errors.json (the tests report them).
 """
 from __future__ import annotations
 
@@ -103,6 +104,36 @@ def write_extras(directory, data, results, errors):
         _record(results, name, model, data, "mlp")
 
 
+def write_zoo(directory, data, results, errors):
+    for layer in table.LAYER_ZOO:
+        name = f"zoo_{layer}"
+        try:
+            model = table.zoo_model(keras, layer)
+            model.save(os.path.join(directory, f"{name}.h5"))
+            model.save(os.path.join(directory, f"{name}.keras"))
+            with open(os.path.join(directory, f"{name}.json"), "w") as f:
+                f.write(model.to_json())
+            results[f"{name}/pred/0"] = model(data[f"{name}/test/x0"], training=False).numpy()
+        except Exception:
+            errors[name] = traceback.format_exc(limit=6)
+
+
+def read_zoo(directory, data, results, errors):
+    for layer in table.LAYER_ZOO:
+        name = f"zoo_{layer}"
+        for kind in ("h5", "keras", "json"):
+            try:
+                if kind == "json":
+                    with open(os.path.join(directory, f"{name}.json")) as f:
+                        model = keras.models.model_from_json(f.read())
+                    model.load_weights(os.path.join(directory, f"{name}.h5"))
+                else:
+                    model = keras.models.load_model(os.path.join(directory, f"{name}.{kind}"))
+                results[f"{name}/{kind}/pred/0"] = model(data[f"{name}/test/x0"], training=False).numpy()
+            except Exception:
+                errors[f"{name}/{kind}"] = traceback.format_exc(limit=6)
+
+
 def read(directory, data, results, errors):
     for name, build in table.MODELS.items():
         files = _files(directory, name)
@@ -124,11 +155,15 @@ def read(directory, data, results, errors):
                 errors[f"{name}/{kind}"] = traceback.format_exc(limit=6)
 
 
+MODES = {"write": [write, write_zoo], "read": [read, read_zoo], "extras": [write_extras]}
+
+
 def main():
     mode, directory = sys.argv[1], sys.argv[2]
     data = dict(np.load(os.path.join(directory, "data.npz")))
     results, errors = {}, {}
-    {"write": write, "read": read, "extras": write_extras}[mode](directory, data, results, errors)
+    for step in MODES[mode]:
+        step(directory, data, results, errors)
     np.savez(os.path.join(directory, "tf_results.npz"), **results)
     with open(os.path.join(directory, "tf_errors.json"), "w") as f:
         json.dump(errors, f, indent=1)

@@ -82,6 +82,9 @@ def make_data(seed: int = 0) -> dict:
         ys = {"mlp": [rng.integers(0, 3, size=(n,))], "cnn": [rng.integers(0, 3, size=(n,))],
               "rnn": [rng.integers(0, 2, size=(n, 1))],
               "two_io": [rng.normal(size=(n, 2)), rng.integers(0, 2, size=(n, 1))], "gan": [np.ones((n, 1))]}
+        for layer, (shape, _) in LAYER_ZOO.items():
+            if split == "test":
+                data[f"zoo_{layer}/test/x0"] = rng.normal(size=(3,) + shape).astype("float32")
         for name in MODELS:
             for i, x in enumerate(xs[name]):
                 data[f"{name}/{split}/x{i}"] = x.astype("int32" if name == "rnn" else "float32")
@@ -121,3 +124,48 @@ def drop_dropout(model) -> None:
 
 def _is_model(layer) -> bool:
     return type(layer).__name__ in ("Sequential", "Functional", "Model")
+
+
+# one layer at a time, for the layers both frameworks have: (input shape, layer factory)
+LAYER_ZOO = {
+    "activation": ((5,), lambda L, n: L.Activation("tanh", name=n)),
+    "elu": ((5,), lambda L, n: L.ELU(0.7, name=n)),
+    "relu": ((5,), lambda L, n: L.ReLU(max_value=2.0, negative_slope=0.1, threshold=0.05, name=n)),
+    "prelu": ((5,), lambda L, n: L.PReLU(name=n)),
+    "softmax": ((5,), lambda L, n: L.Softmax(name=n)),
+    "leaky_relu": ((5,), lambda L, n: L.LeakyReLU(0.1, name=n)),
+    "conv1d": ((9, 3), lambda L, n: L.Conv1D(4, 3, strides=2, padding="same", activation="relu", name=n)),
+    "conv2d_transpose": ((5, 5, 2), lambda L, n: L.Conv2DTranspose(3, 3, strides=2, padding="same", name=n)),
+    "avg_pool": ((6, 6, 2), lambda L, n: L.AveragePooling2D(2, name=n)),
+    "max_pool1d": ((8, 3), lambda L, n: L.MaxPooling1D(2, name=n)),
+    "global_avg": ((6, 6, 2), lambda L, n: L.GlobalAveragePooling2D(name=n)),
+    "global_max1d": ((8, 3), lambda L, n: L.GlobalMaxPooling1D(name=n)),
+    "layer_norm": ((4, 5), lambda L, n: L.LayerNormalization(name=n)),
+    "simple_rnn": ((6, 3), lambda L, n: L.SimpleRNN(4, return_sequences=True, name=n)),
+    "gru_before": ((6, 3), lambda L, n: L.GRU(4, reset_after=False, name=n)),
+    "bidirectional": ((6, 3), lambda L, n: L.Bidirectional(L.LSTM(3, return_sequences=True), name=n)),
+    "time_distributed": ((4, 5), lambda L, n: L.TimeDistributed(L.Dense(2), name=n)),
+    "reshape": ((6,), lambda L, n: L.Reshape((2, 3), name=n)),
+    "permute": ((2, 3), lambda L, n: L.Permute((2, 1), name=n)),
+    "repeat": ((3,), lambda L, n: L.RepeatVector(2, name=n)),
+    "zero_pad": ((4, 4, 1), lambda L, n: L.ZeroPadding2D(1, name=n)),
+    "upsampling": ((3, 3, 1), lambda L, n: L.UpSampling2D(2, name=n)),
+    "cropping": ((6, 6, 1), lambda L, n: L.Cropping2D(1, name=n)),
+    "masking": ((4, 3), lambda L, n: L.Masking(0.0, name=n)),
+    "spatial_dropout": ((6, 3), lambda L, n: L.SpatialDropout1D(0.2, name=n)),
+    "gaussian_noise": ((5,), lambda L, n: L.GaussianNoise(0.1, name=n)),
+    "rescaling": ((5,), lambda L, n: L.Rescaling(0.5, offset=1.0, name=n)),
+    "mha_self": ((4, 6), None),
+    "dense_regularized": ((5,), lambda L, n: L.Dense(3, kernel_regularizer="l2", use_bias=False, name=n)),
+}
+
+
+def zoo_model(keras, name):
+    """A small model around one layer of ``LAYER_ZOO`` (MultiHeadAttention: called on x twice)."""
+    shape, factory = LAYER_ZOO[name]
+    x = keras.Input(shape, name="x")
+    if name == "mha_self":
+        y = keras.layers.MultiHeadAttention(2, 3, name="layer")(x, x)
+    else:
+        y = factory(keras.layers, "layer")(x)
+    return keras.Model(x, y, name=f"zoo_{name}")
