@@ -12,5 +12,5 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 def model_from_json(json_string, custom_objects=None):
     """A model (fresh weights) from ``model.to_json()``'s text, written by shendu, tf.keras 2 or Keras 3."""
-    from shendu.saving.tf_keras import model_from_json as _from_json
+    from shendu.saving.tf_keras_read import model_from_json as _from_json
     return _from_json(json_string, custom_objects=custom_objects)

@@ -295,8 +295,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
         assets = {m: _read_member(archive, m, name, "an asset") for m in archive.namelist()
                   if m.startswith("assets/") and not m.endswith("/")}
     if b"_query_dense" in weights:          # tf.keras 2's name for MultiHeadAttention's projections
-        from shendu.saving import tf_keras
-        weights = tf_keras.attention_weights_from_file(weights, name)
+        from shendu.saving import tf_keras_read
+        weights = tf_keras_read.attention_weights_from_file(weights, name)
     try:
         config = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -35,7 +35,7 @@ import warnings
 
 import numpy as np
 
-from shendu.saving import tf_keras
+from shendu.saving import tf_keras, tf_keras_read
 
 # the ``backend`` attribute names the Keras backend that wrote the file; shendu computes with NumPy,
 # which is also the name of Keras 3's own NumPy backend (Keras reads the attribute but ignores it)
@@ -401,12 +401,12 @@ def load_legacy_model(filepath, custom_objects=None, compile: bool = True, safe_
         read_legacy_weights(model, weights, name)
         training = f.attrs.get("training_config")
         if compile and training is not None:
-            training = tf_keras.training_config_from_file(json.loads(_text(training)), model)
+            training = tf_keras_read.training_config_from_file(json.loads(_text(training)), model)
             compile_from_config(model, training, ctx)
             group = f.get("optimizer_weights")
             if group is not None and model.optimizer is not None:
                 names = _names(group, "weight_names")
-                arrays = tf_keras.optimizer_arrays_from_file(model, names, [np.asarray(group[n]) for n in names])
+                arrays = tf_keras_read.optimizer_arrays_from_file(model, names, [np.asarray(group[n]) for n in names])
                 _load_optimizer_weights(model, arrays, f"{name} (optimizer_weights)")
     return model
 

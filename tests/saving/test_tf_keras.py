@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("h5py")
 
 from shendu import keras  # noqa: E402
-from shendu.saving import LoadError, UnknownObjectError, tf_keras  # noqa: E402
+from shendu.saving import LoadError, UnknownObjectError, tf_keras, tf_keras_read  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 import tf_keras_models as table  # noqa: E402
@@ -137,7 +137,7 @@ def test_legacy_slot_order_is_regrouped():
     slots = state[2:]
     names = ["Adam/iter:0"] + [f"Adam/w{i}/m:0" for i in range(4)] + [f"Adam/w{i}/v:0" for i in range(4)]
     arrays = [state[0]] + slots[0::2] + slots[1::2]           # tf.keras 2's legacy classes: slot by slot
-    out = tf_keras.optimizer_arrays_from_file(model, names, arrays)
+    out = tf_keras_read.optimizer_arrays_from_file(model, names, arrays)
     assert len(out) == len(state)
     for a, b in zip(out[2:], slots):
         np.testing.assert_array_equal(a, b)

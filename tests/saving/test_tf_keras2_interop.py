@@ -112,15 +112,6 @@ def read_by_tf(tmp_path_factory):
         expected[f"{name}/saved"] = (preds, _step(model, data, name), model.optimizer.iterations)
         fresh = _load(files, "weights", name)          # weights only: the next step starts a new optimizer
         expected[f"{name}/fresh"] = (preds, _step(fresh, data, name), fresh.optimizer.iterations)
-    for layer in table.LAYER_ZOO:
-        name = f"zoo_{layer}"
-        model = table.zoo_model(keras, layer)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.save(directory / f"{name}.h5")
-            model.save(directory / f"{name}.keras", format="tf_keras")
-        (directory / f"{name}.json").write_text(model.to_json())
-        expected[name] = np.asarray(model.predict(data[f"{name}/test/x0"], verbose=0))
     results, errors = _run_driver("read", directory)
     return expected, results, errors
 
@@ -163,7 +154,7 @@ def test_tf_keras2_loads_shendu_files(read_by_tf, name, kind):
     _check(results, f"{name}/{kind}", preds, weights, iterations)
 
 
-EXTRAS = ("legacy_adam", "legacy_rmsprop", "schedule", "sgd")
+EXTRAS = ("legacy_adam", "legacy_rmsprop", "schedule", "sgd", "plain_sgd")
 
 
 @pytest.fixture(scope="module")
@@ -188,16 +179,40 @@ def test_shendu_resumes_tf_keras2_optimizers(extras_by_tf, name):
     _check(results, name, _predict(model, data, "mlp"), _step(model, data, "mlp"), model.optimizer.iterations)
 
 
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    """Each framework saves a model around each layer of the zoo; the other loads it and predicts."""
+    data = table.make_data()
+    written = tmp_path_factory.mktemp("zoo_from_tf_keras")
+    np.savez(written / "data.npz", **data)
+    tf_results, errors = _run_driver("zoo_write", written)
+    assert not errors, errors
+    directory = tmp_path_factory.mktemp("zoo_to_tf_keras")
+    np.savez(directory / "data.npz", **data)
+    expected = {}
+    for layer in table.LAYER_ZOO:
+        name = f"zoo_{layer}"
+        model = table.zoo_model(keras, layer)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.save(directory / f"{name}.h5")
+            model.save(directory / f"{name}.keras", format="tf_keras")
+        (directory / f"{name}.json").write_text(model.to_json())
+        expected[name] = np.asarray(model.predict(data[f"{name}/test/x0"], verbose=0))
+    results, errors = _run_driver("zoo_read", directory)
+    return data, written, tf_results, expected, results, errors
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["h5", "keras", "json"])
 @pytest.mark.parametrize("layer", list(table.LAYER_ZOO))
-def test_each_layer_both_ways(written_by_tf, read_by_tf, layer, kind):
+def test_each_layer_both_ways(zoo, layer, kind):
     """A model around each layer both frameworks have: tf.keras 2 loads shendu's file and predicts the
     same, and shendu loads tf.keras 2's."""
     name = f"zoo_{layer}"
-    expected, results, errors = read_by_tf
+    data, directory, tf_results, expected, results, errors = zoo
     assert f"{name}/{kind}" not in errors, errors[f"{name}/{kind}"]
     np.testing.assert_allclose(results[f"{name}/{kind}/pred/0"], expected[name], rtol=1e-6, atol=1e-6)
-    directory, data, tf_results = written_by_tf
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if kind == "json":

@@ -8,8 +8,11 @@
     python tf_keras_driver.py read DIR     load every file shendu wrote into DIR; record predictions and
                                            the weights after one more step into DIR/tf_results.npz
 
-Both also save (write) or load (read) a small model around each layer of LAYER_ZOO. Inputs come
-from DIR/data.npz; per-case errors go to DIR/tf_errors.json (the tests report them).
+    python tf_keras_driver.py zoo_write DIR / zoo_read DIR
+                                           the same for a small model around each layer of LAYER_ZOO
+                                           (predictions only)
+
+Inputs come from DIR/data.npz; per-case errors go to DIR/tf_errors.json (the tests report them).
 """
 from __future__ import annotations
 
@@ -89,6 +92,8 @@ def _extras():
                      keras.losses.SparseCategoricalCrossentropy(), [keras.metrics.SparseCategoricalAccuracy()]),
         "sgd": (lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
                 "sparse_categorical_crossentropy", ["sparse_categorical_accuracy"]),
+        "plain_sgd": (lambda: keras.optimizers.SGD(schedules.InverseTimeDecay(0.05, 1, 0.5)),
+                      "sparse_categorical_crossentropy", ["acc"]),
     }
 
 
@@ -155,7 +160,7 @@ def read(directory, data, results, errors):
                 errors[f"{name}/{kind}"] = traceback.format_exc(limit=6)
 
 
-MODES = {"write": [write, write_zoo], "read": [read, read_zoo], "extras": [write_extras]}
+MODES = {"write": [write], "read": [read], "extras": [write_extras], "zoo_write": [write_zoo], "zoo_read": [read_zoo]}
 
 
 def main():
