@@ -21,6 +21,7 @@ import pytest
 pytest.importorskip("h5py")
 
 from shendu import keras  # noqa: E402
+from shendu.saving import tf_keras  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 import tf_keras_models as table  # noqa: E402
@@ -60,10 +61,15 @@ def _predict(model, data, name) -> list:
 
 
 def _step(model, data, name) -> dict:
+    """One more train_on_batch; then every layer's weights and the optimizer's slots (tf.keras 2's order)."""
     table.drop_dropout(model)
     x, y = table.split(data, name, "more")
     model.train_on_batch(x, y)
-    return table.layer_weights(model)
+    out = table.layer_weights(model)
+    if model.optimizer._state:     # SGD at momentum 0 has no state (tf.keras 2 keeps the last update, unused)
+        for i, array in enumerate(tf_keras.optimizer_weights(model)[1][1:]):
+            out[f"optimizer/{i}"] = array
+    return out
 
 
 def _check(results: dict, key: str, preds, weights: dict, iterations) -> None:
@@ -72,9 +78,16 @@ def _check(results: dict, key: str, preds, weights: dict, iterations) -> None:
             np.testing.assert_allclose(p, results[f"{key}/pred/{i}"], rtol=1e-6, atol=1e-7,
                                        err_msg=f"{key}: prediction {i}")
     expected = {k[len(key) + 3:]: v for k, v in results.items() if k.startswith(f"{key}/w/")}
-    assert sorted(weights) == sorted(expected), f"{key}: the layers' weights differ in names"
+    if not any(k.startswith("optimizer/") for k in expected):       # tf.keras 2's legacy classes: weights only
+        weights = {k: v for k, v in weights.items() if not k.startswith("optimizer/")}
+    if not any(k.startswith("optimizer/") for k in weights):
+        expected = {k: v for k, v in expected.items() if not k.startswith("optimizer/")}
+    assert sorted(weights) == sorted(expected), f"{key}: the layers' weights or optimizer slots differ in names"
     for path, w in expected.items():
-        np.testing.assert_allclose(weights[path], w, rtol=2e-5, atol=1e-6, err_msg=f"{key}: weight {path}")
+        # slots hold gradients, which agree to float32 summation order (a conv through BatchNormalization:
+        # ~1e-4 relative on the smallest entries); second moments are small numbers
+        rtol, atol = (2e-4, 1e-9) if path.startswith("optimizer/") else (2e-5, 1e-6)
+        np.testing.assert_allclose(weights[path], w, rtol=rtol, atol=atol, err_msg=f"{key}: {path}")
     assert iterations == int(results[f"{key}/iterations"])
 
 

@@ -57,6 +57,9 @@ def _record(results, key, model, data, name, predict=True):
     model.train_on_batch(x, y)
     for path, w in table.layer_weights(model).items():
         results[f"{key}/w/{path}"] = w
+    if not isinstance(model.optimizer, keras.optimizers.legacy.Optimizer):
+        for i, v in enumerate(model.optimizer.variables[1:]):        # the slots, after the iteration count
+            results[f"{key}/w/optimizer/{i}"] = v.numpy()
     results[f"{key}/iterations"] = np.asarray(int(model.optimizer.iterations.numpy()))
 
 
