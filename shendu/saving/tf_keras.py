@@ -46,6 +46,11 @@ _OPTIMIZER_KEYS_NOT_IN_TF_KERAS = {"loss_scale_factor", "gradient_accumulation_s
 # slot names: shendu (Keras 3) -> tf.keras 2's current optimizers (the legacy ones: tf_keras_read)
 _TF_SLOTS = {"momentum": "m", "velocity": "v", "velocity_hat": "vhat"}
 _TF_SLOTS_BY_OPTIMIZER = {"RMSprop": {}, "Adagrad": {}, "Adadelta": {}}   # same names as Keras 3
+_TF_LEGACY_SLOTS = {"momentum": "m", "velocity": "v", "velocity_hat": "vhat"}
+_TF_LEGACY_SLOTS_BY_OPTIMIZER = {"RMSprop": {"velocity": "rms", "average_gradient": "mg"}, "SGD": {},
+                                 "Adagrad": {}, "Adadelta": {"accumulated_grad": "accum_grad",
+                                                             "accumulated_delta_var": "accum_var"}}
+_NOT_IN_LEGACY_OPTIMIZERS = {"weight_decay", "use_ema", "ema_momentum", "ema_overwrite_frequency", "jit_compile"}
 
 
 # ----------------------------------------------------------------------------------- writing configs
@@ -199,16 +204,26 @@ def model_config(entry: dict, archive: bool = False) -> dict:
     return out
 
 
+def _legacy(optimizer) -> bool:
+    """tf.keras 2's ``decay=`` exists only in its legacy optimizer classes: such an optimizer is saved as one."""
+    return bool(getattr(optimizer, "decay", 0.0))
+
+
 def optimizer_config(optimizer, registered: bool = True) -> dict:
-    """The optimizer as tf.keras 2 writes it: ``Custom>Adam`` (the class it registers) in ``.h5`` files."""
+    """The optimizer as tf.keras 2 writes it: ``Custom>Adam`` (the class it registers) in ``.h5`` files,
+    or, with ``decay``, its legacy class (a plain class name), which has no EMA or weight decay."""
     config = {k: v for k, v in optimizer.get_config().items() if k not in _OPTIMIZER_KEYS_NOT_IN_TF_KERAS}
-    if config.get("decay"):
-        raise ValueError(f"tf.keras 2's current {type(optimizer).__name__} has no `decay` (its legacy classes did): "
-                         "use a schedule, learning_rate=keras.optimizers.schedules.InverseTimeDecay(lr, "
-                         "decay_steps=1, decay_rate=decay), to write a file tf.keras 2 can read.")
+    name = type(optimizer).__name__
+    if _legacy(optimizer):
+        if config.get("weight_decay") or config.get("use_ema"):
+            raise ValueError(f"{name} with decay= and weight_decay=/use_ema= has no tf.keras 2 equivalent (decay "
+                             "exists only in its legacy classes, which lack the others): use a learning-rate "
+                             "schedule instead of decay, e.g. keras.optimizers.schedules.InverseTimeDecay.")
+        config = {k: v for k, v in config.items() if k not in _NOT_IN_LEGACY_OPTIMIZERS
+                  and not (k in ("clipnorm", "clipvalue", "global_clipnorm") and v is None)}
+        return {"class_name": name, "config": config}          # a plain class name: tf.keras 2's legacy one
     config.pop("decay", None)
     config.update({"jit_compile": False, "is_legacy_optimizer": False})
-    name = type(optimizer).__name__
     return {"class_name": f"Custom>{name}" if registered else name, "config": config}
 
 
@@ -252,14 +267,23 @@ def optimizer_weights(model) -> tuple[list[str], list[np.ndarray]]:
     paths = weight_paths(model)
     cls = type(optimizer).__name__
     slot_names = _TF_SLOTS_BY_OPTIMIZER.get(cls, _TF_SLOTS)
-    for k, (entry, owner) in enumerate(zip(optimizer._state, _optimizer_slot_owners(optimizer))):
-        if owner is None:
-            continue                                   # a scalar state (Nadam's u_product): tf.keras 2 keeps none
-        i, slot = owner
-        path = _short_path(variables[i], paths)
-        names.append(f"{cls}/{slot_names.get(slot, slot)}/{path}:0")
-        out.append(np.asarray(arrays[head + k]))
-    if cls == "SGD" and not optimizer._state:
+    slots = [(owner, np.asarray(arrays[head + k])) for k, owner in enumerate(_optimizer_slot_owners(optimizer))
+             if owner is not None]              # a scalar state (Nadam's u_product): tf.keras 2 keeps none
+    if _legacy(optimizer):
+        # the legacy classes: '<Optimizer>/iter:0', then slot by slot, '<Optimizer>/<variable path>/<slot>:0'
+        legacy_names = _TF_LEGACY_SLOTS_BY_OPTIMIZER.get(cls, _TF_LEGACY_SLOTS)
+        names = [f"{cls}/iter:0"]
+        order = list(dict.fromkeys(slot for (_, slot), _ in slots))
+        for wanted in order:
+            for (i, slot), array in slots:
+                if slot == wanted:
+                    names.append(f"{cls}/{_short_path(variables[i], paths)}/{legacy_names.get(slot, slot)}:0")
+                    out.append(array)
+        return names, out
+    for (i, slot), array in slots:
+        names.append(f"{cls}/{slot_names.get(slot, slot)}/{_short_path(variables[i], paths)}:0")
+        out.append(array)
+    if cls == "SGD" and not optimizer._state and not _legacy(optimizer):
         # tf.keras 2's SGD keeps a momentum slot ("m") per variable even at momentum=0: all zeros here
         for w in _trainable_in_keras_order(model):
             names.append(f"SGD/m/{_short_path(w, paths)}:0")

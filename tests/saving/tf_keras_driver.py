@@ -143,6 +143,12 @@ def read_zoo(directory, data, results, errors):
 
 
 def read(directory, data, results, errors):
+    for file in sorted(os.listdir(directory)):           # the MLP with tf.keras 2's legacy optimizers (decay=)
+        if file.startswith("decay_") and file.endswith(".h5"):
+            try:
+                _record(results, file[:-3], keras.models.load_model(os.path.join(directory, file)), data, "mlp")
+            except Exception:
+                errors[file[:-3]] = traceback.format_exc(limit=6)
     for name, build in table.MODELS.items():
         files = _files(directory, name)
         for kind in KINDS:
