@@ -141,11 +141,11 @@ def _call_arg_names(class_name: str) -> list[str]:
     return _positional_names(cls.call)[1:] if cls is not None else []     # without self
 
 
-def _endpoint(item, nested: set) -> list:
+def _endpoint(item, sequential: set) -> list:
     """input_layers/output_layers entries: always a list of [layer, node, tensor] in tf.keras 2; the
     Keras 3 writer already counts a nested functional model from 1, tf.keras 2 also a nested Sequential."""
     items = [item] if isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) else list(item)
-    return [[n, i + 1 if n in nested and i == 0 else i, t] for n, i, t in items]
+    return [[n, i + 1 if n in sequential else i, t] for n, i, t in items]
 
 
 def _has_input(entry: dict) -> bool:
@@ -182,8 +182,9 @@ def model_config(entry: dict, archive: bool = False) -> dict:
         config.pop("dtype", None)
         config.pop("build_input_shape", None)
         if class_name == "Functional":
+            sequential = {e.get("name") for e in layers if e.get("name") in nested and e["class_name"] == "Sequential"}
             for key in ("input_layers", "output_layers"):
-                config[key] = _endpoint(config[key], nested)
+                config[key] = _endpoint(config[key], sequential)
     else:
         config = layer_config(class_name, config)
         shapes = (entry.get("build_config") or {}).get("shapes_dict")
