@@ -308,12 +308,12 @@ def _functional_from_config(config: dict, ctx):
 
 def _tf2_nested_models(config: dict) -> set:
     """Names of the nested models whose calls a tf.keras 2 config (calls as lists) counts from 1."""
-    from shendu.saving.tf_keras import _has_input
+    from shendu.saving.tf_keras import has_own_input
     entries = config.get("layers") or []
     if not any(isinstance(n, list) for e in entries for n in (e.get("inbound_nodes") or [])):
         return set()
     return {e.get("name") for e in entries if isinstance(e.get("config"), dict)
-            and isinstance(e["config"].get("layers"), list) and _has_input(e)}
+            and isinstance(e["config"].get("layers"), list) and has_own_input(e)}
 
 
 def _is_reference(value) -> bool:

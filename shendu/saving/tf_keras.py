@@ -148,7 +148,7 @@ def _endpoint(item, sequential: set) -> list:
     return [[n, i + 1 if n in sequential else i, t] for n, i, t in items]
 
 
-def _has_input(entry: dict) -> bool:
+def has_own_input(entry: dict) -> bool:
     """Whether tf.keras 2 gives this nested model an inner call (node 0) of its own: a functional model,
     or a Sequential that starts with an InputLayer."""
     if entry.get("class_name") in ("Functional", "Model"):
@@ -167,7 +167,7 @@ def model_config(entry: dict, archive: bool = False) -> dict:
     if isinstance(layers, list):
         if class_name == "Functional":
             nested = {e.get("name") for e in layers if isinstance(e.get("config"), dict)
-                      and isinstance(e["config"].get("layers"), list) and _has_input(e)}
+                      and isinstance(e["config"].get("layers"), list) and has_own_input(e)}
         else:
             nested = set()
         out_layers = []
