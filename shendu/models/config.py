@@ -245,6 +245,9 @@ def _functional_from_config(config: dict, ctx, cls=None):
         if nodes:
             pending[name] = list(nodes)
 
+    # tf.keras 2 counts the calls of a nested model that has its own Input from 1 (its node 0 is inside it)
+    tf2_nested = _tf2_nested_models(config)
+
     class NotYet(Exception):
         pass
 
@@ -254,7 +257,7 @@ def _functional_from_config(config: dict, ctx, cls=None):
             raise LoadError(f"{ctx.source}: a call refers to layer '{layer_name}', which the config does not list.")
         if isinstance(layer, InputLayer):
             return layer.output
-        if endpoint and isinstance(layer, Functional):
+        if (endpoint and isinstance(layer, Functional)) or layer_name in tf2_nested:
             node_index -= 1                        # see functional_config: endpoints count a nested model from 1
         if not 0 <= node_index < len(layer._inbound_nodes):
             raise NotYet
@@ -273,6 +276,7 @@ def _functional_from_config(config: dict, ctx, cls=None):
         if isinstance(node, list):                 # tf.keras 2's form: [[name, node, tensor, kwargs], ...]
             tensors = [tensor(*item[:3]) for item in node]
             kwargs = node[0][3] if node and len(node[0]) > 3 else {}
+            kwargs = {k: tensor(*v) if _is_reference(v) else v for k, v in kwargs.items()}   # call(x, value=y)
             layer(tensors[0] if len(tensors) == 1 else tensors, **kwargs)
             return
         args = [revive(a) for a in node.get("args", [])]
@@ -311,3 +315,19 @@ def _functional_from_config(config: dict, ctx, cls=None):
     except NotYet:
         raise LoadError(f"{ctx.source}: input_layers/output_layers name a call that the config never makes.") from None
     return (cls or Functional)(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
+
+
+def _tf2_nested_models(config: dict) -> set:
+    """Names of the nested models whose calls a tf.keras 2 config (calls as lists) counts from 1."""
+    from shendu.saving.tf_keras import has_own_input
+    entries = config.get("layers") or []
+    if not any(isinstance(n, list) for e in entries for n in (e.get("inbound_nodes") or [])):
+        return set()
+    return {e.get("name") for e in entries if isinstance(e.get("config"), dict)
+            and isinstance(e["config"].get("layers"), list) and has_own_input(e)}
+
+
+def _is_reference(value) -> bool:
+    """tf.keras 2's reference to a tensor in a call's kwargs: [layer name, node index, tensor index]."""
+    return (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+            and all(isinstance(v, int) for v in value[1:]))

@@ -70,6 +70,16 @@ class Model(Trainer, Layer):
         from shendu.saving import load_weights
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
+    def to_json(self, **kwargs):
+        """The architecture as JSON text in tf.keras 2's schema (no weights); read it back with
+        ``keras.models.model_from_json``. ``kwargs`` go to ``json.dumps``."""
+        from shendu.saving.tf_keras import to_json
+        return to_json(self, **kwargs)
+
+    def to_yaml(self, **kwargs):
+        from shendu.saving.tf_keras import to_yaml
+        return to_yaml(self, **kwargs)
+
     def get_config(self):
         return Layer.get_config(self)
 

@@ -7,8 +7,10 @@
 
 Files from shendu open in Keras 3 and files from Keras 3 open in shendu. Loading builds only
 classes found in shendu's registries or in ``custom_objects``: nothing named in a file is imported,
-unpickled or evaluated. Legacy ``.h5`` whole-model files (tf.keras 2) are read, and written
-by ``model.save('model.h5')`` as Keras 3 writes them, with its warning that ``.keras`` is preferred.
+unpickled or evaluated. Legacy ``.h5`` whole-model files (tf.keras 2, Keras 3) are read, and
+written by ``model.save('model.h5')`` in tf.keras 2's layout (which Keras 3 reads too), with Keras 3's
+warning that ``.keras`` is preferred; ``model.save('model.keras', format='tf_keras')`` writes a
+``.keras`` file for tf.keras 2.13+. docs/saving.md says which reader opens which file.
 """
 from shendu.models.config import model_from_config
 from shendu.saving.config import (LoadError, UnknownObjectError, deserialize_keras_object, layer_registry,

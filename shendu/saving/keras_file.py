@@ -154,8 +154,15 @@ def _deserialize_spec(value, ctx, kind):
 def save_model(model, filepath, overwrite: bool = True, zipped=None, include_optimizer: bool = True,
                **kwargs) -> None:
     """Save the whole model (architecture, weights, compile state, optimizer state) as a ``.keras`` file,
-    or, for an ``.h5``/``.hdf5`` path, as Keras 3's legacy HDF5 file (with a warning, as Keras does)."""
+    or, for an ``.h5``/``.hdf5`` path, as tf.keras 2's legacy HDF5 file (with Keras 3's warning).
+
+    ``format="tf_keras"`` (shendu's own option) writes the ``.keras`` file in tf.keras 2.13+'s schema
+    instead of Keras 3's, for readers that only have tf.keras 2."""
     save_format = kwargs.pop("save_format", None)
+    file_format = kwargs.pop("format", "keras")
+    if file_format not in ("keras", "tf_keras"):
+        raise ValueError(f"format={file_format!r} is not a format shendu writes: 'keras' (the default, Keras 3's "
+                         "'.keras' file) or 'tf_keras' (a '.keras' file in tf.keras 2.13+'s schema).")
     if kwargs:
         raise TypeError(f"save_model got unexpected argument(s) {sorted(kwargs)}.")
     if save_format:     # tf.keras 2 tutorials pass it; Keras 3 lets the extension decide
@@ -178,6 +185,9 @@ def save_model(model, filepath, overwrite: bool = True, zipped=None, include_opt
     if not model.built:
         warnings.warn(f"Saving model '{model.name}', which has not been built yet: the file holds no weights. "
                       "Build it first (call it on data, or start with an Input) to save its weights.", stacklevel=3)
+    if file_format == "tf_keras":
+        from shendu.saving import tf_keras
+        return tf_keras.save_archive(model, filepath, overwrite, include_optimizer)
     config_json = json.dumps(model_config(model))
     metadata_json = json.dumps({"keras_version": KERAS_VERSION,
                                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
@@ -289,6 +299,9 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
         weights = _read_member(archive, WEIGHTS_FILE, name, "the model's weights")
         assets = {m: _read_member(archive, m, name, "an asset") for m in archive.namelist()
                   if m.startswith("assets/") and not m.endswith("/")}
+    if b"_query_dense" in weights:          # tf.keras 2's name for MultiHeadAttention's projections
+        from shendu.saving import tf_keras_read
+        weights = tf_keras_read.attention_weights_from_file(weights, name)
     try:
         config = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

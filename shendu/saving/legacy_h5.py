@@ -22,6 +22,11 @@ Layer configs inside ``model_config`` are the legacy ``{"class_name", "config"}`
 form, since each layer's ``get_config()`` writes them. Loading matches layers by position (the
 i-th layer with weights in the file fills the i-th layer with weights), never by name.
 
+``model.save('x.h5')`` writes tf.keras 2's own spelling of this file (``tf_keras.write_h5``: names
+such as ``dense/kernel:0``, ``Custom>Adam``, the optimizer's variables without the learning rate),
+which tf.keras 2, Keras 3 and shendu all load. Both spellings are read, and tf.keras 2's optimizer,
+loss and metric spellings are understood (``tf_keras_read``).
+
 A weights-only file (``save_weights('x.h5')`` in tf.keras 2) is the ``model_weights`` group alone,
 at the root. Keras 3 no longer writes those (``save_weights`` requires ``.weights.h5``) but reads
 them, and so does shendu.
@@ -34,6 +39,8 @@ import os
 import warnings
 
 import numpy as np
+
+from shendu.saving import tf_keras, tf_keras_read
 
 # the ``backend`` attribute names the Keras backend that wrote the file; shendu computes with NumPy,
 # which is also the name of Keras 3's own NumPy backend (Keras reads the attribute but ignores it)
@@ -133,41 +140,6 @@ def _own_weights(model) -> list:
     return [w for w in own if getattr(w, "trainable", True)] + [w for w in own if not getattr(w, "trainable", True)]
 
 
-def _legacy_entry(entry: dict) -> dict:
-    """A layer entry of Keras 3's config as Keras's legacy serializer writes it: ``{"class_name",
-    "config"}`` (plus ``name`` and ``inbound_nodes`` inside a functional model); a nested model's
-    own layer list is converted too."""
-    out = {"class_name": entry.get("registered_name") or entry["class_name"], "config": entry.get("config")}
-    if _is_model_entry(entry):
-        out["config"] = _legacy_model_config(entry["config"])
-    for key in ("name", "inbound_nodes"):
-        if key in entry:
-            out[key] = entry[key]
-    return out
-
-
-def _is_model_entry(entry: dict) -> bool:
-    return (entry.get("class_name") in ("Sequential", "Functional") and isinstance(entry.get("config"), dict)
-            and isinstance(entry["config"].get("layers"), list))
-
-
-def _legacy_model_config(config: dict) -> dict:
-    config = dict(config)
-    config["layers"] = [_legacy_entry(e) if isinstance(e, dict) else e for e in config["layers"]]
-    return config
-
-
-def legacy_model_config(model) -> dict:
-    """The ``model_config`` attribute: ``{"class_name": <the model's class>, "config": get_config()}``
-    with every layer list in the legacy form."""
-    from shendu.saving.config import serialize_layer
-    entry = serialize_layer(model)
-    config = entry["config"]
-    if _is_model_entry(entry):
-        config = _legacy_model_config(config)
-    return {"class_name": entry["class_name"], "config": config}
-
-
 def _legacy_object(value):
     """A serialized loss/metric as Keras's legacy serializer writes it: a function by its name, an
     object as ``{"class_name", "config"}``; lists and per-output dicts keep their shape."""
@@ -196,45 +168,6 @@ def _loss_full_names(value):
     if isinstance(value, dict) and "class_name" not in value:
         return {k: _loss_full_names(v) for k, v in value.items()}
     return value
-
-
-def legacy_training_config(model) -> dict | None:
-    """The ``training_config`` attribute: compile()'s arguments, the optimizer under ``optimizer_config``."""
-    from shendu.saving.keras_file import compile_config_of
-    config = compile_config_of(model)
-    if config is None or getattr(model, "optimizer", None) is None:
-        return None
-    optimizer = config.pop("optimizer")
-    out = {k: _legacy_object(v) for k, v in config.items()}
-    out["loss"] = _loss_full_names(out.get("loss"))
-    out["optimizer_config"] = {"class_name": optimizer.get("registered_name") or optimizer["class_name"],
-                               "config": optimizer["config"]}
-    return out
-
-
-def optimizer_weights(model, optimizer, paths: dict[int, str]) -> tuple[list[str], list[np.ndarray]]:
-    """(names, arrays) of the optimizer's variables in Keras 3's order and naming:
-    ``<optimizer>/iteration``, ``<optimizer>/learning_rate``, then ``<optimizer>/<variable path with
-    '/' as '_'>_<slot>`` variable by variable; iteration is int32 and the rate float32, as in Keras."""
-    from shendu.saving.weights_h5 import _keras_variable_order, _optimizer_slot_owners, optimizer_arrays
-    arrays = optimizer_arrays(model, optimizer)
-    head = len(arrays) - len(optimizer._state)
-    prefix = optimizer.name
-    names = [f"{prefix}/iteration"]
-    arrays[0] = np.asarray(arrays[0], dtype=np.int32)
-    if head > 1:
-        names.append(f"{prefix}/learning_rate")
-        arrays[1] = np.asarray(arrays[1], dtype=np.float32)
-    variables = _keras_variable_order(model, optimizer) or list(optimizer._variables)
-    for entry, owner in zip(optimizer._state, _optimizer_slot_owners(optimizer)):
-        if owner is None:                               # a scalar state, e.g. Nadam's u_product
-            names.append(f"{prefix}/{entry[0] if isinstance(entry, tuple) else 'state'}")
-            continue
-        i, slot = owner
-        var = variables[i]
-        path = paths.get(id(var)) or str(getattr(var, "path", None) or getattr(var, "name", f"variable_{i}"))
-        names.append(f"{prefix}/{path.replace('/', '_')}_{slot}")
-    return names, arrays
 
 
 # ----------------------------------------------------------------------------------- writing
@@ -308,28 +241,6 @@ def write_legacy_weights(group, model, paths: dict[int, str] | None = None) -> N
     _write_subset(group.create_group("top_level_model_weights"), _own_weights(model), paths)
 
 
-def write_legacy_model(model, f, include_optimizer: bool = True) -> None:
-    """Keras's ``save_model_to_hdf5`` into an open, empty h5py file."""
-    from shendu.saving.keras_file import KERAS_VERSION
-    metadata = {"keras_version": KERAS_VERSION, "backend": BACKEND, "model_config": legacy_model_config(model)}
-    training = legacy_training_config(model) if include_optimizer else None
-    if training is not None:
-        metadata["training_config"] = training
-    for key, value in metadata.items():
-        f.attrs[key] = json.dumps(value).encode("utf8") if isinstance(value, (dict, list, tuple)) else value
-    paths = weight_paths(model)
-    write_legacy_weights(f.create_group("model_weights"), model, paths)
-    optimizer = getattr(model, "optimizer", None)
-    if include_optimizer and optimizer is not None and getattr(model, "_compiled", False):
-        names, arrays = optimizer_weights(model, optimizer, paths)
-        names = _unique_names(names)
-        group = f.create_group("optimizer_weights")
-        _set_name_list(group, "weight_names", [n.encode("utf8") for n in names])
-        for name, array in zip(names, arrays):
-            write_dataset(group, name, array)
-    f.flush()
-
-
 def legacy_model_bytes(model, include_optimizer: bool = True) -> bytes:
     """The whole legacy file as bytes (built in memory, so a failed save writes nothing)."""
     from shendu.saving import weights_h5
@@ -338,13 +249,13 @@ def legacy_model_bytes(model, include_optimizer: bool = True) -> bytes:
                           "'.keras' file.")
     buffer = io.BytesIO()
     with weights_h5.h5py.File(buffer, "w") as f:
-        write_legacy_model(model, f, include_optimizer)
+        tf_keras.write_h5(model, f, include_optimizer)
     return buffer.getvalue()
 
 
 def save_legacy_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
-    """``model.save('x.h5')`` as Keras 3 does it: the legacy whole-model HDF5 file, with a warning
-    that the native ``.keras`` format is recommended. Written atomically, like ``.keras`` files.
+    """``model.save('x.h5')``: the legacy whole-model HDF5 file in tf.keras 2's layout, with Keras 3's
+    warning that the native ``.keras`` format is recommended. Written atomically, like ``.keras`` files.
 
     ``include_optimizer=False`` leaves out the compile settings and the optimizer's state (Keras
     writes ``training_config`` only with the optimizer)."""
@@ -359,7 +270,7 @@ def save_legacy_model(model, filepath, overwrite: bool = True, include_optimizer
         warnings.warn(f"Saving model '{model.name}', which has not been built yet: the file holds no weights. "
                       "Build it first (call it on data, or start with an Input) to save its weights.", stacklevel=4)
     if to_file:
-        write_legacy_model(model, filepath, include_optimizer)
+        tf_keras.write_h5(model, filepath, include_optimizer)
         return
     data = legacy_model_bytes(model, include_optimizer)
     directory = os.path.dirname(os.fspath(filepath))
@@ -398,12 +309,12 @@ def load_legacy_model(filepath, custom_objects=None, compile: bool = True, safe_
         read_legacy_weights(model, weights, name)
         training = f.attrs.get("training_config")
         if compile and training is not None:
-            training = json.loads(_text(training))
-            training["optimizer"] = training.pop("optimizer_config", None)
+            training = tf_keras_read.training_config_from_file(json.loads(_text(training)), model)
             compile_from_config(model, training, ctx)
             group = f.get("optimizer_weights")
             if group is not None and model.optimizer is not None:
-                arrays = [np.asarray(group[n]) for n in _names(group, "weight_names")]
+                names = _names(group, "weight_names")
+                arrays = tf_keras_read.optimizer_arrays_from_file(model, names, [np.asarray(group[n]) for n in names])
                 _load_optimizer_weights(model, arrays, f"{name} (optimizer_weights)")
     return model
 

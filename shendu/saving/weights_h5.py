@@ -363,6 +363,9 @@ def load_optimizer_state(model, optimizer, arrays: list, source: str) -> None:
     if variables and not getattr(optimizer, "built", False):
         optimizer.build(list(variables))
     expected = len(optimizer.get_state())
+    if len(arrays) == expected - 1 and isinstance(getattr(optimizer, "_learning_rate", None), float):
+        # tf.keras 2's '.keras' files keep the learning rate in the config, not among the variables
+        arrays = [arrays[0], np.asarray(optimizer._learning_rate)] + list(arrays[1:])
     if len(arrays) != expected:
         warnings.warn(f"Skipping the optimizer state in {source}: {type(optimizer).__name__} '{optimizer.name}' "
                       f"has {expected} state arrays but the file holds {len(arrays)} (saved with another optimizer "
