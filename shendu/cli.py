@@ -54,7 +54,20 @@ def main(argv=None) -> int:
     ex.add_argument("--check", default=None, metavar="FILE", help="a JSON/YAML file of a tutorial's claimed "
                     "values; names each one that disagrees with the real computation (exit status 1 if any)")
     sub.add_parser("examples", help="list the tutorials' programs in examples/, one line each")
+    run = sub.add_parser("run", help="data-parallel training: start N workers of a script with mpiexec "
+                         "(see docs/distributed.md)")
+    run.add_argument("-n", "--workers", type=int, required=True, help="the number of worker processes")
+    run.add_argument("--hosts", default=None, help="comma-separated machines to spread the workers over")
+    run.add_argument("--hostfile", default=None, help="a file naming the machines, one a line (host:slots)")
+    run.add_argument("--threads", type=int, default=None, help="BLAS threads per worker (default: the library's)")
+    run.add_argument("script", nargs=argparse.REMAINDER, help="the script and its arguments")
     args = parser.parse_args(argv)
+    if args.command == "run":
+        from shendu.distribute import launch     # the launcher is needed by this command only
+        try:
+            return launch.run(args.script, args.workers, args.hosts, args.hostfile, args.threads)
+        except (ValueError, FileNotFoundError) as error:
+            parser.error(str(error))
     if args.command == "examples":
         return list_examples()
     if args.command == "explain":
