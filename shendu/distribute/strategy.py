@@ -109,8 +109,10 @@ class MPIStrategy:
         from shendu.callbacks.logger import CSVLogger
         from shendu.callbacks.progbar import ProgbarLogger
         from shendu.callbacks.tensorboard import TensorBoard
+        from shendu.callbacks.checkpoint import BackupAndRestore
         writers = (ModelCheckpoint, CSVLogger, ProgbarLogger, TensorBoard)
-        return [cb for cb in callbacks if not isinstance(cb, writers)]
+        kept = [cb for cb in callbacks if not isinstance(cb, writers)]
+        return [_restore_only(cb) if isinstance(cb, BackupAndRestore) else cb for cb in kept]
 
     def shard_batches(self, model, batches):
         """This worker's contiguous part of every global batch. A global batch smaller than the number of
@@ -177,6 +179,22 @@ class MPIStrategy:
 
     def __repr__(self):
         return f"<{type(self).__name__} worker {self.rank} of {self.size}>"
+
+
+def _restore_only(backup):
+    """A BackupAndRestore that only restores: every worker resumes from the backup worker 0 wrote, and
+    only worker 0 writes (and finally deletes) it."""
+    from shendu.callbacks.base import Callback
+
+    class RestoreOnly(Callback):
+        def set_model(self, model):
+            super().set_model(model)
+            backup.set_model(model)
+
+        def on_train_begin(self, logs=None):
+            backup.on_train_begin(logs)
+
+    return RestoreOnly()
 
 
 def get_strategy():

@@ -42,13 +42,14 @@ def test_shendu_run_starts_two_workers(tmp_path):
     except (ImportError, FileNotFoundError) as error:
         pytest.skip(f"needs MPI: install the distributed extra (pip install -e '.[distributed]'): {error}")
     script = tmp_path / "hello.py"
-    script.write_text("import shendu\nprint('worker', shendu.distribute.rank(), 'of', shendu.distribute.size())\n")
+    script.write_text("import sys, shendu\n"         # one write per worker, so the two lines cannot interleave
+                      "sys.stdout.write(f'worker {shendu.distribute.rank()} of {shendu.distribute.size()}\\n')\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "OMPI_", "PMIX_"))}
     env["PYTHONPATH"] = str(ROOT)
     result = subprocess.run([sys.executable, "-m", "shendu", "run", "-n", "2", "--threads", "1", str(script)],
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert sorted(result.stdout.split("\n")[:2]) == ["worker 0 of 2", "worker 1 of 2"]
+    assert sorted(result.stdout.split()) == sorted("worker 0 of 2 worker 1 of 2".split())
 
 
 def test_shendu_run_without_a_script_explains(capsys):

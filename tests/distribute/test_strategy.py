@@ -174,3 +174,26 @@ def test_a_batch_smaller_than_the_workers_gives_a_stand_in_that_counts_for_nothi
     assert shards == [[0]] and weights == [0.0] and owned == [False]
     shards, weights, owned = _shards(1, 3, [2])
     assert shards == [[1]] and weights == [0.5] and owned == [True]
+
+
+def test_a_job_killed_midway_resumes_from_worker_zeros_backup_to_the_same_weights(tmp_path):
+    mpiexec = _mpiexec_or_skip()
+    program = str(PROGRAMS / "resume.py")
+    whole = _run([mpiexec, "-n", "2", sys.executable, program, str(tmp_path / "whole.npz"), str(tmp_path / "b1")])
+    assert whole.returncode == 0, whole.stderr
+    env_crash = _env()
+    env_crash["CRASH_AT"] = "2"
+    killed = subprocess.run([mpiexec, "-n", "2", sys.executable, program, str(tmp_path / "killed.npz"),
+                             str(tmp_path / "b2")], env=env_crash, capture_output=True, text=True, timeout=60)
+    assert killed.returncode != 0 and "killed at epoch 2" in killed.stderr
+    assert (tmp_path / "b2" / "latest.weights.h5").exists() and not (tmp_path / "killed.npz").exists()
+    resumed = _run([mpiexec, "-n", "2", sys.executable, program, str(tmp_path / "resumed.npz"), str(tmp_path / "b2")])
+    assert resumed.returncode == 0, resumed.stderr
+    assert not (tmp_path / "b2").exists()          # worker 0 deleted the finished job's backup
+    whole, resumed = np.load(tmp_path / "whole.npz"), np.load(tmp_path / "resumed.npz")
+    assert whole["epochs"].tolist() == [0, 1, 2]
+    # it resumed after the last backup worker 0 finished before the abort (epoch 0's or epoch 1's)
+    assert resumed["epochs"].tolist() in ([1, 2], [2])
+    for key in whole.files:
+        if key != "epochs":
+            np.testing.assert_allclose(resumed[key], whole[key], rtol=1e-6, atol=1e-7)
