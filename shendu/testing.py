@@ -9,7 +9,7 @@ from shendu.tensor import Tensor
 
 def numerical_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """dF/dx by central differences: (F(x + eps) - F(x - eps)) / (2 eps), one element at a time."""
-    g = np.zeros_like(x)
+    g = np.zeros(x.shape, x.dtype)  # on the host: one number per element (x may be a device array)
     for i in np.ndindex(x.shape):   # index x itself: reshape(-1) of a non-contiguous x is a copy, not a view
         old = x[i]
         x[i] = old + eps

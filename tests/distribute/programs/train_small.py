@@ -2,6 +2,7 @@
 evaluate and predict results to OUT.npz (worker 0 only). Run alone or with mpiexec -n N: the results
 must agree."""
 import json
+import os
 import sys
 
 import numpy as np
@@ -48,6 +49,10 @@ def custom_loop(x, y):
 
 
 def main(out):
+    if os.environ.get("STRICT_BACKEND") == "1":      # the CuPy-like strict arrays of tests/strict_xp.py
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+        import strict_xp
+        tf.set_backend(strict_xp.module)
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     rng = np.random.default_rng(0)
     results = {}
