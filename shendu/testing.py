@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shendu import autograd
+from shendu import autograd, backend
 from shendu.tensor import Tensor
 
 
@@ -31,7 +31,8 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 
     """
     tensors = []
     for x in inputs:
-        a = np.asarray(x.numpy() if isinstance(x, Tensor) else x)
+        a = x.numpy() if isinstance(x, Tensor) else backend.to_numpy(x) if isinstance(x, backend.xp.ndarray) \
+            else np.asarray(x)
         if a.dtype.kind == "f":
             tensors.append(Tensor(a.astype(np.float64), requires_grad=True))
         else:

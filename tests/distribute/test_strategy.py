@@ -197,3 +197,18 @@ def test_a_job_killed_midway_resumes_from_worker_zeros_backup_to_the_same_weight
     for key in whole.files:
         if key != "epochs":
             np.testing.assert_allclose(resumed[key], whole[key], rtol=1e-6, atol=1e-7)
+
+
+def test_two_workers_on_strict_arrays_match_one_numpy_process(one_and_two, tmp_path):
+    """The distributed step through the array seam: CuPy-like arrays (tests/strict_xp.py) in every worker."""
+    mpiexec = _mpiexec_or_skip()
+    env = _env()
+    env["STRICT_BACKEND"] = "1"
+    result = subprocess.run([mpiexec, "-n", "2", sys.executable, str(PROGRAMS / "train_small.py"),
+                             str(tmp_path / "strict.npz")], env=env, capture_output=True, text=True, timeout=120,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    one, strict = one_and_two[0], np.load(tmp_path / "strict.npz")
+    for key in one.files:
+        if "history" not in key and key != "workers":
+            _close(one[key], strict[key])
