@@ -51,9 +51,12 @@ def allreduce(values, average: bool = True, weight: float | None = None, comm=No
         flat /= dtype.type(comm.size)
     out, offset = list(values), 0
     for i, a in zip(present, arrays):
-        part = backend.xp.asarray(flat[offset:offset + a.size].reshape(a.shape).astype(a.dtype, copy=False))
+        part = flat[offset:offset + a.size].reshape(a.shape).astype(a.dtype, copy=False)
         offset += a.size
-        out[i] = Tensor(part) if isinstance(values[i], Tensor) else part
+        if isinstance(values[i], Tensor):
+            out[i] = Tensor(backend.xp.asarray(part))
+        else:                   # NumPy in, NumPy out; a device array comes back on the device
+            out[i] = part if isinstance(values[i], np.ndarray) else backend.xp.asarray(part)
     return out
 
 
