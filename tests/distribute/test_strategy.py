@@ -212,3 +212,11 @@ def test_two_workers_on_strict_arrays_match_one_numpy_process(one_and_two, tmp_p
     for key in one.files:
         if "history" not in key and key not in ("workers", "allreduce"):   # those differ by design
             _close(one[key], strict[key])
+
+
+def test_only_worker_zero_prints_progress_and_writes_logs_and_checkpoints(tmp_path):
+    mpiexec = _mpiexec_or_skip()
+    result = _run([mpiexec, "-n", "2", sys.executable, str(PROGRAMS / "chief_writes.py"), str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt0.weights.h5", "log0.csv"]
+    assert result.stdout.count("Epoch 1/2") == 1 and result.stdout.count("Epoch 2/2") == 1
