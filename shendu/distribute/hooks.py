@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from shendu.distribute import strategy as strategy_module
+from shendu.distribute import context
 
 
 def _strategy(model):
@@ -13,7 +13,7 @@ def _strategy(model):
 
 def on_compile(model) -> None:
     """A model compiled inside ``strategy.scope()`` remembers the strategy; its optimizer averages gradients."""
-    current = strategy_module._scopes[-1] if strategy_module._scopes else None
+    current = context.current()
     object.__setattr__(model, "_distribute_strategy", current)
     if current is not None:
         model.optimizer = current.prepare_optimizer(model.optimizer)

@@ -16,8 +16,7 @@ import numpy as np
 
 from shendu.distribute.collective import DistributedOptimizer, allreduce, broadcast_variables
 from shendu.distribute.comm import world
-
-_scopes: list = []
+from shendu.distribute.context import scopes as _scopes
 
 
 class ReduceOp:
