@@ -25,7 +25,8 @@ from shendu.tf_api.unsupported import TOP_LEVEL as _UNSUPPORTED  # noqa: E402
 
 __version__ = "0.1.0"
 _LAZY = {"keras": "shendu.keras", "random": "shendu.random", "math": "shendu.tf_api.math",
-         "linalg": "shendu.tf_api.linalg", "data": "shendu.data", "dtypes": "shendu.tf_api.dtypes"}
+         "linalg": "shendu.tf_api.linalg", "data": "shendu.data", "dtypes": "shendu.tf_api.dtypes",
+         "distribute": "shendu.distribute"}
 _missing = _missing_names("tf", _UNSUPPORTED, globals())
 for _name in ("math", "linalg"):    # shendu.ops' submodules of those names came in with its star import
     globals().pop(_name, None)

@@ -18,10 +18,13 @@ floatx = numpy.float32          # default float type for new tensors and weights
 rng = numpy.random.default_rng()  # the generator behind initializers and dropout
 
 
-def set_backend(name: str) -> None:
-    """Choose the array library: 'numpy' (default) or 'cupy'."""
+def set_backend(name) -> None:
+    """Choose the array library: 'numpy' (default) or 'cupy', or an array module object with NumPy's API
+    (the test suite's strict module, whose arrays refuse implicit conversion to NumPy as CuPy's do)."""
     global xp, rng
-    if name == "numpy":
+    if not isinstance(name, str) and hasattr(name, "ndarray") and hasattr(name, "asarray"):
+        xp = name
+    elif name == "numpy":
         xp = numpy
     elif name == "cupy":
         import cupy  # imported lazily: only GPU users need it
@@ -29,6 +32,19 @@ def set_backend(name: str) -> None:
     else:
         raise ValueError(f"Unknown backend {name!r}; expected 'numpy' or 'cupy'.")
     rng = xp.random.default_rng()
+
+
+def special(name: str):
+    """The special function ``name`` (erf, erfinv, gammaln, ...) for the current array library:
+    scipy.special's on NumPy, cupyx.scipy.special's on CuPy, else the module's own ``xp.special``.
+    Raises ImportError when SciPy (or cupyx) is missing."""
+    if xp is numpy:
+        import scipy.special  # imported lazily: SciPy is optional (it comes with scikit-learn)
+        return getattr(scipy.special, name)
+    if getattr(xp, "__name__", "") == "cupy":
+        import cupyx.scipy.special  # imported lazily: only GPU users have it
+        return getattr(cupyx.scipy.special, name)
+    return getattr(xp.special, name)
 
 
 def set_floatx(dtype) -> None:

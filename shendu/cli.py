@@ -57,12 +57,25 @@ def main(argv=None) -> int:
     sub.add_parser("examples", help="list the tutorials' programs in examples/, one line each")
     sub.add_parser("bench", add_help=False,
                    help="time shendu against PyTorch, each in its own process (shendu bench --help for options)")
+    run = sub.add_parser("run", help="data-parallel training: start N workers of a script with mpiexec "
+                         "(see docs/distributed.md)")
+    run.add_argument("-n", "--workers", type=int, required=True, help="the number of worker processes")
+    run.add_argument("--hosts", default=None, help="comma-separated machines to spread the workers over")
+    run.add_argument("--hostfile", default=None, help="a file naming the machines, one a line (host:slots)")
+    run.add_argument("--threads", type=int, default=None, help="BLAS threads per worker (default: the library's)")
+    run.add_argument("script", nargs=argparse.REMAINDER, help="the script and its arguments")
     args, rest = parser.parse_known_args(argv)
     if args.command == "bench":
         from shendu.bench.suite import main as bench   # imported here: only this command needs the suite
         return bench(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "run":
+        from shendu.distribute import launch     # the launcher is needed by this command only
+        try:
+            return launch.run(args.script, args.workers, args.hosts, args.hostfile, args.threads)
+        except (ValueError, FileNotFoundError) as error:
+            parser.error(str(error))
     if args.command == "examples":
         return list_examples()
     if args.command == "explain":

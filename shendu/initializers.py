@@ -101,10 +101,10 @@ class RandomUniform(Initializer):
 def _truncated_normal(rng, shape, mean, stddev):
     """N(mean, stddev²) redrawn until within two standard deviations, as TensorFlow does."""
     out = rng.normal(0.0, 1.0, shape)
-    bad = np.abs(out) > 2
+    bad = backend.xp.abs(out) > 2
     while bad.any():
         out[bad] = rng.normal(0.0, 1.0, int(bad.sum()))
-        bad = np.abs(out) > 2
+        bad = backend.xp.abs(out) > 2
     return out * stddev + mean
 
 
@@ -175,8 +175,8 @@ class Orthogonal(Initializer):
             raise ValueError(f"Orthogonal needs a shape of rank >= 2, got {tuple(shape)}.")
         rows, cols = int(np.prod(shape[:-1])), shape[-1]
         a = self._rng().normal(0.0, 1.0, (max(rows, cols), min(rows, cols)))
-        q, r = np.linalg.qr(a)
-        q *= np.sign(np.diag(r))
+        q, r = backend.xp.linalg.qr(a)
+        q *= backend.xp.sign(backend.xp.diag(r))
         if rows < cols:
             q = q.T
         return backend.xp.asarray(self.gain * q.reshape(shape)).astype(dtype or backend.floatx)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from shendu import autograd
+from shendu import autograd, backend
 from shendu.tensor import Tensor
 
 
 def numerical_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """dF/dx by central differences: (F(x + eps) - F(x - eps)) / (2 eps), one element at a time."""
-    g = np.zeros_like(x)
+    g = np.zeros(x.shape, x.dtype)  # on the host: one number per element (x may be a device array)
     for i in np.ndindex(x.shape):   # index x itself: reshape(-1) of a non-contiguous x is a copy, not a view
         old = x[i]
         x[i] = old + eps
@@ -31,7 +31,8 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 
     """
     tensors = []
     for x in inputs:
-        a = np.asarray(x.numpy() if isinstance(x, Tensor) else x)
+        a = x.numpy() if isinstance(x, Tensor) else backend.to_numpy(x) if isinstance(x, backend.xp.ndarray) \
+            else np.asarray(x)
         if a.dtype.kind == "f":
             tensors.append(Tensor(a.astype(np.float64), requires_grad=True))
         else:

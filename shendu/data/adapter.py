@@ -89,7 +89,9 @@ class ArrayBatches:
         return len(self)
 
     def __iter__(self):
-        order = self.rng.permutation(self.n) if self.shuffle else None
+        # the arrays stay on the host and each batch moves to the device once, so the order must be host
+        # indices: one copy per epoch when the generator is the device library's (CuPy)
+        order = backend.to_numpy(self.rng.permutation(self.n)) if self.shuffle else None
         for start in range(0, self.n, self.batch_size):
             idx = order[start:start + self.batch_size] if order is not None else slice(start, start + self.batch_size)
             yield _take(self.x, idx), _take(self.y, idx), _take(self.sample_weight, idx)

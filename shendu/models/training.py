@@ -14,6 +14,7 @@ from shendu import autograd, backend
 from shendu import callbacks as callbacks_module
 from shendu import metrics as metrics_module
 from shendu.data import adapter
+from shendu.distribute import hooks as distribute
 from shendu.layers.base import rows_of_numbers
 from shendu.layers.symbolic import flatten, map_structure
 from shendu.models.compile_utils import (CompiledLoss, CompiledMetrics, batch_size_of, pack_x_y_sample_weight,
@@ -60,6 +61,7 @@ class Trainer:
         self._compiled = True
         self._trainable_snapshot = self._snapshot() if self.built else None
         self.stop_training = False
+        distribute.on_compile(self)         # inside strategy.scope(): data-parallel over the workers
 
     @property
     def compiled(self) -> bool:
@@ -124,12 +126,13 @@ class Trainer:
     def get_metrics_result(self) -> dict:
         """Each metric's current value by name; a metric whose result is a dict adds its entries."""
         out = {}
-        for metric in self.metrics:
-            result = metric.result()
-            if isinstance(result, dict):
-                out.update(result)
-            else:
-                out[metric.name] = result
+        with distribute.summed_metrics(self):       # data-parallel: the workers' states summed
+            for metric in self.metrics:
+                result = metric.result()
+                if isinstance(result, dict):
+                    out.update(result)
+                else:
+                    out[metric.name] = result
         return out
 
     # ------------------------------------------------------------ one step
@@ -248,6 +251,7 @@ class Trainer:
         if verbose:
             cbs.append(callbacks_module.ProgbarLogger(verbose))
         cbs.append(history)
+        cbs = distribute.on_fit_begin(self, cbs)
         cb = callbacks_module.CallbackList(cbs, model=self, epochs=epochs, steps=steps, verbose=verbose)
         self.history = history
         self.stop_training = False
@@ -260,7 +264,7 @@ class Trainer:
             self.reset_metrics()
             cb.on_epoch_begin(epoch)
             logs, seen = {}, 0
-            for step, (bx, by, bw) in enumerate(data):
+            for step, (bx, by, bw) in enumerate(distribute.shard(self, data)):
                 cb.on_train_batch_begin(step)
                 logs = pythonify_logs(self.train_step(_step_data(bx, by, bw)))
                 seen += 1
@@ -293,7 +297,7 @@ class Trainer:
         logs = {}
         if callback_list:
             callback_list.on_test_begin()
-        for step, (bx, by, bw) in enumerate(batches):
+        for step, (bx, by, bw) in enumerate(distribute.shard(self, batches)):
             if callback_list:
                 callback_list.on_test_batch_begin(step)
             logs = pythonify_logs(self.test_step(_step_data(bx, by, bw)))
@@ -313,7 +317,8 @@ class Trainer:
         batches = adapter.ArrayBatches(x, y, sample_weight, _batch_size(batch_size), who="evaluate") \
             if adapter.is_array_data(x) else adapter.IterableBatches(x, steps, "evaluate", batch_size, y, sample_weight)
         cbs = list(callbacks or []) + ([callbacks_module.ProgbarLogger(verbose)] if verbose else [])
-        cb = callbacks_module.CallbackList(cbs, model=self, steps=batches.num_batches if steps is None else steps,
+        cb = callbacks_module.CallbackList(distribute.worker_callbacks(self, cbs), model=self,
+                                           steps=batches.num_batches if steps is None else steps,
                                            verbose=verbose, mode="evaluate")
         logs = self._evaluate_batches(batches, cb)
         return self._format_result(logs, return_dict)
@@ -332,11 +337,12 @@ class Trainer:
             batches = adapter.IterableBatches(x if not isinstance(x, tuple) else x[0], steps, "predict", batch_size)
         verbose = 1 if verbose == "auto" else verbose
         cbs = list(callbacks or []) + ([callbacks_module.ProgbarLogger(verbose)] if verbose else [])
-        cb = callbacks_module.CallbackList(cbs, model=self, steps=batches.num_batches if steps is None else steps,
+        cb = callbacks_module.CallbackList(distribute.worker_callbacks(self, cbs), model=self,
+                                           steps=batches.num_batches if steps is None else steps,
                                            verbose=verbose, mode="predict")
         cb.on_predict_begin()
         structure, parts = None, []
-        for step, (bx, _, _) in enumerate(batches):
+        for step, (bx, _, _) in enumerate(distribute.shard(self, batches)):
             cb.on_predict_batch_begin(step)
             backend.fit_threads_to_load()
             with autograd.no_grad():
@@ -345,6 +351,7 @@ class Trainer:
             parts.append(flatten(out))
             cb.on_predict_batch_end(step, {"outputs": out})
         cb.on_predict_end()
+        parts = distribute.gather_predictions(self, parts)
         if not parts:
             raise ValueError("predict: the input has no samples.")
         joined = iter([np.concatenate(columns) for columns in zip(*parts)])

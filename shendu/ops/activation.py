@@ -123,10 +123,9 @@ class GELU(Function):
 
 
 def _erf(x):
-    """The error function, from SciPy when present, else from ``math.erf`` elementwise."""
+    """The error function, from SciPy (cupyx on CuPy) when present, else from ``math.erf`` elementwise."""
     try:
-        from scipy.special import erf
-        return erf(x).astype(x.dtype)
+        return backend.special("erf")(x).astype(x.dtype)      # the array library's own: SciPy's or cupyx's
     except ImportError:  # pragma: no cover - scipy ships with scikit-learn
         xp = backend.xp
         return xp.vectorize(math.erf, otypes=[x.dtype])(x)

@@ -193,8 +193,7 @@ class Erf(Function):
 class Erfinv(Function):
     """y = erf⁻¹(x) (|x| < 1);   dx = dy (√π / 2) e^(y²)"""
     def forward(self, x):
-        from scipy.special import erfinv  # imported lazily: SciPy is optional (it comes with scikit-learn)
-        y = erfinv(x).astype(x.dtype)
+        y = backend.special("erfinv")(x).astype(x.dtype)     # SciPy's (cupyx's on CuPy); SciPy is optional
         self.save(y)
         return y
 

@@ -11,6 +11,7 @@ class Dropout(Function):
     """y = x * m / (1 - rate), m ~ Bernoulli(1 - rate) (inverted dropout);   dx = dy * m / (1 - rate)"""
     def forward(self, x):
         keep = self.rng.random(x.shape, dtype=x.dtype if x.dtype.kind == "f" else None) >= self.rate
+        keep = backend.asarray(keep)      # a host generator passed as rng= gives a host mask: move it once
         scale = x.dtype.type(1.0 / (1.0 - self.rate))
         mask = keep * scale               # the scaled mask is all backward needs
         self.save(mask)

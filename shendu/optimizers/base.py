@@ -87,6 +87,7 @@ class Optimizer:
         decay: tf.keras 2 time decay, ``lr / (1 + decay * iterations)``. Keras 3 warns and ignores
             it; shendu applies it as tf.keras 2 did, so old tutorials train the same way.
     """
+    _gradient_reducer = None        # shendu.distribute.DistributedOptimizer sets one: Σ of gradients over workers
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
@@ -288,6 +289,8 @@ class Optimizer:
                           stacklevel=2)
         variables = [v for _, v in kept]
         grads = [self._as_gradient(g, v) for g, v in kept]
+        if self._gradient_reducer is not None:      # data-parallel training: Σ over the workers (shendu.distribute)
+            grads = self._gradient_reducer(grads, variables)
         if self.loss_scale_factor is not None:
             grads = [g / self.loss_scale_factor for g in grads]
 

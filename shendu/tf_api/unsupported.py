@@ -11,7 +11,6 @@ TOP_LEVEL = {
     "config": "shendu has no device configuration; it runs on the CPU through NumPy "
               "(shendu.set_backend('cupy') for a GPU).",
     "device": "shendu places tensors by its backend, not per op; use shendu.set_backend('numpy' or 'cupy').",
-    "distribute": "shendu trains on one device; remove the distribution strategy scope.",
     "saved_model": "save with model.save('model.keras') and load with keras.models.load_model.",
     "summary": "shendu writes no TensorBoard summaries; use the History returned by fit or a CSVLogger callback.",
     "image": "use keras.preprocessing.image / keras.utils.img_to_array, keras.layers.Resizing, or NumPy.",

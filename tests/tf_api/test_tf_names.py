@@ -203,7 +203,7 @@ def test_tf_print_prints_values(capsys):
 
 @pytest.mark.parametrize("namespace, name, fix", [
     (tf, "Session", "runs eagerly"), (tf, "placeholder", "runs eagerly"), (tf, "compat", "tf.compat.v1"),
-    (tf, "distribute", "one device"), (tf, "saved_model", "model.save"), (tf, "TensorShape", "tuples"),
+    (tf, "tpu", "TPU"), (tf, "saved_model", "model.save"), (tf, "TensorShape", "tuples"),
     (tf, "RaggedTensor", "pad_sequences"), (tf, "strings", "TextVectorization"), (tf, "custom_gradient", "Function"),
     (tf.math, "lgamma", "gammaln"), (tf.random, "Generator", "SeedGenerator"),
     (tf.random, "stateless_normal", "seed="), (tf.nn, "ctc_loss", "not implemented"), (tf.linalg, "expm", "scipy"),
