@@ -18,12 +18,18 @@ import datetime
 import io
 import json
 import os
+import re
 import tempfile
 import warnings
 import zipfile
 import zlib
 
-from shendu.saving import weights_h5
+try:
+    import fcntl            # POSIX file locks, which tell a live save's temporary file from a killed one's
+except ImportError:         # Windows: an open file cannot be deleted, which serves the same purpose
+    fcntl = None
+
+from shendu.saving import limits, weights_h5
 from shendu.saving.config import Context, LoadError, serialize_keras_object, serialize_layer
 
 KERAS_VERSION = "3.15.1"        # the Keras 3 release whose format is matched (written into metadata.json)
@@ -33,7 +39,10 @@ CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE = "config.json", "metadata.json", "mode
 # ----------------------------------------------------------------------------------- atomic writes
 
 def write_atomically(filepath, data: bytes, overwrite: bool = True) -> None:
-    """Write ``data`` to ``filepath`` so that readers see either the old file or the new one, whole."""
+    """Write ``data`` to ``filepath`` so that readers see either the old file or the new one, whole.
+
+    The bytes go to a hidden ``.<name>.XXXXXXXX.tmp`` beside the target, locked while it is written;
+    temporary files of the same target left by a killed save (unlocked) are removed first."""
     if hasattr(filepath, "write"):                  # an open binary file object, e.g. io.BytesIO
         filepath.write(data)
         return
@@ -42,15 +51,16 @@ def write_atomically(filepath, data: bytes, overwrite: bool = True) -> None:
         raise FileExistsError(f"{path!r} already exists and overwrite=False; pass overwrite=True to replace it "
                               "or choose another name.")
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    _remove_stale_temporaries(directory, os.path.basename(path))
+    f, tmp = _locked_temporary(path, directory)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())                   # the bytes are on disk before the name points at them
-        with contextlib.suppress(OSError):         # mkstemp makes the file private (0600): use the usual mode
-            os.chmod(tmp, os.stat(path).st_mode & 0o777 if os.path.exists(path) else _default_mode())
-        os.replace(tmp, path)
+            with contextlib.suppress(OSError):     # mkstemp makes the file private (0600): use the usual mode
+                os.chmod(tmp, os.stat(path).st_mode & 0o777 if os.path.exists(path) else _default_mode())
+            os.replace(tmp, path)                  # still locked: no other save takes it for a stale file
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
@@ -61,6 +71,46 @@ def write_atomically(filepath, data: bytes, overwrite: bool = True) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _locked_temporary(path: str, directory: str):
+    """A new hidden temporary file beside ``path``, open for writing and locked (where the system can)."""
+    for _ in range(3):
+        try:
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        except OSError as e:                       # name the folder, not the temporary file that was refused
+            raise type(e)(e.errno, f"Cannot save {path!r}: no file can be created in the folder {directory!r} "
+                          f"({e.strerror}). Check that the folder exists and is writable, or save elsewhere.",
+                          directory) from e
+        if fcntl is None:
+            return os.fdopen(fd, "wb"), tmp
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink > 0:              # not taken for stale between mkstemp and the lock
+            return os.fdopen(fd, "wb"), tmp
+        os.close(fd)
+    raise OSError(f"Cannot save {path!r}: the temporary files in {directory!r} keep disappearing; another "
+                  "program is deleting them.")
+
+
+def _remove_stale_temporaries(directory: str, base: str) -> None:
+    """Delete the temporary files of this target that no running save holds (left by a killed save)."""
+    pattern = re.compile(rf"\.{re.escape(base)}\.[a-z0-9_]{{8}}\.tmp")      # mkstemp's 8 random characters
+    try:
+        names = [n for n in os.listdir(directory) if pattern.fullmatch(n)]
+    except OSError:
+        return
+    for name in names:
+        full = os.path.join(directory, name)
+        with contextlib.suppress(OSError):
+            if fcntl is None:                      # Windows: a file still open in a running save cannot be deleted
+                os.remove(full)
+                continue
+            fd = os.open(full, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)    # fails while a live save holds it
+                os.remove(full)
+            finally:
+                os.close(fd)
 
 
 def _default_mode() -> int:
@@ -285,15 +335,13 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
         raise ValueError(f"File format not supported: {name}. Keras 3 (and shendu) load '.keras' files (and legacy "
                          "'.h5' files); weights alone ('.weights.h5') go through model.load_weights.")
     with _open_archive(filepath) as archive:
+        if CONFIG_FILE in archive.namelist():     # the size the archive declares bounds what is inflated
+            limits.check_config_size(archive.getinfo(CONFIG_FILE).file_size, f"{name} ({CONFIG_FILE})")
         raw = _read_member(archive, CONFIG_FILE, name, "the model's architecture")
         weights = _read_member(archive, WEIGHTS_FILE, name, "the model's weights")
         assets = {m: _read_member(archive, m, name, "an asset") for m in archive.namelist()
                   if m.startswith("assets/") and not m.endswith("/")}
-    try:
-        config = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise LoadError(f"{name}: config.json is not valid JSON ({e}); the file is damaged or was edited by "
-                        "hand.") from e
+    config = limits.parse_config_json(raw, f"{name}: {CONFIG_FILE}")
     ctx = Context(custom_objects, safe_mode, source=f"{name} (config.json)")
     # rebuilding draws initial weights that are overwritten at once: keep the global random stream
     # untouched so that a resumed fit() shuffles and drops out exactly as an uninterrupted one would

@@ -237,6 +237,10 @@ class Store:
     def __getitem__(self, key):
         return np.asarray(self.group[str(key)])
 
+    def dataset(self, key):
+        """The unread dataset: its ``.shape`` is what the file declares, read with ``np.asarray``."""
+        return self.group[str(key)]
+
     def keys(self):
         return sorted(self.group.keys(), key=lambda k: (len(k), k)) if self.group is not None else []
 
@@ -313,7 +317,7 @@ def read_weights(model, h5file, source: str, skip_mismatch: bool = False, load_o
             group = _vars_group(h5file, path)
             if load_optimizer and group is not None:
                 store = Store(group)
-                optimizer_loads.append((obj, [store[k] for k in store.keys()]))
+                optimizer_loads.append((obj, [store.dataset(k) for k in store.keys()]))   # read once checked
             continue
         if adapters.hook(obj, "load_own_variables") is not None:
             assignments.append((adapters.hook(obj, "load_own_variables"), Store(_vars_group(h5file, path))))
@@ -346,14 +350,15 @@ def _check_group(layer, h5file, path, mine, source, assignments, problems) -> No
             f"{source} holds {len(store)} at '{_join(path, 'vars')}'"
             + ("" if group is not None else " (the group is missing: the file is from another architecture)"))
         return
-    arrays = [store[str(i)] for i in range(len(mine))]
-    bad = [(i, w, a) for i, (w, a) in enumerate(zip(mine, arrays)) if tuple(w.shape) != tuple(a.shape)]
+    # compare the shapes the file declares before reading: a small file may declare a huge dataset
+    datasets = [store.dataset(i) for i in range(len(mine))]
+    bad = [(i, w, d) for i, (w, d) in enumerate(zip(mine, datasets)) if tuple(w.shape) != tuple(d.shape)]
     if bad:
         problems.extend(
             f"layer '{layer.name}' ({kind}) weight '{w.name}' at '{_join(path, 'vars')}/{i}' expects shape "
-            f"{tuple(w.shape)} but {source} has shape {tuple(a.shape)}" for i, w, a in bad)
+            f"{tuple(w.shape)} but {source} has shape {tuple(d.shape)}" for i, w, d in bad)
         return
-    assignments.extend(zip(mine, arrays))
+    assignments.extend(zip(mine, [np.asarray(d) for d in datasets]))
 
 
 def load_optimizer_state(model, optimizer, arrays: list, source: str) -> None:
@@ -362,12 +367,23 @@ def load_optimizer_state(model, optimizer, arrays: list, source: str) -> None:
     variables = getattr(model, "_trainable_snapshot", None) or list(model.trainable_weights)
     if variables and not getattr(optimizer, "built", False):
         optimizer.build(list(variables))
-    expected = len(optimizer.get_state())
+    state = optimizer.get_state()
+    expected = len(state)
     if len(arrays) != expected:
         warnings.warn(f"Skipping the optimizer state in {source}: {type(optimizer).__name__} '{optimizer.name}' "
                       f"has {expected} state arrays but the file holds {len(arrays)} (saved with another optimizer "
                       "or model). Training continues from a fresh optimizer.", stacklevel=3)
         return
+    # arrays may be unread h5py datasets: np.shape reads the declared shape only, so an array of a shape
+    # no slot has is refused before it is read (slots may come in another order, hence the set)
+    shapes = {np.shape(a) for a in state}
+    strange = [np.shape(a) for a in arrays if np.shape(a) not in shapes]
+    if strange:
+        warnings.warn(f"Skipping the optimizer state in {source}: it holds arrays of shapes {strange}, which no "
+                      f"state array of {type(optimizer).__name__} '{optimizer.name}' has (saved with another "
+                      "model). Training continues from a fresh optimizer.", stacklevel=3)
+        return
+    arrays = [np.asarray(a) for a in arrays]
     try:
         set_optimizer_arrays(model, optimizer, arrays)
     except ValueError as e:
