@@ -10,10 +10,9 @@ classes found in shendu's registries or in ``custom_objects``: nothing named in 
 unpickled or evaluated. Legacy ``.h5`` whole-model files (tf.keras 2) are read, and written
 by ``model.save('model.h5')`` as Keras 3 writes them, with its warning that ``.keras`` is preferred.
 """
-from shendu.models.config import model_from_config
 from shendu.saving.config import (LoadError, UnknownObjectError, deserialize_keras_object, layer_registry,
                                   serialize_keras_object)
 from shendu.saving.keras_file import load_model, load_weights, save_model, save_weights
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "serialize_keras_object",
-           "deserialize_keras_object", "model_from_config", "layer_registry", "LoadError", "UnknownObjectError"]
+           "deserialize_keras_object", "layer_registry", "LoadError", "UnknownObjectError"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import inspect
 import io
 import json
 import os
@@ -29,8 +30,9 @@ try:
 except ImportError:         # Windows: an open file cannot be deleted, which serves the same purpose
     fcntl = None
 
+from shendu import backend, optimizers
 from shendu.saving import limits, weights_h5
-from shendu.saving.config import Context, LoadError, serialize_keras_object, serialize_layer
+from shendu.saving.config import Context, LoadError, deserialize_keras_object, serialize_keras_object, serialize_layer
 
 KERAS_VERSION = "3.15.1"        # the Keras 3 release whose format is matched (written into metadata.json)
 CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE = "config.json", "metadata.json", "model.weights.h5"
@@ -153,7 +155,6 @@ def compile_config_of(model):
         return {n: s for n, s in zip(names, specs)}
 
     weights = list(getattr(model, "_loss_weights", []) or [])
-    from shendu import optimizers
     return {"optimizer": optimizers.serialize(model.optimizer) if model.optimizer is not None else None,
             "loss": serialize_keras_object(model.loss),
             "loss_weights": None if all(w == 1.0 for w in weights) else weights,
@@ -164,10 +165,7 @@ def compile_config_of(model):
 
 def compile_from_config(model, config: dict, ctx: Context) -> None:
     """Keras 3's ``compile_from_config``: rebuild optimizer, loss and metrics, then compile."""
-    import inspect
-
     from shendu.models.training import Trainer
-    from shendu.saving.config import deserialize_keras_object
     if type(model).compile is not Trainer.compile:
         warnings.warn(f"compile() was not called while loading '{model.name}': its class overrides compile(), whose "
                       "arguments the file does not hold. Call model.compile(...) after loading.", stacklevel=3)
@@ -189,7 +187,6 @@ def compile_from_config(model, config: dict, ctx: Context) -> None:
 
 def _deserialize_spec(value, ctx, kind):
     """A loss/metric spec keeps its shape (name, list, dict by output); objects inside are rebuilt."""
-    from shendu.saving.config import deserialize_keras_object
     if isinstance(value, str):
         return ctx.custom(value) or value
     if isinstance(value, list):
@@ -323,7 +320,6 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     module named in the file is imported, nothing is unpickled or evaluated); then the weights, the
     compile state and the optimizer's state (slots and iteration count), so training resumes exactly.
     """
-    from shendu import backend
     name = _name(filepath)
     if _ends(filepath, ".weights.h5"):
         raise ValueError(f"{name} holds weights only, not a model. Build the model in code, then call "

@@ -75,7 +75,7 @@ def _source(filepath) -> str:
 def is_legacy_target(filepath) -> bool:
     """Whether ``save_model`` should write the legacy format: an ``.h5``/``.hdf5`` path or an open h5py file."""
     try:
-        import h5py
+        import h5py      # optional dependency, imported on first use
         if isinstance(filepath, h5py.File):
             return True
     except ImportError:
@@ -372,7 +372,7 @@ def save_legacy_model(model, filepath, overwrite: bool = True, include_optimizer
 
 def _is_h5py_file(obj) -> bool:
     try:
-        import h5py
+        import h5py      # optional dependency, imported on first use
     except ImportError:
         return False
     return isinstance(obj, h5py.File)

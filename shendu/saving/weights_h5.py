@@ -22,12 +22,17 @@ from __future__ import annotations
 import io
 import os
 import re
+import tempfile
 import warnings
 
 import numpy as np
 
 from shendu import backend
+from shendu.layers.base import Layer
+from shendu.layers.core import InputLayer
+from shendu.optimizers import Optimizer
 from shendu.saving import adapters
+from shendu.saving.config import LoadError
 
 try:
     import h5py
@@ -59,11 +64,8 @@ def _name_key(attr: str) -> str:
 def _children(obj):
     """(attribute name, child) in Keras's visiting order: a model's layers first, then attributes
     sorted by name; a child is a layer, an optimizer, or a list/dict of layers (a container)."""
-    from shendu.layers.base import Layer
-    from shendu.layers.core import InputLayer
     from shendu.models import Functional, Sequential
     from shendu.models.config import keras_layer_order
-    from shendu.optimizers import Optimizer
     if isinstance(obj, (Sequential, Functional)):
         layers = keras_layer_order(obj)
         yield "layers", [l for l in layers if not (isinstance(obj, Sequential) and isinstance(l, InputLayer))]
@@ -95,8 +97,6 @@ def _children(obj):
 
 def saveables(model) -> list[tuple[str, object]]:
     """Every (path, object) whose variables the file holds, in Keras's walk order; shared objects once."""
-    from shendu.layers.base import Layer
-    from shendu.optimizers import Optimizer
     out, visited = [], set()
 
     def visit(obj, path):
@@ -258,7 +258,6 @@ def write_dataset(group, key: str, value) -> None:
 
 def write_weights(model, h5file, include_optimizer: bool = True) -> None:
     """Write every saveable's variables into an open, empty h5py file."""
-    from shendu.optimizers import Optimizer
     for path, obj in saveables(model):
         if isinstance(obj, Optimizer) and not include_optimizer:
             continue
@@ -305,8 +304,6 @@ def read_weights(model, h5file, source: str, skip_mismatch: bool = False, load_o
     Everything is checked before anything is assigned, so a mismatch leaves the model unchanged
     (unless ``skip_mismatch``: then mismatched layers keep their values, with a warning).
     """
-    from shendu.optimizers import Optimizer
-    from shendu.saving.config import LoadError
     if "layer_names" in h5file.attrs or ("model_weights" in h5file and "vars" not in h5file):
         from shendu.saving.legacy_h5 import read_legacy_weights
         read_legacy_weights(model, h5file, source, skip_mismatch)
@@ -398,7 +395,6 @@ def _asset_prefix(path: str) -> str:
 
 def asset_members(model) -> dict[str, bytes]:
     """{"assets/<path>/<file>": bytes} from every object's ``save_assets(dir_path)`` hook."""
-    import tempfile
     members = {}
     for path, obj in saveables(model):
         save = adapters.hook(obj, "save_assets")
@@ -417,7 +413,6 @@ def asset_members(model) -> dict[str, bytes]:
 
 def load_asset_members(model, members: dict[str, bytes]) -> None:
     """Hand each object the files under ``assets/<its path>/`` through its ``load_assets(dir_path)`` hook."""
-    import tempfile
     for path, obj in saveables(model):
         load = adapters.hook(obj, "load_assets")
         if load is None:
