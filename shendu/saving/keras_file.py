@@ -86,7 +86,10 @@ def _locked_temporary(path: str, directory: str):
                           directory) from e
         if fcntl is None:
             return os.fdopen(fd, "wb"), tmp
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:                            # a file system without locks: no save there can take
+            return os.fdopen(fd, "wb"), tmp        # this file for stale either, since that needs the lock
         if os.fstat(fd).st_nlink > 0:              # not taken for stale between mkstemp and the lock
             return os.fdopen(fd, "wb"), tmp
         os.close(fd)

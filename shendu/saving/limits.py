@@ -11,7 +11,9 @@ that says what is wrong, never with a ``RecursionError`` or by filling the memor
 
 Weight arrays are bounded by the model itself: every reader compares the shape a dataset declares
 with the shape of the variable it fills before reading a byte of it, so a small file that declares a
-huge dataset is refused, not read. Raise a limit (``shendu.saving.limits.MAX_LAYERS = ...``) to load
+huge dataset is refused, not read. A layer's own loader (``load_own_variables``), which cannot know the
+shape to expect, gets no dataset that declares more than about 1000 times the bytes the file stores
+for it (``weights_h5.Store``). Raise a limit (``shendu.saving.limits.MAX_LAYERS = ...``) to load
 a file that genuinely exceeds it.
 """
 from __future__ import annotations

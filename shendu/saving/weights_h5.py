@@ -235,7 +235,9 @@ class Store:
         write_dataset(self.group, str(key), value)
 
     def __getitem__(self, key):
-        return np.asarray(self.group[str(key)])
+        dataset = self.group[str(key)]
+        _check_declared_size(dataset)          # a layer's own loader cannot know the shape to expect
+        return np.asarray(dataset)
 
     def dataset(self, key):
         """The unread dataset: its ``.shape`` is what the file declares, read with ``np.asarray``."""
@@ -249,6 +251,18 @@ class Store:
 
     def __contains__(self, key):
         return self.group is not None and str(key) in self.group
+
+
+def _check_declared_size(dataset) -> None:
+    """Refuse a dataset that declares far more bytes than the file stores for it: Keras and shendu store
+    every array whole, and compression reaches about 1000:1 at most, so only a damaged or hostile file
+    declares more (reading it would allocate what it declares)."""
+    declared = dataset.size * dataset.dtype.itemsize
+    stored = dataset.id.get_storage_size()
+    if declared > 1024 * stored + 2 ** 20:
+        raise LoadError(f"The weights file declares a dataset '{dataset.name}' of shape {dataset.shape} "
+                        f"({declared:,} bytes) but stores only {stored:,} bytes of it: the file is damaged or "
+                        "hostile, and it is not read.")
 
 
 def write_dataset(group, key: str, value) -> None:

@@ -179,3 +179,18 @@ def test_limits_walk_without_recursion():
     with pytest.raises(LoadError, match="MAX_CONFIG_DEPTH"):
         limits.check_config(deep, "the test")
     limits.check_config({"layers": [{"layers": []}, {}]}, "the test")
+
+
+def test_a_layers_own_loader_gets_no_dataset_that_declares_more_than_it_stores(tmp_path):
+    vectorize = layers.TextVectorization(output_mode="tf_idf")
+    vectorize.adapt(["the cat sat", "the dog ran far", "a cat and a dog"])
+    model = Sequential([layers.Input((1,), dtype="string"), vectorize])
+    path = tmp_path / "t.weights.h5"
+    model.save_weights(path)
+    with h5py.File(path, "r+") as f:
+        found = []
+        f.visititems(lambda name, obj: found.append(name) if name.endswith("idf_weights") else None)
+        declare_huge(f, found[0])
+    with pytest.raises(LoadError, match=r"declares a dataset '.*idf_weights' of shape \(1000000, 1000000\) "
+                                        r"\(4,000,000,000,000 bytes\) but stores only 0 bytes"):
+        model.load_weights(path)
