@@ -17,9 +17,11 @@ from shendu import (activations, callbacks, functional, initializers, layers, lo
 # tf.random, tf.data and tf.keras are looked up on first use. A documented TensorFlow name shendu lacks raises an
 # error that names what to use instead, and `from shendu import *` never replaces a Python built-in (sum, abs, ...).
 import builtins as _builtins  # noqa: E402
+import importlib as _importlib  # noqa: E402
 from shendu.tensor import arange, shape  # noqa: E402  (shape: after ops' star import)
 from shendu.tf_api import *  # noqa: E402,F401,F403
 from shendu.tf_api import nn  # noqa: E402  (tf.nn: TensorFlow's functions plus all of shendu.functional)
+from shendu.data import TensorSpec  # noqa: E402  (tf.TensorSpec, for Dataset.from_generator(output_signature=...))
 from shendu.missing import missing_names as _missing_names  # noqa: E402
 from shendu.tf_api.unsupported import TOP_LEVEL as _UNSUPPORTED  # noqa: E402
 
@@ -36,11 +38,7 @@ def __getattr__(name):
     """Namespaces loaded on first use (``tf.keras``, ``tf.random``, ``tf.math``, ``tf.linalg``, ``tf.data``), so that
     ``from shendu import *`` cannot replace the modules random and math; then the teaching errors."""
     if name in _LAZY:
-        import importlib
-        return importlib.import_module(_LAZY[name])
-    if name == "TensorSpec":        # tf.TensorSpec, for Dataset.from_generator(output_signature=...)
-        from shendu.data import TensorSpec
-        return TensorSpec
+        return _importlib.import_module(_LAZY[name])
     return _missing(name)
 
 

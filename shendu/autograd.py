@@ -12,6 +12,7 @@ import contextlib
 import threading
 
 from shendu import backend
+from shendu.tensor import Tensor, as_tensor
 
 
 class _GradMode(threading.local):
@@ -150,8 +151,6 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on tensors (or array-likes) and record it when a gradient is needed."""
-        from shendu.tensor import Tensor, as_tensor
-
         fn = cls.__new__(cls)
         fn.__dict__.update(params)
         xs = [x if isinstance(x, Tensor) else as_tensor(x) for x in inputs]

@@ -13,6 +13,7 @@ import numpy as np
 import shendu as sd
 import shendu.keras as keras
 from shendu.data import keras_datasets
+from shendu.data.datasets import load_mnist_test
 
 
 def demo_xor(epochs: int = 2000, lr: float = 0.5, seed: int = 1) -> float:
@@ -71,7 +72,6 @@ def tutorial_cnn():
 def demo_mnist(epochs: int = 3, out="shendu-demo", data=None) -> float:
     """Train the tutorial CNN, print its held-out accuracy, and write the run folder ``out``."""
     if data is not None:                                     # a folder holding mnist/t10k-*-ubyte.gz
-        from shendu.data.datasets import load_mnist_test
         images, labels = load_mnist_test(data)
         (x_train, y_train), (x_test, y_test) = (images[:8000], labels[:8000]), (images[8000:], labels[8000:])
         source = f"the MNIST test set in {data}: 8,000 images to train on, 2,000 held out"

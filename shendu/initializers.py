@@ -11,6 +11,7 @@ import numpy as np
 
 from shendu import backend
 from shendu.serialization import lookup
+from shendu.serialization import serialize as _serialize
 
 
 def compute_fans(shape):
@@ -219,8 +220,7 @@ def get(identifier):
 
 
 def serialize(initializer):
-    from shendu.serialization import serialize as ser
-    return ser(initializer, "keras.initializers")
+    return _serialize(initializer, "keras.initializers")
 
 
 deserialize = get

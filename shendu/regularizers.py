@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from shendu import ops
 from shendu.serialization import lookup
+from shendu.serialization import serialize as _serialize
 
 
 class Regularizer:
@@ -69,8 +70,7 @@ def get(identifier):
 
 
 def serialize(regularizer):
-    from shendu.serialization import serialize as ser
-    return ser(regularizer, "keras.regularizers")
+    return _serialize(regularizer, "keras.regularizers")
 
 
 deserialize = get

@@ -6,7 +6,7 @@ dispatch to the primitive ops in ``shendu.ops``; the math lives there, not here.
 """
 from __future__ import annotations
 
-from shendu import autograd, backend
+from shendu import backend
 
 
 class Tensor:
@@ -137,8 +137,7 @@ class Tensor:
         return Tensor._wrap(self.data, False)
 
     def astype(self, dtype) -> "Tensor":
-        from shendu.ops.elementwise import cast
-        return cast(self, dtype)
+        return _ops().cast(self, dtype)
 
     # ---------------------------------------------------------------- autodiff
     def _accumulate(self, g):
@@ -168,7 +167,8 @@ class Tensor:
             g = grad.data if isinstance(grad, Tensor) else backend.asarray(grad, self.data.dtype)
             if g.shape != self.shape:
                 raise ValueError(f"backward(grad=...) needs a gradient of shape {self.shape}, got {g.shape}.")
-        autograd.run_backward([self], [g], retain_graph=retain_graph)
+        from shendu.autograd import run_backward     # the engine sits above Tensor: it builds on it
+        run_backward([self], [g], retain_graph=retain_graph)
 
     def zero_grad(self) -> None:
         self.grad = None

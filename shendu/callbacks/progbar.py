@@ -59,7 +59,7 @@ class ProgbarLogger(Callback):
         self._bar = None
         if self.verbose == 1 and self._live():
             try:
-                from tqdm import tqdm
+                from tqdm import tqdm      # optional dependency, imported on first use
             except ImportError:  # pragma: no cover - tqdm is in the 'all' extra
                 return
             self._bar = tqdm(total=total, file=self._out(), ascii=" ━", ncols=None, leave=True,

@@ -5,6 +5,7 @@ import itertools
 
 import numpy as np
 
+from shendu import backend as _backend
 from shendu import nn_api as _nn
 from shendu import numpy_api as _np_api
 from shendu import ops as _ops
@@ -30,7 +31,6 @@ def backend() -> str:
 
 
 def floatx() -> str:
-    from shendu import backend as _backend
     return _backend.xp.dtype(_backend.floatx).name
 
 

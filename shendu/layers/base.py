@@ -38,6 +38,7 @@ import numpy as np
 
 from shendu import autograd, backend
 from shendu import constraints as constraints_module
+from shendu.ops import cast
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.dtype_policy import DTypePolicy
@@ -601,7 +602,6 @@ class Layer(GraphAccess, LossesAndMetrics):
 
     def _cast_input(self, x):
         if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != self.dtype and self.dtype in _FLOAT_NAMES:
-            from shendu.ops import cast
             y = cast(x, self.dtype)
             if getattr(x, "_keras_mask", None) is not None:
                 y._keras_mask = x._keras_mask

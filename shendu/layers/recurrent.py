@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from shendu import backend, ops
+from shendu import serialization
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer
 from shendu.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
@@ -194,10 +195,10 @@ class RNN(Layer):
         return [output_mask] + [None] * len(self.state_size) if self.return_state else output_mask
 
     def get_config(self):
-        from shendu.serialization import serialize
         return {**super().get_config(), "return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,
-                "zero_output_for_mask": self.zero_output_for_mask, "cell": serialize(self.cell, "keras.layers")}
+                "zero_output_for_mask": self.zero_output_for_mask,
+                "cell": serialization.serialize(self.cell, "keras.layers")}
 
     @classmethod
     def from_config(cls, config):

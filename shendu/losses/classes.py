@@ -2,7 +2,10 @@
 the reduction over the batch live here, once, for every loss (tf.keras's ``keras.losses.<Class>``)."""
 from __future__ import annotations
 
+import re as _re
+
 from shendu import backend, ops
+from shendu import serialization as _serialization
 from shendu.losses.functions import (_squeeze_or_expand, align_ranks, binary_crossentropy, categorical_crossentropy,
                                      categorical_hinge, hinge, huber, kl_divergence, log_cosh, mean_absolute_error,
                                      mean_absolute_percentage_error, mean_squared_error,
@@ -15,9 +18,8 @@ REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "
 
 
 def _snake_case(name: str) -> str:
-    import re
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+    name = _re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return _re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _align_weights(values, weights):
@@ -307,14 +309,12 @@ def _unknown(identifier):
 
 def serialize(loss) -> dict:
     """A Loss instance or a loss function as a Keras-style config dict."""
-    from shendu.serialization import serialize_or_function
-    return serialize_or_function(loss, "keras.losses", Loss, "Loss")
+    return _serialization.serialize_or_function(loss, "keras.losses", Loss, "Loss")
 
 
 def deserialize(config, custom_objects: dict | None = None):
     """The inverse of ``serialize``: a Loss instance (class configs) or a function (function names)."""
-    from shendu.serialization import deserialize_or_function
-    return deserialize_or_function(config, ALL_OBJECTS, _unknown, custom_objects)
+    return _serialization.deserialize_or_function(config, ALL_OBJECTS, _unknown, custom_objects)
 
 
 def get(identifier):
@@ -323,5 +323,4 @@ def get(identifier):
     Function names ('mse', 'binary_crossentropy') give the per-sample function; class names
     ('MeanSquaredError') give an instance with the default arguments, as in Keras.
     """
-    from shendu.serialization import get_object
-    return get_object(identifier, ALL_OBJECTS, _unknown, deserialize)
+    return _serialization.get_object(identifier, ALL_OBJECTS, _unknown, deserialize)

@@ -8,6 +8,7 @@ to ``compile(metrics=[...])`` into a named Metric, exactly as Keras 3's compile 
 from __future__ import annotations
 
 from shendu import losses
+from shendu import serialization
 from shendu.losses import (binary_crossentropy, categorical_crossentropy, categorical_hinge, hinge,
                            kl_divergence, log_cosh, mean_absolute_error, mean_absolute_percentage_error,
                            mean_squared_error, mean_squared_logarithmic_error, poisson,
@@ -124,8 +125,7 @@ def get(identifier):
     """
     if isinstance(identifier, str) and identifier in _ACCURACY_NAMES:
         return AutoAccuracy(name=identifier)
-    from shendu.serialization import get_object
-    return get_object(identifier, ALL_OBJECTS, _unknown, deserialize)
+    return serialization.get_object(identifier, ALL_OBJECTS, _unknown, deserialize)
 
 
 def resolve(identifier, y_true_shape, y_pred_shape) -> Metric:
@@ -152,16 +152,14 @@ def resolve(identifier, y_true_shape, y_pred_shape) -> Metric:
 
 def serialize(metric) -> dict:
     """A Metric instance or a metric function as a Keras-style config dict."""
-    from shendu.serialization import serialize_or_function
-    return serialize_or_function(metric, "keras.metrics", Metric, "Metric")
+    return serialization.serialize_or_function(metric, "keras.metrics", Metric, "Metric")
 
 
 def deserialize(config, custom_objects: dict | None = None):
     """The inverse of ``serialize``: a Metric instance (class configs) or a function (function names)."""
     if isinstance(config, str) and config in _ACCURACY_NAMES:
         return AutoAccuracy(name=config)
-    from shendu.serialization import deserialize_or_function
-    return deserialize_or_function(config, _ALL_NAMES, _unknown, custom_objects)
+    return serialization.deserialize_or_function(config, _ALL_NAMES, _unknown, custom_objects)
 
 
 __all__ = sorted(cls.__name__ for cls in _CLASSES) + [

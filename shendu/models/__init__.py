@@ -1,17 +1,17 @@
 """Models: ``Sequential``, the functional ``Model(inputs, outputs)``, subclassed ``Model``, and loading."""
 from shendu.models.cloning import clone_model
+from shendu.models.config import model_from_config
 from shendu.models.functional import Functional
 from shendu.models.model import Model
 from shendu.models.sequential import Sequential
+from shendu.saving import keras_file, tf_keras_read
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Load a model saved with ``model.save('name.keras')`` (shendu's or Keras 3's file)."""
-    from shendu.saving import load_model as _load
-    return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+    return keras_file.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 
 
 def model_from_json(json_string, custom_objects=None):
     """A model (fresh weights) from ``model.to_json()``'s text, written by shendu, tf.keras 2 or Keras 3."""
-    from shendu.saving.tf_keras_read import model_from_json as _from_json
-    return _from_json(json_string, custom_objects=custom_objects)
+    return tf_keras_read.model_from_json(json_string, custom_objects=custom_objects)

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from shendu import backend
 from shendu.layers.core import InputLayer
 from shendu.layers.symbolic import KerasTensor, flatten, map_structure
+from shendu.saving.config import (Context, LoadError, _build_from_config, deserialize_keras_object, deserialize_layer,
+                                  serialize_keras_object, serialize_layer)
 
 
 # ----------------------------------------------------------------------------------- Keras's layer order
@@ -102,8 +105,6 @@ def _input_layer_entry(batch_shape, dtype, name) -> dict:
 
 def sequential_config(model) -> dict:
     """Keras 3's Sequential config: name, trainable, dtype, layers (InputLayer first), build_input_shape."""
-    from shendu import backend
-    from shendu.saving.config import serialize_layer
     layers = []
     shape = model.input_shape
     if shape is not None:
@@ -121,7 +122,6 @@ def sequential_config(model) -> dict:
 def functional_config(model) -> dict:
     """Keras 3's Functional config: every layer with its calls, then input_layers and output_layers."""
     from shendu.models.functional import Functional
-    from shendu.saving.config import serialize_keras_object, serialize_layer
     order = keras_layer_order(model)
     in_graph = {id(n) for n in model._nodes}
     new_index = {}           # id(node) -> its index among the calls that belong to this model
@@ -185,7 +185,6 @@ def model_from_config(config: dict, custom_objects=None, safe_mode: bool = True,
     "config"}`` dict, or the inner ``config`` alone). Layers come from shendu's registry or
     ``custom_objects``; nothing named in the config is imported or executed. ``cls``: the Model subclass a
     functional config is rebuilt as (``CustomModel.from_config``)."""
-    from shendu.saving.config import Context, LoadError
     ctx = custom_objects if isinstance(custom_objects, Context) else Context(custom_objects, safe_mode, source)
     if not isinstance(config, dict):
         raise LoadError(f"{ctx.source}: a model config must be a dict, got {type(config).__name__}.")
@@ -213,13 +212,11 @@ def model_from_config(config: dict, custom_objects=None, safe_mode: bool = True,
 
 def _build(model, build_config):
     if build_config and not model.built:
-        from shendu.saving.config import _build_from_config
         _build_from_config(model, build_config)
 
 
 def _sequential_from_config(config: dict, ctx):
     from shendu.models.sequential import Sequential
-    from shendu.saving.config import LoadError, deserialize_layer
     if "layers" not in config:
         raise LoadError(f"{ctx.source}: a Sequential config needs a 'layers' list; its keys are {sorted(config)}.")
     model = Sequential(name=config.get("name"), trainable=config.get("trainable", True))
@@ -235,7 +232,6 @@ def _functional_from_config(config: dict, ctx, cls=None):
     """Keras's ``functional_from_config``: create every layer, then replay the recorded calls in layer
     order, deferring a call until the tensors it needs exist."""
     from shendu.models.functional import Functional
-    from shendu.saving.config import LoadError, deserialize_keras_object, deserialize_layer
     created, pending = {}, {}
     for entry in config["layers"]:
         name = entry.get("name") or (entry.get("config") or {}).get("name")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from shendu.layers.core import InputLayer, conform_rank
 from shendu.layers.symbolic import KerasTensor, flatten, map_shapes, map_structure
+from shendu.models.config import functional_config, keras_layer_order
 from shendu.models.model import Model
 from shendu.tensor import Tensor
 
@@ -56,7 +57,6 @@ class Functional(Model):
                 if t.node is None and id(t) not in known:
                     raise ValueError(f"Layer '{node.layer.name}' is connected to an Input ({t.name}) that is not "
                                      f"among this model's inputs; pass it in Model(inputs=[...]).")
-        from shendu.models.config import keras_layer_order
         self._functional_layers = []
         layers = keras_layer_order(self)         # Keras's order (by depth), which get_weights() follows
         self._functional_layers = layers
@@ -142,5 +142,4 @@ class Functional(Model):
         return map_structure(lambda t: t.shape, self.compute_output_spec(specs))
 
     def get_config(self):
-        from shendu.models.config import functional_config
         return functional_config(self)

@@ -9,7 +9,9 @@ import warnings
 
 from shendu.layers.base import Layer
 from shendu.models.config import model_from_config
+from shendu.models.summary import summary as _summary
 from shendu.models.training import Trainer
+from shendu.saving import keras_file
 
 
 class Model(Trainer, Layer):
@@ -55,20 +57,16 @@ class Model(Trainer, Layer):
 
     def summary(self, line_length=None, print_fn=None, **kwargs):
         """Print tf.keras's table: each layer, its output shape, its parameter count; totals after."""
-        from shendu.models.summary import summary
-        summary(self, print_fn=print_fn)
+        _summary(self, print_fn=print_fn)
 
     def save(self, filepath, overwrite=True, **kwargs):
-        from shendu.saving import save_model
-        save_model(self, filepath, overwrite=overwrite, **kwargs)
+        keras_file.save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
-        from shendu.saving import save_weights
-        save_weights(self, filepath, overwrite=overwrite)
+        keras_file.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False):
-        from shendu.saving import load_weights
-        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+        keras_file.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     def to_json(self, **kwargs):
         """The architecture as JSON text in tf.keras 2's schema (no weights); read it back with

@@ -9,6 +9,7 @@ from shendu import backend
 from shendu.layers.base import Layer, extends_shape
 from shendu.layers.core import InputLayer, conform_rank
 from shendu.layers.symbolic import KerasTensor, flatten
+from shendu.models.config import sequential_config
 from shendu.models.model import Model
 from shendu.tensor import Tensor
 
@@ -165,7 +166,6 @@ class Sequential(Model):
             self.build(tuple(inputs.shape) if symbolic else (None,) + tuple(inputs.shape[1:]))
 
     def get_config(self):
-        from shendu.models.config import sequential_config
         return sequential_config(self)
 
 

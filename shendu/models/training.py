@@ -13,6 +13,7 @@ import numpy as np
 from shendu import autograd, backend
 from shendu import callbacks as callbacks_module
 from shendu import metrics as metrics_module
+from shendu import optimizers as optimizers_module
 from shendu.data import adapter
 from shendu.distribute import hooks as distribute
 from shendu.layers.base import rows_of_numbers
@@ -43,7 +44,6 @@ class Trainer:
         """Choose the optimizer, loss and metrics. Snapshots the trainable weights (tf.keras's rule:
         changing ``trainable`` later takes effect at the next ``compile``). ``loss`` may be left out when the
         model adds its own losses (``add_loss``) or its ``train_step`` computes them."""
-        from shendu import optimizers as optimizers_module
         if kwargs:
             raise TypeError(f"compile() got unexpected keyword argument(s) {sorted(kwargs)}. A Model subclass that "
                             "takes its own compile arguments overrides compile(), keeps them, and calls "

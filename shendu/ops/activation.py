@@ -5,6 +5,8 @@ import math
 
 from shendu import backend
 from shendu.autograd import Function
+from shendu.ops.elementwise import abs as abs_
+from shendu.ops.elementwise import clip
 from shendu.tensor import Tensor
 
 
@@ -220,11 +222,9 @@ def swish(z) -> Tensor:
 
 def softsign(z) -> Tensor:
     """a = z / (1 + |z|)."""
-    from shendu.ops.elementwise import abs as abs_
     return z / (1 + abs_(z))
 
 
 def hard_sigmoid(z) -> Tensor:
     """a = clip(z / 6 + 0.5, 0, 1), Keras 3's piecewise-linear sigmoid."""
-    from shendu.ops.elementwise import clip
     return clip(z * (1 / 6) + 0.5, 0.0, 1.0)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from shendu import backend
 from shendu.autograd import Function
+from shendu.ops.shape import reshape
 from shendu.tensor import Tensor, as_tensor
 
 
@@ -55,7 +56,6 @@ def matmul(a, b) -> Tensor:
             f"({a.shape[-1]}) must equal the {'second-to-last' if b.ndim > 1 else 'only'} axis of the right "
             f"operand ({b.shape[-2 if b.ndim > 1 else 0]}).")
     if a.ndim == 1 or b.ndim == 1:       # vectors: lift to matrices, multiply, drop the axis again
-        from shendu.ops.shape import reshape
         a2 = reshape(a, (1, -1)) if a.ndim == 1 else a
         b2 = reshape(b, (-1, 1)) if b.ndim == 1 else b
         y = MatMul.apply(a2, b2)

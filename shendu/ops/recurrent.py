@@ -37,7 +37,7 @@ def _one_blas_thread():
         return contextlib.nullcontext()
     if not _blas:
         try:
-            import threadpoolctl
+            import threadpoolctl      # optional dependency, imported on first use
             _blas.append(threadpoolctl.ThreadpoolController())
         except ImportError:  # pragma: no cover - threadpoolctl comes with the "fast" extra
             _blas.append(None)

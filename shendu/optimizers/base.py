@@ -30,6 +30,7 @@ import numpy
 
 from shendu import autograd, backend
 from shendu.optimizers import schedules as schedules_module
+from shendu.tape import GradientTape
 from shendu.tensor import Tensor
 
 _name_counts: dict[str, int] = defaultdict(int)
@@ -388,7 +389,6 @@ class Optimizer:
     # ---------------------------------------------------------------- conveniences
     def minimize(self, loss, var_list, tape=None) -> int:
         """Compute gradients of ``loss`` (a callable, or a tensor already computed) and apply them."""
-        from shendu.tape import GradientTape
 
         if callable(var_list):
             var_list = var_list()

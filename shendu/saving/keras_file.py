@@ -15,16 +15,24 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import inspect
 import io
 import json
 import os
+import re
 import tempfile
 import warnings
 import zipfile
 import zlib
 
-from shendu.saving import weights_h5
-from shendu.saving.config import Context, LoadError, serialize_keras_object, serialize_layer
+try:
+    import fcntl            # POSIX file locks, which tell a live save's temporary file from a killed one's
+except ImportError:         # Windows: an open file cannot be deleted, which serves the same purpose
+    fcntl = None
+
+from shendu import backend, optimizers
+from shendu.saving import limits, weights_h5
+from shendu.saving.config import Context, LoadError, deserialize_keras_object, serialize_keras_object, serialize_layer
 
 KERAS_VERSION = "3.15.1"        # the Keras 3 release whose format is matched (written into metadata.json)
 CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE = "config.json", "metadata.json", "model.weights.h5"
@@ -33,7 +41,10 @@ CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE = "config.json", "metadata.json", "mode
 # ----------------------------------------------------------------------------------- atomic writes
 
 def write_atomically(filepath, data: bytes, overwrite: bool = True) -> None:
-    """Write ``data`` to ``filepath`` so that readers see either the old file or the new one, whole."""
+    """Write ``data`` to ``filepath`` so that readers see either the old file or the new one, whole.
+
+    The bytes go to a hidden ``.<name>.XXXXXXXX.tmp`` beside the target, locked while it is written;
+    temporary files of the same target left by a killed save (unlocked) are removed first."""
     if hasattr(filepath, "write"):                  # an open binary file object, e.g. io.BytesIO
         filepath.write(data)
         return
@@ -42,15 +53,16 @@ def write_atomically(filepath, data: bytes, overwrite: bool = True) -> None:
         raise FileExistsError(f"{path!r} already exists and overwrite=False; pass overwrite=True to replace it "
                               "or choose another name.")
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    _remove_stale_temporaries(directory, os.path.basename(path))
+    f, tmp = _locked_temporary(path, directory)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())                   # the bytes are on disk before the name points at them
-        with contextlib.suppress(OSError):         # mkstemp makes the file private (0600): use the usual mode
-            os.chmod(tmp, os.stat(path).st_mode & 0o777 if os.path.exists(path) else _default_mode())
-        os.replace(tmp, path)
+            with contextlib.suppress(OSError):     # mkstemp makes the file private (0600): use the usual mode
+                os.chmod(tmp, os.stat(path).st_mode & 0o777 if os.path.exists(path) else _default_mode())
+            os.replace(tmp, path)                  # still locked: no other save takes it for a stale file
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
@@ -61,6 +73,49 @@ def write_atomically(filepath, data: bytes, overwrite: bool = True) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _locked_temporary(path: str, directory: str):
+    """A new hidden temporary file beside ``path``, open for writing and locked (where the system can)."""
+    for _ in range(3):
+        try:
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        except OSError as e:                       # name the folder, not the temporary file that was refused
+            raise type(e)(e.errno, f"Cannot save {path!r}: no file can be created in the folder {directory!r} "
+                          f"({e.strerror}). Check that the folder exists and is writable, or save elsewhere.",
+                          directory) from e
+        if fcntl is None:
+            return os.fdopen(fd, "wb"), tmp
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:                            # a file system without locks: no save there can take
+            return os.fdopen(fd, "wb"), tmp        # this file for stale either, since that needs the lock
+        if os.fstat(fd).st_nlink > 0:              # not taken for stale between mkstemp and the lock
+            return os.fdopen(fd, "wb"), tmp
+        os.close(fd)
+    raise OSError(f"Cannot save {path!r}: the temporary files in {directory!r} keep disappearing; another "
+                  "program is deleting them.")
+
+
+def _remove_stale_temporaries(directory: str, base: str) -> None:
+    """Delete the temporary files of this target that no running save holds (left by a killed save)."""
+    pattern = re.compile(rf"\.{re.escape(base)}\.[a-z0-9_]{{8}}\.tmp")      # mkstemp's 8 random characters
+    try:
+        names = [n for n in os.listdir(directory) if pattern.fullmatch(n)]
+    except OSError:
+        return
+    for name in names:
+        full = os.path.join(directory, name)
+        with contextlib.suppress(OSError):
+            if fcntl is None:                      # Windows: a file still open in a running save cannot be deleted
+                os.remove(full)
+                continue
+            fd = os.open(full, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)    # fails while a live save holds it
+                os.remove(full)
+            finally:
+                os.close(fd)
 
 
 def _default_mode() -> int:
@@ -103,7 +158,6 @@ def compile_config_of(model):
         return {n: s for n, s in zip(names, specs)}
 
     weights = list(getattr(model, "_loss_weights", []) or [])
-    from shendu import optimizers
     return {"optimizer": optimizers.serialize(model.optimizer) if model.optimizer is not None else None,
             "loss": serialize_keras_object(model.loss),
             "loss_weights": None if all(w == 1.0 for w in weights) else weights,
@@ -114,10 +168,7 @@ def compile_config_of(model):
 
 def compile_from_config(model, config: dict, ctx: Context) -> None:
     """Keras 3's ``compile_from_config``: rebuild optimizer, loss and metrics, then compile."""
-    import inspect
-
     from shendu.models.training import Trainer
-    from shendu.saving.config import deserialize_keras_object
     if type(model).compile is not Trainer.compile:
         warnings.warn(f"compile() was not called while loading '{model.name}': its class overrides compile(), whose "
                       "arguments the file does not hold. Call model.compile(...) after loading.", stacklevel=3)
@@ -139,7 +190,6 @@ def compile_from_config(model, config: dict, ctx: Context) -> None:
 
 def _deserialize_spec(value, ctx, kind):
     """A loss/metric spec keeps its shape (name, list, dict by output); objects inside are rebuilt."""
-    from shendu.saving.config import deserialize_keras_object
     if isinstance(value, str):
         return ctx.custom(value) or value
     if isinstance(value, list):
@@ -283,7 +333,6 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     module named in the file is imported, nothing is unpickled or evaluated); then the weights, the
     compile state and the optimizer's state (slots and iteration count), so training resumes exactly.
     """
-    from shendu import backend
     name = _name(filepath)
     if _ends(filepath, ".weights.h5"):
         raise ValueError(f"{name} holds weights only, not a model. Build the model in code, then call "
@@ -295,6 +344,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
         raise ValueError(f"File format not supported: {name}. Keras 3 (and shendu) load '.keras' files (and legacy "
                          "'.h5' files); weights alone ('.weights.h5') go through model.load_weights.")
     with _open_archive(filepath) as archive:
+        if CONFIG_FILE in archive.namelist():     # the size the archive declares bounds what is inflated
+            limits.check_config_size(archive.getinfo(CONFIG_FILE).file_size, f"{name} ({CONFIG_FILE})")
         raw = _read_member(archive, CONFIG_FILE, name, "the model's architecture")
         weights = _read_member(archive, WEIGHTS_FILE, name, "the model's weights")
         assets = {m: _read_member(archive, m, name, "an asset") for m in archive.namelist()
@@ -302,11 +353,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     if b"_query_dense" in weights:          # tf.keras 2's name for MultiHeadAttention's projections
         from shendu.saving import tf_keras_read
         weights = tf_keras_read.attention_weights_from_file(weights, name)
-    try:
-        config = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise LoadError(f"{name}: config.json is not valid JSON ({e}); the file is damaged or was edited by "
-                        "hand.") from e
+    config = limits.parse_config_json(raw, f"{name}: {CONFIG_FILE}")
     ctx = Context(custom_objects, safe_mode, source=f"{name} (config.json)")
     # rebuilding draws initial weights that are overwritten at once: keep the global random stream
     # untouched so that a resumed fit() shuffles and drops out exactly as an uninterrupted one would

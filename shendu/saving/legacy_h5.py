@@ -41,6 +41,7 @@ import warnings
 import numpy as np
 
 from shendu.saving import tf_keras, tf_keras_read
+from shendu.saving.limits import parse_config_json
 
 # the ``backend`` attribute names the Keras backend that wrote the file; shendu computes with NumPy,
 # which is also the name of Keras 3's own NumPy backend (Keras reads the attribute but ignores it)
@@ -80,7 +81,7 @@ def _source(filepath) -> str:
 def is_legacy_target(filepath) -> bool:
     """Whether ``save_model`` should write the legacy format: an ``.h5``/``.hdf5`` path or an open h5py file."""
     try:
-        import h5py
+        import h5py      # optional dependency, imported on first use
         if isinstance(filepath, h5py.File):
             return True
     except ImportError:
@@ -281,7 +282,7 @@ def save_legacy_model(model, filepath, overwrite: bool = True, include_optimizer
 
 def _is_h5py_file(obj) -> bool:
     try:
-        import h5py
+        import h5py      # optional dependency, imported on first use
     except ImportError:
         return False
     return isinstance(obj, h5py.File)
@@ -299,22 +300,21 @@ def load_legacy_model(filepath, custom_objects=None, compile: bool = True, safe_
         if "model_config" not in f.attrs:
             raise LoadError(f"{name} has no 'model_config' attribute, so it holds weights only, not a model. Build "
                             "the model in code and call model.load_weights(path), or load a '.keras' file.")
-        try:
-            config = json.loads(_text(f.attrs["model_config"]))
-        except json.JSONDecodeError as e:
-            raise LoadError(f"{name}: the 'model_config' attribute is not valid JSON ({e}).") from e
+        config = parse_config_json(_text(f.attrs["model_config"]), f"{name}: the 'model_config' attribute")
         ctx = Context(custom_objects, safe_mode, source=f"{name} (model_config)")
         model = model_from_config(config, custom_objects=ctx)
         weights = f["model_weights"] if "model_weights" in f else f
         read_legacy_weights(model, weights, name)
         training = f.attrs.get("training_config")
         if compile and training is not None:
-            training = tf_keras_read.training_config_from_file(json.loads(_text(training)), model)
+            training = tf_keras_read.training_config_from_file(
+                parse_config_json(_text(training), f"{name}: the 'training_config' attribute"), model)
             compile_from_config(model, training, ctx)
             group = f.get("optimizer_weights")
             if group is not None and model.optimizer is not None:
                 names = _names(group, "weight_names")
-                arrays = tf_keras_read.optimizer_arrays_from_file(model, names, [np.asarray(group[n]) for n in names])
+                # h5py datasets, read only once their shapes are checked
+                arrays = tf_keras_read.optimizer_arrays_from_file(model, names, [group[n] for n in names])
                 _load_optimizer_weights(model, arrays, f"{name} (optimizer_weights)")
     return model
 
@@ -324,6 +324,10 @@ def _load_optimizer_weights(model, arrays: list, source: str) -> None:
     optimizer = model.optimizer
     scalars = 2 if isinstance(getattr(optimizer, "_learning_rate", None), float) else 1
     if 0 < len(arrays) <= scalars:
+        if any(np.size(a) != 1 for a in arrays):      # np.size reads the declared shape, not the data
+            warnings.warn(f"Skipping the optimizer state in {source}: its iteration count and learning rate "
+                          f"should be scalars but have shapes {[np.shape(a) for a in arrays]}.", stacklevel=3)
+            return
         # only the iteration count and the rate: saved before the first step, or by Keras 3 from a
         # model it had itself loaded from '.h5' (its loader keeps the count and drops the slots);
         # restore what is there, the slots start fresh as they would in Keras
@@ -359,9 +363,9 @@ def read_legacy_weights(model, group, source: str, skip_mismatch: bool = False) 
         targets.append(("top-level model", type(model).__name__, own, top, "top_level_model_weights",
                         _names(top, "weight_names")))
     for label, kind, weights, layer_group, layer_name, weight_names in targets:
-        arrays = [np.asarray(layer_group[w]) for w in weight_names]
+        datasets = [layer_group[w] for w in weight_names]
         expected = [tuple(w.shape) for w in weights]
-        found = [tuple(a.shape) for a in arrays]
+        found = [tuple(d.shape) for d in datasets]     # the declared shapes: nothing is read before they match
         if expected != found:
             message = (f"layer '{label}' ({kind}) expects weights of shapes {expected} but "
                        f"{source} has {found} for layer '{layer_name}' ({weight_names})")
@@ -370,6 +374,6 @@ def read_legacy_weights(model, group, source: str, skip_mismatch: bool = False) 
                                 "skip_mismatch=True to keep this layer's current weights.")
             warnings.warn(f"Skipping {message}.", stacklevel=3)
             continue
-        pending.extend(zip(weights, arrays))
+        pending.extend(zip(weights, [np.asarray(d) for d in datasets]))
     for w, array in pending:
         w.data = backend.asarray(array).astype(w.dtype)

@@ -22,12 +22,17 @@ from __future__ import annotations
 import io
 import os
 import re
+import tempfile
 import warnings
 
 import numpy as np
 
 from shendu import backend
+from shendu.layers.base import Layer
+from shendu.layers.core import InputLayer
+from shendu.optimizers import Optimizer
 from shendu.saving import adapters
+from shendu.saving.config import LoadError
 
 try:
     import h5py
@@ -59,11 +64,8 @@ def _name_key(attr: str) -> str:
 def _children(obj):
     """(attribute name, child) in Keras's visiting order: a model's layers first, then attributes
     sorted by name; a child is a layer, an optimizer, or a list/dict of layers (a container)."""
-    from shendu.layers.base import Layer
-    from shendu.layers.core import InputLayer
     from shendu.models import Functional, Sequential
     from shendu.models.config import keras_layer_order
-    from shendu.optimizers import Optimizer
     if isinstance(obj, (Sequential, Functional)):
         layers = keras_layer_order(obj)
         yield "layers", [l for l in layers if not (isinstance(obj, Sequential) and isinstance(l, InputLayer))]
@@ -95,8 +97,6 @@ def _children(obj):
 
 def saveables(model) -> list[tuple[str, object]]:
     """Every (path, object) whose variables the file holds, in Keras's walk order; shared objects once."""
-    from shendu.layers.base import Layer
-    from shendu.optimizers import Optimizer
     out, visited = [], set()
 
     def visit(obj, path):
@@ -235,7 +235,13 @@ class Store:
         write_dataset(self.group, str(key), value)
 
     def __getitem__(self, key):
-        return np.asarray(self.group[str(key)])
+        dataset = self.group[str(key)]
+        _check_declared_size(dataset)          # a layer's own loader cannot know the shape to expect
+        return np.asarray(dataset)
+
+    def dataset(self, key):
+        """The unread dataset: its ``.shape`` is what the file declares, read with ``np.asarray``."""
+        return self.group[str(key)]
 
     def keys(self):
         return sorted(self.group.keys(), key=lambda k: (len(k), k)) if self.group is not None else []
@@ -247,6 +253,18 @@ class Store:
         return self.group is not None and str(key) in self.group
 
 
+def _check_declared_size(dataset) -> None:
+    """Refuse a dataset that declares far more bytes than the file stores for it: Keras and shendu store
+    every array whole, and compression reaches about 1000:1 at most, so only a damaged or hostile file
+    declares more (reading it would allocate what it declares)."""
+    declared = dataset.size * dataset.dtype.itemsize
+    stored = dataset.id.get_storage_size()
+    if declared > 1024 * stored + 2 ** 20:
+        raise LoadError(f"The weights file declares a dataset '{dataset.name}' of shape {dataset.shape} "
+                        f"({declared:,} bytes) but stores only {stored:,} bytes of it: the file is damaged or "
+                        "hostile, and it is not read.")
+
+
 def write_dataset(group, key: str, value) -> None:
     """One variable (a separate function so tests can make a save fail midway)."""
     group.create_dataset(key, data=np.asarray(value))
@@ -254,7 +272,6 @@ def write_dataset(group, key: str, value) -> None:
 
 def write_weights(model, h5file, include_optimizer: bool = True) -> None:
     """Write every saveable's variables into an open, empty h5py file."""
-    from shendu.optimizers import Optimizer
     for path, obj in saveables(model):
         if isinstance(obj, Optimizer) and not include_optimizer:
             continue
@@ -301,8 +318,6 @@ def read_weights(model, h5file, source: str, skip_mismatch: bool = False, load_o
     Everything is checked before anything is assigned, so a mismatch leaves the model unchanged
     (unless ``skip_mismatch``: then mismatched layers keep their values, with a warning).
     """
-    from shendu.optimizers import Optimizer
-    from shendu.saving.config import LoadError
     if "layer_names" in h5file.attrs or ("model_weights" in h5file and "vars" not in h5file):
         from shendu.saving.legacy_h5 import read_legacy_weights
         read_legacy_weights(model, h5file, source, skip_mismatch)
@@ -313,7 +328,7 @@ def read_weights(model, h5file, source: str, skip_mismatch: bool = False, load_o
             group = _vars_group(h5file, path)
             if load_optimizer and group is not None:
                 store = Store(group)
-                optimizer_loads.append((obj, [store[k] for k in store.keys()]))
+                optimizer_loads.append((obj, [store.dataset(k) for k in store.keys()]))   # read once checked
             continue
         if adapters.hook(obj, "load_own_variables") is not None:
             assignments.append((adapters.hook(obj, "load_own_variables"), Store(_vars_group(h5file, path))))
@@ -346,14 +361,15 @@ def _check_group(layer, h5file, path, mine, source, assignments, problems) -> No
             f"{source} holds {len(store)} at '{_join(path, 'vars')}'"
             + ("" if group is not None else " (the group is missing: the file is from another architecture)"))
         return
-    arrays = [store[str(i)] for i in range(len(mine))]
-    bad = [(i, w, a) for i, (w, a) in enumerate(zip(mine, arrays)) if tuple(w.shape) != tuple(a.shape)]
+    # compare the shapes the file declares before reading: a small file may declare a huge dataset
+    datasets = [store.dataset(i) for i in range(len(mine))]
+    bad = [(i, w, d) for i, (w, d) in enumerate(zip(mine, datasets)) if tuple(w.shape) != tuple(d.shape)]
     if bad:
         problems.extend(
             f"layer '{layer.name}' ({kind}) weight '{w.name}' at '{_join(path, 'vars')}/{i}' expects shape "
-            f"{tuple(w.shape)} but {source} has shape {tuple(a.shape)}" for i, w, a in bad)
+            f"{tuple(w.shape)} but {source} has shape {tuple(d.shape)}" for i, w, d in bad)
         return
-    assignments.extend(zip(mine, arrays))
+    assignments.extend(zip(mine, [np.asarray(d) for d in datasets]))
 
 
 def load_optimizer_state(model, optimizer, arrays: list, source: str) -> None:
@@ -362,7 +378,8 @@ def load_optimizer_state(model, optimizer, arrays: list, source: str) -> None:
     variables = getattr(model, "_trainable_snapshot", None) or list(model.trainable_weights)
     if variables and not getattr(optimizer, "built", False):
         optimizer.build(list(variables))
-    expected = len(optimizer.get_state())
+    state = optimizer.get_state()
+    expected = len(state)
     if len(arrays) == expected - 1 and isinstance(getattr(optimizer, "_learning_rate", None), float):
         # tf.keras 2's '.keras' files keep the learning rate in the config, not among the variables
         arrays = [arrays[0], np.asarray(optimizer._learning_rate)] + list(arrays[1:])
@@ -371,6 +388,16 @@ def load_optimizer_state(model, optimizer, arrays: list, source: str) -> None:
                       f"has {expected} state arrays but the file holds {len(arrays)} (saved with another optimizer "
                       "or model). Training continues from a fresh optimizer.", stacklevel=3)
         return
+    # arrays may be unread h5py datasets: np.shape reads the declared shape only, so an array of a shape
+    # no slot has is refused before it is read (slots may come in another order, hence the set)
+    shapes = {np.shape(a) for a in state}
+    strange = [np.shape(a) for a in arrays if np.shape(a) not in shapes]
+    if strange:
+        warnings.warn(f"Skipping the optimizer state in {source}: it holds arrays of shapes {strange}, which no "
+                      f"state array of {type(optimizer).__name__} '{optimizer.name}' has (saved with another "
+                      "model). Training continues from a fresh optimizer.", stacklevel=3)
+        return
+    arrays = [np.asarray(a) for a in arrays]
     try:
         set_optimizer_arrays(model, optimizer, arrays)
     except ValueError as e:
@@ -385,7 +412,6 @@ def _asset_prefix(path: str) -> str:
 
 def asset_members(model) -> dict[str, bytes]:
     """{"assets/<path>/<file>": bytes} from every object's ``save_assets(dir_path)`` hook."""
-    import tempfile
     members = {}
     for path, obj in saveables(model):
         save = adapters.hook(obj, "save_assets")
@@ -404,7 +430,6 @@ def asset_members(model) -> dict[str, bytes]:
 
 def load_asset_members(model, members: dict[str, bytes]) -> None:
     """Hand each object the files under ``assets/<its path>/`` through its ``load_assets(dir_path)`` hook."""
-    import tempfile
     for path, obj in saveables(model):
         load = adapters.hook(obj, "load_assets")
         if load is None:

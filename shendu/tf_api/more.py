@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import logging as _logging
+import time as _time
 
 import numpy as _np
 
@@ -166,14 +168,12 @@ def identity_n(input, name=None) -> list:
 
 def timestamp(name=None) -> Tensor:
     """Seconds since the epoch, as a float64 scalar."""
-    import time  # the clock: only this function needs it
-    return Tensor._wrap(backend.xp.asarray(time.time(), "float64"), False)
+    return Tensor._wrap(backend.xp.asarray(_time.time(), "float64"), False)
 
 
 def get_logger():
     """The logger shendu's messages go to."""
-    import logging  # only this function needs it
-    return logging.getLogger("shendu")
+    return _logging.getLogger("shendu")
 
 
 def is_symbolic_tensor(tensor) -> builtins.bool:

@@ -1,0 +1,260 @@
+"""The package's imports run one way (docs/design.md, "The layers of the architecture"), and every
+module imports alone in a fresh interpreter.
+
+The layering is read from the import statements themselves (``ast``), at module level and inside
+functions: a module may import its own rank or lower ranks, never a higher one. An import written
+inside a function is allowed only for an optional dependency deferred on purpose, or when it is listed
+in ``DEFERRED`` with the import cycle it breaks.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "shendu"
+
+# rank of each part of the package, bottom to top (docs/design.md); the longest matching prefix wins
+RANKS = {
+    "shendu.backend": 0,
+    "shendu.serialization": 0,        # the object-config convention: plain dicts, imports nothing
+    "shendu.tensor": 1,               # the data: an array, its gradient and its creator
+    "shendu.autograd": 2,             # the engine that builds on Tensor: Function, graph walk, no_grad
+    "shendu.variable": 3,
+    "shendu.tape": 3,
+    "shendu.testing": 3,
+    "shendu.tracing": 3,              # watching the engine through autograd's observer hook
+    "shendu.profiler": 3,
+    "shendu.ops": 4,
+    "shendu.explain": 4,
+    "shendu.numpy_api": 5,
+    "shendu.nn_api": 5,
+    "shendu.random": 5,
+    "shendu.missing": 5,
+    "shendu.activations": 5,
+    "shendu.initializers": 5,
+    "shendu.regularizers": 5,
+    "shendu.losses": 6,
+    "shendu.functional": 6,
+    "shendu.metrics": 6,
+    "shendu.optimizers": 6,
+    "shendu.data": 6,
+    "shendu.preprocessing": 6,
+    "shendu.layers": 7,
+    "shendu.callbacks": 8,
+    "shendu.summary": 8,
+    "shendu.utils": 8,
+    "shendu.saving": 8,
+    "shendu.models": 9,
+    "shendu.applications": 10,
+    "shendu.tf_api": 11,
+    "shendu.keras": 11,
+    "shendu.demo": 12,
+    "shendu.cli": 12,
+    "shendu.__main__": 12,
+    "shendu": 12,                     # the package's __init__: the top-level namespace re-exports everything
+}
+
+# third-party packages imported inside functions on purpose: optional dependencies, loaded on first use
+# so that shendu imports (and most of it works) without them
+OPTIONAL = {"numba", "h5py", "matplotlib", "tensorboard", "sklearn", "jieba", "PIL", "scipy", "ml_dtypes",
+            "threadpoolctl", "tqdm", "cupy", "google", "yaml", "IPython", "pydot"}
+
+# imports written inside a function although they are part of shendu: (module, imported) -> the reason.
+# Upward imports (a higher rank) are listed here too; each must still exist, so the list cannot go stale.
+_TENSOR = "Tensor's methods (+, @, .sum(), .backward()) are the ops and the engine, which build on Tensor"
+_SAVING_UP = ("saving sits below models, yet rebuilds and walks Sequential and Functional models by class; "
+              "goes when models register themselves in saving's one registry")
+_SAVING_PENDING = ("downward, no cycle: moves to module level when the serializers of saving/config.py and "
+                   "the legacy format are merged into one registry and (de)serializer")
+_SAVING_FORMATS = ("the '.keras' and legacy '.h5' writers dispatch to each other and share the weight layout: "
+                   "one direction is deferred")
+DEFERRED: dict[tuple[str, str], str] = {
+    ("shendu.tensor", "shendu.ops"): _TENSOR,
+    ("shendu.tensor", "shendu.autograd"): _TENSOR,
+    ("shendu.layers.symbolic", "shendu.layers.core"):
+        "arithmetic on a KerasTensor makes a TensorOp layer; layers.base (and so core) builds on symbolic",
+    ("shendu.layers.recurrent", "shendu.layers"):
+        "an RNN's cell config names any layer class, looked up in the package that imports recurrent",
+    ("shendu.metrics.base", "shendu.metrics"):
+        "MeanMetricWrapper.from_config resolves its fn by name in the package that imports base",
+    ("shendu.models.model", "shendu.models.functional"):
+        "Model(inputs, outputs) returns a Functional, which is a subclass of Model",
+    ("shendu.models.config", "shendu.models.functional"):
+        "Model imports config (from_config); Functional and Sequential subclass Model",
+    ("shendu.models.config", "shendu.models.sequential"):
+        "Model imports config (from_config); Functional and Sequential subclass Model",
+    ("shendu.saving.config", "shendu.models"): _SAVING_UP,
+    ("shendu.saving.config", "shendu.models.config"): _SAVING_UP,
+    ("shendu.saving.keras_file", "shendu.models.config"): _SAVING_UP,
+    ("shendu.saving.keras_file", "shendu.models.training"): _SAVING_UP,
+    ("shendu.saving.legacy_h5", "shendu.models"): _SAVING_UP,
+    ("shendu.saving.legacy_h5", "shendu.models.config"): _SAVING_UP,
+    ("shendu.saving.weights_h5", "shendu.models"): _SAVING_UP,
+    ("shendu.saving.weights_h5", "shendu.models.config"): _SAVING_UP,
+    ("shendu.saving.keras_file", "shendu.saving.legacy_h5"): _SAVING_FORMATS,
+    ("shendu.saving.weights_h5", "shendu.saving.legacy_h5"): _SAVING_FORMATS,
+    ("shendu.saving.legacy_h5", "shendu.saving.keras_file"): _SAVING_PENDING,
+    ("shendu.saving.legacy_h5", "shendu.saving.weights_h5"): _SAVING_PENDING,
+    ("shendu.saving.legacy_h5", "shendu.saving.config"): _SAVING_PENDING,
+    ("shendu.saving.legacy_h5", "shendu.backend"): _SAVING_PENDING,
+    ("shendu.saving.legacy_h5", "shendu.losses"): _SAVING_PENDING,
+    ("shendu.saving.config", "shendu.activations"): _SAVING_PENDING,
+    ("shendu.saving.config", "shendu.backend"): _SAVING_PENDING,
+    ("shendu.saving.config", "shendu.initializers"): _SAVING_PENDING,
+    ("shendu.saving.config", "shendu.layers"): _SAVING_PENDING,
+    ("shendu.saving.config", "shendu.layers.base"): _SAVING_PENDING,
+    ("shendu.saving.config", "shendu.layers.core"): _SAVING_PENDING,
+    ("shendu.saving.config", "shendu.layers.symbolic"): _SAVING_PENDING,
+    ("shendu.saving.config", "shendu.losses"): _SAVING_PENDING,
+    ("shendu.saving.config", "shendu.metrics"): _SAVING_PENDING,
+    ("shendu.saving.config", "shendu.optimizers"): _SAVING_PENDING,
+    ("shendu.saving.config", "shendu.regularizers"): _SAVING_PENDING,
+    ("shendu.saving.config", "shendu.tensor"): _SAVING_PENDING,
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def rank(module: str) -> int:
+    while module not in RANKS:
+        module = module.rpartition(".")[0]
+    return RANKS[module]
+
+
+def resolve(module: str, is_package: bool, node: ast.ImportFrom) -> list[str]:
+    """The shendu modules an ``ImportFrom`` reaches: ``from shendu import ops`` reaches shendu.ops (a
+    module), ``from shendu import Tensor`` reaches the package ``shendu`` itself."""
+    if node.level:
+        base = module.split(".") if is_package else module.split(".")[:-1]
+        base = base[: len(base) - node.level + 1]
+        target = ".".join(base + ([node.module] if node.module else []))
+    else:
+        target = node.module or ""
+    if not target.startswith("shendu"):
+        return [target]
+    found = []
+    for alias in node.names:
+        sub = f"{target}.{alias.name}"
+        as_path = PACKAGE.parent / sub.replace(".", "/")
+        found.append(sub if as_path.is_dir() or as_path.with_suffix(".py").exists() else target)
+    return found
+
+
+def imports():
+    """(module, imported module, line, inside a function) for every import statement of the package."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module, is_package = module_name(path), path.name == "__init__.py"
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+
+        def visit(node, in_function):
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.Import):
+                    for alias in child.names:
+                        yield module, alias.name, child.lineno, in_function
+                elif isinstance(child, ast.ImportFrom):
+                    for target in resolve(module, is_package, child):
+                        yield module, target, child.lineno, in_function
+                yield from visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                          ast.Lambda)))
+
+        yield from visit(tree, False)
+
+
+def test_no_module_imports_a_higher_layer():
+    upward = sorted({f"{m} (rank {rank(m)}) imports {t} (rank {rank(t)}) at line {line}"
+                     for m, t, line, in_function in imports()
+                     if t.startswith("shendu") and rank(t) > rank(m) and not (in_function and (m, t) in DEFERRED)})
+    assert not upward, ("imports that point up the layering of docs/design.md:\n" + "\n".join(upward))
+
+
+def _says_deferred_on_purpose(module: str, line: int) -> bool:
+    """A comment (or docstring) at the import, or just above it, says the dependency is optional."""
+    path = PACKAGE.parent / (module.replace(".", "/") + ".py")
+    if not path.exists():
+        path = PACKAGE.parent / module.replace(".", "/") / "__init__.py"
+    lines = path.read_text(encoding="utf-8").splitlines()[max(0, line - 4): line + 1]
+    return any(word in text.lower() for text in lines for word in ("optional", "lazily", "on first use"))
+
+
+def test_imports_inside_functions_are_optional_dependencies_or_listed():
+    found = set()
+    unlisted = []
+    for m, t, line, in_function in imports():
+        if not in_function:
+            continue
+        if t.startswith("shendu"):
+            found.add((m, t))
+            if (m, t) not in DEFERRED:
+                unlisted.append(f"{m}:{line} imports {t} inside a function")
+        elif t.split(".")[0] not in OPTIONAL:
+            unlisted.append(f"{m}:{line} defers {t}, which is not an optional dependency: import it at module level")
+        elif not _says_deferred_on_purpose(m, line):
+            unlisted.append(f"{m}:{line} defers the optional {t} without a comment saying so")
+    assert not unlisted, ("move these imports to module level, or list them with the cycle they break:\n"
+                          + "\n".join(sorted(unlisted)))
+    stale = sorted(set(DEFERRED) - found)
+    assert not stale, f"DEFERRED lists imports that no longer exist: {stale}"
+
+
+def test_every_rank_names_a_real_part_of_the_package():
+    modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    missing = [name for name in RANKS if name not in modules]
+    assert not missing, f"RANKS names modules that do not exist: {missing}"
+    unranked = sorted(m for m in modules if m != "shendu" and not any(m == p or m.startswith(p + ".")
+                                                                      for p in RANKS if p != "shendu"))
+    assert not unranked, f"give these modules a place in RANKS (and in docs/design.md): {unranked}"
+
+
+# ----------------------------------------------------------------------------------- fresh imports
+
+# Each module is imported with none of shendu loaded and with the top-level package replaced by an empty
+# namespace, so that its own imports alone must bring in what it needs (importing ``shendu.x`` normally runs
+# shendu/__init__.py first, which loads everything in one fixed order and would hide a missing import).
+IMPORT_EACH = """
+import importlib, importlib.util, sys, traceback, types
+spec = importlib.util.find_spec("shendu")
+failed = []
+for name in sys.argv[1:]:
+    for key in [k for k in sys.modules if k == "shendu" or k.startswith("shendu.")]:
+        del sys.modules[key]
+    if name != "shendu":
+        top = types.ModuleType("shendu")
+        top.__path__, top.__spec__, top.__file__ = spec.submodule_search_locations, spec, spec.origin
+        sys.modules["shendu"] = top
+    try:
+        importlib.import_module(name)
+    except BaseException:
+        failed.append(name + ":\\n" + traceback.format_exc())
+print("\\n".join(failed))
+sys.exit(1 if failed else 0)
+"""
+
+
+def _parts() -> dict[str, list[str]]:
+    """The package's modules by subpackage; the single-file modules at the top form one part."""
+    parts: dict[str, list[str]] = {}
+    for name in sorted(map(module_name, PACKAGE.rglob("*.py"))):
+        if name == "shendu.__main__":                 # importing it runs the command line
+            continue
+        pieces = name.split(".")
+        is_subpackage = len(pieces) > 1 and (PACKAGE / pieces[1]).is_dir()
+        parts.setdefault(pieces[1] if is_subpackage else "top-level modules", []).append(name)
+    return parts
+
+
+@pytest.mark.parametrize("part", sorted(_parts()))
+def test_each_module_imports_alone(part):
+    """Each module of one part of the package imports by itself, in a fresh interpreter's state."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SHENDU_OFFLINE="1")
+    result = subprocess.run([sys.executable, "-c", IMPORT_EACH, *_parts()[part]], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
