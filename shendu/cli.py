@@ -7,6 +7,8 @@ import ast
 from pathlib import Path
 
 from shendu import demo as demos
+from shendu.bench import suite as bench_suite
+from shendu.distribute import launch
 from shendu import explain as explaining
 
 
@@ -66,12 +68,10 @@ def main(argv=None) -> int:
     run.add_argument("script", nargs=argparse.REMAINDER, help="the script and its arguments")
     args, rest = parser.parse_known_args(argv)
     if args.command == "bench":
-        from shendu.bench.suite import main as bench   # imported here: only this command needs the suite
-        return bench(rest)
+        return bench_suite.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "run":
-        from shendu.distribute import launch     # the launcher is needed by this command only
         try:
             return launch.run(args.script, args.workers, args.hosts, args.hostfile, args.threads)
         except (ValueError, FileNotFoundError) as error:

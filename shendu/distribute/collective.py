@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from shendu import backend
+from shendu import optimizers as optimizers_module
 from shendu.distribute.comm import world
 from shendu.tensor import Tensor
 
@@ -103,7 +104,6 @@ def DistributedOptimizer(optimizer, root: int = 0):
     """Make ``optimizer`` average its gradients over all workers before each update (and start its variables
     from ``root``'s values on their first update). Returns the same optimizer object, so saving, ``get_config``
     and learning-rate schedules are unchanged; alone (no MPI launcher) it changes nothing."""
-    from shendu import optimizers as optimizers_module
     optimizer = optimizers_module.get(optimizer)
     if getattr(optimizer, "_gradient_reducer", None) is None:
         optimizer._gradient_reducer = GradientReducer(world(), root)

@@ -14,6 +14,12 @@ import contextlib
 
 import numpy as np
 
+from shendu import backend
+from shendu.callbacks.base import Callback
+from shendu.callbacks.checkpoint import BackupAndRestore, ModelCheckpoint
+from shendu.callbacks.logger import CSVLogger
+from shendu.callbacks.progbar import ProgbarLogger
+from shendu.callbacks.tensorboard import TensorBoard
 from shendu.distribute.collective import DistributedOptimizer, allreduce, broadcast_variables
 from shendu.distribute.comm import world
 from shendu.distribute.context import scopes as _scopes
@@ -92,7 +98,6 @@ class MPIStrategy:
 
     def on_fit_begin(self, model) -> None:
         """Every worker starts from worker 0's weights and shuffles with worker 0's generator state."""
-        from shendu import backend
         backend.rng.bit_generator.state = self.comm.broadcast_object(backend.rng.bit_generator.state)
         if model.built:
             broadcast_variables(model.weights, comm=self.comm)
@@ -104,11 +109,6 @@ class MPIStrategy:
         """Worker 0 keeps every callback; the others drop those that print or write files."""
         if self.rank == 0:
             return callbacks
-        from shendu.callbacks.checkpoint import ModelCheckpoint
-        from shendu.callbacks.logger import CSVLogger
-        from shendu.callbacks.progbar import ProgbarLogger
-        from shendu.callbacks.tensorboard import TensorBoard
-        from shendu.callbacks.checkpoint import BackupAndRestore
         writers = (ModelCheckpoint, CSVLogger, ProgbarLogger, TensorBoard)
         kept = [cb for cb in callbacks if not isinstance(cb, writers)]
         return [_restore_only(cb) if isinstance(cb, BackupAndRestore) else cb for cb in kept]
@@ -183,8 +183,6 @@ class MPIStrategy:
 def _restore_only(backup):
     """A BackupAndRestore that only restores: every worker resumes from the backup worker 0 wrote, and
     only worker 0 writes (and finally deletes) it."""
-    from shendu.callbacks.base import Callback
-
     class RestoreOnly(Callback):
         def set_model(self, model):
             super().set_model(model)

@@ -15,6 +15,7 @@ import numpy as np
 from shendu import backend
 from shendu.layers.core import InputLayer
 from shendu.layers.symbolic import KerasTensor, flatten, map_structure
+from shendu.saving.tf_keras import has_own_input
 from shendu.saving.config import (Context, LoadError, _build_from_config, deserialize_keras_object, deserialize_layer,
                                   serialize_keras_object, serialize_layer)
 
@@ -310,12 +311,14 @@ def _functional_from_config(config: dict, ctx, cls=None):
         outputs = endpoints(config["output_layers"])
     except NotYet:
         raise LoadError(f"{ctx.source}: input_layers/output_layers name a call that the config never makes.") from None
+    # a config lists even a single input or output; as Keras, a model rebuilt from it takes and gives one tensor
+    inputs = inputs[0] if isinstance(inputs, list) and len(inputs) == 1 else inputs
+    outputs = outputs[0] if isinstance(outputs, list) and len(outputs) == 1 else outputs
     return (cls or Functional)(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
 
 
 def _tf2_nested_models(config: dict) -> set:
     """Names of the nested models whose calls a tf.keras 2 config (calls as lists) counts from 1."""
-    from shendu.saving.tf_keras import has_own_input
     entries = config.get("layers") or []
     if not any(isinstance(n, list) for e in entries for n in (e.get("inbound_nodes") or [])):
         return set()

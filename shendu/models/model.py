@@ -11,7 +11,7 @@ from shendu.layers.base import Layer
 from shendu.models.config import model_from_config
 from shendu.models.summary import summary as _summary
 from shendu.models.training import Trainer
-from shendu.saving import keras_file
+from shendu.saving import keras_file, tf_keras
 
 
 class Model(Trainer, Layer):
@@ -71,12 +71,10 @@ class Model(Trainer, Layer):
     def to_json(self, **kwargs):
         """The architecture as JSON text in tf.keras 2's schema (no weights); read it back with
         ``keras.models.model_from_json``. ``kwargs`` go to ``json.dumps``."""
-        from shendu.saving.tf_keras import to_json
-        return to_json(self, **kwargs)
+        return tf_keras.to_json(self, **kwargs)
 
     def to_yaml(self, **kwargs):
-        from shendu.saving.tf_keras import to_yaml
-        return to_yaml(self, **kwargs)
+        return tf_keras.to_yaml(self, **kwargs)
 
     def get_config(self):
         return Layer.get_config(self)

@@ -26,9 +26,19 @@ Nothing here imports TensorFlow, and nothing in a file is executed.
 """
 from __future__ import annotations
 
+import datetime
+import io
 import json
+import zipfile
 
 import numpy as np
+
+from shendu import backend
+from shendu.optimizers import Optimizer
+from shendu.saving import weights_h5
+from shendu.saving.config import _positional_names, layer_registry, serialize_layer
+from shendu.saving.keras_file import CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE, compile_config_of, write_atomically
+from shendu.saving.weights_h5 import _keras_variable_order, _optimizer_slot_owners, optimizer_arrays
 
 TF_KERAS_VERSION = "2.21.0"        # the tf.keras 2 release whose schema is matched (written into files)
 
@@ -136,7 +146,6 @@ def _node(node: dict, nested: set, class_name: str = "") -> list:
 
 
 def _call_arg_names(class_name: str) -> list[str]:
-    from shendu.saving.config import _positional_names, layer_registry
     cls = layer_registry().get(class_name)
     return _positional_names(cls.call)[1:] if cls is not None else []     # without self
 
@@ -231,7 +240,6 @@ def optimizer_config(optimizer, registered: bool = True) -> dict:
 def compile_config(model) -> dict | None:
     """compile()'s arguments in tf.keras 2's spelling (``training_config`` of an ``.h5`` file; with
     ``optimizer`` instead of ``optimizer_config``, the ``compile_config`` of its ``.keras`` file)."""
-    from shendu.saving.keras_file import compile_config_of
     from shendu.saving.legacy_h5 import _legacy_object, _loss_full_names
     config = compile_config_of(model)
     if config is None or getattr(model, "optimizer", None) is None:
@@ -259,7 +267,6 @@ def optimizer_weights(model) -> tuple[list[str], list[np.ndarray]]:
     """(names, arrays) as tf.keras 2 saves its optimizer: ``iteration:0`` (int64), then each slot,
     ``<Optimizer>/<slot>/<variable path>:0``, in the order tf.keras 2 creates them (Keras 3's order)."""
     from shendu.saving.legacy_h5 import weight_paths
-    from shendu.saving.weights_h5 import _keras_variable_order, _optimizer_slot_owners, optimizer_arrays
     optimizer = model.optimizer
     arrays = optimizer_arrays(model, optimizer)
     head = len(arrays) - len(optimizer._state)
@@ -313,7 +320,6 @@ def _short_path(weight, paths: dict) -> str:
 
 def write_h5(model, f, include_optimizer: bool = True) -> None:
     """tf.keras 2's ``save_model_to_hdf5`` into an open, empty h5py file."""
-    from shendu.saving.config import serialize_layer
     from shendu.saving.legacy_h5 import _set_name_list, _unique_names, write_dataset
     f.attrs["keras_version"] = TF_KERAS_VERSION
     f.attrs["backend"] = "tensorflow"
@@ -337,7 +343,6 @@ def write_h5(model, f, include_optimizer: bool = True) -> None:
 def to_json(model, **kwargs) -> str:
     """``model.to_json()``: the architecture in tf.keras 2's schema, which tf.keras 2 and shendu read
     (``keras.models.model_from_json``); weights are not included."""
-    from shendu.saving.config import serialize_layer
     config = model_config(serialize_layer(model), archive=True)
     return json.dumps({"class_name": config["class_name"], "config": config["config"],
                        "keras_version": TF_KERAS_VERSION, "backend": "tensorflow"}, **kwargs)
@@ -354,7 +359,6 @@ def write_weights_group(group, model) -> None:
     per layer whose ``weight_names`` are the variables' names, ``dense/kernel:0``."""
     from shendu.saving.legacy_h5 import _model_layers, _own_weights, _set_name_list, _unique_names, legacy_weights
     from shendu.saving.legacy_h5 import weight_paths, write_dataset
-    from shendu import backend
     paths = weight_paths(model)
     layers = _model_layers(model)
     _set_name_list(group, "layer_names", [layer.name.encode("utf8") for layer in layers])
@@ -373,7 +377,6 @@ def write_weights_group(group, model) -> None:
 
 def archive_config(model) -> dict:
     """``config.json`` of a tf.keras 2.13+ ``.keras`` file: its schema, its ``compile_config``."""
-    from shendu.saving.config import serialize_layer
     entry = serialize_layer(model)
     out = model_config(entry, archive=True)
     if entry.get("build_config") is not None:
@@ -390,10 +393,7 @@ def archive_config(model) -> dict:
 def _weights_bytes(model, include_optimizer: bool) -> bytes:
     """Keras 3's ``model.weights.h5`` less each optimizer's learning rate, which tf.keras 2 keeps in
     its config rather than among the optimizer's variables."""
-    import io
 
-    from shendu.optimizers import Optimizer
-    from shendu.saving import weights_h5
     buffer = io.BytesIO()
     with weights_h5.h5py.File(buffer, "w") as f:
         weights_h5.write_weights(model, f, include_optimizer)
@@ -431,11 +431,7 @@ def _move_groups(h5file, old: str, new: str) -> None:
 
 def save_archive(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
     """``model.save('x.keras', format='tf_keras')``: a ``.keras`` zip that tf.keras 2.13+ opens."""
-    import datetime
-    import io
-    import zipfile
 
-    from shendu.saving.keras_file import CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE, write_atomically
     metadata = {"keras_version": TF_KERAS_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
     buffer = io.BytesIO()

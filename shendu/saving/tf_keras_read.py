@@ -10,7 +10,11 @@ import json
 
 import numpy as np
 
+from shendu import metrics
+from shendu.saving import weights_h5
+from shendu.saving.config import LoadError
 from shendu.saving.tf_keras import _move_groups
+from shendu.saving.weights_h5 import _optimizer_slot_owners
 
 # tf.keras 2's legacy optimizer classes' slot names -> shendu's (Keras 3's)
 _LEGACY_SLOTS = {"m": "momentum", "v": "velocity", "vhat": "velocity_hat", "rms": "velocity",
@@ -32,7 +36,6 @@ def optimizer_from_file(config):
 def _metric_from_tf_keras(value, output_name):
     """tf.keras 2 saves a metric given by name as a ``MeanMetricWrapper`` named after it (prefixed with
     the output's name in a multi-output model): the name gives the metric back."""
-    from shendu import metrics
     if isinstance(value, dict) and value.get("class_name") == "MeanMetricWrapper":
         config = value.get("config") or {}
         name = str(config.get("name", ""))
@@ -107,7 +110,6 @@ def optimizer_arrays_from_file(model, names: list[str], arrays: list) -> list:
     for name, array in slots:
         slot = name.rsplit("/", 1)[-1].split(":")[0]
         by_slot.setdefault(_LEGACY_SLOTS.get(slot, slot), []).append(array)
-    from shendu.saving.weights_h5 import _optimizer_slot_owners
     out = list(head)
     for owner in _optimizer_slot_owners(optimizer):
         if owner is None:
@@ -122,8 +124,6 @@ def optimizer_arrays_from_file(model, names: list[str], arrays: list) -> list:
 
 def attention_weights_from_file(data: bytes, source: str) -> bytes:
     """A tf.keras 2 ``model.weights.h5`` with MultiHeadAttention's groups under Keras 3's names."""
-    from shendu.saving import weights_h5
-    from shendu.saving.config import LoadError
     buffer = io.BytesIO(data)
     try:
         with weights_h5.h5py.File(buffer, "r+") as f:
@@ -137,7 +137,6 @@ def model_from_json(json_string: str, custom_objects=None):
     """A model (fresh weights) from ``to_json``'s text, written by shendu, tf.keras 2 or Keras 3. Only
     classes known to shendu or given in ``custom_objects`` are built; nothing in the text is run."""
     from shendu.models.config import model_from_config
-    from shendu.saving.config import LoadError
     try:
         config = json.loads(json_string)
     except (TypeError, json.JSONDecodeError) as e:
