@@ -41,8 +41,9 @@ from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.dtype_policy import DTypePolicy
 from shendu.layers.input_spec import check_input_spec
+from shendu.layers.symbolic_masks import mark_output_mask, trial_tensor
 from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_symbolic, map_shapes, map_structure,
-                                    merge_shapes, standardize_shape, trial_dtype, trial_shape, without_trial_sizes)
+                                    merge_shapes, standardize_shape, trial_shape, without_trial_sizes)
 from shendu.layers.tracking import GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders
 from shendu.metrics.base import Metric
 from shendu.tensor import Tensor
@@ -419,9 +420,7 @@ class Layer(GraphAccess, LossesAndMetrics):
     def _trial_call(self, inputs, args, kwargs, batch, fill):
         """One dry run: every unknown axis of the symbolic inputs becomes ``fill`` (the batch axis ``batch``)."""
         def make(t):
-            if not isinstance(t, KerasTensor):
-                return t
-            return Tensor._wrap(backend.xp.zeros(trial_shape(t.shape, batch, fill), trial_dtype(t.dtype)), False)
+            return trial_tensor(t, batch, fill)
 
         with autograd.no_grad():
             return self.__call__(map_structure(make, inputs), *map_structure(make, args),
@@ -558,6 +557,7 @@ class Layer(GraphAccess, LossesAndMetrics):
                 index += 1
         node.outputs = outputs
         self._inbound_nodes.append(node)
+        mark_output_mask(self, inputs, outputs)
         return outputs
 
     # ------------------------------------------------------------ config
