@@ -1,7 +1,7 @@
 """Activation functions by their Keras names: ``get('relu')`` gives the op, ``serialize`` the name back."""
 from __future__ import annotations
 
-from shendu import ops
+from shendu import ops, registration
 from shendu.tensor import as_tensor
 
 
@@ -42,6 +42,8 @@ def get(identifier):
     if isinstance(identifier, dict):
         identifier = identifier.get("config", identifier).get("name", identifier.get("class_name"))
     fn = _BY_NAME.get(str(identifier).lower())
+    if fn is None:
+        fn = registration.find(str(identifier))       # a function registered with register_keras_serializable
     if fn is None:
         raise ValueError(f"Unknown activation {identifier!r}. Valid activations are: {', '.join(sorted(_BY_NAME))}.")
     return fn

@@ -10,3 +10,8 @@ from shendu.utils import model_to_dot, normalize, plot_model, set_random_seed, t
 
 
 PyDataset = Sequence = _PyDataset   # tf.keras 2's name for it is Sequence
+
+# Keras 3 also lists the registration helpers under keras.utils (tf.keras 2's home for them)
+from shendu.registration import (CustomObjectScope, custom_object_scope, get_custom_objects,  # noqa: E402,F401
+                                        get_registered_name, get_registered_object, register_keras_serializable)
+from shendu.saving import deserialize_keras_object, serialize_keras_object  # noqa: E402,F401
