@@ -10,7 +10,6 @@ Keras 3 (torch) with the same weights copied, and the numbers compared:
 - examples/keras_recipes/antirectifier.py (a custom layer written with keras.ops, trained with fit).
 """
 import numpy as np
-import pytest
 
 from shendu import keras as shendu_keras
 

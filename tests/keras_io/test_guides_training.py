@@ -11,7 +11,6 @@ the same weights:
   save/load_model of a .keras file, weights-only files, get_weights/set_weights transfer).
 """
 import numpy as np
-import pytest
 
 import shendu as tf
 from shendu import keras as shendu_keras
