@@ -10,6 +10,7 @@ Keras 3 (torch) with the same weights copied, and the numbers compared:
 - examples/keras_recipes/antirectifier.py (a custom layer written with keras.ops, trained with fit).
 """
 import numpy as np
+import pytest
 
 from shendu import keras as shendu_keras
 
@@ -278,6 +279,8 @@ def masking_guide(keras):
     return out, model
 
 
+# the guide's TemporalSoftmax divides 0 by 0 at the masked steps; Keras gives the same NaNs there
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")
 def test_masking_and_padding_guide_matches_keras(keras3):
     out, model = masking_guide(shendu_keras)
     ref, reference = masking_guide(keras3)

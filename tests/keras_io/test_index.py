@@ -26,7 +26,7 @@ PROGRAMS = {
     "examples/generative/dcgan_overriding_train_step.py":
         "models/test_step_contract.py::test_gan_overriding_train_step_matches_keras",
     "examples/generative/vae.py":
-        "keras/test_ops_in_layers.py::test_sampling_layer_draws_around_the_mean_and_passes_gradients",
+        "keras_io/test_generative.py::test_vae_overriding_train_step_with_gradient_tape_learns",
     # recipes
     "examples/keras_recipes/trainer_pattern.py": "models/test_step_contract.py::test_trainer_pattern_matches_keras",
     "examples/keras_recipes/endpoint_layer_pattern.py":
