@@ -59,9 +59,23 @@ LAYERS = {
     "subtract": "use the Subtract layer: layers.Subtract()([x, y]).",
     "serialize": "use keras.saving.serialize_keras_object(layer).",
     "deserialize": "use keras.saving.deserialize_keras_object(config).",
+    # tf.keras 2 names
+    "ThresholdedReLU": "removed in Keras 3; ReLU(threshold=theta) computes the same x if x > theta else 0.",
+    **_same("locally connected layers were removed in Keras 3 and are not in shendu; use Conv1D/Conv2D (shared "
+            "weights) or a Dense per position through TimeDistributed.", "LocallyConnected1D", "LocallyConnected2D"),
+    "DenseFeatures": "feature columns are TensorFlow's; build one Input per feature and concatenate them.",
+    "AbstractRNNCell": "subclass keras.layers.Layer with a state_size attribute and call(inputs, states), then wrap "
+                       "it in keras.layers.RNN.",
+    **_same("use keras.layers.LSTM / GRU: shendu has one implementation, with the same weights layout.",
+            "CuDNNLSTM", "CuDNNGRU"),
     "experimental": "",        # a module: never looked up here
 }
 del LAYERS["experimental"]
+
+LOSSES = {
+    "Reduction": "pass the reduction as a string: reduction='sum_over_batch_size' (the default), 'sum', 'mean' "
+                 "or 'none'.",
+}
 
 METRICS = {
     **_same("intersection-over-union metrics are not in shendu; compute them from keras.metrics.TruePositives/"
@@ -77,6 +91,7 @@ METRICS = {
 }
 
 OPTIMIZERS = {
+    "experimental": "tf.keras 2.9-2.10's optimizers are Keras 3's: use keras.optimizers.Adam, AdamW, SGD, ...",
     **_same("not in shendu; use Adam, AdamW, RMSprop, SGD or Adagrad.", "Adafactor", "Adamax", "Ftrl", "Lamb", "Lion",
             "Muon", "ScheduleFreeAdamW"),
     "LossScaleOptimizer": "mixed precision is out of scope in shendu (float32 throughout); use the optimizer itself.",
@@ -85,6 +100,9 @@ OPTIMIZERS = {
 }
 
 CALLBACKS = {
+    "BaseLogger": "tf.keras 2 added it to every fit; shendu's fit averages the logs itself: use History or "
+                  "a Callback's on_epoch_end(epoch, logs).",
+    "experimental": "use the stable names in keras.callbacks.",
     "OrbaxCheckpoint": "Orbax is JAX's checkpoint library; use keras.callbacks.ModelCheckpoint.",
     "RemoteMonitor": "shendu never sends data over the network; use CSVLogger or TensorBoard.",
     "SwapEMAWeights": "not in shendu; with optimizer(use_ema=True), call optimizer.finalize_variable_values("
@@ -104,11 +122,15 @@ REGULARIZERS = _same("not in shendu; add the penalty yourself with self.add_loss
                      "OrthogonalRegularizer", "orthogonal_regularizer")
 
 MODELS = {
+    "model_from_yaml": "YAML architectures were removed from Keras; use keras.models.model_from_config("
+                       "model.get_config()) or model.save('m.keras').",
     "model_from_json": "JSON architectures are tf.keras 2's; save with model.save('m.keras') and load with "
                        "keras.models.load_model, or rebuild with keras.Model.from_config(model.get_config()).",
 }
 
 UTILS = {
+    **_same("shendu feeds a PyDataset (keras.utils.Sequence) from the training loop itself, without worker "
+            "queues; pass it to fit directly.", "SequenceEnqueuer", "OrderedEnqueuer", "GeneratorEnqueuer"),
     "FeatureSpace": "not in shendu; preprocess structured data with NumPy (normalize numbers, one-hot categories) "
                     "and feed the arrays.",
     "audio_dataset_from_directory": "audio decoding is not in shendu; read the files with the standard library "

@@ -1,6 +1,6 @@
 """``keras.models``."""
 from shendu.models import Functional, Model, Sequential, clone_model, load_model  # noqa: F401
-from shendu.saving import save_model  # noqa: F401
+from shendu.saving import model_from_config, save_model  # noqa: F401
 
 from shendu.keras import documented as _documented  # noqa: E402
 from shendu.missing import missing_names as _missing_names  # noqa: E402

@@ -10,6 +10,17 @@ NAMESPACES = ["layers", "losses", "metrics", "optimizers", "optimizers.schedules
               "backend", "applications", "saving", "datasets", "dtype_policies"]
 TOP_LEVEL = ["constraints", "mixed_precision", "export", "config", "tree", "quantizers", "visualization", "wrappers",
              "distribution"]
+# names tf.keras 2 documents that Keras 3 dropped or renamed
+TF_KERAS2 = {
+    "layers": ["ThresholdedReLU", "LocallyConnected1D", "LocallyConnected2D", "DenseFeatures", "AbstractRNNCell",
+               "CuDNNGRU", "CuDNNLSTM", "experimental"],
+    "losses": ["Reduction", "kld", "kullback_leibler_divergence", "logcosh", "mape", "msle", "mae", "mse"],
+    "metrics": ["kld", "mae", "mse", "mape", "msle"],
+    "callbacks": ["BaseLogger", "experimental"],
+    "utils": ["Sequence", "SequenceEnqueuer", "OrderedEnqueuer", "GeneratorEnqueuer", "custom_object_scope"],
+    "models": ["model_from_config", "model_from_yaml", "model_from_json", "save_model"],
+    "optimizers": ["experimental", "legacy"],
+}
 TF_KERAS2_EXPERIMENTAL = {
     "layers.experimental": ["RandomFourierFeatures", "EinsumDense", "SyncBatchNormalization", "preprocessing"],
     "layers.experimental.preprocessing": ["TextVectorization", "Normalization", "Rescaling", "StringLookup",
@@ -46,6 +57,18 @@ def test_keras3_top_level_modules_exist_or_teach():
     for name in TOP_LEVEL:
         with pytest.raises(UnsupportedError, match=f"keras.{name} is not available"):
             getattr(shendu_keras, name)
+
+
+@pytest.mark.parametrize("namespace", sorted(TF_KERAS2))
+def test_tf_keras2_names_exist_or_teach(namespace):
+    for name in TF_KERAS2[namespace]:
+        _check(namespace, name)
+
+
+def test_tf_keras2_short_spellings_are_the_functions():
+    losses, metrics = shendu_keras.losses, shendu_keras.metrics
+    assert losses.kld is losses.kl_divergence and losses.msle is losses.mean_squared_logarithmic_error
+    assert metrics.mse is metrics.mean_squared_error and metrics.mae is metrics.mean_absolute_error
 
 
 @pytest.mark.parametrize("namespace", sorted(TF_KERAS2_EXPERIMENTAL))
