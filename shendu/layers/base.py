@@ -41,7 +41,7 @@ from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.dtype_policy import DTypePolicy
 from shendu.layers.input_spec import check_input_spec
-from shendu.layers.symbolic_masks import mark_output_mask, trial_tensor
+from shendu.layers.symbolic_masks import has_symbolic_mask, mark_output_mask, trial_tensor
 from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_symbolic, map_shapes, map_structure,
                                     merge_shapes, standardize_shape, trial_shape, without_trial_sizes)
 from shendu.layers.tracking import GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders
@@ -557,7 +557,8 @@ class Layer(GraphAccess, LossesAndMetrics):
                 index += 1
         node.outputs = outputs
         self._inbound_nodes.append(node)
-        mark_output_mask(self, inputs, outputs)
+        if type(self).compute_mask is not Layer.compute_mask or has_symbolic_mask(inputs):
+            mark_output_mask(self, inputs, outputs)      # (the default compute_mask never makes a mask)
         return outputs
 
     # ------------------------------------------------------------ config

@@ -21,6 +21,11 @@ def trial_tensor(t, batch: int, fill: int):
     return x
 
 
+def has_symbolic_mask(inputs) -> bool:
+    """Whether any symbolic input carries a mask."""
+    return any(isinstance(getattr(t, "_keras_mask", None), KerasTensor) for t in flatten(inputs))
+
+
 def mark_output_mask(layer, inputs, outputs) -> None:
     """Give the first symbolic output a symbolic mask when ``layer.compute_mask`` returns one for trial
     inputs; a compute_mask that needs real values leaves the output unmasked."""
