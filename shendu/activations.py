@@ -1,7 +1,7 @@
 """Activation functions by their Keras names: ``get('relu')`` gives the op, ``serialize`` the name back."""
 from __future__ import annotations
 
-from shendu import ops
+from shendu import ops, registration
 from shendu.missing import did_you_mean
 from shendu.tensor import as_tensor
 
@@ -43,6 +43,8 @@ def get(identifier):
     if isinstance(identifier, dict):
         identifier = identifier.get("config", identifier).get("name", identifier.get("class_name"))
     fn = _BY_NAME.get(str(identifier).lower())
+    if fn is None:
+        fn = registration.find(str(identifier))       # a function registered with register_keras_serializable
     if fn is None:
         raise ValueError(f"Unknown activation {identifier!r}.{did_you_mean(identifier, _BY_NAME)} Valid activations "
                          f"are: {', '.join(sorted(_BY_NAME))}.")

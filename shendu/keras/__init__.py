@@ -15,3 +15,8 @@ __version__ = KERAS_VERSION
 __all__ = ["Input", "InputSpec", "KerasTensor", "Model", "Sequential", "GradientTape", "activations", "applications",
            "backend", "callbacks", "constraints", "datasets", "dtype_policies", "initializers", "layers", "losses",
            "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "saving", "utils"]
+
+from shendu.keras import documented as _documented  # noqa: E402
+from shendu.missing import missing_names as _missing_names  # noqa: E402
+
+__getattr__ = _missing_names("keras", _documented.KERAS, globals())

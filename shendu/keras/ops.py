@@ -43,8 +43,8 @@ _UNSUPPORTED = {
        for name in ("nanmedian", "nanquantile", "nanpercentile")},
     "rearrange": "use keras.ops.reshape and keras.ops.transpose.",
     "view": "shendu does not reinterpret memory; use keras.ops.cast(x, dtype) to convert values.",
-    "image": "keras.ops.image is not in shendu; use keras.layers.Resizing / keras.preprocessing.image, or "
-             "NumPy on keras.ops.convert_to_numpy(images).",
+    "image": "keras.ops.image is not in shendu; use keras.layers.UpSampling2D(interpolation='bilinear'), "
+             "keras.preprocessing.image, or NumPy on keras.ops.convert_to_numpy(images).",
     "core": "the core functions are in keras.ops itself (keras.ops.cast, keras.ops.cond, ...).",
 }
 __getattr__ = missing_names("keras.ops", _UNSUPPORTED, globals())

@@ -10,3 +10,14 @@ from shendu.utils import model_to_dot, normalize, plot_model, set_random_seed, t
 
 
 PyDataset = Sequence = _PyDataset   # tf.keras 2's name for it is Sequence
+
+# Keras 3 also lists the registration helpers under keras.utils (tf.keras 2's home for them)
+from shendu.registration import (CustomObjectScope, custom_object_scope, get_custom_objects,  # noqa: E402,F401
+                                        get_registered_name, get_registered_object, register_keras_serializable)
+from shendu.saving import deserialize_keras_object, serialize_keras_object  # noqa: E402,F401
+from shendu.keras.backend import clear_session, is_keras_tensor  # noqa: E402,F401
+
+from shendu.keras import documented as _documented  # noqa: E402
+from shendu.missing import missing_names as _missing_names  # noqa: E402
+
+__getattr__ = _missing_names("keras.utils", _documented.UTILS, globals())

@@ -31,3 +31,4 @@ from shendu.layers.conv_extra import (Conv1DTranspose, Conv3D, Conv3DTranspose, 
                                      SeparableConv2D, SeparableConvolution1D, SeparableConvolution2D)
 from shendu.layers.pooling import (AveragePooling3D, AvgPool3D, GlobalAveragePooling3D, GlobalAvgPool3D,
                                    GlobalMaxPool3D, GlobalMaxPooling3D, MaxPool3D, MaxPooling3D)
+from shendu.layers.kernelized import RandomFourierFeatures

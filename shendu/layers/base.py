@@ -46,7 +46,7 @@ from shendu.layers.input_spec import check_input_spec
 from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_symbolic, map_shapes, map_structure,
                                     merge_shapes, shape_str, standardize_shape, trial_dtype, trial_shape,
                                     without_trial_sizes)
-from shendu.layers.symbolic_masks import attach_symbolic_masks
+from shendu.layers.symbolic_masks import attach_symbolic_masks, trial_tensor
 from shendu.layers.tracking import GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders
 from shendu.metrics.base import Metric
 from shendu.tensor import Tensor
@@ -459,9 +459,7 @@ class Layer(GraphAccess, LossesAndMetrics):
     def _trial_call(self, inputs, args, kwargs, batch, fill):
         """One dry run: every unknown axis of the symbolic inputs becomes ``fill`` (the batch axis ``batch``)."""
         def make(t):
-            if not isinstance(t, KerasTensor):
-                return t
-            return Tensor._wrap(backend.xp.zeros(trial_shape(t.shape, batch, fill), trial_dtype(t.dtype)), False)
+            return trial_tensor(t, batch, fill)
 
         with autograd.no_grad():
             return self.__call__(map_structure(make, inputs), *map_structure(make, args),

@@ -163,11 +163,29 @@ class BaseConv(Layer):
                        zip(sizes, self.kernel_size, self.strides, self.dilation_rate)]
         return spatial_output_shape(self, input_shape, lengths, self.filters)
 
-    def call(self, inputs):
+    def convolution_op(self, inputs, kernel):
+        """The convolution alone, without bias or activation, in the layer's data_format: the override
+        point Keras documents (e.g. a StandardizedConv2D that normalizes ``kernel`` first). When a
+        subclass overrides it, call() adds the bias and applies the activation around it."""
         channels_first = self.data_format == "channels_first"
         if channels_first:
             inputs = ops.transpose(inputs, (0,) + tuple(range(2, self.rank + 2)) + (1,))
-        y = self.activation(self._convolve(inputs))
+        y = self._convolve(inputs, kernel, None)
+        if channels_first:
+            y = ops.transpose(y, (0, self.rank + 1) + tuple(range(1, self.rank + 1)))
+        return y
+
+    def call(self, inputs):
+        if type(self).convolution_op is not BaseConv.convolution_op and not self.transpose:
+            y = self.convolution_op(inputs, self.kernel)
+            if self.use_bias:
+                channels_first = self.data_format == "channels_first"
+                y = y + ops.reshape(self.bias, (1, self.filters) + (1,) * self.rank if channels_first else (-1,))
+            return self.activation(y)
+        channels_first = self.data_format == "channels_first"
+        if channels_first:
+            inputs = ops.transpose(inputs, (0,) + tuple(range(2, self.rank + 2)) + (1,))
+        y = self.activation(self._convolve(inputs, self.kernel, self.bias))
         if channels_first:
             y = ops.transpose(y, (0, self.rank + 1) + tuple(range(1, self.rank + 1)))
         return y
@@ -190,11 +208,11 @@ class Conv2D(BaseConv):
     """y[n,i,j,f] = act(Σ_{a,b,c} x[n, i·s+a·d, j·s+b·d, c] K[a,b,c,f] + b[f])"""
     rank = 2
 
-    def _convolve(self, x):
+    def _convolve(self, x, kernel, bias):
         if self.groups > 1:
-            return ops.convolution(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
+            return ops.convolution(x, kernel, bias, self.strides, self.padding, self.dilation_rate,
                                    self.groups)
-        return ops.conv2d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
+        return ops.conv2d(x, kernel, bias, self.strides, self.padding, self.dilation_rate)
 
 
 class Conv1D(BaseConv):
@@ -202,11 +220,11 @@ class Conv1D(BaseConv):
     rank = 1
     paddings = ("valid", "same", "causal")
 
-    def _convolve(self, x):
+    def _convolve(self, x, kernel, bias):
         if self.groups > 1:
-            return ops.convolution(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
+            return ops.convolution(x, kernel, bias, self.strides, self.padding, self.dilation_rate,
                                    self.groups)
-        return ops.conv1d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
+        return ops.conv1d(x, kernel, bias, self.strides, self.padding, self.dilation_rate)
 
 
 class Conv2DTranspose(BaseConv):
@@ -224,8 +242,8 @@ class Conv2DTranspose(BaseConv):
         self.output_padding = None if output_padding is None else _tuple(output_padding, 2, "output_padding",
                                                                           "Conv2DTranspose", low=0)
 
-    def _convolve(self, x):
-        return ops.conv2d_transpose(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
+    def _convolve(self, x, kernel, bias):
+        return ops.conv2d_transpose(x, kernel, bias, self.strides, self.padding, self.dilation_rate,
                                     self.output_padding)
 
     def get_config(self):

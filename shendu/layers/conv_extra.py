@@ -25,8 +25,8 @@ class Conv3D(BaseConv):
     """y[n,i,j,l,f] = act(Σ_{a,b,e,c} x[n, i·s+a·d, j·s+b·d, l·s+e·d, c] K[a,b,e,c,f] + b[f])"""
     rank = 3
 
-    def _convolve(self, x):
-        return ops.convolution(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate, self.groups)
+    def _convolve(self, x, kernel, bias):
+        return ops.convolution(x, kernel, bias, self.strides, self.padding, self.dilation_rate, self.groups)
 
 
 class BaseConvTranspose(BaseConv):
@@ -46,8 +46,8 @@ class BaseConvTranspose(BaseConv):
             raise ValueError(f"{type(self).__name__}: output_padding {self.output_padding} must be smaller than "
                              f"the strides {self.strides} on each axis.")
 
-    def _convolve(self, x):
-        return ops.conv_transpose(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
+    def _convolve(self, x, kernel, bias):
+        return ops.conv_transpose(x, kernel, bias, self.strides, self.padding, self.dilation_rate,
                                   self.output_padding)
 
     def get_config(self):

@@ -9,7 +9,7 @@ so a model can output the mask, as in Keras 3.
 from __future__ import annotations
 
 from shendu import backend
-from shendu.layers.symbolic import KerasTensor, flatten, map_structure
+from shendu.layers.symbolic import KerasTensor, flatten, map_structure, trial_dtype, trial_shape
 from shendu.tensor import Tensor
 
 
@@ -41,3 +41,14 @@ def attach_symbolic_masks(layer, inputs, kwargs, outputs, default_compute_mask) 
             # the mask covers the output's leading axes (batch, time, ...): take their sizes from the output
             rank = len(m.shape)
             out._mask_shape = tuple(out.shape[:rank]) + tuple(m.shape[len(out.shape):])
+
+
+def trial_tensor(t, batch: int, fill: int):
+    """Zeros in place of a KerasTensor for a dry run (unknown axes: ``batch`` then ``fill``), with an all-True
+    mask when a real tensor there would carry one, so that a layer whose ``call`` takes ``mask`` gets one."""
+    if not isinstance(t, KerasTensor):
+        return t
+    x = Tensor._wrap(backend.xp.zeros(trial_shape(t.shape, batch, fill), trial_dtype(t.dtype)), False)
+    if t._mask_shape is not None:
+        x._keras_mask = backend.xp.ones(trial_shape(t._mask_shape, batch, fill), bool)
+    return x

@@ -47,7 +47,10 @@ def keras_layer_order(model) -> list:
         return list(model.layers)
     finished, ordered, op_index, layer_of = set(), [], {}, {}
     clones = model.__dict__.get("_input_clones")
-    for out in model.outputs:
+    outputs, struct = model.outputs, model.__dict__.get("_outputs_struct")
+    if isinstance(struct, dict):       # Keras flattens a dict of outputs in sorted key order before the walk
+        outputs = [t for key in sorted(struct) for t in flatten(struct[key])]
+    for out in outputs:
         stack = [(out, False)]
         while stack:
             t, done = stack.pop()

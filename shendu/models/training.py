@@ -275,8 +275,9 @@ class Trainer:
                 raise ValueError("fit: the data produced no batches; check that the dataset or generator is not empty.")
             epoch_logs = dict(self._get_metrics_result_or_logs(logs))
             if val is not None and (epoch + 1) % validation_freq == 0:
+                # the validation run calls the test hooks of fit's callbacks, as Keras's evaluate inside fit does
                 val_size = _batch_size(batch_size if validation_batch_size is None else validation_batch_size)
-                val_logs = self._evaluate_batches(self._validation_batches(val, val_size, validation_steps), None)
+                val_logs = self._evaluate_batches(self._validation_batches(val, val_size, validation_steps), cb)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cb.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:

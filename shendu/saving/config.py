@@ -18,6 +18,8 @@ import warnings
 
 import numpy as np
 
+from shendu.registration import get_registered_name, known_objects
+
 # Keras 3 config keys that shendu's layers have no use for; dropped silently when a file has them
 _KERAS_ONLY_KEYS = {"quantization_config", "ragged", "optional", "synchronized", "lora_rank", "lora_alpha",
                     "autocast", "implementation", "time_major"}
@@ -74,7 +76,7 @@ def serialize_function(fn) -> dict:
         if table.get(name) is fn:
             return {"module": module, "class_name": "function", "config": name, "registered_name": name}
     return {"module": getattr(fn, "__module__", None) or "builtins", "class_name": "function", "config": name,
-            "registered_name": name}
+            "registered_name": get_registered_name(fn)}
 
 
 def _module_for(obj) -> str:
@@ -130,7 +132,7 @@ def serialize_layer(layer) -> dict:
                           f"needs it back: custom_objects={{'{layer.name}': fn}}. Prefer a named function.",
                           stacklevel=4)
     entry = {"module": "keras.layers" if known else type(layer).__module__, "class_name": name,
-             "config": config, "registered_name": None if known else name}
+             "config": config, "registered_name": None if known else get_registered_name(type(layer))}
     build_config = _build_config(layer)
     if build_config is not None:
         entry["build_config"] = build_config
@@ -207,7 +209,8 @@ class Context:
     """What a load knows: the custom objects, safe mode, and where it is (for error messages)."""
 
     def __init__(self, custom_objects=None, safe_mode=True, source="the config"):
-        self.custom_objects = dict(custom_objects or {})
+        # registered objects and open custom_object_scopes first, so that the call's own custom_objects win
+        self.custom_objects = {**known_objects(), **dict(custom_objects or {})}
         self.safe_mode = safe_mode
         self.source = source
 

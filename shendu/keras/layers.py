@@ -1,3 +1,0 @@
-"""``keras.layers``."""
-from shendu.layers import *  # noqa: F401,F403
-from shendu.layers import Layer  # noqa: F401
