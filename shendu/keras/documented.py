@@ -171,8 +171,6 @@ DTYPE_POLICIES.update(_same("shendu's layers take dtype='float32' (or a DTypePol
 SAVING = {"KerasFileEditor": "not in shendu; open the .keras file (a zip) with zipfile and its weights with h5py."}
 
 KERAS = {
-    "constraints": "weight constraints are callables in shendu: pass kernel_constraint=lambda w: "
-                   "keras.ops.clip(w, 0, 1) (any function of the weight).",
     "mixed_precision": "mixed precision is out of scope in shendu (float32 throughout).",
     "export": "exporting to TensorFlow SavedModel or ONNX is not in shendu; save with model.save('m.keras').",
     "config": "use keras.backend.floatx()/set_floatx() and keras.backend.epsilon().",

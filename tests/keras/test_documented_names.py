@@ -8,7 +8,7 @@ from shendu.missing import UnsupportedError
 NAMESPACES = ["layers", "losses", "metrics", "optimizers", "optimizers.schedules", "callbacks", "activations",
               "initializers", "regularizers", "models", "utils", "ops", "ops.nn", "ops.numpy", "ops.linalg", "random",
               "backend", "applications", "saving", "datasets", "dtype_policies"]
-TOP_LEVEL = ["constraints", "mixed_precision", "export", "config", "tree", "quantizers", "visualization", "wrappers",
+TOP_LEVEL = ["mixed_precision", "export", "config", "tree", "quantizers", "visualization", "wrappers",
              "distribution"]
 # names tf.keras 2 documents that Keras 3 dropped or renamed
 TF_KERAS2 = {
