@@ -234,9 +234,10 @@ class Conv2DTranspose(BaseConv):
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None,
                  data_format=None, dilation_rate=(1, 1), **kwargs):
-        if "groups" in kwargs:
+        if kwargs.get("groups", 1) != 1:     # tf.keras 2 writes groups=1 into its configs: that one is fine
             raise TypeError(f"{type(self).__name__} has no groups argument (transposed convolutions are not "
                             f"grouped in Keras); remove groups={kwargs['groups']!r}.")
+        kwargs.pop("groups", None)
         super().__init__(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
                          dilation_rate=dilation_rate, **kwargs)
         self.output_padding = None if output_padding is None else _tuple(output_padding, 2, "output_padding",
