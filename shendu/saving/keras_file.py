@@ -305,6 +305,7 @@ def _read_member(archive, member: str, name: str, what: str) -> bytes:
         raise LoadError(f"{name} is missing '{member}' ({what}); the archive holds {sorted(archive.namelist())}. "
                         "A .keras file needs config.json and model.weights.h5: the file is damaged or was not "
                         "written by Keras 3 / shendu.")
+    limits.check_member_expansion(archive.getinfo(member), f"{name} ({member})")
     try:
         return archive.read(member)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:

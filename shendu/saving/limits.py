@@ -8,6 +8,9 @@ that says what is wrong, never with a ``RecursionError`` or by filling the memor
     MAX_CONFIG_DEPTH   200       nesting of lists and dicts in a config; a model nested in a model
                                  in a model with a Bidirectional LSTM is about 20 deep
     MAX_LAYERS         100,000   layer entries in a config, nested models counted in
+    MAX_EXPANSION      1,000     how many times its compressed size a member of a ``.keras`` zip may
+                                 inflate to, once it is over 64 MiB (Keras and shendu store weights
+                                 uncompressed; a zip bomb inflates millions of times)
 
 Weight arrays are bounded by the model itself: every reader compares the shape a dataset declares
 with the shape of the variable it fills before reading a byte of it, so a small file that declares a
@@ -25,6 +28,16 @@ from shendu.saving.config import LoadError
 MAX_CONFIG_BYTES = 64 * 2 ** 20
 MAX_CONFIG_DEPTH = 200
 MAX_LAYERS = 100_000
+MAX_EXPANSION = 1000
+
+
+def check_member_expansion(info, source: str) -> None:
+    """Refuse a zip member (a ``zipfile.ZipInfo``) that declares more than ``MAX_EXPANSION`` times its compressed
+    size once past 64 MiB, before it is inflated: weights do not compress a thousandfold, zip bombs do."""
+    if info.file_size > 64 * 2 ** 20 and info.file_size > MAX_EXPANSION * max(info.compress_size, 1):
+        raise LoadError(f"{source}: {info.compress_size:,} compressed bytes would inflate to {info.file_size:,}, "
+                        f"more than {MAX_EXPANSION:,} times (shendu.saving.limits.MAX_EXPANSION). The file is "
+                        "damaged or hostile; if it is genuine, raise that limit.")
 
 
 def check_config_size(size: int, source: str) -> None:

@@ -194,3 +194,21 @@ def test_a_layers_own_loader_gets_no_dataset_that_declares_more_than_it_stores(t
     with pytest.raises(LoadError, match=r"declares a dataset '.*idf_weights' of shape \(1000000, 1000000\) "
                                         r"\(4,000,000,000,000 bytes\) but stores only 0 bytes"):
         model.load_weights(path)
+
+
+def test_a_zip_bomb_in_place_of_the_weights_is_refused_before_inflating(tmp_path):
+    model = Sequential([layers.Input(shape=(2,)), layers.Dense(1)])
+    good = tmp_path / "good.keras"
+    model.save(str(good))
+    bomb = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.namelist():
+            if item != "model.weights.h5":
+                dst.writestr(item, src.read(item))
+        with dst.open("model.weights.h5", "w", force_zip64=True) as out:      # 200 MiB of zeros, ~200 kB stored
+            block = bytes(2 ** 20)
+            for _ in range(200):
+                out.write(block)
+    with pytest.raises(LoadError, match=r"would inflate to 209,715,200.*MAX_EXPANSION"):
+        saving.load_model(str(bomb))
+    assert limits.MAX_EXPANSION == 1000
