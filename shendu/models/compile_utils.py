@@ -15,24 +15,9 @@ import numpy as np
 from shendu import backend
 from shendu import losses as losses_module
 from shendu import metrics as metrics_module
+from shendu.data.adapter import unpack_x_y_sample_weight  # noqa: F401  (keras.utils re-exports it from here)
 from shendu.layers.symbolic import flatten
 from shendu.tensor import Tensor
-
-
-def unpack_x_y_sample_weight(data):
-    """``(x, y, sample_weight)`` from a batch given as ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``."""
-    if isinstance(data, list):
-        data = tuple(data)
-    if not isinstance(data, tuple):
-        return data, None, None
-    if len(data) == 1:
-        return data[0], None, None
-    if len(data) == 2:
-        return data[0], data[1], None
-    if len(data) == 3:
-        return data[0], data[1], data[2]
-    raise ValueError(f"Data is expected to be in the form x, (x,), (x, y) or (x, y, sample_weight); got a tuple of "
-                     f"{len(data)} elements. Wrap several inputs in a list or dict: ([x1, x2], y).")
 
 
 def pack_x_y_sample_weight(x, y=None, sample_weight=None):
