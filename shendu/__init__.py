@@ -25,7 +25,7 @@ from shendu.data import TensorSpec  # noqa: E402  (tf.TensorSpec, for Dataset.fr
 from shendu.missing import missing_names as _missing_names  # noqa: E402
 from shendu.tf_api.unsupported import TOP_LEVEL as _UNSUPPORTED  # noqa: E402
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 _LAZY = {"keras": "shendu.keras", "random": "shendu.random", "math": "shendu.tf_api.math",
          "linalg": "shendu.tf_api.linalg", "data": "shendu.data", "dtypes": "shendu.tf_api.dtypes",
          "distribute": "shendu.distribute"}
