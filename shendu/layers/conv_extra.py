@@ -16,7 +16,7 @@ from shendu import initializers as initializers_module
 from shendu import ops
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer
-from shendu.layers.conv import BaseConv, Conv2DTranspose, _tuple
+from shendu.layers.conv import BaseConv, BaseConvTranspose, Conv2DTranspose, _tuple
 from shendu.layers.conv_shapes import conv_output_shape
 from shendu.ops.window import layout
 
@@ -27,35 +27,6 @@ class Conv3D(BaseConv):
 
     def _convolve(self, x, kernel, bias):
         return ops.convolution(x, kernel, bias, self.strides, self.padding, self.dilation_rate, self.groups)
-
-
-class BaseConvTranspose(BaseConv):
-    """The transposed convolution (the input-gradient of a convolution): upsamples by ``strides``."""
-    transpose = True
-
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
-                 dilation_rate=1, **kwargs):
-        if kwargs.get("groups", 1) != 1:     # tf.keras 2 writes groups=1 into its configs: that one is fine
-            raise TypeError(f"{type(self).__name__} has no groups argument (transposed convolutions are not "
-                            f"grouped in Keras); remove groups={kwargs['groups']!r}.")
-        kwargs.pop("groups", None)
-        super().__init__(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
-                         dilation_rate=dilation_rate, **kwargs)
-        self.output_padding = None if output_padding is None else _tuple(
-            output_padding, self.rank, "output_padding", type(self).__name__, low=0)
-        if self.output_padding is not None and any(p >= s for p, s in zip(self.output_padding, self.strides)):
-            raise ValueError(f"{type(self).__name__}: output_padding {self.output_padding} must be smaller than "
-                             f"the strides {self.strides} on each axis.")
-
-    def _convolve(self, x, kernel, bias):
-        return ops.conv_transpose(x, kernel, bias, self.strides, self.padding, self.dilation_rate,
-                                  self.output_padding)
-
-    def get_config(self):
-        config = super().get_config()
-        config.pop("groups")
-        config["output_padding"] = None if self.output_padding is None else list(self.output_padding)
-        return config
 
 
 class Conv1DTranspose(BaseConvTranspose):
