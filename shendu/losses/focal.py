@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from shendu import backend, ops
 from shendu.losses.classes import LossFunctionWrapper
-from shendu.losses.functions import (EPSILON, _class_axis_last, _prepare, _same_shape, align_ranks,
+from shendu.losses.functions import (EPSILON, class_axis_last_targets, _prepare, _same_shape, align_ranks,
                                      warn_single_class)
 from shendu.tensor import Tensor
 
@@ -43,12 +43,7 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha: float = 0.25, gamma: f
         raise ValueError(f"categorical_focal_crossentropy expects one-hot targets of the same shape as y_pred "
                          f"{tuple(y_pred.shape)}, got y_true of shape {tuple(y_true.shape)}.")
     warn_single_class(y_pred, axis, "categorical_focal_crossentropy")
-    y_pred = _class_axis_last(y_pred, axis)
-    if axis not in (-1, y_true.ndim - 1):
-        y_true = backend.xp.moveaxis(y_true, axis, -1)
-    t = y_true.astype(y_pred.dtype)
-    if label_smoothing:
-        t = t * (1 - label_smoothing) + label_smoothing / t.shape[-1]
+    y_pred, t = class_axis_last_targets(y_true, y_pred, axis, label_smoothing)
     t = Tensor._wrap(t, False)
     p = ops.softmax(y_pred, axis=-1) if from_logits else y_pred
     p = ops.clip(p / ops.sum(p, axis=-1, keepdims=True), EPSILON, 1 - EPSILON)

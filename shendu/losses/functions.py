@@ -116,6 +116,17 @@ def _class_axis_last(y_pred, axis):
     return ops.transpose(y_pred, order)
 
 
+def class_axis_last_targets(y_true, y_pred, axis, label_smoothing):
+    """y_pred and the one-hot targets with the class axis last, the targets smoothed: t (1 - ε) + ε / K."""
+    y_pred = _class_axis_last(y_pred, axis)
+    if axis not in (-1, y_true.ndim - 1):
+        y_true = backend.xp.moveaxis(y_true, axis, -1)
+    t = y_true.astype(y_pred.dtype)
+    if label_smoothing:
+        t = t * (1 - label_smoothing) + label_smoothing / t.shape[-1]
+    return y_pred, t
+
+
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0,
                              axis: int = -1) -> Tensor:
     """L = -Σ_k t_k log p_k with one-hot (or smoothed) targets t."""
@@ -131,12 +142,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
         raise ValueError(f"categorical_crossentropy: y_true and y_pred must have the same shape (one-hot targets "
                          f"for y_pred {tuple(y_pred.shape)}), got y_true of shape {tuple(y_true.shape)}.{hint}")
     warn_single_class(y_pred, axis, "categorical_crossentropy")
-    y_pred = _class_axis_last(y_pred, axis)
-    if axis not in (-1, y_true.ndim - 1):
-        y_true = backend.xp.moveaxis(y_true, axis, -1)
-    t = y_true.astype(y_pred.dtype)
-    if label_smoothing:
-        t = t * (1 - label_smoothing) + label_smoothing / t.shape[-1]
+    y_pred, t = class_axis_last_targets(y_true, y_pred, axis, label_smoothing)
     if from_logits:
         return ops.softmax_cross_entropy(y_pred, t)
     p = ops.clip(y_pred / ops.sum(y_pred, axis=-1, keepdims=True), EPSILON, 1 - EPSILON)
