@@ -17,7 +17,7 @@ import shendu.layers as sl  # noqa: E402
 from shendu import models as sm  # noqa: E402
 from shendu import optimizers as sd_optimizers  # noqa: E402
 from shendu import saving  # noqa: E402
-from shendu.saving import LoadError, legacy_h5  # noqa: E402
+from shendu.saving import LoadError, legacy_layout  # noqa: E402
 from shendu.saving.legacy_h5 import LegacyFormatWarning  # noqa: E402
 
 
@@ -307,9 +307,9 @@ def test_long_name_lists_are_chunked():
     import io
     names = [f"layer_{i:05d}".encode() * 40 for i in range(200)]       # > 64 KB in all
     with h5py.File(io.BytesIO(), "w") as f:
-        legacy_h5._set_name_list(f, "layer_names", names)
+        legacy_layout.set_name_list(f, "layer_names", names)
         assert "layer_names" not in f.attrs and "layer_names0" in f.attrs
-        assert legacy_h5._names(f, "layer_names") == [n.decode() for n in names]
+        assert legacy_layout.name_list(f, "layer_names") == [n.decode() for n in names]
 
 
 # ----------------------------------------------------------------------------------- atomic writes
@@ -326,7 +326,7 @@ def test_interrupted_save_keeps_previous_file(tmp_path, rng, monkeypatch):
         if len(calls) == 3:
             raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(legacy_h5, "write_dataset", failing)
+    monkeypatch.setattr(legacy_layout, "write_dataset", failing)
     with pytest.raises(OSError, match="disk full"), pytest.warns(LegacyFormatWarning):
         mlp(SHENDU).save(path)
     monkeypatch.undo()

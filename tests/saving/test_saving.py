@@ -142,11 +142,10 @@ def test_functional_config_matches_keras_form(data):
 
 
 def test_keras_layer_order_is_by_depth():
-    from shendu.models.config import keras_layer_order
     x = layers.Input((4,), name="x")
     deep = layers.Dense(3, name="d3")(layers.Dense(3, name="d2")(layers.Dense(3, name="d1")(x)))
     model = Model(x, layers.Concatenate(name="c")([layers.Dense(3, name="d4")(x), deep]))
-    assert [l.name for l in keras_layer_order(model)] == ["x", "d1", "d2", "d4", "d3", "c"]
+    assert [l.name for l in model.layers] == ["x", "d1", "d2", "d4", "d3", "c"]
 
 
 def test_nested_model_paths(tmp_path, rng):
