@@ -362,6 +362,10 @@ def deserialize_model(config, custom_objects=None, safe_mode: bool = True, sourc
         class_name = "Functional" if "input_layers" in config else "Sequential"
     custom = ctx.custom(config.get("registered_name"), class_name)
     cls = custom or model_class(class_name)
+    if cls is None and class_name in _MODEL_CLASSES:
+        raise LoadError(f"{ctx.source}: the model is a {class_name}, but no model class is registered yet: they "
+                        "register themselves when shendu.models is imported. Import shendu (or shendu.models) "
+                        "before loading a model.")
     if cls is None or (custom is None and class_name != "Sequential" and "layers" not in inner):
         raise LoadError(
             f"{ctx.source}: the model is of class {class_name!r}, which is neither Sequential nor Functional. A "

@@ -65,16 +65,16 @@ def save_model(model, filepath, overwrite: bool = True, zipped=None, include_opt
                           "decides the format ('.keras', or the legacy '.h5').", stacklevel=3)
         else:
             raise ValueError(f"save_format={save_format!r} is not supported: Keras 3 saves whole models to a "
-                             f"'.keras' file (or the legacy '.h5'), chosen by the extension; got {source_name(filepath)}. "
-                             "TensorFlow's SavedModel directories do not exist here.")
+                             f"'.keras' file (or the legacy '.h5'), chosen by the extension; got "
+                             f"{source_name(filepath)}. TensorFlow's SavedModel directories do not exist here.")
     if zipped is False:
         raise ValueError("zipped=False (a directory instead of a zip) is not supported; save to a '.keras' file.")
     if legacy_h5.is_legacy_target(filepath):        # '.h5' / '.hdf5': Keras 3's legacy HDF5 file, with a warning
         return legacy_h5.save_legacy_model(model, filepath, overwrite, include_optimizer)
     if not hasattr(filepath, "write") and not ends(filepath, ".keras"):
-        raise ValueError(f"Invalid filepath {source_name(filepath)}: a whole model is saved in Keras 3's native format, "
-                         "which requires the '.keras' extension, e.g. model.save('model.keras') (or the legacy "
-                         "'.h5' format). To save only the weights use model.save_weights('model.weights.h5').")
+        raise ValueError(f"Invalid filepath {source_name(filepath)}: a whole model is saved in Keras 3's native "
+                         "format, which requires the '.keras' extension, e.g. model.save('model.keras') (or the "
+                         "legacy '.h5' format). To save only the weights use model.save_weights('model.weights.h5').")
     if not model.built:
         warnings.warn(f"Saving model '{model.name}', which has not been built yet: the file holds no weights. "
                       "Build it first (call it on data, or start with an Input) to save its weights.", stacklevel=3)
@@ -155,7 +155,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
         raise ValueError(f"{name} holds weights only, not a model. Build the model in code, then call "
                          "model.load_weights(path).")
     if ends(filepath, ".h5", ".hdf5"):
-        return legacy_h5.load_legacy_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+        return legacy_h5.load_legacy_model(filepath, custom_objects=custom_objects, compile=compile,
+                                           safe_mode=safe_mode)
     if not hasattr(filepath, "read") and not ends(filepath, ".keras"):
         raise ValueError(f"File format not supported: {name}. Keras 3 (and shendu) load '.keras' files (and legacy "
                          "'.h5' files); weights alone ('.weights.h5') go through model.load_weights.")

@@ -29,7 +29,8 @@ loss and metric spellings are understood (``tf_keras_read``).
 
 A weights-only file (``save_weights('x.h5')`` in tf.keras 2) is the ``model_weights`` group alone,
 at the root. Keras 3 no longer writes those (``save_weights`` requires ``.weights.h5``) but reads
-them, and so does shendu.
+them, and so does shendu. The weight groups are read and written by ``legacy_layout``, which the
+writer (``tf_keras``) and ``weights_h5`` share with this module.
 """
 from __future__ import annotations
 

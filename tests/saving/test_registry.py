@@ -101,3 +101,21 @@ def test_a_sequential_subclass_rebuilds_as_itself():
 
     model = Stack([sk.Input((3,)), sk.layers.Dense(2)])
     assert type(Stack.from_config(model.get_config())) is Stack
+
+
+# without shendu.models loaded, a model config gets an error that says which import registers the classes
+MODEL_WITHOUT_MODELS = SAVING_ALONE.split("from shendu.layers")[0] + """
+try:
+    saving.deserialize_model({"class_name": "Sequential", "config": {"layers": []}})
+except saving.LoadError as e:
+    print(e)
+    sys.exit(0 if "shendu.models is imported" in str(e) else 1)
+sys.exit(1)
+"""
+
+
+def test_a_model_config_before_models_are_imported_names_the_import():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-c", MODEL_WITHOUT_MODELS], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
