@@ -101,8 +101,9 @@ def _skip_reason(longrepr) -> str:
     return reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason
 
 
-def _allowed(reason: str) -> bool:
-    return any(re.search(pattern, reason) and applies() for pattern, applies, _ in ALLOWED_SKIPS)
+def _allowed(reason: str) -> str | None:
+    """Why this skip is allowed here, or None when it is not."""
+    return next((why for pattern, applies, why in ALLOWED_SKIPS if re.search(pattern, reason) and applies()), None)
 
 
 def _missing_and_fix(reason: str) -> str:
@@ -122,7 +123,10 @@ def _missing_and_fix(reason: str) -> str:
 
 def _fail_instead_of_skip(report) -> None:
     reason = _skip_reason(report.longrepr)
-    if _allowed(reason):
+    why = _allowed(reason)
+    if why is not None:
+        if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:      # the -rs line says why it may skip
+            report.longrepr = (*report.longrepr[:2], f"{report.longrepr[2]} [allowed: {why}]")
         return
     report.outcome = "failed"
     report.longrepr = (f"{_missing_and_fix(reason)}\n"

@@ -66,7 +66,7 @@ def test_require_all_turns_skips_into_failures_that_name_the_fix(tmp_path):
     assert "PASSED test_cases.py::test_that_runs" in out              # the other modules still ran
     gpu = "test_cases.py:14: the GPU suite runs where CuPy and a CUDA GPU exist"
     if _no_cuda_device():                                             # an allowed skip stays a skip
-        assert f"SKIPPED [1] {gpu}" in out
+        assert f"SKIPPED [1] {gpu}" in out and "[allowed: the GPU tests need CuPy and a CUDA device" in out
     else:
         assert "FAILED test_cases.py::test_without_a_gpu" in out
 
