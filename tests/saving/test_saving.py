@@ -161,7 +161,6 @@ def test_nested_model_paths(tmp_path, rng):
                                   outer.predict(x, verbose=0))
 
 
-@pytest.mark.skipif(not hasattr(layers, "LSTM"), reason="shendu.layers has no LSTM yet")
 def test_sublayer_paths_follow_attribute_names(tmp_path):
     model = Sequential([layers.Input((5, 3)), layers.LSTM(4)])
     model.save_weights(tmp_path / "w.weights.h5")
@@ -417,7 +416,6 @@ def test_serialize_and_deserialize_objects():
 
 # ----------------------------------------------------------------------------------- assets
 
-@pytest.mark.skipif(not hasattr(layers, "TextVectorization"), reason="shendu.layers has no TextVectorization yet")
 @pytest.mark.parametrize("mode", ["int", "tf_idf"])
 def test_adapted_vocabulary_is_saved_as_asset(tmp_path, mode):
     class Holder(Model):
