@@ -9,22 +9,67 @@ there. The composed form, ``relu(conv2d(x, K, bias))``, is the tests' oracle.
 """
 from __future__ import annotations
 
-from shendu import backend
+from shendu import autograd, backend
 from shendu.ops import conv_loops
-from shendu.ops.conv import (Conv2D, _check_conv, _col2im, _crop, _geometry, _ints, _padding)
+from shendu.ops.conv import (Conv2D, _check_conv, _col2im, _crop, _geometry, _ints, _offsets, _pad, _padding, _plan,
+                             _tap, _windows)
 from shendu.tensor import Tensor, as_tensor
 
 ACTIVATIONS = ("linear", "relu")
+BLOCK_BYTES = 1 << 20   # im2col rows per GEMM in the forward: about what a core's L2 cache holds
+
+
+def _im2col_into(x, w, out):
+    """Conv2D's im2col of x (N, H, W, C), written into out (N*oh*ow, kh*kw*C)."""
+    n, c = x.shape[0], x.shape[-1]
+    if c >= 4:
+        backend.xp.copyto(out.reshape(n, *w.out, *w.k, c), _windows(x, w))
+        return
+    # few channels: copy one kernel offset at a time (runs of c values are too short to copy well)
+    view = out.reshape(n, *w.out, w.k[0] * w.k[1], c)
+    for i, (a, b) in enumerate(_offsets(w)):
+        view[:, :, :, i] = _tap(x, w, a, b)
+
 
 
 class Conv2DAct(Conv2D):
     """y[n,i,j,f] = act(Σ_{a,b,c} x[n, i*s+a*d, j*s+b*d, c] K[a,b,c,f] + bias[f]), act = relu or linear;
     dz = dy * (y > 0) for relu, then Conv2D's backward with dz: dK = colsᵀ dz, dx = col2im(dz Kᵀ), dbias = Σ dz"""
+    keep = True         # whether backward will run (conv2d_act says): if not, the columns are not kept
+
     def forward(self, x, K, *b):
-        y = super().forward(x, K, *b)                   # a fresh array this op owns
-        if self.activation == "relu":
-            backend.xp.maximum(y, 0, out=y)
-            self.save(*self.saved, y)                   # the output alone gives the ReLU's mask
+        w, xp = self.win, backend.xp
+        xpad = _pad(x, w.pads)
+        n, dtype = x.shape[0], xp.result_type(x, K)
+        plan = _plan(x.shape, xpad.shape[1:3], K.shape, w, dtype.itemsize)
+        if plan != ("cols", n) or w.s != (1, 1) or w.d != (1, 1):
+            y = super().forward(x, K, *b)               # a fresh array this op owns
+            if self.activation == "relu":
+                xp.maximum(y, 0, out=y)
+                self.save(*self.saved, y)               # the output alone gives the ReLU's mask
+            return y
+        self.padded_shape, (self.mode, self.chunk) = xpad.shape, plan
+        rows, f = w.out[0] * w.out[1], K.shape[-1]
+        width = w.k[0] * w.k[1] * x.shape[-1]
+        K2 = K.reshape(-1, f)
+        y = xp.empty((n * rows, f), dtype)
+        # the im2col rows of a few images at a time, each block multiplied while it is still in cache;
+        # the columns are kept whole for dK when a gradient will be asked for, else one block is reused
+        step = max(1, min(n, BLOCK_BYTES // (rows * width * dtype.itemsize)))
+        cols = xp.empty((n * rows if self.keep else step * rows, width), dtype)
+        for i in range(0, n, step):
+            part = xpad[i:i + step]
+            lo, hi = (i * rows if self.keep else 0), (i * rows if self.keep else 0) + len(part) * rows
+            block, out = cols[lo:hi], y[i * rows:i * rows + len(part) * rows]
+            _im2col_into(part, w, block)
+            xp.matmul(block, K2, out=out)
+            if b:
+                out += b[0]
+            if self.activation == "relu":
+                xp.maximum(out, 0, out=out)
+        y = y.reshape(n, *w.out, f)
+        if self.keep:
+            self.save(cols, K, y) if self.activation == "relu" else self.save(cols, K)
         return y
 
     def backward(self, gy):
@@ -71,4 +116,5 @@ def conv2d_act(x, kernel, bias=None, strides=1, padding: str = "valid", dilation
                     _ints(dilation_rate, 2, "dilation_rate", "conv2d"),
                     _padding("conv2d", padding, ("valid", "same")))
     args = (x, kernel) if bias is None else (x, kernel, bias)
-    return Conv2DAct.apply(*args, win=win, activation=activation)
+    keep = autograd.is_grad_enabled() and any(t.requires_grad for t in args)   # will backward run?
+    return Conv2DAct.apply(*args, win=win, activation=activation, keep=keep)
