@@ -135,3 +135,21 @@ def test_conv2d_layer_fuses_only_what_it_can(rng):
         z = ops.conv2d(x, K, b, layer.strides, "same").numpy()
         expected = {"relu": np.maximum(z, 0), "tanh": np.tanh(z)}.get(kwargs.get("activation"), z)
         assert_close(y, expected, atol=1e-5, name=str(kwargs))
+
+
+@pytest.mark.parametrize("block_bytes", [1, 3000, 1 << 30])
+def test_fused_forward_in_blocks_with_and_without_gradients(monkeypatch, block_bytes):
+    """Blocks of one image, of a few (the last one short), or the whole batch: the same numbers, with
+    the columns kept for backward or (under no_grad) not kept at all."""
+    from shendu.ops import conv_fused
+    monkeypatch.setattr(conv_fused, "BLOCK_BYTES", block_bytes)
+    values = arrays((5, 7, 6, 3), (3, 3, 3, 4))
+    gy = np.random.default_rng(6).standard_normal((5, 7, 6, 4))
+    expected = run(lambda x, K, b: composed(x, K, b, "same", "relu"), values, gy, np.float64)
+    got = run(lambda x, K, b: conv2d_act(x, K, b, padding="same"), values, gy, np.float64)
+    for name, g, e in zip(("forward", "dx", "dK", "dbias"), got, expected):
+        assert_close(g, e, atol=1e-10, name=name)
+    with sd.no_grad():
+        y = conv2d_act(*(sd.tensor(v, requires_grad=True) for v in values), padding="same")
+    assert y.creator is None
+    assert_close(y, expected[0], atol=1e-10, name="no_grad forward")
