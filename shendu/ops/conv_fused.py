@@ -42,7 +42,8 @@ class Conv2DAct(Conv2D):
         xpad = _pad(x, w.pads)
         n, dtype = x.shape[0], xp.result_type(x, K)
         plan = _plan(x.shape, xpad.shape[1:3], K.shape, w, dtype.itemsize)
-        if plan != ("cols", n) or w.s != (1, 1) or w.d != (1, 1):
+        self.blocked = plan == ("cols", n) and w.s == (1, 1) and w.d == (1, 1)
+        if not self.blocked:                            # Conv2D's own forms: chunks, the shift form, strides
             y = super().forward(x, K, *b)               # a fresh array this op owns
             if self.activation == "relu":
                 xp.maximum(y, 0, out=y)
@@ -50,17 +51,16 @@ class Conv2DAct(Conv2D):
             return y
         self.padded_shape, (self.mode, self.chunk) = xpad.shape, plan
         rows, f = w.out[0] * w.out[1], K.shape[-1]
-        width = w.k[0] * w.k[1] * x.shape[-1]
         K2 = K.reshape(-1, f)
         y = xp.empty((n * rows, f), dtype)
-        # the im2col rows of a few images at a time, each block multiplied while it is still in cache;
-        # the columns are kept whole for dK when a gradient will be asked for, else one block is reused
-        step = max(1, min(n, BLOCK_BYTES // (rows * width * dtype.itemsize)))
-        cols = xp.empty((n * rows if self.keep else step * rows, width), dtype)
+        # the im2col rows of a few images at a time, multiplied while they are still in cache; the columns
+        # are kept whole for dK when a gradient will be asked for, else one block's buffer is reused
+        step = self._images_per_block(n, K, dtype)
+        cols = xp.empty((n * rows if self.keep else step * rows, K2.shape[0]), dtype)
         for i in range(0, n, step):
             part = xpad[i:i + step]
-            lo, hi = (i * rows if self.keep else 0), (i * rows if self.keep else 0) + len(part) * rows
-            block, out = cols[lo:hi], y[i * rows:i * rows + len(part) * rows]
+            r = slice(i * rows, (i + len(part)) * rows)
+            block, out = (cols[r] if self.keep else cols[:len(part) * rows]), y[r]
             _im2col_into(part, w, block)
             xp.matmul(block, K2, out=out)
             if b:
@@ -72,26 +72,46 @@ class Conv2DAct(Conv2D):
             self.save(cols, K, y) if self.activation == "relu" else self.save(cols, K)
         return y
 
+    def _images_per_block(self, n, K, dtype):
+        """Images whose im2col rows and outputs fill about BLOCK_BYTES."""
+        per_image = self.win.out[0] * self.win.out[1] * (K.shape[0] * K.shape[1] * K.shape[2] + K.shape[3])
+        return max(1, min(n, BLOCK_BYTES // (per_image * dtype.itemsize)))
+
     def backward(self, gy):
         saved = self.saved
-        if self.activation == "relu":
-            gy = conv_loops.relu_mask(gy, saved[-1])
-            saved = saved[:-1]
-        if not (self.mode == "cols" and self.chunk >= gy.shape[0]):
-            self.saved = saved                          # the chunked form reads (x_pad, K) from saved
-            return self._backward_chunks(gy)
-        cols, K = saved
-        w = self.win
-        gy2 = gy.reshape(-1, gy.shape[-1])
-        gx = gK = None
-        if self.needs[0]:                               # the first layer's input needs no gradient
-            gcols = (gy2 @ K.reshape(-1, K.shape[-1]).T).reshape(gy.shape[0], *w.out, *w.k, K.shape[2])
-            gx = _crop(conv_loops.col2im(gcols, w, self.padded_shape, _col2im), w.pads)
-        if self.needs[1]:
-            gK = (cols.T @ gy2).reshape(K.shape)
-        if len(self.needs) == 3:                        # Σ dz over pixels: a GEMV beats .sum(axis=0) here
-            return gx, gK, backend.xp.ones(gy2.shape[0], gy2.dtype) @ gy2
-        return gx, gK
+        relu = self.activation == "relu"
+        if not self.blocked:
+            if relu:
+                gy, saved = conv_loops.relu_mask(gy, saved[-1]), saved[:-1]
+            self.saved = saved                          # Conv2D's backward reads (columns or x_pad, K)
+            return super().backward(gy)
+        # block by block, as the forward: dz, its share of dK and dbias, and dx of those images (windows
+        # never reach across images) while dz and dz Kᵀ are in cache
+        xp, w = backend.xp, self.win
+        cols, K = saved[:2]
+        n, f, rows = gy.shape[0], K.shape[-1], w.out[0] * w.out[1]
+        gy2 = gy.reshape(-1, f)
+        a2 = saved[2].reshape(-1, f) if relu else None
+        K2 = K.reshape(-1, f)
+        want_b = len(self.needs) == 3 and self.needs[2]
+        gK = xp.zeros(K2.shape, gy.dtype) if self.needs[1] else None
+        gb = xp.zeros(f, gy.dtype) if want_b else None
+        gxpad = xp.empty(self.padded_shape, gy.dtype) if self.needs[0] else None
+        step = self._images_per_block(n, K, gy.dtype)
+        for i in range(0, n, step):
+            m = min(step, n - i)
+            r = slice(i * rows, (i + m) * rows)
+            gz = conv_loops.relu_mask(gy2[r], a2[r]) if relu else gy2[r]
+            if gK is not None:
+                gK += cols[r].T @ gz
+            if gb is not None:                          # Σ dz over pixels: a GEMV beats .sum(axis=0) here
+                gb += xp.ones(m * rows, gz.dtype) @ gz
+            if gxpad is not None:
+                gcols = (gz @ K2.T).reshape(m, *w.out, *w.k, K.shape[2])
+                conv_loops.col2im(gcols, w, (m, *self.padded_shape[1:]), _col2im, out=gxpad[i:i + m])
+        gx = None if gxpad is None else _crop(gxpad, w.pads)
+        gK = None if gK is None else gK.reshape(K.shape)
+        return (gx, gK, gb) if len(self.needs) == 3 else (gx, gK)
 
 
 def conv2d_act(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1,

@@ -118,19 +118,24 @@ def relu_mask(gy, a):
     return out
 
 
-def col2im(cols, win, padded_shape, plain):
-    """The adjoint of the window view: cols (N, oh, ow, kh, kw, C) added back onto a zero (padded) image.
-    ``plain`` is the NumPy form, called when there is no compiled loop."""
+def col2im(cols, win, padded_shape, plain, out=None):
+    """The adjoint of the window view: cols (N, oh, ow, kh, kw, C) added back onto a zero (padded) image,
+    written into ``out`` when given. ``plain`` is the NumPy form, called when there is no compiled loop."""
     xp, k = backend.xp, kernels()
-    if k is None or not _fast(cols):
-        return plain(cols, win, padded_shape)
-    g = xp.zeros(padded_shape, cols.dtype)
-    try:
-        k["col2im"](xp.ascontiguousarray(cols), g, win.s[0], win.s[1], win.d[0], win.d[1])
-    except Exception:
-        _compiled[0] = None
-        return plain(cols, win, padded_shape)
-    return g
+    if k is not None and _fast(cols) and (out is None or out.flags.c_contiguous):
+        g = xp.zeros(padded_shape, cols.dtype) if out is None else out
+        if out is not None:
+            g[...] = 0
+        try:
+            k["col2im"](xp.ascontiguousarray(cols), g, win.s[0], win.s[1], win.d[0], win.d[1])
+            return g
+        except Exception:
+            _compiled[0] = None
+    g = plain(cols, win, padded_shape)
+    if out is None:
+        return g
+    out[...] = g
+    return out
 
 
 def max_pool(xpad, win):
