@@ -153,3 +153,21 @@ def test_fused_forward_in_blocks_with_and_without_gradients(monkeypatch, block_b
         y = conv2d_act(*(sd.tensor(v, requires_grad=True) for v in values), padding="same")
     assert y.creator is None
     assert_close(y, expected[0], atol=1e-10, name="no_grad forward")
+
+
+def test_fused_gradients_of_only_some_inputs(monkeypatch):
+    """A first layer: x needs no gradient (no dx is built); a bias that needs none; blocks of two images."""
+    from shendu.ops import conv_fused
+    monkeypatch.setattr(conv_fused, "BLOCK_BYTES", 2 * 6 * 5 * (3 * 3 * 2 + 3) * 8)
+    x, K, b = arrays((5, 8, 7, 2), (3, 3, 2, 3))
+    gy = np.random.default_rng(7).standard_normal((5, 6, 5, 3))
+    for grads in ((False, True, True), (True, True, False), (False, True, None)):
+        ts = [sd.tensor(v, requires_grad=bool(g)) for v, g in zip((x, K, b), grads)]
+        ref = [sd.tensor(v, requires_grad=bool(g)) for v, g in zip((x, K, b), grads)]
+        bias, ref_bias = (None, None) if grads[2] is None else (ts[2], ref[2])
+        conv2d_act(ts[0], ts[1], bias).backward(gy)
+        ops.relu(ops.conv2d(ref[0], ref[1], ref_bias)).backward(gy)
+        for t, e, g in zip(ts, ref, grads):
+            assert (t.grad is None) == (not g)
+            if g:
+                assert_close(t.grad, e.grad, atol=1e-10)
