@@ -63,10 +63,7 @@ class Conv2DAct(Conv2D):
             block, out = (cols[r] if self.keep else cols[:len(part) * rows]), y[r]
             _im2col_into(part, w, block)
             xp.matmul(block, K2, out=out)
-            if b:
-                out += b[0]
-            if self.activation == "relu":
-                xp.maximum(out, 0, out=out)
+            conv_loops.bias_relu(out, b[0] if b else None, self.activation == "relu")
         y = y.reshape(n, *w.out, f)
         if self.keep:
             self.save(cols, K, y) if self.activation == "relu" else self.save(cols, K)

@@ -28,6 +28,14 @@ def _build():
             out[i] = gy[i] if a[i] > 0 else 0
 
     @numba.njit(cache=True, nogil=True)
+    def bias_relu(y, b, relu):
+        # y = max(y + b, 0) (or y + b) in place, y (rows, F), b (F,): one pass instead of two
+        for i in range(y.shape[0]):
+            for f in range(y.shape[1]):
+                v = y[i, f] + b[f]
+                y[i, f] = v if (v > 0 or not relu) else 0
+
+    @numba.njit(cache=True, nogil=True)
     def col2im(cols, g, sh, sw, dh, dw):
         # g[n, i*sh + a*dh, j*sw + b*dw, c] += cols[n, i, j, a, b, c]
         n_, oh, ow, kh, kw, c_ = cols.shape
@@ -81,7 +89,7 @@ def _build():
                                 for c in range(c_):
                                     g[n, r, q, c] += gy[n, i, j, c] if arg[n, i, j, c] == k else 0
 
-    return {"relu_mask": relu_mask, "col2im": col2im, "max_pool": max_pool, "max_pool_grad": max_pool_grad}
+    return {"relu_mask": relu_mask, "bias_relu": bias_relu, "col2im": col2im, "max_pool": max_pool, "max_pool_grad": max_pool_grad}
 
 
 def kernels():
@@ -116,6 +124,22 @@ def relu_mask(gy, a):
         _compiled[0] = None
         return gy * (a > 0)
     return out
+
+
+def bias_relu(y, b, relu: bool) -> None:
+    """y = max(y + b, 0) (relu) or y + b, in place on y (rows, F), an array the caller owns; b (F,) or None."""
+    xp, k = backend.xp, kernels()
+    if (k is not None and b is not None and _fast(y, b) and y.dtype == b.dtype and y.ndim == 2
+            and y.flags.c_contiguous):
+        try:
+            k["bias_relu"](y, b, relu)
+            return
+        except Exception:
+            _compiled[0] = None
+    if b is not None:
+        y += b
+    if relu:
+        xp.maximum(y, 0, out=y)
 
 
 def col2im(cols, win, padded_shape, plain, out=None):

@@ -174,3 +174,24 @@ def test_max_pool_1d_and_float32_through_the_loop():
     assert_close(y, expected, atol=1e-6)
     y.backward(np.ones(y.shape, np.float32))
     assert t.grad.dtype == np.float32 and t.grad.numpy().sum() == y.size
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("relu", [True, False])
+def test_bias_relu_matches_the_formula(dtype, relu):
+    rng = np.random.default_rng(7)
+    z, b = rng.standard_normal((37, 5)).astype(dtype), rng.standard_normal(5).astype(dtype)
+    y = z.copy()
+    conv_loops.bias_relu(y, b, relu)
+    assert y.dtype == dtype
+    assert_close(y, np.maximum(z + b, 0) if relu else z + b, atol=TOL[dtype])
+    y = z.copy()
+    conv_loops.bias_relu(y, None, relu)                 # no bias
+    assert_close(y, np.maximum(z, 0) if relu else z, atol=TOL[dtype])
+
+
+def test_bias_relu_numpy_form(no_loops):
+    z, b = np.array([[-1.0, 2.0], [3.0, -4.0]]), np.array([0.5, 1.0])
+    y = z.copy()
+    conv_loops.bias_relu(y, b, True)
+    np.testing.assert_array_equal(y, [[0.0, 3.0], [3.5, 0.0]])
