@@ -12,8 +12,8 @@ from shendu import initializers as initializers_module
 from shendu import ops
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer
-from shendu.ops import conv_fused
 from shendu.layers.input_spec import InputSpec
+from shendu.ops import conv_fused
 
 
 def _tuple(value, rank, name, layer, low=1):

@@ -1,10 +1,15 @@
-"""Conv2D with its bias and ReLU in one op: a = max(conv2d(x, K) + bias, 0).
+"""Conv2D with its bias and ReLU in one op: y = max(conv2d(x, K) + bias, 0) (or without the max).
 
 A Conv2D layer with activation='relu' is the common case (the tutorial CNN, VGG), and as two ops it
 writes the whole pre-activation, reads it back for the maximum, keeps both, and in the backward builds
-a boolean mask and multiplies. Fused, the maximum runs in place on the product's output, only ``a`` is
-kept, and the backward masks dy once (``dz = da where a > 0``; a > 0 exactly where z > 0) before
-Conv2D's own backward. The backward's col2im is the compiled loop of ``conv_loops`` when numba is
+a boolean mask and multiplies. Fused, and for stride 1 (the common case, the one this op arranges
+itself; other strides and Conv2D's chunked and shift forms run Conv2D's code, then the maximum):
+- the im2col rows of a few images (about BLOCK_BYTES) are built and multiplied at a time, and bias and
+  ReLU applied to that block of outputs in one pass, all while the block is in cache;
+- only the columns (for dK) and the output y are kept, and nothing at all under no_grad (predict);
+- the backward runs block by block as well: dz = dy where y > 0 (y > 0 exactly where z > 0), then that
+  block's share of dK and dbias, and dx of its images by col2im (windows never reach across images).
+The element loops (bias + ReLU, the mask, col2im) are ``conv_loops``' compiled ones when numba is
 there. The composed form, ``relu(conv2d(x, K, bias))``, is the tests' oracle.
 """
 from __future__ import annotations
@@ -29,7 +34,6 @@ def _im2col_into(x, w, out):
     view = out.reshape(n, *w.out, w.k[0] * w.k[1], c)
     for i, (a, b) in enumerate(_offsets(w)):
         view[:, :, :, i] = _tap(x, w, a, b)
-
 
 
 class Conv2DAct(Conv2D):

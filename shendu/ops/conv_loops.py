@@ -1,9 +1,10 @@
 """Compiled loops for the memory-bound parts of convolution and pooling, each with its plain NumPy form.
 
-The matrix products of a convolution run in BLAS; what is left is moving memory: the ReLU mask of
-the backward pass, col2im (adding each window's gradient back onto its pixels) and max pooling. In
-NumPy these are several whole-array passes each (a boolean temporary, then a multiply; nine strided
-adds for a 3×3 col2im; one equality test and one multiply per pool offset in the backward), so with
+The matrix products of a convolution run in BLAS; what is left is moving memory: bias + ReLU after
+the product, the ReLU mask of the backward pass, col2im (adding each window's gradient back onto its
+pixels) and max pooling. In NumPy these are several whole-array passes each (an add, then a maximum; a
+boolean temporary, then a multiply; nine strided adds for a 3×3 col2im; one equality test and one
+multiply per pool offset in the backward), so with
 numba installed one loop does each in a single pass. ``kernels()`` is None without numba (or on a
 backend other than NumPy) and the callers then run the NumPy form, which is also the tests' oracle.
 
@@ -89,7 +90,8 @@ def _build():
                                 for c in range(c_):
                                     g[n, r, q, c] += gy[n, i, j, c] if arg[n, i, j, c] == k else 0
 
-    return {"relu_mask": relu_mask, "bias_relu": bias_relu, "col2im": col2im, "max_pool": max_pool, "max_pool_grad": max_pool_grad}
+    return {"relu_mask": relu_mask, "bias_relu": bias_relu, "col2im": col2im, "max_pool": max_pool,
+            "max_pool_grad": max_pool_grad}
 
 
 def kernels():
