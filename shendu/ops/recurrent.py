@@ -44,6 +44,49 @@ def _one_blas_thread():
     return _blas[0].limit(limits=1, user_api="blas") if _blas[0] is not None else contextlib.nullcontext()
 
 
+_kernels = {}       # "module": shendu.ops.recurrent_kernels, or None where numba is missing or fails
+
+
+def _lstm_kernels(dtype):
+    """The compiled LSTM time loops (``shendu.ops.recurrent_kernels``) for float32/float64 NumPy arrays, or
+    None: no numba, another array library, another dtype, or a kernel that failed to compile before."""
+    if backend.xp.__name__ != "numpy" or backend.xp.dtype(dtype) not in (backend.xp.float32, backend.xp.float64):
+        return None
+    if "module" not in _kernels:
+        try:
+            from shendu.ops import recurrent_kernels  # imported on first use: numba is optional and slow to import
+            _kernels["module"] = recurrent_kernels
+        except ImportError:
+            _kernels["module"] = None
+    return _kernels["module"]
+
+
+def _compiled(kernel, *args) -> bool:
+    """Run a compiled time loop; False (and the NumPy loop from then on) if it cannot compile here, e.g.
+    numba without SciPy, which its matrix product needs."""
+    try:
+        kernel(*args)
+    except Exception as error:  # numba's typing/lowering errors have no common public base class
+        import warnings
+        warnings.warn(f"shendu: the compiled LSTM loop failed ({type(error).__name__}: {error}); using the "
+                      f"NumPy loop instead.", RuntimeWarning, stacklevel=3)
+        _kernels["module"] = None
+        return False
+    return True
+
+
+def _kernel_mask(m):
+    """The (time, batch) bool mask a kernel takes from the (time, batch, 1) one, or an empty one for no mask."""
+    xp = backend.xp
+    return xp.empty((0, 0), bool) if m is None else xp.ascontiguousarray(m[..., 0])
+
+
+def _kernel_array(a, dtype, ndim):
+    """A contiguous array of ``dtype`` for a kernel, or an empty one standing for None."""
+    xp = backend.xp
+    return xp.empty((0,) * ndim, dtype) if a is None else xp.ascontiguousarray(a, dtype)
+
+
 def _tanh(z, out):
     return backend.xp.tanh(z, out=out)
 
@@ -253,7 +296,6 @@ class LSTM(_Recurrent):
 
     def forward(self, x, W, U, b, h0, c0):
         xp = backend.xp
-        (act, _), (gate, _) = ACTIVATIONS[self.activation], ACTIVATIONS[self.recurrent_activation]
         u = U.shape[0]
         order = _lstm_order(u)
         fused = self.activation == "tanh" and self.recurrent_activation == "sigmoid"
@@ -269,33 +311,45 @@ class LSTM(_Recurrent):
         H[0], C[0] = h0, c0
         G = xp.empty((T, B, 4 * u), XW.dtype)          # gate activations o, i, f, c̃ of every step
         A = xp.empty((T, B, u), XW.dtype)              # tanh(c_t)
-        ic = xp.empty((B, u), XW.dtype)
         rm = self.recurrent_mask
+        kernels = _lstm_kernels(XW.dtype) if fused else None
         with _one_blas_thread():
-            for t in range(T):
-                g = G[t]
-                xp.matmul(H[t] if rm is None else H[t] * rm, U_, out=g)    # one fused gate matmul per step
-                g += XW[t]
-                if fused:
-                    xp.tanh(g, out=g)                                       # c̃ = tanh(z), and tanh(z/2) ...
-                    s = g[:, :3 * u]
-                    s *= 0.5
-                    s += 0.5                                                # ... made o, i, f = σ(z)
-                else:
-                    gate(g[:, :3 * u], out=g[:, :3 * u])                    # o, i, f = σ(...)
-                    act(g[:, 3 * u:], out=g[:, 3 * u:])                     # c̃ = tanh(...)
-                c = C[t + 1]
-                xp.multiply(g[:, 2 * u:3 * u], C[t], out=c)                 # c_t = f ⊙ c_{t-1} + i ⊙ c̃
-                xp.multiply(g[:, u:2 * u], g[:, 3 * u:], out=ic)
-                c += ic
-                act(c, out=A[t])
-                xp.multiply(g[:, :u], A[t], out=H[t + 1])                   # h_t = o ⊙ tanh(c_t)
-                if m is not None:                                           # a masked step carries h and c
-                    xp.copyto(c, C[t], where=~m[t])
-                    xp.copyto(H[t + 1], H[t], where=~m[t])
+            if not (kernels and _compiled(kernels.lstm_forward, XW, xp.ascontiguousarray(U_, XW.dtype), H, C, G, A,
+                                          _kernel_mask(m), _kernel_array(rm, XW.dtype, 2))):
+                self._steps(XW, U_, H, C, G, A, m, fused)
         if self.keep_grads:
             self.save(xt, W, U, H, C, G, A, m, valid)
         return self._outputs(H, valid), H[-1].copy(), C[-1].copy()
+
+    def _steps(self, XW, U_, H, C, G, A, m, fused):
+        """The forward recurrence in NumPy, one step at a time (see ``forward``; fills H, C, G and A)."""
+        xp = backend.xp
+        (act, _), (gate, _) = ACTIVATIONS[self.activation], ACTIVATIONS[self.recurrent_activation]
+        T, B = XW.shape[:2]
+        u = U_.shape[0]
+        rm = self.recurrent_mask
+        ic = xp.empty((B, u), XW.dtype)
+        for t in range(T):
+            g = G[t]
+            xp.matmul(H[t] if rm is None else H[t] * rm, U_, out=g)    # one fused gate matmul per step
+            g += XW[t]
+            if fused:
+                xp.tanh(g, out=g)                                       # c̃ = tanh(z), and tanh(z/2) ...
+                s = g[:, :3 * u]
+                s *= 0.5
+                s += 0.5                                                # ... made o, i, f = σ(z)
+            else:
+                gate(g[:, :3 * u], out=g[:, :3 * u])                    # o, i, f = σ(...)
+                act(g[:, 3 * u:], out=g[:, 3 * u:])                     # c̃ = tanh(...)
+            c = C[t + 1]
+            xp.multiply(g[:, 2 * u:3 * u], C[t], out=c)                 # c_t = f ⊙ c_{t-1} + i ⊙ c̃
+            xp.multiply(g[:, u:2 * u], g[:, 3 * u:], out=ic)
+            c += ic
+            act(c, out=A[t])
+            xp.multiply(g[:, :u], A[t], out=H[t + 1])                   # h_t = o ⊙ tanh(c_t)
+            if m is not None:                                           # a masked step carries h and c
+                xp.copyto(c, C[t], where=~m[t])
+                xp.copyto(H[t + 1], H[t], where=~m[t])
 
     def _factors(self, C, G, A):
         """Every step's local derivatives at once: S (T, B, 3, u) scales dc into dz_i, dz_f, dz_c; S_o scales
@@ -304,11 +358,6 @@ class LSTM(_Recurrent):
         dact, dgate = ACTIVATIONS[self.activation][1], ACTIVATIONS[self.recurrent_activation][1]
         T, B, u = A.shape
         o, i, f, cc = (G[..., k * u:(k + 1) * u] for k in range(4))
-        kernel = _factor_kernel() if (self.activation, self.recurrent_activation) == ("tanh", "sigmoid") else None
-        if kernel:          # one compiled pass instead of a dozen whole-array NumPy passes
-            S, S_o, K = xp.empty((T, B, 3, u), G.dtype), xp.empty_like(A), xp.empty_like(A)
-            kernel(G, C, A, S, S_o, K)
-            return S, S_o, K, f
         dg = dgate(G[..., :3 * u])                                          # σ'(o), σ'(i), σ'(f)
         S = xp.empty((T, B, 3, u), G.dtype)
         xp.multiply(dg[..., u:2 * u], cc, out=S[:, :, 0])                   # c̃ ⊙ σ'(i)
@@ -324,32 +373,18 @@ class LSTM(_Recurrent):
         xp = backend.xp
         xt, W, U, H, C, G, A, m, valid = self.saved
         T, B, u = G.shape[0], G.shape[1], G.shape[2] // 4
-        S, S_o, K, f = self._factors(C, G, A)
         GY, dh = self._start_backward(gy, gh, valid, (B, u), G.dtype)
-        dc = xp.zeros((B, u), G.dtype) if gc is None else gc.copy()
-        mf = None if m is None else m.astype(G.dtype)
+        dc = xp.zeros((B, u), G.dtype) if gc is None else gc.astype(G.dtype)      # a copy: ours to update
         dZ = xp.empty_like(G)
-        tmp = xp.empty((B, u), G.dtype)
         order = _lstm_order(u)
-        UT, rm = xp.ascontiguousarray(U[:, order].T), self.recurrent_mask
+        UT, rm = xp.ascontiguousarray(U[:, order].T, G.dtype), self.recurrent_mask
+        fused = (self.activation, self.recurrent_activation) == ("tanh", "sigmoid")
+        kernels = _lstm_kernels(G.dtype) if fused else None
+        dh = xp.ascontiguousarray(dh, G.dtype)
         with _one_blas_thread():
-            for t in reversed(range(T)):
-                if GY is not None:
-                    dh += GY[t]
-                if m is not None:
-                    keep_h, keep_c = _carry(mf[t], dh), _carry(mf[t], dc)
-                dz = dZ[t]
-                xp.multiply(dh, K[t], out=tmp)
-                dc += tmp                                                     # dc += dh ⊙ o ⊙ tanh'(c_t)
-                xp.multiply(dh, S_o[t], out=dz[:, :u])                        # dz_o
-                xp.multiply(dc[:, None, :], S[t], out=dz.reshape(B, 4, u)[:, 1:])   # dz_i, dz_f, dz_c
-                dc *= f[t]                                                    # dc_{t-1} = dc ⊙ f
-                xp.matmul(dz, UT, out=dh)                                     # dh_{t-1} = dz Uᵀ
-                if rm is not None:
-                    dh *= rm
-                if m is not None:
-                    dh += keep_h
-                    dc += keep_c
+            if not (kernels and _compiled(kernels.lstm_backward, G, C, A, UT, _kernel_array(GY, G.dtype, 3),
+                                          _kernel_mask(m), _kernel_array(rm, G.dtype, 2), dh, dc, dZ)):
+                self._steps_backward(GY, dh, dc, dZ, UT, C, G, A, m)
         gU = None
         if self.needs[2]:
             Hp = H[:-1] if rm is None else H[:-1] * rm
@@ -364,36 +399,31 @@ class LSTM(_Recurrent):
         gb[order] = gb_
         return gx, gW, gU, gb, dh, dc
 
-
-_compiled_factors = []
-
-
-def _factor_kernel():
-    """The LSTM's backward factors for σ = sigmoid and tanh, as one numba loop (None without numba)."""
-    if backend.xp.__name__ != "numpy":
-        return None
-    if not _compiled_factors:
-        try:
-            import numba  # imported lazily: an optional dependency, only this kernel needs it
-
-            @numba.njit(cache=True, nogil=True)
-            def factors(G, C, A, S, S_o, K):
-                # σ'(y) = y (1 - y) and tanh'(y) = 1 - y², written with the activations' outputs y
-                T, B, u = A.shape
-                for t in range(T):
-                    for n in range(B):
-                        for j in range(u):
-                            o, i, f, cc = G[t, n, j], G[t, n, u + j], G[t, n, 2 * u + j], G[t, n, 3 * u + j]
-                            a = A[t, n, j]
-                            S[t, n, 0, j] = cc * i * (1 - i)
-                            S[t, n, 1, j] = C[t, n, j] * f * (1 - f)
-                            S[t, n, 2, j] = i * (1 - cc * cc)
-                            S_o[t, n, j] = a * o * (1 - o)
-                            K[t, n, j] = o * (1 - a * a)
-            _compiled_factors.append(factors)
-        except ImportError:
-            _compiled_factors.append(None)
-    return _compiled_factors[0]
+    def _steps_backward(self, GY, dh, dc, dZ, UT, C, G, A, m):
+        """Backpropagation through time in NumPy, one step at a time (see ``backward``; fills dZ, updates dh, dc)."""
+        xp = backend.xp
+        T, B, u = A.shape
+        S, S_o, K, f = self._factors(C, G, A)
+        mf = None if m is None else m.astype(G.dtype)
+        tmp = xp.empty((B, u), G.dtype)
+        rm = self.recurrent_mask
+        for t in reversed(range(T)):
+            if GY is not None:
+                dh += GY[t]
+            if m is not None:
+                keep_h, keep_c = _carry(mf[t], dh), _carry(mf[t], dc)
+            dz = dZ[t]
+            xp.multiply(dh, K[t], out=tmp)
+            dc += tmp                                                     # dc += dh ⊙ o ⊙ tanh'(c_t)
+            xp.multiply(dh, S_o[t], out=dz[:, :u])                        # dz_o
+            xp.multiply(dc[:, None, :], S[t], out=dz.reshape(B, 4, u)[:, 1:])   # dz_i, dz_f, dz_c
+            dc *= f[t]                                                    # dc_{t-1} = dc ⊙ f
+            xp.matmul(dz, UT, out=dh)                                     # dh_{t-1} = dz Uᵀ
+            if rm is not None:
+                dh *= rm
+            if m is not None:
+                dh += keep_h
+                dc += keep_c
 
 
 class GRU(_Recurrent):
