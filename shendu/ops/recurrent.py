@@ -56,16 +56,42 @@ def _lstm_kernels(dtype):
         try:
             from shendu.ops import recurrent_kernels  # imported on first use: numba is optional and slow to import
             _kernels["module"] = recurrent_kernels
+            _blas.clear()         # rescan: the kernels' BLAS (SciPy's) has just been loaded and must be limited too
         except ImportError:
             _kernels["module"] = None
     return _kernels["module"]
 
 
-def _compiled(kernel, *args) -> bool:
-    """Run a compiled time loop; False (and the NumPy loop from then on) if it cannot compile here, e.g.
-    numba without SciPy, which its matrix product needs."""
+def _batch_parts(B, limiter):
+    """Row ranges of the batch, one per BLAS thread the process had before ``_one_blas_thread`` (``limiter``)
+    and at least 16 rows each: the rows of a recurrence are independent, so a compiled loop runs each range in
+    its own thread, each with one-thread BLAS calls."""
+    threads = 1
+    if limiter is not None:
+        threads = max(1, limiter.get_original_num_threads().get("blas") or 1)
+    workers = max(1, min(threads, B // 16))
+    edges = [B * k // workers for k in range(workers + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+_pool = []          # the worker threads of the compiled loops, made on first parallel use
+
+
+def _compiled(kernel, parts, args) -> bool:
+    """Run a compiled time loop ``kernel(*args(p), b0, b1)`` over each row range (b0, b1) of ``parts``, the
+    first in this thread and the others in worker threads (the kernels release the GIL). False (and the NumPy
+    loop from then on) if it cannot compile here, e.g. numba without SciPy, which its matrix product needs."""
     try:
-        kernel(*args)
+        if len(parts) == 1:
+            kernel(*args(0), *parts[0])
+        else:
+            if not _pool or _pool[0]._max_workers < len(parts) - 1:
+                from concurrent.futures import ThreadPoolExecutor  # imported on first parallel use
+                _pool[:] = [ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="shendu-rnn")]
+            futures = [_pool[0].submit(kernel, *args(p), *part) for p, part in enumerate(parts[1:], 1)]
+            kernel(*args(0), *parts[0])
+            for future in futures:
+                future.result()
     except Exception as error:  # numba's typing/lowering errors have no common public base class
         import warnings
         warnings.warn(f"shendu: the compiled LSTM loop failed ({type(error).__name__}: {error}); using the "
@@ -172,7 +198,8 @@ class _Recurrent(Function):
         xt = _time_major(x, self.go_backwards)                             # (T, B, in)
         T, B, n_in = xt.shape
         XW = (xt.reshape(T * B, n_in) @ W).reshape(T, B, W.shape[1])
-        XW += b
+        if b is not None:                      # None: the caller adds b itself (a compiled loop, in its pass)
+            XW += b
         m = valid = None
         if self.mask is not None:
             m = self.mask.T[::-1] if self.go_backwards else self.mask.T
@@ -203,13 +230,13 @@ class _Recurrent(Function):
             dh += gy if valid is None else xp.where(valid[-1], gy, 0)
         return GY, dh
 
-    def _input_grads(self, dXW, xt, W):
-        """dx = dXW Wᵀ, dW = xᵀ dXW, db = Σ dXW over all steps at once."""
+    def _input_grads(self, dXW, xt, W, gb=None):
+        """dx = dXW Wᵀ, dW = xᵀ dXW, db = Σ dXW over all steps at once (unless a compiled loop summed it: gb)."""
         T, B, k = dXW.shape
         d2 = dXW.reshape(T * B, k)
         gx = _batch_major((d2 @ W.T).reshape(T, B, W.shape[0]), self.go_backwards) if self.needs[0] else None
         gW = xt.reshape(T * B, -1).T @ d2 if self.needs[1] else None
-        return gx, gW, d2.sum(axis=0)
+        return gx, gW, d2.sum(axis=0) if gb is None else gb
 
 
 def _carry(m, dh):
@@ -304,7 +331,8 @@ class LSTM(_Recurrent):
             W_[:, :3 * u] *= 0.5
             U_[:, :3 * u] *= 0.5
             b_[:3 * u] *= 0.5
-        xt, XW, m, valid = self._project(x, W_, b_)
+        kernels = _lstm_kernels(xp.result_type(x, W_)) if fused else None
+        xt, XW, m, valid = self._project(x, W_, None if kernels else b_)
         T, B = XW.shape[:2]
         H = xp.empty((T + 1, B, u), XW.dtype)
         C = xp.empty((T + 1, B, u), XW.dtype)
@@ -312,10 +340,12 @@ class LSTM(_Recurrent):
         G = xp.empty((T, B, 4 * u), XW.dtype)          # gate activations o, i, f, c̃ of every step
         A = xp.empty((T, B, u), XW.dtype)              # tanh(c_t)
         rm = self.recurrent_mask
-        kernels = _lstm_kernels(XW.dtype) if fused else None
-        with _one_blas_thread():
-            if not (kernels and _compiled(kernels.lstm_forward, XW, xp.ascontiguousarray(U_, XW.dtype), H, C, G, A,
-                                          _kernel_mask(m), _kernel_array(rm, XW.dtype, 2))):
+        with _one_blas_thread() as limiter:
+            args = (XW, _kernel_array(b_, XW.dtype, 1), _kernel_array(U_, XW.dtype, 2), H, C, G, A, _kernel_mask(m),
+                    _kernel_array(rm, XW.dtype, 2))
+            if not (kernels and _compiled(kernels.lstm_forward, _batch_parts(B, limiter), lambda p: args)):
+                if kernels:
+                    XW += b_
                 self._steps(XW, U_, H, C, G, A, m, fused)
         if self.keep_grads:
             self.save(xt, W, U, H, C, G, A, m, valid)
@@ -381,16 +411,22 @@ class LSTM(_Recurrent):
         fused = (self.activation, self.recurrent_activation) == ("tanh", "sigmoid")
         kernels = _lstm_kernels(G.dtype) if fused else None
         dh = xp.ascontiguousarray(dh, G.dtype)
-        with _one_blas_thread():
-            if not (kernels and _compiled(kernels.lstm_backward, G, C, A, UT, _kernel_array(GY, G.dtype, 3),
-                                          _kernel_mask(m), _kernel_array(rm, G.dtype, 2), dh, dc, dZ)):
+        gb_ = None
+        with _one_blas_thread() as limiter:
+            parts = _batch_parts(B, limiter)
+            dbs = xp.zeros((len(parts), 4 * u), G.dtype)           # each thread's share of the bias gradient
+            args = (G, C, A, UT, _kernel_array(GY, G.dtype, 3), _kernel_mask(m), _kernel_array(rm, G.dtype, 2),
+                    dh, dc, dZ)
+            if kernels and _compiled(kernels.lstm_backward, parts, lambda p: args + (dbs[p],)):
+                gb_ = dbs.sum(axis=0)
+            else:
                 self._steps_backward(GY, dh, dc, dZ, UT, C, G, A, m)
         gU = None
         if self.needs[2]:
             Hp = H[:-1] if rm is None else H[:-1] * rm
             gU = xp.empty_like(U)
             gU[:, order] = Hp.reshape(T * B, u).T @ dZ.reshape(T * B, 4 * u)   # back to Keras's column order
-        gx, gW_, gb_ = self._input_grads(dZ, xt, W[:, order])
+        gx, gW_, gb_ = self._input_grads(dZ, xt, W[:, order], gb_)
         gW = None
         if gW_ is not None:
             gW = xp.empty_like(W)

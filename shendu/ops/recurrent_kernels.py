@@ -25,6 +25,7 @@ import math
 
 import numba
 import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot calls BLAS through it: loaded now, so thread limits see it
 from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic, overload
@@ -131,31 +132,32 @@ def tanh_array(x, out):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
-def lstm_forward(XW, U, H, C, G, A, M, rm):
-    """The LSTM's forward recurrence over all T steps, in place.
+def lstm_forward(XW, b, U, H, C, G, A, M, rm, b0, b1):
+    """The LSTM's forward recurrence over all T steps for the batch rows b0 ≤ n < b1, in place.
 
-    XW (T, B, 4u): x_t W + b, columns o, i, f, c̃, σ columns pre-scaled by 1/2; U (u, 4u) likewise.
+    XW (T, B, 4u): x_t W, columns o, i, f, c̃, σ columns pre-scaled by 1/2; b (4u,) and U (u, 4u) likewise.
     H, C (T + 1, B, u): H[0], C[0] hold h0, c0; filled with h_t, c_t.   G (T, B, 4u): filled with the gate
     activations o, i, f, c̃.   A (T, B, u): filled with tanh(c_t).   M (T, B) bool, False at masked steps
     (state carried), or an empty array for no mask.   rm (B, u): recurrent dropout mask on h_{t-1}, or empty.
+    Rows are independent, so disjoint row ranges may run in parallel threads (the GIL is released).
     """
     T, B, k = XW.shape
     u = k // 4
     half = XW.dtype.type(0.5)
     HP = np.empty((B, u), XW.dtype)
     for t in range(T):
-        g = G[t]
+        g = G[t, b0:b1]
         if rm.size:
-            for n in range(B):
+            for n in range(b0, b1):
                 for j in range(u):
                     HP[n, j] = H[t, n, j] * rm[n, j]
-            np.dot(HP, U, g)
+            np.dot(HP[b0:b1], U, g)
         else:
-            np.dot(H[t], U, g)                                         # z = h_{t-1} U (one BLAS call)
-        for n in range(B):
-            gn, xn = g[n], XW[t, n]
+            np.dot(H[t, b0:b1], U, g)                                  # z = h_{t-1} U (one BLAS call)
+        for n in range(b0, b1):
+            gn, xn = G[t, n], XW[t, n]
             for j in range(k):
-                gn[j] = _tanh(gn[j] + xn[j])                           # c̃ = tanh(z), and tanh(z/2) ...
+                gn[j] = _tanh(gn[j] + xn[j] + b[j])                    # c̃ = tanh(z), and tanh(z/2) ...
             for j in range(3 * u):
                 gn[j] = half * gn[j] + half                            # ... made o, i, f = σ(z)
             c, c_prev, a, h = C[t + 1, n], C[t, n], A[t, n], H[t + 1, n]
@@ -172,12 +174,13 @@ def lstm_forward(XW, U, H, C, G, A, M, rm):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
-def lstm_backward(G, C, A, UT, GY, M, rm, dh, dc, dZ):
-    """Backpropagation through all T steps of ``lstm_forward``, in reverse, in place.
+def lstm_backward(G, C, A, UT, GY, M, rm, dh, dc, dZ, db, b0, b1):
+    """Backpropagation through all T steps of ``lstm_forward``, in reverse, for the rows b0 ≤ n < b1, in place.
 
     G, C, A: as saved by the forward.  UT (4u, u): Uᵀ (unscaled), rows o, i, f, c̃.  GY (T, B, u): dL/dy_t of
     every step's output, or empty.  M, rm: as in the forward.  dh, dc (B, u): dL/dh_T, dL/dc_T in, dL/dh_0,
     dL/dc_0 out.  dZ (T, B, 4u): filled with dL/dz_t, the gradient of every step's pre-activations (o, i, f, c̃).
+    db (4u,): dL/dz summed over these rows and all steps is added to it (the bias gradient).
     Per step: dc += dh ⊙ o ⊙ tanh'(c_t);  dz_o = dh ⊙ tanh(c_t) ⊙ σ'(o);  dz_i = dc ⊙ c̃ ⊙ σ'(i);
     dz_f = dc ⊙ c_{t-1} ⊙ σ'(f);  dz_c = dc ⊙ i ⊙ tanh'(c̃);  dc_{t-1} = dc ⊙ f;  dh_{t-1} = dz Uᵀ.
     """
@@ -188,12 +191,11 @@ def lstm_backward(G, C, A, UT, GY, M, rm, dh, dc, dZ):
     keep = np.empty((B, u), G.dtype)                 # dh of the rows masked at this step: carried unchanged
     for t in range(T - 1, -1, -1):
         if GY.size:
-            for n in range(B):
+            for n in range(b0, b1):
                 for j in range(u):
                     dh[n, j] += GY[t, n, j]
-        dz = dZ[t]
-        for n in range(B):
-            zn, dhn, dcn = dz[n], dh[n], dc[n]
+        for n in range(b0, b1):
+            zn, dhn, dcn = dZ[t, n], dh[n], dc[n]
             if M.size and not M[t, n]:
                 for j in range(k):
                     zn[j] = zero
@@ -210,13 +212,15 @@ def lstm_backward(G, C, A, UT, GY, M, rm, dh, dc, dZ):
                 zn[2 * u + j] = dcv * c_prev[j] * f * (one - f)
                 zn[3 * u + j] = dcv * i * (one - cc * cc)
                 dcn[j] = dcv * f
-        np.dot(dz, UT, dh)                                             # dh_{t-1} = dz Uᵀ (one BLAS call)
+            for j in range(k):
+                db[j] += zn[j]
+        np.dot(dZ[t, b0:b1], UT, dh[b0:b1])                           # dh_{t-1} = dz Uᵀ (one BLAS call)
         if rm.size:
-            for n in range(B):
+            for n in range(b0, b1):
                 for j in range(u):
                     dh[n, j] *= rm[n, j]
         if M.size:
-            for n in range(B):
+            for n in range(b0, b1):
                 if not M[t, n]:
                     for j in range(u):
                         dh[n, j] = keep[n, j]

@@ -137,3 +137,36 @@ def test_only_float32_and_float64_numpy_arrays_get_the_compiled_loops():
     _kernels()
     assert recurrent._lstm_kernels(np.float16) is None
     assert recurrent._lstm_kernels(np.float64) is recurrent._lstm_kernels(np.float32) is not None
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+def test_compiled_lstm_loops_split_over_threads_match_the_numpy_loops(dtype, tol, monkeypatch):
+    """Row ranges of the batch run in parallel threads: the same values as one range, and as NumPy."""
+    _kernels()
+    rng = np.random.default_rng(6)
+    B, T, n, u = 40, 6, 3, 4
+    arrays = [rng.standard_normal(s) * 0.5 for s in ((B, T, n), (n, 4 * u), (u, 4 * u), (4 * u,), (B, u), (B, u))]
+    mask, drop = rng.random((B, T)) > 0.3, (rng.random((B, u)) > 0.4) / 0.6
+    seeds = [rng.standard_normal((B, T, u)), rng.standard_normal((B, u)), rng.standard_normal((B, u))]
+    args = (arrays, dtype, mask, drop, False, True, seeds)
+    plain = _run_lstm(*args, compiled=False, monkeypatch=monkeypatch)
+    monkeypatch.setattr(recurrent, "_batch_parts", lambda B, limiter: [(0, 13), (13, 27), (27, B)])
+    split = _run_lstm(*args, compiled=True, monkeypatch=monkeypatch)
+    for got, want in zip(split, plain):
+        assert_close(got, want, atol=tol, rtol=tol)
+
+
+def test_batch_parts_cover_the_batch_once():
+    class Limiter:
+        def __init__(self, threads):
+            self.threads = threads
+
+        def get_original_num_threads(self):
+            return {"blas": self.threads}
+
+    assert recurrent._batch_parts(64, None) == [(0, 64)]
+    assert recurrent._batch_parts(64, Limiter(1)) == [(0, 64)]
+    assert recurrent._batch_parts(64, Limiter(2)) == [(0, 32), (32, 64)]
+    assert recurrent._batch_parts(20, Limiter(4)) == [(0, 20)]              # at least 16 rows a thread
+    parts = recurrent._batch_parts(67, Limiter(3))
+    assert parts[0][0] == 0 and parts[-1][1] == 67 and all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
