@@ -20,98 +20,10 @@ h_{t-1} where it meets U, the same mask at every step (variational dropout, Gal 
 """
 from __future__ import annotations
 
-import contextlib
-
 from shendu import backend
 from shendu.autograd import Function, is_grad_enabled
+from shendu.ops import recurrent_compiled as compiled
 from shendu.tensor import Tensor, as_tensor
-
-_blas = []        # threadpoolctl's controller, made on first use (it scans the loaded libraries once)
-
-
-def _one_blas_thread():
-    """Run a time loop's small per-step matmuls (e.g. (64, 64) @ (64, 256)) on one BLAS thread: waking
-    a thread pool for each costs more than it saves, many times more on a busy machine. The big
-    all-steps matmuls outside the loops keep every thread. A no-op without threadpoolctl or NumPy."""
-    if backend.xp.__name__ != "numpy":
-        return contextlib.nullcontext()
-    if not _blas:
-        try:
-            import threadpoolctl      # optional dependency, imported on first use
-            _blas.append(threadpoolctl.ThreadpoolController())
-        except ImportError:  # pragma: no cover - threadpoolctl comes with the "fast" extra
-            _blas.append(None)
-    return _blas[0].limit(limits=1, user_api="blas") if _blas[0] is not None else contextlib.nullcontext()
-
-
-_kernels = {}       # "module": shendu.ops.recurrent_kernels, or None where numba is missing or fails
-
-
-def _lstm_kernels(dtype):
-    """The compiled LSTM time loops (``shendu.ops.recurrent_kernels``) for float32/float64 NumPy arrays, or
-    None: no numba, another array library, another dtype, or a kernel that failed to compile before."""
-    if backend.xp.__name__ != "numpy" or backend.xp.dtype(dtype) not in (backend.xp.float32, backend.xp.float64):
-        return None
-    if "module" not in _kernels:
-        try:
-            from shendu.ops import recurrent_kernels  # imported on first use: numba is optional and slow to import
-            _kernels["module"] = recurrent_kernels
-            _blas.clear()         # rescan: the kernels' BLAS (SciPy's) has just been loaded and must be limited too
-        except ImportError:
-            _kernels["module"] = None
-    return _kernels["module"]
-
-
-def _batch_parts(B, limiter):
-    """Row ranges of the batch, one per BLAS thread the process had before ``_one_blas_thread`` (``limiter``)
-    and at least 16 rows each: the rows of a recurrence are independent, so a compiled loop runs each range in
-    its own thread, each with one-thread BLAS calls."""
-    threads = 1
-    if limiter is not None:
-        threads = max(1, limiter.get_original_num_threads().get("blas") or 1)
-    workers = max(1, min(threads, B // 16))
-    edges = [B * k // workers for k in range(workers + 1)]
-    return list(zip(edges[:-1], edges[1:]))
-
-
-_pool = []          # the worker threads of the compiled loops, made on first parallel use
-
-
-def _compiled(kernel, parts, args) -> bool:
-    """Run a compiled time loop ``kernel(*args(p), b0, b1)`` over each row range (b0, b1) of ``parts``, the
-    first in this thread and the others in worker threads (the kernels release the GIL). False (and the NumPy
-    loop from then on) if it cannot compile here, e.g. numba without SciPy, which its matrix product needs."""
-    try:
-        if len(parts) == 1:
-            kernel(*args(0), *parts[0])
-        else:
-            if not _pool or _pool[0]._max_workers < len(parts) - 1:
-                from concurrent.futures import ThreadPoolExecutor  # imported on first parallel use
-                _pool[:] = [ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="shendu-rnn")]
-            futures = [_pool[0].submit(kernel, *args(p), *part) for p, part in enumerate(parts[1:], 1)]
-            kernel(*args(0), *parts[0])
-            for future in futures:
-                future.result()
-    except Exception as error:  # numba's typing/lowering errors have no common public base class
-        import warnings
-        warnings.warn(f"shendu: the compiled LSTM loop failed ({type(error).__name__}: {error}); using the "
-                      f"NumPy loop instead.", RuntimeWarning, stacklevel=3)
-        _kernels["module"] = None
-        return False
-    return True
-
-
-def _kernel_mask(m):
-    """The (time, batch) bool mask a kernel takes from the (time, batch, 1) one, or an empty one for no mask."""
-    xp = backend.xp
-    return xp.empty((0, 0), bool) if m is None else xp.ascontiguousarray(m[..., 0])
-
-
-def _kernel_array(a, dtype, ndim):
-    """A contiguous array of ``dtype`` for a kernel, or an empty one standing for None."""
-    xp = backend.xp
-    return xp.empty((0,) * ndim, dtype) if a is None else xp.ascontiguousarray(a, dtype)
-
 
 def _tanh(z, out):
     return backend.xp.tanh(z, out=out)
@@ -257,7 +169,7 @@ class SimpleRNN(_Recurrent):
         H = xp.empty((T + 1, B, u), XW.dtype)          # H[0] = h0, H[t + 1] = h_t
         H[0] = h0
         rm = self.recurrent_mask
-        with _one_blas_thread():
+        with compiled.one_blas_thread():
             for t in range(T):
                 h = H[t + 1]
                 xp.matmul(H[t] if rm is None else H[t] * rm, U, out=h)
@@ -278,7 +190,7 @@ class SimpleRNN(_Recurrent):
         mf = None if m is None else m.astype(H.dtype)
         dZ = xp.empty((T, B, u), H.dtype)
         UT, rm = xp.ascontiguousarray(U.T), self.recurrent_mask
-        with _one_blas_thread():
+        with compiled.one_blas_thread():
             for t in reversed(range(T)):
                 if GY is not None:
                     dh += GY[t]
@@ -318,7 +230,10 @@ class LSTM(_Recurrent):
 
     With the default activations one tanh call gives all four gates: σ(z) = (1 + tanh(z/2)) / 2, so the
     σ gates' columns of W, U and b are pre-scaled by 1/2 and a step is one matmul, one add, one tanh and
-    the σ gates' affine map. A forward step makes 10 NumPy calls, a backward step 6.
+    the σ gates' affine map. With numba installed (the "fast" extra) and those activations, each time loop
+    is one compiled call (``recurrent_kernels.lstm_forward`` / ``lstm_backward``, batch rows split over the
+    allowed threads); otherwise ``_steps`` / ``_steps_backward`` make 10 NumPy calls per forward step, 6 per
+    backward step. The two give the same numbers (tests/ops/test_recurrent_kernels.py).
     """
 
     def forward(self, x, W, U, b, h0, c0):
@@ -331,7 +246,7 @@ class LSTM(_Recurrent):
             W_[:, :3 * u] *= 0.5
             U_[:, :3 * u] *= 0.5
             b_[:3 * u] *= 0.5
-        kernels = _lstm_kernels(xp.result_type(x, W_)) if fused else None
+        kernels = compiled.kernels(xp.result_type(x, W_)) if fused else None
         xt, XW, m, valid = self._project(x, W_, None if kernels else b_)
         T, B = XW.shape[:2]
         H = xp.empty((T + 1, B, u), XW.dtype)
@@ -340,10 +255,12 @@ class LSTM(_Recurrent):
         G = xp.empty((T, B, 4 * u), XW.dtype)          # gate activations o, i, f, c̃ of every step
         A = xp.empty((T, B, u), XW.dtype)              # tanh(c_t)
         rm = self.recurrent_mask
-        with _one_blas_thread() as limiter:
-            args = (XW, _kernel_array(b_, XW.dtype, 1), _kernel_array(U_, XW.dtype, 2), H, C, G, A, _kernel_mask(m),
-                    _kernel_array(rm, XW.dtype, 2))
-            if not (kernels and _compiled(kernels.lstm_forward, _batch_parts(B, limiter), lambda p: args)):
+        array = compiled.kernel_array
+        with compiled.one_blas_thread() as limiter:
+            args = (XW, array(b_, XW.dtype, 1), array(U_, XW.dtype, 2), H, C, G, A, compiled.kernel_mask(m),
+                    array(rm, XW.dtype, 2))
+            parts = compiled.batch_parts(B, limiter)
+            if not (kernels and compiled.run(kernels.lstm_forward, parts, lambda p: args)):
                 if kernels:
                     XW += b_
                 self._steps(XW, U_, H, C, G, A, m, fused)
@@ -409,15 +326,15 @@ class LSTM(_Recurrent):
         order = _lstm_order(u)
         UT, rm = xp.ascontiguousarray(U[:, order].T, G.dtype), self.recurrent_mask
         fused = (self.activation, self.recurrent_activation) == ("tanh", "sigmoid")
-        kernels = _lstm_kernels(G.dtype) if fused else None
+        kernels = compiled.kernels(G.dtype) if fused else None
         dh = xp.ascontiguousarray(dh, G.dtype)
         gb_ = None
-        with _one_blas_thread() as limiter:
-            parts = _batch_parts(B, limiter)
+        with compiled.one_blas_thread() as limiter:
+            parts = compiled.batch_parts(B, limiter)
             dbs = xp.zeros((len(parts), 4 * u), G.dtype)           # each thread's share of the bias gradient
-            args = (G, C, A, UT, _kernel_array(GY, G.dtype, 3), _kernel_mask(m), _kernel_array(rm, G.dtype, 2),
-                    dh, dc, dZ)
-            if kernels and _compiled(kernels.lstm_backward, parts, lambda p: args + (dbs[p],)):
+            array = compiled.kernel_array
+            args = (G, C, A, UT, array(GY, G.dtype, 3), compiled.kernel_mask(m), array(rm, G.dtype, 2), dh, dc, dZ)
+            if kernels and compiled.run(kernels.lstm_backward, parts, lambda p: args + (dbs[p],)):
                 gb_ = dbs.sum(axis=0)
             else:
                 self._steps_backward(GY, dh, dc, dZ, UT, C, G, A, m)
@@ -485,7 +402,7 @@ class GRU(_Recurrent):
         R = xp.empty((B, 3 * u), XW.dtype)
         U_zr, U_h = xp.ascontiguousarray(U[:, :2 * u]), xp.ascontiguousarray(U[:, 2 * u:])
         rm = self.recurrent_mask
-        with _one_blas_thread():
+        with compiled.one_blas_thread():
             for t in range(T):
                 h_prev = H[t] if rm is None else H[t] * rm
                 zr, hh, h = ZR[t], HH[t], H[t + 1]
@@ -526,7 +443,7 @@ class GRU(_Recurrent):
         UT = xp.ascontiguousarray(U.T)
         U_zrT, U_hT = UT[:2 * u], UT[2 * u:]
         rm = self.recurrent_mask
-        with _one_blas_thread():
+        with compiled.one_blas_thread():
             for t in reversed(range(T)):
                 if GY is not None:
                     dh += GY[t]

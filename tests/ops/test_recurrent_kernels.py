@@ -14,7 +14,7 @@ import pytest
 
 import shendu
 from shendu import ops
-from shendu.ops import recurrent
+from shendu.ops import recurrent, recurrent_compiled
 from shendu.testing import assert_close
 
 
@@ -50,7 +50,7 @@ def test_one_tanh_gate_step_matches_the_formula(dtype, tol, B, T, n, u):
 
 
 def _kernels():
-    kernels = recurrent._lstm_kernels(np.float32)
+    kernels = recurrent_compiled.kernels(np.float32)
     if kernels is None:
         pytest.skip("numba is not installed: the NumPy loops are the only path")
     return kernels
@@ -75,7 +75,7 @@ def _run_lstm(arrays, dtype, mask, rdrop, go_backwards, return_sequences, seeds,
     """Every output and every input gradient of ops.lstm, through the compiled loops or the NumPy ones."""
     with monkeypatch.context() as patch:
         if not compiled:
-            patch.setitem(recurrent._kernels, "module", None)
+            patch.setitem(recurrent_compiled._kernels, "module", None)
         ts = [shendu.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
         y, h, c = ops.lstm(ts[0], ts[1], ts[2], ts[3], initial_state=ts[4:], mask=mask,
                            go_backwards=go_backwards, return_sequences=return_sequences,
@@ -124,10 +124,10 @@ def test_numpy_loops_take_over_when_the_compiled_ones_fail(monkeypatch):
 
     rng = np.random.default_rng(4)
     x, W, U, b = (rng.standard_normal(s).astype(np.float32) for s in ((2, 3, 4), (4, 8), (2, 8), (8,)))
-    monkeypatch.setitem(recurrent._kernels, "module", Broken())
+    monkeypatch.setitem(recurrent_compiled._kernels, "module", Broken())
     with pytest.warns(RuntimeWarning, match="NumPy loop"):
         seq, h, c = ops.lstm(x, W, U, b, return_sequences=True)
-    assert recurrent._kernels["module"] is None                  # and the NumPy loops from then on
+    assert recurrent_compiled._kernels["module"] is None                  # and the NumPy loops from then on
     ref_seq, ref_h, ref_c = plain_lstm(*(a.astype(np.float64) for a in (x, W, U, b)))
     assert_close(seq, ref_seq, atol=2e-6, rtol=2e-6)
     assert_close(c, ref_c, atol=2e-6, rtol=2e-6)
@@ -135,8 +135,8 @@ def test_numpy_loops_take_over_when_the_compiled_ones_fail(monkeypatch):
 
 def test_only_float32_and_float64_numpy_arrays_get_the_compiled_loops():
     _kernels()
-    assert recurrent._lstm_kernels(np.float16) is None
-    assert recurrent._lstm_kernels(np.float64) is recurrent._lstm_kernels(np.float32) is not None
+    assert recurrent_compiled.kernels(np.float16) is None
+    assert recurrent_compiled.kernels(np.float64) is recurrent_compiled.kernels(np.float32) is not None
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
@@ -150,7 +150,7 @@ def test_compiled_lstm_loops_split_over_threads_match_the_numpy_loops(dtype, tol
     seeds = [rng.standard_normal((B, T, u)), rng.standard_normal((B, u)), rng.standard_normal((B, u))]
     args = (arrays, dtype, mask, drop, False, True, seeds)
     plain = _run_lstm(*args, compiled=False, monkeypatch=monkeypatch)
-    monkeypatch.setattr(recurrent, "_batch_parts", lambda B, limiter: [(0, 13), (13, 27), (27, B)])
+    monkeypatch.setattr(recurrent_compiled, "batch_parts", lambda B, limiter: [(0, 13), (13, 27), (27, B)])
     split = _run_lstm(*args, compiled=True, monkeypatch=monkeypatch)
     for got, want in zip(split, plain):
         assert_close(got, want, atol=tol, rtol=tol)
@@ -164,9 +164,9 @@ def test_batch_parts_cover_the_batch_once():
         def get_original_num_threads(self):
             return {"blas": self.threads}
 
-    assert recurrent._batch_parts(64, None) == [(0, 64)]
-    assert recurrent._batch_parts(64, Limiter(1)) == [(0, 64)]
-    assert recurrent._batch_parts(64, Limiter(2)) == [(0, 32), (32, 64)]
-    assert recurrent._batch_parts(20, Limiter(4)) == [(0, 20)]              # at least 16 rows a thread
-    parts = recurrent._batch_parts(67, Limiter(3))
+    assert recurrent_compiled.batch_parts(64, None) == [(0, 64)]
+    assert recurrent_compiled.batch_parts(64, Limiter(1)) == [(0, 64)]
+    assert recurrent_compiled.batch_parts(64, Limiter(2)) == [(0, 32), (32, 64)]
+    assert recurrent_compiled.batch_parts(20, Limiter(4)) == [(0, 20)]              # at least 16 rows a thread
+    parts = recurrent_compiled.batch_parts(67, Limiter(3))
     assert parts[0][0] == 0 and parts[-1][1] == 67 and all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
