@@ -390,7 +390,6 @@ class GRU(_Recurrent):
     """
     def forward(self, x, W, U, b, h0):
         xp = backend.xp
-        act, gate = ACTIVATIONS[self.activation][0], ACTIVATIONS[self.recurrent_activation][0]
         b_in, b_rec = (b[0], b[1]) if self.reset_after else (b, None)
         xt, XW, m, valid = self._project(x, W, b_in)
         T, B, u = XW.shape[0], XW.shape[1], U.shape[0]
@@ -399,88 +398,82 @@ class GRU(_Recurrent):
         ZR = xp.empty((T, B, 2 * u), XW.dtype)         # update and reset gates of every step
         HH = xp.empty((T, B, u), XW.dtype)             # candidates h̃
         P = xp.empty((T, B, u), XW.dtype)              # what r multiplies: h U_h + b_rh (after) or h (before)
+        rm = self.recurrent_mask
+        fast = self.reset_after and (self.activation, self.recurrent_activation) == ("tanh", "sigmoid")
+        kernels = compiled.kernels(XW.dtype) if fast else None
+        array = compiled.kernel_array
+        with compiled.one_blas_thread() as limiter:
+            args = (XW, array(U, XW.dtype, 2), array(b_rec, XW.dtype, 1), H, ZR, HH, P, compiled.kernel_mask(m),
+                    array(rm, XW.dtype, 2))
+            parts = compiled.batch_parts(B, limiter)
+            if not (kernels and compiled.run(kernels.gru_forward, parts, lambda p: args)):
+                self._steps(XW, U, b_rec, H, ZR, HH, P, m)
+        self.save(xt, W, U, H, ZR, HH, P, m, valid)
+        return self._outputs(H, valid), H[-1].copy()
+
+    def _steps(self, XW, U, b_rec, H, ZR, HH, P, m):
+        """The forward recurrence in NumPy, one step at a time (see ``forward``; fills H, ZR, HH and P)."""
+        xp = backend.xp
+        act, gate = ACTIVATIONS[self.activation][0], ACTIVATIONS[self.recurrent_activation][0]
+        T, B, u = XW.shape[0], XW.shape[1], U.shape[0]
         R = xp.empty((B, 3 * u), XW.dtype)
         U_zr, U_h = xp.ascontiguousarray(U[:, :2 * u]), xp.ascontiguousarray(U[:, 2 * u:])
         rm = self.recurrent_mask
-        with compiled.one_blas_thread():
-            for t in range(T):
-                h_prev = H[t] if rm is None else H[t] * rm
-                zr, hh, h = ZR[t], HH[t], H[t + 1]
-                if self.reset_after:
-                    xp.matmul(h_prev, U, out=R)                                  # one fused matmul for z, r, h̃
-                    R += b_rec
-                    xp.add(XW[t, :, :2 * u], R[:, :2 * u], out=zr)
-                    P[t] = R[:, 2 * u:]
-                else:
-                    xp.matmul(h_prev, U_zr, out=zr)
-                    zr += XW[t, :, :2 * u]
-                    P[t] = h_prev
-                gate(zr, out=zr)                                                 # z, r = σ(...)
-                if self.reset_after:
-                    xp.multiply(zr[:, u:], P[t], out=hh)              # h̃ = tanh(x W_h + b_h + r ⊙ (h U_h + b_rh))
-                else:
-                    xp.matmul(zr[:, u:] * h_prev, U_h, out=hh)        # h̃ = tanh(x W_h + (r ⊙ h) U_h + b_h)
-                hh += XW[t, :, 2 * u:]
-                act(hh, out=hh)
-                xp.subtract(H[t], hh, out=h)                                     # h_t = z ⊙ h_{t-1} + (1 - z) ⊙ h̃
-                h *= zr[:, :u]
-                h += hh
-                if m is not None:
-                    xp.copyto(h, H[t], where=~m[t])
-        self.save(xt, W, U, H, ZR, HH, P, m, valid)
-        return self._outputs(H, valid), H[-1].copy()
+        for t in range(T):
+            h_prev = H[t] if rm is None else H[t] * rm
+            zr, hh, h = ZR[t], HH[t], H[t + 1]
+            if self.reset_after:
+                xp.matmul(h_prev, U, out=R)                                  # one fused matmul for z, r, h̃
+                R += b_rec
+                xp.add(XW[t, :, :2 * u], R[:, :2 * u], out=zr)
+                P[t] = R[:, 2 * u:]
+            else:
+                xp.matmul(h_prev, U_zr, out=zr)
+                zr += XW[t, :, :2 * u]
+                P[t] = h_prev
+            gate(zr, out=zr)                                                 # z, r = σ(...)
+            if self.reset_after:
+                xp.multiply(zr[:, u:], P[t], out=hh)              # h̃ = tanh(x W_h + b_h + r ⊙ (h U_h + b_rh))
+            else:
+                xp.matmul(zr[:, u:] * h_prev, U_h, out=hh)        # h̃ = tanh(x W_h + (r ⊙ h) U_h + b_h)
+            hh += XW[t, :, 2 * u:]
+            act(hh, out=hh)
+            xp.subtract(H[t], hh, out=h)                                     # h_t = z ⊙ h_{t-1} + (1 - z) ⊙ h̃
+            h *= zr[:, :u]
+            h += hh
+            if m is not None:
+                xp.copyto(h, H[t], where=~m[t])
 
     def backward(self, gy, gh):
         xp = backend.xp
         xt, W, U, H, ZR, HH, P, m, valid = self.saved
-        dact, dgate = ACTIVATIONS[self.activation][1], ACTIVATIONS[self.recurrent_activation][1]
         T, B, u = HH.shape
-        D, DH = dgate(ZR), dact(HH)                     # gate and candidate derivatives of every step
         GY, dh = self._start_backward(gy, gh, valid, (B, u), HH.dtype)
-        mf = None if m is None else m.astype(HH.dtype)
+        dh = xp.ascontiguousarray(dh, HH.dtype)
         dXW = xp.empty((T, B, 3 * u), HH.dtype)         # gradient of x W + b_in
         dR = xp.empty((T, B, 3 * u), HH.dtype) if self.reset_after else None   # ... of h U + b_rec
-        UT = xp.ascontiguousarray(U.T)
-        U_zrT, U_hT = UT[:2 * u], UT[2 * u:]
+        UT = xp.ascontiguousarray(U.T, HH.dtype)
         rm = self.recurrent_mask
-        with compiled.one_blas_thread():
-            for t in reversed(range(T)):
-                if GY is not None:
-                    dh += GY[t]
-                if m is not None:
-                    keep = _carry(mf[t], dh)
-                z, r, dx = ZR[t, :, :u], ZR[t, :, u:], dXW[t]
-                xp.subtract(H[t], HH[t], out=dx[:, :u])
-                dx[:, :u] *= dh                                                  # dz = dh ⊙ (h_{t-1} - h̃)
-                xp.subtract(dh, dh * z, out=dx[:, 2 * u:])                       # dh̃ = dh ⊙ (1 - z)
-                dx[:, 2 * u:] *= DH[t]
-                if self.reset_after:
-                    xp.multiply(dx[:, 2 * u:], P[t], out=dx[:, u:2 * u])        # dr = dh̃ ⊙ (h U_h + b_rh)
-                    dx[:, :2 * u] *= D[t]
-                    dr = dR[t]
-                    dr[:, :2 * u] = dx[:, :2 * u]
-                    xp.multiply(dx[:, 2 * u:], r, out=dr[:, 2 * u:])
-                    dh_prev = dr @ UT
-                else:
-                    drh = dx[:, 2 * u:] @ U_hT                                  # gradient of r ⊙ h
-                    xp.multiply(drh, P[t], out=dx[:, u:2 * u])                  # dr = d(r ⊙ h) ⊙ h
-                    dx[:, :2 * u] *= D[t]
-                    dh_prev = dx[:, :2 * u] @ U_zrT
-                    drh *= r
-                    dh_prev += drh
-                if rm is not None:
-                    dh_prev *= rm
-                dh *= z
-                dh += dh_prev                                                    # dh_{t-1} = dh ⊙ z + paths through U
-                if m is not None:
-                    dh += keep
+        fast = self.reset_after and (self.activation, self.recurrent_activation) == ("tanh", "sigmoid")
+        kernels = compiled.kernels(HH.dtype) if fast else None
+        gb_in = gb_rec = None
+        array = compiled.kernel_array
+        with compiled.one_blas_thread() as limiter:
+            parts = compiled.batch_parts(B, limiter)
+            dbs = xp.zeros((2, len(parts), 3 * u), HH.dtype)      # each thread's share of the bias gradients
+            args = (ZR, HH, P, H, UT, array(GY, HH.dtype, 3), compiled.kernel_mask(m), array(rm, HH.dtype, 2), dh,
+                    dXW, dR)
+            if kernels and compiled.run(kernels.gru_backward, parts, lambda p: args + (dbs[0, p], dbs[1, p])):
+                gb_in, gb_rec = dbs.sum(axis=1)
+            else:
+                self._steps_backward(GY, dh, dXW, dR, UT, H, ZR, HH, P, m)
         gU = gb = None
         Hp = (H[:-1] if rm is None else H[:-1] * rm).reshape(T * B, u)
         if self.reset_after:
             if self.needs[2]:
                 gU = Hp.T @ dR.reshape(T * B, 3 * u)
-            gx, gW, gb_in = self._input_grads(dXW, xt, W)
-            gb = xp.stack([gb_in, dR.reshape(T * B, 3 * u).sum(axis=0)])
+            gx, gW, gb_in = self._input_grads(dXW, xt, W, gb_in)
+            gb = xp.stack([gb_in, dR.reshape(T * B, 3 * u).sum(axis=0) if gb_rec is None else gb_rec])
         else:
             if self.needs[2]:
                 gU = xp.concatenate([Hp.T @ dXW[..., :2 * u].reshape(T * B, 2 * u),
@@ -488,6 +481,47 @@ class GRU(_Recurrent):
                                     axis=1)
             gx, gW, gb = self._input_grads(dXW, xt, W)
         return gx, gW, gU, gb, dh
+
+    def _steps_backward(self, GY, dh, dXW, dR, UT, H, ZR, HH, P, m):
+        """Backpropagation through time in NumPy, one step at a time (see ``backward``; fills dXW and dR,
+        updates dh)."""
+        xp = backend.xp
+        dact, dgate = ACTIVATIONS[self.activation][1], ACTIVATIONS[self.recurrent_activation][1]
+        T, B, u = HH.shape
+        D, DH = dgate(ZR), dact(HH)                     # gate and candidate derivatives of every step
+        mf = None if m is None else m.astype(HH.dtype)
+        U_zrT, U_hT = UT[:2 * u], UT[2 * u:]
+        rm = self.recurrent_mask
+        for t in reversed(range(T)):
+            if GY is not None:
+                dh += GY[t]
+            if m is not None:
+                keep = _carry(mf[t], dh)
+            z, r, dx = ZR[t, :, :u], ZR[t, :, u:], dXW[t]
+            xp.subtract(H[t], HH[t], out=dx[:, :u])
+            dx[:, :u] *= dh                                                  # dz = dh ⊙ (h_{t-1} - h̃)
+            xp.subtract(dh, dh * z, out=dx[:, 2 * u:])                       # dh̃ = dh ⊙ (1 - z)
+            dx[:, 2 * u:] *= DH[t]
+            if self.reset_after:
+                xp.multiply(dx[:, 2 * u:], P[t], out=dx[:, u:2 * u])        # dr = dh̃ ⊙ (h U_h + b_rh)
+                dx[:, :2 * u] *= D[t]
+                dr = dR[t]
+                dr[:, :2 * u] = dx[:, :2 * u]
+                xp.multiply(dx[:, 2 * u:], r, out=dr[:, 2 * u:])
+                dh_prev = dr @ UT
+            else:
+                drh = dx[:, 2 * u:] @ U_hT                                  # gradient of r ⊙ h
+                xp.multiply(drh, P[t], out=dx[:, u:2 * u])                  # dr = d(r ⊙ h) ⊙ h
+                dx[:, :2 * u] *= D[t]
+                dh_prev = dx[:, :2 * u] @ U_zrT
+                drh *= r
+                dh_prev += drh
+            if rm is not None:
+                dh_prev *= rm
+            dh *= z
+            dh += dh_prev                                                    # dh_{t-1} = dh ⊙ z + paths through U
+            if m is not None:
+                dh += keep
 
 
 # ---------------------------------------------------------------- the functions users call

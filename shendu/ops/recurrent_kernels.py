@@ -238,3 +238,98 @@ def lstm_backward(G, C, A, UT, GY, M, rm, dh, dc, dZ, db, b0, b1):
                 if not M[t, n]:
                     for j in range(u):
                         dh[n, j] = keep[n, j]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
+def gru_forward(XW, U, b_rec, H, ZR, HH, P, M, rm, b0, b1):
+    """The GRU's forward recurrence (reset_after: h̃ = tanh(x W_h + b_h + r ⊙ (h U_h + b_rh))) over all T
+    steps for the batch rows b0 ≤ n < b1, in place.
+
+    XW (T, B, 3u): x_t W + b_in, columns z, r, h̃.  U (u, 3u), b_rec (3u,): the recurrent kernel and bias.
+    H (T + 1, B, u): H[0] holds h0; filled with h_t.  ZR (T, B, 2u): filled with z, r.  HH (T, B, u): filled
+    with h̃.  P (T, B, u): filled with h_{t-1} U_h + b_rh.  M, rm: as in ``lstm_forward``.
+    """
+    T, B, k = XW.shape
+    u = k // 3
+    half = XW.dtype.type(0.5)
+    HP = np.empty((B, u), XW.dtype)
+    R = np.empty((B, k), XW.dtype)       # h_{t-1} U, in a buffer that stays in cache
+    for t in range(T):
+        if rm.size:
+            for n in range(b0, b1):
+                for j in range(u):
+                    HP[n, j] = H[t, n, j] * rm[n, j]
+            _dot_rows(HP, U, R, b0, b1)
+        else:
+            _dot_rows(H[t], U, R, b0, b1)                              # h_{t-1} U for z, r and h̃ (BLAS)
+        for n in range(b0, b1):
+            xn, rn, zr, p, hh = XW[t, n], R[n], ZR[t, n], P[t, n], HH[t, n]
+            for j in range(2 * u):
+                zr[j] = half * _tanh(half * (xn[j] + rn[j] + b_rec[j])) + half          # z, r = σ(...)
+            for j in range(u):
+                p[j] = rn[2 * u + j] + b_rec[2 * u + j]
+            for j in range(u):
+                hh[j] = _tanh(xn[2 * u + j] + zr[u + j] * p[j])                   # h̃
+            h, h_prev = H[t + 1, n], H[t, n]
+            if M.size and not M[t, n]:                                 # a masked step carries h
+                for j in range(u):
+                    h[j] = h_prev[j]
+            else:
+                for j in range(u):
+                    h[j] = hh[j] + zr[j] * (h_prev[j] - hh[j])         # h_t = z ⊙ h_{t-1} + (1 - z) ⊙ h̃
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
+def gru_backward(ZR, HH, P, H, UT, GY, M, rm, dh, dXW, dR, db_in, db_rec, b0, b1):
+    """Backpropagation through all T steps of ``gru_forward``, in reverse, for the rows b0 ≤ n < b1, in place.
+
+    UT (3u, u): Uᵀ.  GY, M, rm: as in ``lstm_backward``.  dh (B, u): dL/dh_T in, dL/dh_0 out.  dXW (T, B, 3u):
+    filled with the gradient of x_t W + b_in;  dR (T, B, 3u): of h_{t-1} U + b_rec.  db_in, db_rec (3u,): their
+    sums over these rows and all steps are added.
+    Per step: dz = dh ⊙ (h_{t-1} - h̃) ⊙ σ'(z);  dh̃ = dh ⊙ (1 - z) ⊙ tanh'(h̃);  dr = dh̃ ⊙ p ⊙ σ'(r);
+    dR = [dz, dr, dh̃ ⊙ r];  dh_{t-1} = dR Uᵀ + dh ⊙ z.
+    """
+    T, B, k = ZR.shape[0], ZR.shape[1], 3 * HH.shape[2]
+    u = HH.shape[2]
+    one = HH.dtype.type(1)
+    zero = HH.dtype.type(0)
+    direct = np.empty((B, u), HH.dtype)          # the part of dL/dh_{t-1} that bypasses U: dh ⊙ z (or dh, masked)
+    for t in range(T - 1, -1, -1):
+        if GY.size:
+            for n in range(b0, b1):
+                for j in range(u):
+                    dh[n, j] += GY[t, n, j]
+        for n in range(b0, b1):
+            dx, dr_, dn, dd = dXW[t, n], dR[t, n], dh[n], direct[n]
+            if M.size and not M[t, n]:
+                for j in range(k):
+                    dx[j] = zero
+                    dr_[j] = zero
+                for j in range(u):
+                    dd[j] = dn[j]
+                continue
+            zr, hh, p, h_prev = ZR[t, n], HH[t, n], P[t, n], H[t, n]
+            for j in range(u):
+                z, r, c, d = zr[j], zr[u + j], hh[j], dn[j]
+                dz = d * (h_prev[j] - c) * z * (one - z)
+                dc = d * (one - z) * (one - c * c)
+                drv = dc * p[j] * r * (one - r)
+                dx[j] = dz
+                dx[u + j] = drv
+                dx[2 * u + j] = dc
+                dr_[j] = dz
+                dr_[u + j] = drv
+                dr_[2 * u + j] = dc * r
+                dd[j] = d * z
+            for j in range(k):
+                db_in[j] += dx[j]
+                db_rec[j] += dr_[j]
+        _dot_rows(dR[t], UT, dh, b0, b1)                               # dR Uᵀ (BLAS)
+        for n in range(b0, b1):
+            dn, dd = dh[n], direct[n]
+            if rm.size:
+                for j in range(u):
+                    dn[j] = dn[j] * rm[n, j] + dd[j]
+            else:
+                for j in range(u):
+                    dn[j] += dd[j]

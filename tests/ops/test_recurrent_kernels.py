@@ -14,7 +14,7 @@ import pytest
 
 import shendu
 from shendu import ops
-from shendu.ops import recurrent, recurrent_compiled
+from shendu.ops import recurrent_compiled
 from shendu.testing import assert_close
 
 
@@ -82,6 +82,7 @@ def _run_lstm(arrays, dtype, mask, rdrop, go_backwards, return_sequences, seeds,
                            recurrent_dropout_mask=None if rdrop is None else rdrop.astype(dtype))
         loss = sum((out * shendu.tensor(s.astype(dtype))).sum() for out, s in zip((y, h, c), seeds))
         loss.backward()
+        assert (recurrent_compiled._kernels["module"] is not None) == compiled      # no silent fallback
     return [y.numpy(), h.numpy(), c.numpy()] + [t.grad.numpy() for t in ts]
 
 
@@ -170,3 +171,48 @@ def test_batch_parts_cover_the_batch_once():
     assert recurrent_compiled.batch_parts(20, Limiter(4)) == [(0, 20)]              # at least 16 rows a thread
     parts = recurrent_compiled.batch_parts(67, Limiter(3))
     assert parts[0][0] == 0 and parts[-1][1] == 67 and all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+
+
+def _run_gru(arrays, dtype, mask, rdrop, go_backwards, return_sequences, seeds, compiled, monkeypatch):
+    """Every output and every input gradient of ops.gru (reset_after), compiled loops or NumPy ones."""
+    with monkeypatch.context() as patch:
+        if not compiled:
+            patch.setitem(recurrent_compiled._kernels, "module", None)
+        ts = [shendu.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+        y, h = ops.gru(ts[0], ts[1], ts[2], ts[3], initial_state=ts[4], mask=mask, go_backwards=go_backwards,
+                       return_sequences=return_sequences,
+                       recurrent_dropout_mask=None if rdrop is None else rdrop.astype(dtype))
+        loss = sum((out * shendu.tensor(s.astype(dtype))).sum() for out, s in zip((y, h), seeds))
+        loss.backward()
+        assert (recurrent_compiled._kernels["module"] is not None) == compiled      # no silent fallback
+    return [y.numpy(), h.numpy()] + [t.grad.numpy() for t in ts]
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+@pytest.mark.parametrize("B, T, n, u, masked, rdrop, go_backwards, return_sequences", [
+    (4, 6, 3, 5, False, False, False, True),
+    (4, 6, 3, 5, False, False, False, False),
+    (5, 7, 2, 4, True, False, True, False),
+    (3, 5, 4, 3, True, True, False, True),
+    (1, 1, 1, 1, False, False, False, True),
+    (2, 1, 3, 2, True, True, True, True),
+])
+def test_compiled_gru_loops_match_the_numpy_loops(dtype, tol, B, T, n, u, masked, rdrop, go_backwards,
+                                                  return_sequences, monkeypatch):
+    _kernels()
+    rng = np.random.default_rng(B * 100 + T * 10 + u + 7)
+    arrays = [rng.standard_normal(s) * (0.5 if k else 1.0)
+              for k, s in enumerate(((B, T, n), (n, 3 * u), (u, 3 * u), (2, 3 * u), (B, u)))]
+    mask = rng.random((B, T)) > 0.35 if masked else None
+    drop = (rng.random((B, u)) > 0.4) / 0.6 if rdrop else None
+    seeds = [rng.standard_normal((B, T, u) if return_sequences else (B, u)), rng.standard_normal((B, u))]
+    args = (arrays, dtype, mask, drop, go_backwards, return_sequences, seeds)
+    fast = _run_gru(*args, compiled=True, monkeypatch=monkeypatch)
+    plain = _run_gru(*args, compiled=False, monkeypatch=monkeypatch)
+    for got, want in zip(fast, plain):
+        assert got.dtype == dtype
+        assert_close(got, want, atol=tol, rtol=tol)
+    monkeypatch.setattr(recurrent_compiled, "batch_parts", lambda B, limiter: [(0, B // 2), (B // 2, B)])
+    split = _run_gru(*args, compiled=True, monkeypatch=monkeypatch)          # rows over two threads
+    for got, want in zip(split, plain):
+        assert_close(got, want, atol=tol, rtol=tol)
