@@ -1,4 +1,4 @@
-"""Compiled LSTM time loops (numba): the whole forward recurrence and the whole BPTT backward, one call each.
+"""Compiled LSTM and GRU time loops (numba): the whole forward recurrence and the whole BPTT backward, one call each.
 
 The NumPy loops in ``shendu/ops/recurrent.py`` make about ten NumPy calls per time step; at the usual sizes
 (batch 64, 64 units) each call costs more Python time than arithmetic. Here one compiled call walks all T
