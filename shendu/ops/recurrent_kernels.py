@@ -217,15 +217,18 @@ def lstm_backward(G, C, A, UT, GY, M, rm, dh, dc, dZ, db, b0, b1):
                     keep[n, j] = dhn[j]
                 continue
             gn, a, c_prev = G[t, n], A[t, n], C[t, n]
+            # three short loops rather than one: each touches few enough arrays for LLVM to vectorise it
             for j in range(u):
-                o, i, f, cc = gn[j], gn[u + j], gn[2 * u + j], gn[3 * u + j]
-                d = dhn[j]
-                dcv = dcn[j] + d * o * (one - a[j] * a[j])
-                zn[j] = d * a[j] * o * (one - o)
+                o, aj, d = gn[j], a[j], dhn[j]
+                dcn[j] += d * o * (one - aj * aj)                      # dc += dh ⊙ o ⊙ tanh'(c_t)
+                zn[j] = d * aj * o * (one - o)
+            for j in range(u):
+                i, f, cc, dcv = gn[u + j], gn[2 * u + j], gn[3 * u + j], dcn[j]
                 zn[u + j] = dcv * cc * i * (one - i)
                 zn[2 * u + j] = dcv * c_prev[j] * f * (one - f)
                 zn[3 * u + j] = dcv * i * (one - cc * cc)
-                dcn[j] = dcv * f
+            for j in range(u):
+                dcn[j] *= gn[2 * u + j]                                # dc_{t-1} = dc ⊙ f
             for j in range(k):
                 db[j] += zn[j]
         _dot_rows(dZ[t], UT, dh, b0, b1)                               # dh_{t-1} = dz Uᵀ (BLAS)
@@ -309,18 +312,20 @@ def gru_backward(ZR, HH, P, H, UT, GY, M, rm, dh, dXW, dR, db_in, db_rec, b0, b1
                     dd[j] = dn[j]
                 continue
             zr, hh, p, h_prev = ZR[t, n], HH[t, n], P[t, n], H[t, n]
+            # short loops, each touching few enough arrays for LLVM to vectorise it
+            for j in range(u):
+                z, c, d = zr[j], hh[j], dn[j]
+                dx[j] = d * (h_prev[j] - c) * z * (one - z)                        # dz
+                dx[2 * u + j] = d * (one - z) * (one - c * c)                      # dh̃
             for j in range(u):
                 z, r, c, d = zr[j], zr[u + j], hh[j], dn[j]
-                dz = d * (h_prev[j] - c) * z * (one - z)
-                dc = d * (one - z) * (one - c * c)
-                drv = dc * p[j] * r * (one - r)
-                dx[j] = dz
-                dx[u + j] = drv
-                dx[2 * u + j] = dc
-                dr_[j] = dz
-                dr_[u + j] = drv
-                dr_[2 * u + j] = dc * r
-                dd[j] = d * z
+                dx[u + j] = d * (one - z) * (one - c * c) * p[j] * r * (one - r)  # dr
+            for j in range(2 * u):
+                dr_[j] = dx[j]
+            for j in range(u):
+                dr_[2 * u + j] = dx[2 * u + j] * zr[u + j]                         # dh̃ ⊙ r
+            for j in range(u):
+                dd[j] = dn[j] * zr[j]                                             # dh ⊙ z
             for j in range(k):
                 db_in[j] += dx[j]
                 db_rec[j] += dr_[j]
