@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 
 from shendu import backend
@@ -62,7 +63,7 @@ def batch_parts(B, limiter):
     return list(zip(edges[:-1], edges[1:]))
 
 
-_pool = []          # the worker threads of the compiled loops, made on first parallel use
+_pool = []          # [executor, its thread count, the process id that made it], made on first parallel use
 
 
 def run(kernel, parts, args) -> bool:
@@ -73,9 +74,12 @@ def run(kernel, parts, args) -> bool:
         if len(parts) == 1:
             kernel(*args(0), *parts[0])
         else:
-            if not _pool or _pool[0]._max_workers < len(parts) - 1:
+            # a new pool when there is none, too small a one, or one inherited through fork (its threads
+            # did not come along: its tasks would never run)
+            if not _pool or _pool[1] < len(parts) - 1 or _pool[2] != os.getpid():
                 from concurrent.futures import ThreadPoolExecutor  # imported on first parallel use
-                _pool[:] = [ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="shendu-rnn")]
+                _pool[:] = [ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="shendu-rnn"),
+                            len(parts) - 1, os.getpid()]
             futures = [_pool[0].submit(kernel, *args(p), *part) for p, part in enumerate(parts[1:], 1)]
             kernel(*args(0), *parts[0])
             for future in futures:

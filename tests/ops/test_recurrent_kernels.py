@@ -9,6 +9,9 @@
 """
 from __future__ import annotations
 
+import os
+import signal
+
 import numpy as np
 import pytest
 
@@ -216,3 +219,21 @@ def test_compiled_gru_loops_match_the_numpy_loops(dtype, tol, B, T, n, u, masked
     split = _run_gru(*args, compiled=True, monkeypatch=monkeypatch)          # rows over two threads
     for got, want in zip(split, plain):
         assert_close(got, want, atol=tol, rtol=tol)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_forked_child_runs_the_split_loops(monkeypatch):
+    """The worker threads do not survive fork: a child makes its own pool instead of waiting forever."""
+    _kernels()
+    monkeypatch.setattr(recurrent_compiled, "batch_parts", lambda B, limiter: [(0, B // 2), (B // 2, B)])
+    x, W, U = (np.full(s, 0.1, np.float32) for s in ((4, 3, 2), (2, 8), (2, 8)))
+    want = ops.lstm(x, W, U)[0].numpy()                     # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:                                            # the child: exit code 0 only if it got the same answer
+        signal.alarm(20)
+        try:
+            os._exit(0 if np.allclose(ops.lstm(x, W, U)[0].numpy(), want) else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
