@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from shendu import backend
 from shendu.autograd import Function
+from shendu.ops import conv_kernels
 from shendu.ops.shape import reshape
 from shendu.tensor import Tensor, as_tensor
 
@@ -143,6 +144,14 @@ def _col2im(cols, w: _Window, padded_shape):
     return g
 
 
+def _col2im_cropped(cols, w: _Window, padded_shape):
+    """``_col2im`` without the padding: the compiled kernel that writes each pixel once when it is available
+    (ops/conv_kernels.py), else the plain passes, then the crop."""
+    (top, bottom), (left, right) = w.pads
+    g = conv_kernels.col2im_cropped(cols, w, (padded_shape[1] - top - bottom, padded_shape[2] - left - right))
+    return _crop(_col2im(cols, w, padded_shape), w.pads) if g is None else g
+
+
 def _check_conv(op, x, kernel, bias, rank, in_axis, layout, kernel_layout):
     """Teaching errors for shapes that cannot convolve; ``in_axis`` is the kernel's input-channel axis."""
     if x.ndim != rank + 2:
@@ -208,7 +217,7 @@ def _shift_cols(gy, w: _Window, padded_hw):
 
 def _conv_backward_chunk(mode, xpad, K, gy, w: _Window, gK, want_x):
     """One chunk of Conv2D's backward with nothing saved but the padded input: gK += (in place), returns
-    the padded input gradient (or None)."""
+    the input gradient, padding cropped (or None)."""
     c, f = K.shape[-2:]
     if mode == "shift":
         G = _shift_cols(gy, w, xpad.shape[1:3])                     # (kh·kw·F, N·Hp·Wp)
@@ -217,14 +226,14 @@ def _conv_backward_chunk(mode, xpad, K, gy, w: _Window, gK, want_x):
             gK += (xpad.reshape(-1, c).T @ G.T).reshape(c, *w.k, f).transpose(1, 2, 0, 3)
         if want_x:                                                  # dx_pad = Gᵀ K_(abf, c)
             Kt = backend.xp.ascontiguousarray(K.transpose(0, 1, 3, 2)).reshape(-1, c)
-            return (G.T @ Kt).reshape(xpad.shape)
+            return _crop((G.T @ Kt).reshape(xpad.shape), w.pads)
         return None
     gy2 = gy.reshape(-1, f)
     if gK is not None:
         gK += (_im2col(xpad, w).T @ gy2).reshape(K.shape)
     if want_x:
         gcols = (gy2 @ K.reshape(-1, f).T).reshape(gy.shape[0], *w.out, *w.k, c)
-        return _col2im(gcols, w, xpad.shape)
+        return _col2im_cropped(gcols, w, xpad.shape)
     return None
 
 
@@ -268,7 +277,7 @@ class Conv2D(Function):
         if self.needs[0]:                               # the first layer's input needs no gradient
             gcols = gy2 @ K.reshape(-1, K.shape[-1]).T
             gcols = gcols.reshape(gy.shape[0], *w.out, *w.k, K.shape[2])
-            gx = _crop(_col2im(gcols, w, self.padded_shape), w.pads)
+            gx = _col2im_cropped(gcols, w, self.padded_shape)
         if self.needs[1]:
             gK = (cols.T @ gy2).reshape(K.shape)
         if len(self.needs) == 3:                        # Σ dy over pixels: a GEMV beats .sum(axis=0) here
@@ -279,13 +288,12 @@ class Conv2D(Function):
         xpad, K = self.saved
         xp, w = backend.xp, self.win
         gK = xp.zeros(K.shape, gy.dtype) if self.needs[1] else None
-        gxpad = xp.empty(xpad.shape, gy.dtype) if self.needs[0] else None
+        gx = xp.empty(_crop(xpad, w.pads).shape, gy.dtype) if self.needs[0] else None
         for i in range(0, gy.shape[0], self.chunk):
             part = _conv_backward_chunk(self.mode, xpad[i:i + self.chunk], K, gy[i:i + self.chunk], w, gK,
                                         self.needs[0])
             if part is not None:
-                gxpad[i:i + self.chunk] = part
-        gx = None if gxpad is None else _crop(gxpad, w.pads)
+                gx[i:i + self.chunk] = part
         if len(self.needs) == 3:
             gy2 = gy.reshape(-1, gy.shape[-1])
             return gx, gK, xp.ones(gy2.shape[0], gy2.dtype) @ gy2
@@ -366,7 +374,7 @@ class Conv2DTranspose(Function):
     def _forward_part(self, x, K2, padded_shape):
         w = self.win
         cols = x.reshape(-1, x.shape[-1]) @ K2.T        # the one GEMM
-        return _crop(_col2im(cols.reshape(x.shape[0], *w.out, *w.k, padded_shape[-1]), w, padded_shape), w.pads)
+        return _col2im_cropped(cols.reshape(x.shape[0], *w.out, *w.k, padded_shape[-1]), w, padded_shape)
 
     def backward(self, gy):
         x, K = self.saved
