@@ -152,6 +152,13 @@ def _col2im_cropped(cols, w: _Window, padded_shape):
     return _crop(_col2im(cols, w, padded_shape), w.pads) if g is None else g
 
 
+def _im2col_padded(x, w: _Window):
+    """``_im2col`` of x padded by ``w.pads``: the compiled kernel that never builds the padded copy when it is
+    available (ops/conv_kernels.py), else the pad and the window copy."""
+    cols = conv_kernels.im2col_padded(x, w)
+    return _im2col(_pad(x, w.pads), w) if cols is None else cols
+
+
 def _check_conv(op, x, kernel, bias, rank, in_axis, layout, kernel_layout):
     """Teaching errors for shapes that cannot convolve; ``in_axis`` is the kernel's input-channel axis."""
     if x.ndim != rank + 2:
@@ -380,18 +387,23 @@ class Conv2DTranspose(Function):
         x, K = self.saved
         xp, n = backend.xp, x.shape[0]
         K2 = K.reshape(-1, K.shape[-1])
+        gy2 = gy.reshape(-1, gy.shape[-1])
+        gb = xp.ones(gy2.shape[0], gy2.dtype) @ gy2 if len(self.needs) == 3 else None   # Σ dy: a GEMV
+        if self.chunk >= n:                             # the batch fits (see forward): one im2col, no buffers
+            cols = _im2col_padded(gy, self.win)                                     # (N*H*W, kh*kw*Cout)
+            gx = (cols @ K2).reshape(x.shape) if self.needs[0] else None
+            gK = (cols.T @ x.reshape(-1, x.shape[-1])).reshape(K.shape) if self.needs[1] else None
+            return (gx, gK) if gb is None else (gx, gK, gb)
         gx = xp.empty(x.shape, gy.dtype) if self.needs[0] else None
         gK = xp.zeros(K2.shape, gy.dtype) if self.needs[1] else None
-        for i in range(0, n, self.chunk):              # one pass when the batch fits (see forward)
-            cols = _im2col(_pad(gy[i:i + self.chunk], self.win.pads), self.win)    # (N*H*W, kh*kw*Cout)
+        for i in range(0, n, self.chunk):
+            cols = _im2col_padded(gy[i:i + self.chunk], self.win)
             if gx is not None:
                 gx[i:i + self.chunk] = (cols @ K2).reshape(-1, *x.shape[1:])
             if gK is not None:
                 gK += cols.T @ x[i:i + self.chunk].reshape(-1, x.shape[-1])
         gK = None if gK is None else gK.reshape(K.shape)
-        if len(self.needs) == 3:
-            return gx, gK, gy.sum(axis=(0, 1, 2))
-        return gx, gK
+        return (gx, gK) if gb is None else (gx, gK, gb)
 
 
 def _transpose_axis(size, k, s, d, padding, output_padding) -> tuple:

@@ -1,4 +1,4 @@
-"""Compiled col2im for the 2-D convolutions: each output pixel gathered and written once.
+"""Compiled im2col and col2im for the 2-D convolutions: each element written once, padding implicit.
 
 col2im is the adjoint of the im2col window view: the gradient of a convolution's input (Conv2D's
 backward) and the forward of a transposed convolution both add every window's values back onto the
@@ -13,8 +13,11 @@ where rows(r) lists the kernel offsets a and window rows i with i*sh + a*dh = r 
 of them; likewise cols). No zeroed padded buffer, no scatter-add passes, no crop copy; the sum runs
 over a in increasing order, as the plain form's passes do.
 
+im2col likewise reads the unpadded image and writes each window row once, zeros where a window
+hangs over the border, instead of a padded copy of the image followed by the strided-view copy.
+
 numba is an optional dependency imported on first use: without it (or when its compile fails, or
-the backend is not NumPy) ``col2im_cropped`` returns None and the caller runs the plain form.
+the backend is not NumPy) these functions return None and the caller runs the plain form.
 """
 from __future__ import annotations
 
@@ -22,10 +25,10 @@ import functools
 
 from shendu import backend
 
-_compiled = None        # the jitted kernel; False once numba turned out to be missing or broken
+_compiled = None        # the jitted kernels (col2im, im2col); False once numba turned out to be missing or broken
 
 
-def _kernel():
+def _kernels():
     global _compiled
     if _compiled is None:
         try:
@@ -45,7 +48,27 @@ def _kernel():
                                     src = cols[n, i, j_w[u], a, b_w[u]]
                                     for c in range(channels):
                                         o[c] += src[c]
-            _compiled = gather
+
+            @numba.njit(cache=True, nogil=True)
+            def windows(x, cols, top, left, sh, sw, dh, dw):
+                n_batch, height, width, channels = x.shape
+                _, oh, ow, kh, kw, _ = cols.shape
+                for n in range(n_batch):
+                    for i in range(oh):
+                        for j in range(ow):
+                            for a in range(kh):
+                                r = i * sh + a * dh - top
+                                for b in range(kw):
+                                    q = j * sw + b * dw - left
+                                    dst = cols[n, i, j, a, b]
+                                    if 0 <= r < height and 0 <= q < width:
+                                        src = x[n, r, q]
+                                        for c in range(channels):
+                                            dst[c] = src[c]
+                                    else:
+                                        for c in range(channels):
+                                            dst[c] = 0
+            _compiled = gather, windows
         except Exception:       # ImportError, or a numba that cannot build here: the plain form is used
             _compiled = False
     return _compiled
@@ -72,25 +95,44 @@ def axis_taps(size: int, before: int, k: int, s: int, d: int, out: int):
     return (np.asarray(ptr, np.int64), np.asarray(offsets, np.int64), np.asarray(windows, np.int64))
 
 
+def _usable(a) -> bool:
+    """Whether the compiled kernels take ``a``: NumPy floats with more than one channel (with one channel the
+    inner loop has nothing to vectorise, and the plain form's whole-image passes win)."""
+    return backend.xp.__name__ == "numpy" and a.dtype.kind == "f" and a.shape[-1] >= 2 and bool(_kernels())
+
+
+def _run(kernel, *args) -> bool:
+    """Call a jitted kernel; False when numba fails to compile it (it compiles per dtype on first call)."""
+    try:
+        kernel(*args)
+    except Exception as error:
+        if not type(error).__module__.startswith("numba"):
+            raise
+        _disable()
+        return False
+    return True
+
+
+def im2col_padded(x, w):
+    """Rows of receptive fields (N*oh*ow, kh*kw*C) of x (N, H, W, C) padded by ``w.pads`` with zeros, the
+    padding never built; None when the compiled kernel is unavailable (the caller pads and copies the view)."""
+    if not _usable(x):
+        return None
+    xp = backend.xp
+    cols = xp.empty((x.shape[0], *w.out, *w.k, x.shape[-1]), x.dtype)
+    if not _run(_compiled[1], xp.ascontiguousarray(x), cols, w.pads[0][0], w.pads[1][0], *w.s, *w.d):
+        return None
+    return cols.reshape(-1, w.k[0] * w.k[1] * x.shape[-1])
+
+
 def col2im_cropped(cols, w, out_hw):
     """The cropped col2im: cols (N, oh, ow, kh, kw, C) summed onto an (N, *out_hw, C) image whose padding
     before is ``w.pads[.][0]``; None when the compiled kernel is unavailable (the caller then runs the plain
     ``_col2im`` and crops)."""
+    if not _usable(cols):
+        return None
     xp = backend.xp
-    # one channel: the inner loop has nothing to vectorise, and the plain form's whole-image passes win
-    if xp.__name__ != "numpy" or cols.dtype.kind != "f" or cols.shape[-1] < 2:
-        return None
-    kernel = _kernel()
-    if not kernel:
-        return None
     rows = axis_taps(out_hw[0], w.pads[0][0], w.k[0], w.s[0], w.d[0], w.out[0])
     columns = axis_taps(out_hw[1], w.pads[1][0], w.k[1], w.s[1], w.d[1], w.out[1])
     g = xp.empty((cols.shape[0], *out_hw, cols.shape[-1]), cols.dtype)
-    try:
-        kernel(xp.ascontiguousarray(cols), g, *rows, *columns)
-    except Exception as error:      # numba compiles per dtype on first call; a failure there means no kernel
-        if not type(error).__module__.startswith("numba"):
-            raise
-        _disable()
-        return None
-    return g
+    return g if _run(_compiled[0], xp.ascontiguousarray(cols), g, *rows, *columns) else None
