@@ -96,9 +96,9 @@ def axis_taps(size: int, before: int, k: int, s: int, d: int, out: int):
 
 
 def _usable(a) -> bool:
-    """Whether the compiled kernels take ``a``: NumPy floats with more than one channel (with one channel the
+    """Whether the compiled kernels take ``a``: NumPy float32/float64 with more than one channel (with one channel the
     inner loop has nothing to vectorise, and the plain form's whole-image passes win)."""
-    return backend.xp.__name__ == "numpy" and a.dtype.kind == "f" and a.shape[-1] >= 2 and bool(_kernels())
+    return backend.xp.__name__ == "numpy" and a.dtype.char in "fd" and a.shape[-1] >= 2 and bool(_kernels())
 
 
 def _run(kernel, *args) -> bool:
