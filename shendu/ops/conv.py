@@ -249,19 +249,19 @@ class Conv2D(Function):
     as matrices y = cols K;   dK = colsᵀ dy, dx = col2im(dy Kᵀ), dbias = Σ dy"""
     def forward(self, x, K, *b):
         w = self.win
-        xpad = _pad(x, w.pads)
-        self.padded_shape = xpad.shape
+        self.padded_shape = (x.shape[0], *(h + lo + hi for h, (lo, hi) in zip(x.shape[1:3], w.pads)), x.shape[-1])
         n, dtype = x.shape[0], backend.xp.result_type(x, K)
-        self.mode, self.chunk = _plan(x.shape, xpad.shape[1:3], K.shape, w, dtype.itemsize)
+        self.mode, self.chunk = _plan(x.shape, self.padded_shape[1:3], K.shape, w, dtype.itemsize)
         if self.mode == "cols" and self.chunk >= n:
-            cols = _im2col(xpad, w)                     # (N*oh*ow, kh*kw*Cin)
+            # (N*oh*ow, kh*kw*Cin); with padding ('same'), the windows are read without a padded copy
+            cols = _im2col(x, w) if w.pads == ((0, 0), (0, 0)) else _im2col_padded(x, w)
             y = cols @ K.reshape(-1, K.shape[-1])       # the one GEMM
             if b:
                 y += b[0]
             self.save(cols, K)                          # cols again give dK
             return y.reshape(n, *w.out, K.shape[-1])
         # the shift form, or chunks of the batch: backward recomputes from the padded input
-        xpad = backend.xp.ascontiguousarray(xpad)
+        xpad = backend.xp.ascontiguousarray(_pad(x, w.pads))
         y = backend.xp.empty((n, *w.out, K.shape[-1]), dtype)
         for i in range(0, n, self.chunk):
             part = xpad[i:i + self.chunk]

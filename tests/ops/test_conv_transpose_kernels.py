@@ -158,18 +158,22 @@ def test_conv2d_transpose_with_and_without_the_kernels(monkeypatch, x_shape, k_s
         assert_close(f, p, atol=tol, rtol=tol, name=name)
 
 
-@pytest.mark.parametrize("x_shape, k, strides, padding, dilation", CONV_WINDOWS[:4], ids=str)
-def test_conv2d_input_gradient_with_and_without_the_kernels(monkeypatch, x_shape, k, strides, padding, dilation):
+@pytest.mark.parametrize("dtype, tol", DTYPES)
+@pytest.mark.parametrize("x_shape, k, strides, padding, dilation", CONV_WINDOWS, ids=str)
+def test_conv2d_with_and_without_the_kernels(monkeypatch, x_shape, k, strides, padding, dilation, dtype, tol):
+    """Conv2D's padded forward (im2col) and its input gradient (col2im) take the kernels."""
     rng = np.random.default_rng(4)
-    x, K = rng.standard_normal(x_shape), rng.standard_normal((*k, x_shape[-1], 3))
-    grads = []
+    x, K, b = (rng.standard_normal(s).astype(dtype) for s in (x_shape, (*k, x_shape[-1], 3), (3,)))
+    results = []
     for compiled in (None, False):
         monkeypatch.setattr(conv_kernels, "_compiled", compiled)
-        xt = sd.tensor(x, requires_grad=True)
-        y = ops.conv2d(xt, K, None, strides, padding, dilation)
-        y.backward(np.cos(np.arange(y.size)).reshape(y.shape))
-        grads.append(xt.grad.numpy())
-    assert_close(grads[0], grads[1], atol=1e-10)
+        ts = [sd.tensor(a, requires_grad=True) for a in (x, K, b)]
+        y = ops.conv2d(*ts, strides, padding, dilation)
+        y.backward(np.cos(np.arange(y.size)).reshape(y.shape).astype(dtype))
+        results.append([y.numpy()] + [t.grad.numpy() for t in ts])
+    assert results[0][0].dtype == dtype
+    for name, f, p in zip(("y", "dx", "dK", "dbias"), *results):
+        assert_close(f, p, atol=tol, rtol=tol, name=name)
 
 
 def test_kernels_switch_off_when_numba_is_missing(monkeypatch):
