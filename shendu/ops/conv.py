@@ -152,6 +152,16 @@ def _col2im_cropped(cols, w: _Window, padded_shape):
     return _crop(_col2im(cols, w, padded_shape), w.pads) if g is None else g
 
 
+def _matmul_col2im(a, b, w: _Window, padded_shape):
+    """``_col2im_cropped`` of the product a @ b (rows: N·oh·ow window positions, columns: kh·kw·C), made in
+    cache-sized blocks of images by the compiled kernel when it is there."""
+    (top, bottom), (left, right) = w.pads
+    g = conv_kernels.matmul_col2im(a, b, w, (padded_shape[1] - top - bottom, padded_shape[2] - left - right))
+    if g is None:
+        g = _col2im_cropped((a @ b).reshape(padded_shape[0], *w.out, *w.k, padded_shape[-1]), w, padded_shape)
+    return g
+
+
 def _im2col_padded(x, w: _Window):
     """``_im2col`` of x padded by ``w.pads``: the compiled kernel that never builds the padded copy when it is
     available (ops/conv_kernels.py), else the pad and the window copy."""
@@ -239,8 +249,7 @@ def _conv_backward_chunk(mode, xpad, K, gy, w: _Window, gK, want_x):
     if gK is not None:
         gK += (_im2col(xpad, w).T @ gy2).reshape(K.shape)
     if want_x:
-        gcols = (gy2 @ K.reshape(-1, f).T).reshape(gy.shape[0], *w.out, *w.k, c)
-        return _col2im_cropped(gcols, w, xpad.shape)
+        return _matmul_col2im(gy2, K.reshape(-1, f).T, w, xpad.shape)
     return None
 
 
@@ -282,9 +291,7 @@ class Conv2D(Function):
         gy2 = gy.reshape(-1, gy.shape[-1])
         gx = gK = None
         if self.needs[0]:                               # the first layer's input needs no gradient
-            gcols = gy2 @ K.reshape(-1, K.shape[-1]).T
-            gcols = gcols.reshape(gy.shape[0], *w.out, *w.k, K.shape[2])
-            gx = _col2im_cropped(gcols, w, self.padded_shape)
+            gx = _matmul_col2im(gy2, K.reshape(-1, K.shape[-1]).T, w, self.padded_shape)   # col2im(dy Kᵀ)
         if self.needs[1]:
             gK = (cols.T @ gy2).reshape(K.shape)
         if len(self.needs) == 3:                        # Σ dy over pixels: a GEMV beats .sum(axis=0) here
@@ -380,8 +387,7 @@ class Conv2DTranspose(Function):
 
     def _forward_part(self, x, K2, padded_shape):
         w = self.win
-        cols = x.reshape(-1, x.shape[-1]) @ K2.T        # the one GEMM
-        return _col2im_cropped(cols.reshape(x.shape[0], *w.out, *w.k, padded_shape[-1]), w, padded_shape)
+        return _matmul_col2im(x.reshape(-1, x.shape[-1]), K2.T, w, padded_shape)     # the one GEMM, then col2im
 
     def backward(self, gy):
         x, K = self.saved

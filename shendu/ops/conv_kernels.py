@@ -13,6 +13,11 @@ where rows(r) lists the kernel offsets a and window rows i with i*sh + a*dh = r 
 of them; likewise cols). No zeroed padded buffer, no scatter-add passes, no crop copy; the sum runs
 over a in increasing order, as the plain form's passes do.
 
+When the columns are themselves a matrix product (Conv2D's dx = col2im(dy Kᵀ), Conv2DTranspose's
+y = col2im(x Kᵀ)), ``matmul_col2im`` makes the product a few images at a time into one small buffer
+and sums each block while it is still in cache: the whole columns matrix (kh·kw times the image)
+is never written out to memory and read back.
+
 im2col likewise reads the unpadded image and writes each window row once, zeros where a window
 hangs over the border, instead of a padded copy of the image followed by the strided-view copy.
 
@@ -25,6 +30,7 @@ import functools
 
 from shendu import backend
 
+BLOCK_BYTES = 2 * 2 ** 20      # the columns of one block of images: about what a core's L2 cache holds
 _compiled = None        # the jitted kernels (col2im, im2col); False once numba turned out to be missing or broken
 
 
@@ -95,10 +101,12 @@ def axis_taps(size: int, before: int, k: int, s: int, d: int, out: int):
     return (np.asarray(ptr, np.int64), np.asarray(offsets, np.int64), np.asarray(windows, np.int64))
 
 
-def _usable(a) -> bool:
-    """Whether the compiled kernels take ``a``: NumPy float32/float64 with more than one channel (with one channel the
-    inner loop has nothing to vectorise, and the plain form's whole-image passes win)."""
-    return backend.xp.__name__ == "numpy" and a.dtype.char in "fd" and a.shape[-1] >= 2 and bool(_kernels())
+def _usable(dtype, channels: int) -> bool:
+    """Whether the compiled kernels take arrays of ``dtype`` with ``channels`` channels: NumPy float32/float64
+    with more than one channel (with one channel the inner loop has nothing to vectorise, and the plain
+    form's whole-image passes win)."""
+    return (backend.xp.__name__ == "numpy" and backend.xp.dtype(dtype).char in "fd" and channels >= 2
+            and bool(_kernels()))
 
 
 def _run(kernel, *args) -> bool:
@@ -116,7 +124,7 @@ def _run(kernel, *args) -> bool:
 def im2col_padded(x, w):
     """Rows of receptive fields (N*oh*ow, kh*kw*C) of x (N, H, W, C) padded by ``w.pads`` with zeros, the
     padding never built; None when the compiled kernel is unavailable (the caller pads and copies the view)."""
-    if not _usable(x):
+    if not _usable(x.dtype, x.shape[-1]):
         return None
     xp = backend.xp
     cols = xp.empty((x.shape[0], *w.out, *w.k, x.shape[-1]), x.dtype)
@@ -125,11 +133,33 @@ def im2col_padded(x, w):
     return cols.reshape(-1, w.k[0] * w.k[1] * x.shape[-1])
 
 
+def matmul_col2im(a, b, w, out_hw):
+    """col2im_cropped(a @ b), the product viewed as (N, oh, ow, kh, kw, C) and made a block of images at a
+    time; a is (N*oh*ow, F), b is (F, kh*kw*C). None when the compiled kernel is unavailable."""
+    xp = backend.xp
+    rows, width = w.out[0] * w.out[1], b.shape[1]
+    dtype = xp.result_type(a, b)
+    if not (_usable(dtype, width // (w.k[0] * w.k[1])) and a.flags.c_contiguous):
+        return None
+    n = a.shape[0] // rows
+    step = max(1, min(n, BLOCK_BYTES // (rows * width * dtype.itemsize)))
+    taps = (axis_taps(out_hw[0], w.pads[0][0], w.k[0], w.s[0], w.d[0], w.out[0])
+            + axis_taps(out_hw[1], w.pads[1][0], w.k[1], w.s[1], w.d[1], w.out[1]))
+    g = xp.empty((n, *out_hw, width // (w.k[0] * w.k[1])), dtype)
+    buffer = xp.empty((step * rows, width), dtype)
+    for i in range(0, n, step):
+        m = min(step, n - i)
+        block = xp.matmul(a[i * rows:(i + m) * rows], b, out=buffer[:m * rows])
+        if not _run(_compiled[0], block.reshape(m, *w.out, *w.k, -1), g[i:i + m], *taps):
+            return None
+    return g
+
+
 def col2im_cropped(cols, w, out_hw):
     """The cropped col2im: cols (N, oh, ow, kh, kw, C) summed onto an (N, *out_hw, C) image whose padding
     before is ``w.pads[.][0]``; None when the compiled kernel is unavailable (the caller then runs the plain
     ``_col2im`` and crops)."""
-    if not _usable(cols):
+    if not _usable(cols.dtype, cols.shape[-1]):
         return None
     xp = backend.xp
     rows = axis_taps(out_hw[0], w.pads[0][0], w.k[0], w.s[0], w.d[0], w.out[0])

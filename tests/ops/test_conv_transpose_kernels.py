@@ -116,6 +116,22 @@ def test_compiled_col2im_matches_the_formula_for_transposed_windows(x_shape, k_s
     assert_close(got, plain_col2im(cols.astype(np.float64), w, out_hw), atol=tol, rtol=tol)
 
 
+@pytest.mark.parametrize("block_bytes", [1, 2 * 2 ** 20], ids=["one-image-blocks", "default-blocks"])
+@pytest.mark.parametrize("dtype, tol", DTYPES)
+@pytest.mark.parametrize("x_shape, k, strides, padding, dilation", CONV_WINDOWS, ids=str)
+def test_blocked_product_col2im_matches_the_formula(monkeypatch, x_shape, k, strides, padding, dilation, dtype, tol,
+                                                    block_bytes):
+    monkeypatch.setattr(conv_kernels, "BLOCK_BYTES", block_bytes)
+    w = conv_window(x_shape, k, strides, padding, dilation)
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((x_shape[0] * w.out[0] * w.out[1], 3)).astype(dtype)
+    b = rng.standard_normal((k[0] * k[1] * x_shape[-1], 3)).astype(dtype).T      # a transposed view, as in use
+    got = conv_kernels.matmul_col2im(a, b, w, x_shape[1:3])
+    assert got is not None and got.dtype == dtype
+    cols = (a.astype(np.float64) @ b.astype(np.float64)).reshape(x_shape[0], *w.out, *k, x_shape[-1])
+    assert_close(got, plain_col2im(cols, w, x_shape[1:3]), atol=tol, rtol=tol)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("x_shape, k, strides, padding, dilation", CONV_WINDOWS, ids=str)
 def test_compiled_im2col_copies_the_formula_exactly(x_shape, k, strides, padding, dilation, dtype):
