@@ -4,7 +4,10 @@ A convolution is ONE matrix product on an im2col matrix: each output pixel's rec
 (kh × kw × channels values) becomes one row, read through a strided *view* of the padded input,
 so building it is a single copy with no Python loop. Backward turns rows back into pixels
 (col2im) with a loop over the kh × kw kernel offsets only. Pooling loops over the same offsets,
-one whole-array maximum or sum per offset.
+one whole-array maximum or sum per offset. Where numba is installed, ops/conv_kernels.py runs
+col2im (the input gradient, and the transposed convolution's forward) and the padded im2col as
+compiled loops that write each pixel once, never building the padded copy; these forms remain
+the fallback and the reference.
 
 The im2col matrix holds kh·kw copies of the input, which for many channels and a large kernel is
 gigabytes (Conv2D(1, 7) on a 28×28×128 batch of 128: 2.5 GB, then a matrix-VECTOR product). So
