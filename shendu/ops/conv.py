@@ -399,9 +399,14 @@ class Conv2DTranspose(Function):
         gy2 = gy.reshape(-1, gy.shape[-1])
         gb = xp.ones(gy2.shape[0], gy2.dtype) @ gy2 if len(self.needs) == 3 else None   # Σ dy: a GEMV
         if self.chunk >= n:                             # the batch fits (see forward): one im2col, no buffers
-            cols = _im2col_padded(gy, self.win)                                     # (N*H*W, kh*kw*Cout)
-            gx = (cols @ K2).reshape(x.shape) if self.needs[0] else None
-            gK = (cols.T @ x.reshape(-1, x.shape[-1])).reshape(K.shape) if self.needs[1] else None
+            x2 = x.reshape(-1, x.shape[-1])
+            both = conv_kernels.im2col_matmul(gy, self.win, K2 if self.needs[0] else None,
+                                              x2 if self.needs[1] else None)     # blocks of im2col(dy), in cache
+            if both is None:
+                cols = _im2col_padded(gy, self.win)                                 # (N*H*W, kh*kw*Cout)
+                both = (cols @ K2 if self.needs[0] else None, cols.T @ x2 if self.needs[1] else None)
+            gx = None if both[0] is None else both[0].reshape(x.shape)
+            gK = None if both[1] is None else both[1].reshape(K.shape)
             return (gx, gK) if gb is None else (gx, gK, gb)
         gx = xp.empty(x.shape, gy.dtype) if self.needs[0] else None
         gK = xp.zeros(K2.shape, gy.dtype) if self.needs[1] else None

@@ -19,7 +19,9 @@ and sums each block while it is still in cache: the whole columns matrix (kh·kw
 is never written out to memory and read back.
 
 im2col likewise reads the unpadded image and writes each window row once, zeros where a window
-hangs over the border, instead of a padded copy of the image followed by the strided-view copy.
+hangs over the border, instead of a padded copy of the image followed by the strided-view copy;
+``im2col_matmul`` (Conv2DTranspose's backward: dx = cols K, dK = colsᵀ x) multiplies each block of
+rows while it is in cache, so those columns are never written out either.
 
 numba is an optional dependency imported on first use: without it (or when its compile fails, or
 the backend is not NumPy) these functions return None and the caller runs the plain form.
@@ -131,6 +133,32 @@ def im2col_padded(x, w):
     if not _run(_compiled[1], xp.ascontiguousarray(x), cols, w.pads[0][0], w.pads[1][0], *w.s, *w.d):
         return None
     return cols.reshape(-1, w.k[0] * w.k[1] * x.shape[-1])
+
+
+def im2col_matmul(x, w, b=None, c=None):
+    """(cols @ b, colsᵀ @ c) with cols = im2col_padded(x, w) (N*oh*ow, kh*kw*C), either product skipped
+    when its matrix is None; made a block of images at a time, the colsᵀ c product summed over the blocks.
+    None when the compiled kernel is unavailable."""
+    if not _usable(x.dtype, x.shape[-1]):
+        return None
+    xp = backend.xp
+    rows, width, n = w.out[0] * w.out[1], w.k[0] * w.k[1] * x.shape[-1], x.shape[0]
+    step = max(1, min(n, BLOCK_BYTES // (rows * width * x.dtype.itemsize)))
+    x = xp.ascontiguousarray(x)
+    yb = None if b is None else xp.empty((n * rows, b.shape[1]), xp.result_type(x, b))
+    yc = None if c is None else xp.zeros((width, c.shape[1]), xp.result_type(x, c))
+    buffer = xp.empty((step * rows, width), x.dtype)
+    for i in range(0, n, step):
+        m = min(step, n - i)
+        block = buffer[:m * rows]
+        if not _run(_compiled[1], x[i:i + m], block.reshape(m, *w.out, *w.k, -1), w.pads[0][0], w.pads[1][0],
+                    *w.s, *w.d):
+            return None
+        if b is not None:
+            xp.matmul(block, b, out=yb[i * rows:(i + m) * rows])
+        if c is not None:
+            yc += block.T @ c[i * rows:(i + m) * rows]
+    return yb, yc
 
 
 def matmul_col2im(a, b, w, out_hw):

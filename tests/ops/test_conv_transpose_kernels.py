@@ -143,6 +143,29 @@ def test_compiled_im2col_copies_the_formula_exactly(x_shape, k, strides, padding
     np.testing.assert_array_equal(got, conv_module._im2col(conv_module._pad(x, w.pads), w))
 
 
+@pytest.mark.parametrize("which", ["both", "cols @ b", "colsT @ c"])
+@pytest.mark.parametrize("block_bytes", [1, 2 * 2 ** 20], ids=["one-image-blocks", "default-blocks"])
+@pytest.mark.parametrize("dtype, tol", DTYPES)
+@pytest.mark.parametrize("x_shape, k, strides, padding, dilation", CONV_WINDOWS, ids=str)
+def test_blocked_im2col_products_match_the_formula(monkeypatch, x_shape, k, strides, padding, dilation, dtype, tol,
+                                                   block_bytes, which):
+    monkeypatch.setattr(conv_kernels, "BLOCK_BYTES", block_bytes)
+    w = conv_window(x_shape, k, strides, padding, dilation)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    b = rng.standard_normal((k[0] * k[1] * x_shape[-1], 3)).astype(dtype)
+    c = rng.standard_normal((x_shape[0] * w.out[0] * w.out[1], 2)).astype(dtype)
+    got = conv_kernels.im2col_matmul(x, w, None if which == "colsT @ c" else b, None if which == "cols @ b" else c)
+    cols = plain_im2col(x.astype(np.float64), w)
+    expectations = ((got[0], cols @ b, which == "colsT @ c"), (got[1], cols.T @ c, which == "cols @ b"))
+    for product, expected, skipped in expectations:
+        if skipped:
+            assert product is None
+        else:
+            assert product.dtype == dtype
+            assert_close(product, expected, atol=tol * 10, rtol=tol)
+
+
 def test_one_channel_and_integers_take_the_plain_form():
     w = conv_window((2, 6, 6, 1), (4, 4), 2, "same", 1)
     assert conv_kernels.col2im_cropped(np.ones((2, *w.out, 4, 4, 1)), w, (6, 6)) is None
