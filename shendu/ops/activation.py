@@ -66,7 +66,7 @@ def _compiled_leaky(*arrays):
     of one shape and numba is there, else None."""
     global _leaky_loops
     first = arrays[0]
-    if (backend.xp.__name__ != "numpy" or first.dtype.char not in "fd" or not first.ndim
+    if (backend.xp.__name__ != "numpy" or first.dtype.char not in "fd" or not first.dtype.isnative or not first.ndim
             or any(a.shape != first.shape or a.dtype != first.dtype or not a.flags.c_contiguous for a in arrays)):
         return None
     if _leaky_loops is None:

@@ -107,7 +107,8 @@ def _usable(dtype, channels: int) -> bool:
     """Whether the compiled kernels take arrays of ``dtype`` with ``channels`` channels: NumPy float32/float64
     with more than one channel (with one channel the inner loop has nothing to vectorise, and the plain
     form's whole-image passes win)."""
-    return (backend.xp.__name__ == "numpy" and backend.xp.dtype(dtype).char in "fd" and channels >= 2
+    dtype = backend.xp.dtype(dtype)
+    return (backend.xp.__name__ == "numpy" and dtype.char in "fd" and dtype.isnative and channels >= 2
             and bool(_kernels()))
 
 

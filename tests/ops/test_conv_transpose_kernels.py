@@ -238,3 +238,12 @@ def test_conv2d_transpose_gradcheck_through_the_kernels():
     rng = np.random.default_rng(6)
     assert gradcheck(lambda x, K, b: ops.conv2d_transpose(x, K, b, strides=2, padding="same"),
                      rng.standard_normal(x_shape), rng.standard_normal(k_shape), rng.standard_normal(2))
+
+
+def test_big_endian_arrays_take_the_plain_form_and_keep_the_kernels_on():
+    rng = np.random.default_rng(9)
+    x, K = rng.standard_normal((2, 3, 3, 4)), rng.standard_normal((4, 4, 3, 4))
+    expected = ops.conv2d_transpose(x, K, strides=2, padding="same").numpy()
+    got = ops.conv2d_transpose(x.astype(">f8"), K.astype(">f8"), strides=2, padding="same").numpy()
+    assert_close(got, expected, atol=1e-12)
+    assert conv_kernels._compiled
