@@ -58,20 +58,69 @@ class ReLU(Function):
         return ga * (a > 0)
 
 
+_leaky_loops = None     # the compiled LeakyReLU loops (forward, backward); False without numba
+
+
+def _compiled_leaky(*arrays):
+    """The compiled (forward, backward) loops when every array is a contiguous NumPy float32/float64 array
+    of one shape and numba is there, else None."""
+    global _leaky_loops
+    first = arrays[0]
+    if (backend.xp.__name__ != "numpy" or first.dtype.char not in "fd" or not first.dtype.isnative or not first.ndim
+            or any(a.shape != first.shape or a.dtype != first.dtype or not a.flags.c_contiguous for a in arrays)):
+        return None
+    if _leaky_loops is None:
+        try:
+            import numba  # imported lazily: an optional dependency (the "fast" extra), only these loops need it
+
+            @numba.njit(cache=True, nogil=True)
+            def forward(z, alpha, a):
+                for i in range(z.size):
+                    a[i] = z[i] if z[i] > 0 else z[i] * alpha
+
+            @numba.njit(cache=True, nogil=True)
+            def backward(z, ga, alpha, g):
+                for i in range(z.size):
+                    g[i] = ga[i] if z[i] > 0 else ga[i] * alpha
+            _leaky_loops = forward, backward
+        except Exception:       # numba missing or unable to build here: the NumPy passes run instead
+            _leaky_loops = False
+    return _leaky_loops or None
+
+
 class LeakyReLU(Function):
-    """a = z if z > 0 else alpha z;   dz = da * (1 or alpha)"""
+    """a = z if z > 0 else alpha z;   dz = da * (1 or alpha)
+    (with numba, one compiled pass each way instead of two or three whole-array NumPy passes)"""
     def forward(self, z):
         self.save(z)
+        loops = _compiled_leaky(z)
+        if loops:                                       # alpha in z's dtype: the product NumPy would round
+            a = backend.xp.empty_like(z)
+            loops[0](z.reshape(-1), z.dtype.type(self.alpha), a.reshape(-1))
+            return a
         if 0 <= self.alpha <= 1:                        # then max(z, alpha z) is the same, in two passes
             return backend.xp.maximum(z, z * self.alpha)
         return backend.xp.where(z > 0, z, z * self.alpha)
 
     def backward(self, ga):
         (z,) = self.saved
+        xp = backend.xp
+        loops = _compiled_leaky(z, ga) if xp.ndim(ga) else None
+        if loops:
+            g = xp.empty_like(z)
+            loops[1](z.reshape(-1), ga.reshape(-1), z.dtype.type(self.alpha), g.reshape(-1))
+            return g
+        if 0 <= self.alpha <= 1 and xp.ndim(ga) and ga.shape == z.shape:
+            # the slope max(z > 0, alpha) is exactly 1 or alpha: three plain passes, ~5x faster than
+            # a masked copyto or where() on float32 images
+            slope = (z > 0).astype(ga.dtype)
+            xp.maximum(slope, self.alpha, out=slope)
+            slope *= ga
+            return slope
         g = ga * self.alpha
-        if backend.xp.ndim(g) == 0:                     # a scalar: nothing to write into
-            return backend.xp.where(z > 0, ga, g)
-        backend.xp.copyto(g, ga, where=z > 0)          # g is a fresh array: ours to fill
+        if xp.ndim(g) == 0:                             # a scalar: nothing to write into
+            return xp.where(z > 0, ga, g)
+        xp.copyto(g, ga, where=z > 0)                  # g is a fresh array: ours to fill
         return g
 
 

@@ -4,7 +4,10 @@ A convolution is ONE matrix product on an im2col matrix: each output pixel's rec
 (kh × kw × channels values) becomes one row, read through a strided *view* of the padded input,
 so building it is a single copy with no Python loop. Backward turns rows back into pixels
 (col2im) with a loop over the kh × kw kernel offsets only. Pooling loops over the same offsets,
-one whole-array maximum or sum per offset.
+one whole-array maximum or sum per offset. Where numba is installed, ops/conv_kernels.py runs
+col2im (the input gradient, and the transposed convolution's forward) and the padded im2col as
+compiled loops that write each pixel once, never building the padded copy; these forms remain
+the fallback and the reference.
 
 The im2col matrix holds kh·kw copies of the input, which for many channels and a large kernel is
 gigabytes (Conv2D(1, 7) on a 28×28×128 batch of 128: 2.5 GB, then a matrix-VECTOR product). So
@@ -28,6 +31,7 @@ from typing import NamedTuple
 from shendu import backend
 from shendu.autograd import Function
 from shendu.ops import conv_loops
+from shendu.ops import conv_kernels
 from shendu.ops.shape import reshape
 from shendu.tensor import Tensor, as_tensor
 
@@ -144,6 +148,31 @@ def _col2im(cols, w: _Window, padded_shape):
     return g
 
 
+def _col2im_cropped(cols, w: _Window, padded_shape):
+    """``_col2im`` without the padding: the compiled kernel that writes each pixel once when it is available
+    (ops/conv_kernels.py), else the plain passes, then the crop."""
+    (top, bottom), (left, right) = w.pads
+    g = conv_kernels.col2im_cropped(cols, w, (padded_shape[1] - top - bottom, padded_shape[2] - left - right))
+    return _crop(_col2im(cols, w, padded_shape), w.pads) if g is None else g
+
+
+def _matmul_col2im(a, b, w: _Window, padded_shape):
+    """``_col2im_cropped`` of the product a @ b (rows: N·oh·ow window positions, columns: kh·kw·C), made in
+    cache-sized blocks of images by the compiled kernel when it is there."""
+    (top, bottom), (left, right) = w.pads
+    g = conv_kernels.matmul_col2im(a, b, w, (padded_shape[1] - top - bottom, padded_shape[2] - left - right))
+    if g is None:
+        g = _col2im_cropped((a @ b).reshape(padded_shape[0], *w.out, *w.k, padded_shape[-1]), w, padded_shape)
+    return g
+
+
+def _im2col_padded(x, w: _Window):
+    """``_im2col`` of x padded by ``w.pads``: the compiled kernel that never builds the padded copy when it is
+    available (ops/conv_kernels.py), else the pad and the window copy."""
+    cols = conv_kernels.im2col_padded(x, w)
+    return _im2col(_pad(x, w.pads), w) if cols is None else cols
+
+
 def _check_conv(op, x, kernel, bias, rank, in_axis, layout, kernel_layout):
     """Teaching errors for shapes that cannot convolve; ``in_axis`` is the kernel's input-channel axis."""
     if x.ndim != rank + 2:
@@ -209,7 +238,7 @@ def _shift_cols(gy, w: _Window, padded_hw):
 
 def _conv_backward_chunk(mode, xpad, K, gy, w: _Window, gK, want_x):
     """One chunk of Conv2D's backward with nothing saved but the padded input: gK += (in place), returns
-    the padded input gradient (or None)."""
+    the input gradient, padding cropped (or None)."""
     c, f = K.shape[-2:]
     if mode == "shift":
         G = _shift_cols(gy, w, xpad.shape[1:3])                     # (kh·kw·F, N·Hp·Wp)
@@ -218,14 +247,13 @@ def _conv_backward_chunk(mode, xpad, K, gy, w: _Window, gK, want_x):
             gK += (xpad.reshape(-1, c).T @ G.T).reshape(c, *w.k, f).transpose(1, 2, 0, 3)
         if want_x:                                                  # dx_pad = Gᵀ K_(abf, c)
             Kt = backend.xp.ascontiguousarray(K.transpose(0, 1, 3, 2)).reshape(-1, c)
-            return (G.T @ Kt).reshape(xpad.shape)
+            return _crop((G.T @ Kt).reshape(xpad.shape), w.pads)
         return None
     gy2 = gy.reshape(-1, f)
     if gK is not None:
         gK += (_im2col(xpad, w).T @ gy2).reshape(K.shape)
     if want_x:
-        gcols = (gy2 @ K.reshape(-1, f).T).reshape(gy.shape[0], *w.out, *w.k, c)
-        return _col2im(gcols, w, xpad.shape)
+        return _matmul_col2im(gy2, K.reshape(-1, f).T, w, xpad.shape)
     return None
 
 
@@ -234,19 +262,19 @@ class Conv2D(Function):
     as matrices y = cols K;   dK = colsᵀ dy, dx = col2im(dy Kᵀ), dbias = Σ dy"""
     def forward(self, x, K, *b):
         w = self.win
-        xpad = _pad(x, w.pads)
-        self.padded_shape = xpad.shape
+        self.padded_shape = (x.shape[0], *(h + lo + hi for h, (lo, hi) in zip(x.shape[1:3], w.pads)), x.shape[-1])
         n, dtype = x.shape[0], backend.xp.result_type(x, K)
-        self.mode, self.chunk = _plan(x.shape, xpad.shape[1:3], K.shape, w, dtype.itemsize)
+        self.mode, self.chunk = _plan(x.shape, self.padded_shape[1:3], K.shape, w, dtype.itemsize)
         if self.mode == "cols" and self.chunk >= n:
-            cols = _im2col(xpad, w)                     # (N*oh*ow, kh*kw*Cin)
+            # (N*oh*ow, kh*kw*Cin); with padding ('same'), the windows are read without a padded copy
+            cols = _im2col(x, w) if w.pads == ((0, 0), (0, 0)) else _im2col_padded(x, w)
             y = cols @ K.reshape(-1, K.shape[-1])       # the one GEMM
             if b:
                 y += b[0]
             self.save(cols, K)                          # cols again give dK
             return y.reshape(n, *w.out, K.shape[-1])
         # the shift form, or chunks of the batch: backward recomputes from the padded input
-        xpad = backend.xp.ascontiguousarray(xpad)
+        xpad = backend.xp.ascontiguousarray(_pad(x, w.pads))
         y = backend.xp.empty((n, *w.out, K.shape[-1]), dtype)
         for i in range(0, n, self.chunk):
             part = xpad[i:i + self.chunk]
@@ -267,9 +295,7 @@ class Conv2D(Function):
         gy2 = gy.reshape(-1, gy.shape[-1])
         gx = gK = None
         if self.needs[0]:                               # the first layer's input needs no gradient
-            gcols = gy2 @ K.reshape(-1, K.shape[-1]).T
-            gcols = gcols.reshape(gy.shape[0], *w.out, *w.k, K.shape[2])
-            gx = _crop(_col2im(gcols, w, self.padded_shape), w.pads)
+            gx = _matmul_col2im(gy2, K.reshape(-1, K.shape[-1]).T, w, self.padded_shape)   # col2im(dy Kᵀ)
         if self.needs[1]:
             gK = (cols.T @ gy2).reshape(K.shape)
         if len(self.needs) == 3:                        # Σ dy over pixels: a GEMV beats .sum(axis=0) here
@@ -280,13 +306,12 @@ class Conv2D(Function):
         xpad, K = self.saved
         xp, w = backend.xp, self.win
         gK = xp.zeros(K.shape, gy.dtype) if self.needs[1] else None
-        gxpad = xp.empty(xpad.shape, gy.dtype) if self.needs[0] else None
+        gx = xp.empty(_crop(xpad, w.pads).shape, gy.dtype) if self.needs[0] else None
         for i in range(0, gy.shape[0], self.chunk):
             part = _conv_backward_chunk(self.mode, xpad[i:i + self.chunk], K, gy[i:i + self.chunk], w, gK,
                                         self.needs[0])
             if part is not None:
-                gxpad[i:i + self.chunk] = part
-        gx = None if gxpad is None else _crop(gxpad, w.pads)
+                gx[i:i + self.chunk] = part
         if len(self.needs) == 3:
             gy2 = gy.reshape(-1, gy.shape[-1])
             return gx, gK, xp.ones(gy2.shape[0], gy2.dtype) @ gy2
@@ -366,25 +391,34 @@ class Conv2DTranspose(Function):
 
     def _forward_part(self, x, K2, padded_shape):
         w = self.win
-        cols = x.reshape(-1, x.shape[-1]) @ K2.T        # the one GEMM
-        return _crop(_col2im(cols.reshape(x.shape[0], *w.out, *w.k, padded_shape[-1]), w, padded_shape), w.pads)
+        return _matmul_col2im(x.reshape(-1, x.shape[-1]), K2.T, w, padded_shape)     # the one GEMM, then col2im
 
     def backward(self, gy):
         x, K = self.saved
         xp, n = backend.xp, x.shape[0]
         K2 = K.reshape(-1, K.shape[-1])
+        gy2 = gy.reshape(-1, gy.shape[-1])
+        gb = xp.ones(gy2.shape[0], gy2.dtype) @ gy2 if len(self.needs) == 3 else None   # Σ dy: a GEMV
+        if self.chunk >= n:                             # the batch fits (see forward): one im2col, no buffers
+            x2 = x.reshape(-1, x.shape[-1])
+            both = conv_kernels.im2col_matmul(gy, self.win, K2 if self.needs[0] else None,
+                                              x2 if self.needs[1] else None)     # blocks of im2col(dy), in cache
+            if both is None:
+                cols = _im2col_padded(gy, self.win)                                 # (N*H*W, kh*kw*Cout)
+                both = (cols @ K2 if self.needs[0] else None, cols.T @ x2 if self.needs[1] else None)
+            gx = None if both[0] is None else both[0].reshape(x.shape)
+            gK = None if both[1] is None else both[1].reshape(K.shape)
+            return (gx, gK) if gb is None else (gx, gK, gb)
         gx = xp.empty(x.shape, gy.dtype) if self.needs[0] else None
         gK = xp.zeros(K2.shape, gy.dtype) if self.needs[1] else None
-        for i in range(0, n, self.chunk):              # one pass when the batch fits (see forward)
-            cols = _im2col(_pad(gy[i:i + self.chunk], self.win.pads), self.win)    # (N*H*W, kh*kw*Cout)
+        for i in range(0, n, self.chunk):
+            cols = _im2col_padded(gy[i:i + self.chunk], self.win)
             if gx is not None:
                 gx[i:i + self.chunk] = (cols @ K2).reshape(-1, *x.shape[1:])
             if gK is not None:
                 gK += cols.T @ x[i:i + self.chunk].reshape(-1, x.shape[-1])
         gK = None if gK is None else gK.reshape(K.shape)
-        if len(self.needs) == 3:
-            return gx, gK, gy.sum(axis=(0, 1, 2))
-        return gx, gK
+        return (gx, gK) if gb is None else (gx, gK, gb)
 
 
 def _transpose_axis(size, k, s, d, padding, output_padding) -> tuple:

@@ -105,3 +105,20 @@ def test_relu_gradient_is_zero_at_and_below_zero():
     z = sd.tensor([-1.0, 0.0, 2.0], requires_grad=True)
     ops.relu(z).sum().backward()
     np.testing.assert_array_equal(z.grad.numpy(), [0.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("alpha", [0.2, 0.0, 1.0, 1.5, -0.3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_leaky_relu_is_the_masked_formula_exactly(monkeypatch, compiled, alpha, dtype):
+    if not compiled:
+        monkeypatch.setattr(activation, "_leaky_loops", False)       # as without numba
+    z = np.random.default_rng(0).standard_normal((3, 5, 4, 2)).astype(dtype)
+    z[0, 0, 0] = 0.0                                            # at the kink: the slope alpha, like z <= 0
+    ga = np.random.default_rng(1).standard_normal(z.shape).astype(dtype)
+    x = sd.tensor(z, requires_grad=True)
+    a = ops.leaky_relu(x, alpha=alpha)
+    a.backward(ga)
+    assert a.dtype == dtype and x.grad.dtype == dtype
+    np.testing.assert_array_equal(a.numpy(), np.where(z > 0, z, z * dtype(alpha)))
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(z > 0, ga, ga * dtype(alpha)))
