@@ -79,6 +79,8 @@ DEFERS_EVERYTHING = ("shendu.bench.",)
 # Upward imports (a higher rank) are listed here too; each must still exist, so the list cannot go stale.
 _TENSOR = "Tensor's methods (+, @, .sum(), .backward()) are the ops and the engine, which build on Tensor"
 DEFERRED: dict[tuple[str, str], str] = {
+    ("shendu.ops.recurrent_compiled", "shendu.ops.recurrent_kernels"):
+        "the compiled time loops import numba at their top: an optional dependency, loaded on first use",
     ("shendu.tensor", "shendu.ops"): _TENSOR,
     ("shendu.tensor", "shendu.autograd"): _TENSOR,
     ("shendu.layers.symbolic", "shendu.layers.core"):

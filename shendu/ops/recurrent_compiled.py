@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 from shendu import backend
 
@@ -77,7 +78,6 @@ def run(kernel, parts, args) -> bool:
             # a new pool when there is none, too small a one, or one inherited through fork (its threads
             # did not come along: its tasks would never run)
             if not _pool or _pool[1] < len(parts) - 1 or _pool[2] != os.getpid():
-                from concurrent.futures import ThreadPoolExecutor  # imported on first parallel use
                 _pool[:] = [ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="shendu-rnn"),
                             len(parts) - 1, os.getpid()]
             futures = [_pool[0].submit(kernel, *args(p), *part) for p, part in enumerate(parts[1:], 1)]
