@@ -35,6 +35,16 @@ def _logits_of(y_pred, activation, name):
     return logits
 
 
+def _softmax_logits(y_pred, axis):
+    """The logits of a softmax output over the class axis ``axis``, or None. As tf.keras does in ``fit``, a
+    cross-entropy of softmax probabilities is computed from the softmax's input with the fused log-softmax:
+    exact where log of the clipped probability would saturate at -log(1e-7), and one op instead of six."""
+    logits = getattr(y_pred, "_keras_logits", None)
+    if logits is None or axis not in (-1, y_pred.ndim - 1):
+        return None
+    return logits
+
+
 def _same_shape(y_true, y_pred, name):
     """Match ranks as Keras does (squeeze_or_expand_to_same_rank), then require broadcastable shapes:
     labels (batch,) against predictions (batch, 1) pair up row by row instead of broadcasting to a
@@ -132,6 +142,8 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
     """L = -Σ_k t_k log p_k with one-hot (or smoothed) targets t."""
     if from_logits:
         y_pred = _logits_of(y_pred, "softmax", "categorical_crossentropy")
+    elif _softmax_logits(y_pred, axis) is not None:
+        y_pred, from_logits = _softmax_logits(y_pred, axis), True
     y_true, y_pred = _prepare(y_true, y_pred, "categorical_crossentropy")
     if y_true.shape != y_pred.shape:
         hint = ""
@@ -154,6 +166,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, i
     """L = -log p[label]: categorical cross-entropy with integer class labels instead of one-hot rows."""
     if from_logits:
         y_pred = _logits_of(y_pred, "softmax", "sparse_categorical_crossentropy")
+    elif _softmax_logits(y_pred, axis) is not None:
+        y_pred, from_logits = _softmax_logits(y_pred, axis), True
     y_true, y_pred = _prepare(y_true, y_pred, "sparse_categorical_crossentropy")
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = y_true.reshape(y_true.shape[:-1])
