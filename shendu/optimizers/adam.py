@@ -53,20 +53,21 @@ class Adam(Optimizer):
         return f(lr) * (1 - f(self.beta_2) ** t) ** f(0.5) / (1 - f(self.beta_1) ** t)
 
     def _constants(self, lr, dtype):
-        """(1 - beta_1, 1 - beta_2, step size, epsilon) as scalars of ``dtype``, computed once per step and dtype."""
+        """(1 - beta_1, 1 - beta_2, step size, epsilon, smallest normal float) as scalars of ``dtype``, computed
+        once per step and dtype."""
         key = (self._iterations, lr, dtype)
         cached = self.__dict__.get("_constants_cache")
         if cached is None or cached[0] != key:
             f = _scalar(dtype)
             cached = self._constants_cache = (key, (f(1 - self.beta_1), f(1 - self.beta_2), self.step_size(lr, dtype),
-                                                    f(self.epsilon)))
+                                                    f(self.epsilon), numpy.finfo(dtype).tiny))
         return cached[1]
 
     def update_step(self, g, w, lr):
         xp = backend.xp
         m, v = self.slots(w)[:2]
-        c1, c2, step, eps = self._constants(lr, w.dtype)
-        if not self.amsgrad and kernels.adam_in_place(g, w, m, v, c1, c2, step, eps):
+        c1, c2, step, eps, tiny = self._constants(lr, w.dtype)
+        if not self.amsgrad and kernels.adam_in_place(g, w, m, v, c1, c2, step, eps, tiny):
             return                                  # the formula below as one compiled pass (kernels.py)
         # the same arithmetic, in the same order, as m += (g - m)(1 - beta_1); v += (g² - v)(1 - beta_2);
         # w -= m·step / (sqrt(v) + eps), through one scratch array instead of a temporary per operation
@@ -77,6 +78,9 @@ class Adam(Optimizer):
         tmp -= v
         tmp *= c2
         v += tmp                                    # second moment
+        # subnormal moments become 0: arithmetic on them is slow on CPUs (kernels.py says more)
+        xp.copyto(m, 0, where=xp.abs(m, out=tmp) < tiny)
+        xp.copyto(v, 0, where=v < tiny)
         if self.amsgrad:
             v_hat = self.get_slot(w, "velocity_hat")
             xp.maximum(v_hat, v, out=v_hat)

@@ -12,10 +12,12 @@ from shendu.tensor import Tensor
 EDGE_SHAPES = [(1,), (7,), (33, 5), (1, 1, 3), (0,), (257, 130)]
 
 
-def _adam_numpy(w, m, v, g, c1, c2, step, eps):
-    """The plain formula, one NumPy operation at a time."""
+def _adam_numpy(w, m, v, g, c1, c2, step, eps, tiny):
+    """The plain formula, one NumPy operation at a time, subnormal moments flushed to zero."""
     m = m + (g - m) * c1
     v = v + (g * g - v) * c2
+    m = np.where(np.abs(m) < tiny, 0, m).astype(m.dtype)
+    v = np.where(v < tiny, 0, v).astype(v.dtype)
     return w - m * step / (np.sqrt(v) + eps), m, v
 
 
@@ -24,16 +26,24 @@ def _adam_numpy(w, m, v, g, c1, c2, step, eps):
 def test_adam_kernel_matches_the_formula_bit_for_bit(dtype, shape):
     pytest.importorskip("numba")
     rng = np.random.default_rng(sum(shape) + len(shape))
-    f = np.dtype(dtype).type
+    f, tiny = np.dtype(dtype).type, np.finfo(dtype).tiny
     w, m, g = (rng.standard_normal(shape).astype(dtype) for _ in range(3))
     v = rng.random(shape).astype(dtype)
     v.reshape(-1)[:1] = 0                               # sqrt(0) + eps in the denominator
+    dead = w.size > 3
+    if dead:                                            # dead units whose moments decay into subnormals
+        g.reshape(-1)[1:4] = 0
+        m.reshape(-1)[1:4] = [tiny, -tiny * 1.05, tiny / 4]
+        v.reshape(-1)[1:4] = [tiny, tiny / 8, 0]
     c1, c2, step, eps = f(0.1), f(0.001), f(0.03), f(1e-7)
-    expected = _adam_numpy(w, m, v, g, c1, c2, step, eps)
-    assert kernels.adam_in_place(g, w, m, v, c1, c2, step, eps)
+    expected = _adam_numpy(w, m, v, g, c1, c2, step, eps, tiny)
+    assert kernels.adam_in_place(g, w, m, v, c1, c2, step, eps, tiny)
     for got, want in zip((w, m, v), expected):
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)
+    if dead:                                            # nothing subnormal is left in the moments
+        assert not ((m != 0) & (np.abs(m) < tiny)).any() and not ((v != 0) & (v < tiny)).any()
+        assert (m.reshape(-1)[1:4] == 0).all()
 
 
 def test_adam_kernel_declines_what_it_must_not_write_to():
@@ -41,11 +51,11 @@ def test_adam_kernel_declines_what_it_must_not_write_to():
     f = np.float32
     w = np.ones((4, 6), np.float32)[:, ::2]             # a strided view: a flat copy would lose the update
     m, v, g = np.zeros((4, 3), np.float32), np.zeros((4, 3), np.float32), np.ones((4, 3), np.float32)
-    assert not kernels.adam_in_place(g, w, m, v, f(0.1), f(0.001), f(0.01), f(1e-7))
+    assert not kernels.adam_in_place(g, w, m, v, f(0.1), f(0.001), f(0.01), f(1e-7), np.finfo(f).tiny)
     assert (w == 1).all() and (m == 0).all()
     w16 = np.ones(3, np.float16)
     assert not kernels.adam_in_place(np.ones(3, np.float16), w16, np.zeros(3, np.float16), np.zeros(3, np.float16),
-                                     *np.float16([0.1, 0.001, 0.01, 1e-4]))
+                                     *np.float16([0.1, 0.001, 0.01, 1e-4, 6e-5]))
 
 
 def _run_adam(dtype, steps=4, **kwargs):
@@ -74,3 +84,17 @@ def test_kernel_is_none_off_numpy(monkeypatch):
         __name__ = "cupy"
     monkeypatch.setattr(kernels.backend, "xp", NotNumpy())
     assert kernels.kernel("adam") is None
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_moments_of_a_dead_unit_end_at_zero_not_subnormal(compiled, monkeypatch):
+    if not compiled:
+        monkeypatch.setattr(kernels, "kernel", lambda name: None)
+    w = Tensor(np.ones(5, np.float32), requires_grad=True)
+    opt = optimizers.Adam(learning_rate=0.01)
+    opt.apply([np.full(5, 1e-3, np.float32)], [w])
+    for _ in range(900):                               # then the unit is dead: zero gradients
+        opt.apply([np.zeros(5, np.float32)], [w])
+    m, v = opt.slots(w)
+    assert (m == 0).all()                              # 0.9^900 · 1e-4 is far below float32's normal range
+    assert (v > np.finfo(np.float32).tiny).all()       # 0.999^900 · 1e-9 is still a normal float
