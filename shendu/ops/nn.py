@@ -98,11 +98,12 @@ class SoftmaxCrossEntropy(Function):
     """
     def forward(self, z):
         xp = backend.xp
+        z = xp.ascontiguousarray(z)         # so log_p and e^log_p are too: backward writes through a flat view
         shifted = z - z.max(axis=-1, keepdims=True)       # the max shift keeps e^z finite
         log_p = shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
         self.save(log_p)
         if self.sparse:
-            return -xp.take_along_axis(log_p, self.target[..., None], axis=-1)[..., 0]
+            return -log_p.reshape(-1, log_p.shape[-1])[self._picked(xp)].reshape(self.target.shape)
         return -(self.target * log_p).sum(axis=-1)
 
     def backward(self, gL):
@@ -110,11 +111,15 @@ class SoftmaxCrossEntropy(Function):
         (log_p,) = self.saved
         g = xp.exp(log_p)
         if self.sparse:
-            xp.put_along_axis(g, self.target[..., None],
-                              xp.take_along_axis(g, self.target[..., None], axis=-1) - 1, axis=-1)
+            g.reshape(-1, g.shape[-1])[self._picked(xp)] -= 1     # g is a fresh array: ours to write
         else:
             g -= self.target
         return g * gL[..., None]
+
+    def _picked(self, xp):
+        """(row, label) index pairs: each sample's entry of its label, with the leading axes as rows."""
+        labels = self.target.reshape(-1)
+        return xp.arange(labels.shape[0]), labels
 
 
 def softmax_cross_entropy(logits, target, sparse: bool = False) -> Tensor:
