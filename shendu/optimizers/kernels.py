@@ -31,8 +31,10 @@ def _compile_adam():
     def adam(g, w, m, v, c1, c2, step, eps, tiny):
         # m += (g - m)·c1;  v += (g² - v)·c2;  w -= m·step / (sqrt(v) + eps)   with c = 1 - beta;
         # moments below ``tiny`` (the smallest normal float) become 0
+        n = w.size
+        g, w, m, v = g.reshape(n), w.reshape(n), m.reshape(n), v.reshape(n)    # flat views: all are C-contiguous
         zero = tiny - tiny                  # a 0 of the arrays' dtype, so the loop stays in that dtype
-        for i in range(w.shape[0]):
+        for i in range(n):
             gi = g[i]
             mi = m[i] + (gi - m[i]) * c1
             vi = v[i] + (gi * gi - v[i]) * c2
@@ -62,18 +64,19 @@ def kernel(name: str):
 
 def adam_in_place(g, w, m, v, c1, c2, step, eps, tiny) -> bool:
     """Run the Adam kernel on ``w`` and its slots ``m``, ``v`` (updated in place) when it can; False when
-    the caller must use the NumPy formula: no kernel, a dtype other than float32 and float64 (bfloat16, float16), or arrays
-    that are not contiguous (a flat view of them would be a copy, and the update would be lost).
-    ``c1``, ``c2``, ``step``, ``eps``, ``tiny`` are scalars of ``w``'s dtype, so the arithmetic stays in that dtype."""
+    the caller must use the NumPy formula: no kernel, a dtype other than float32 and float64 (bfloat16,
+    float16), or a weight or slot that is not C-contiguous (the kernel walks the arrays' memory in order).
+    ``g`` has ``w``'s shape. ``c1``, ``c2``, ``step``, ``eps``, ``tiny`` are scalars of ``w``'s dtype, so the
+    arithmetic stays in that dtype."""
     if w.dtype.char not in "fd" or not (w.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
         return False
     adam = kernel("adam")
     if adam is None:
         return False
-    if g.dtype != w.dtype:
-        g = g.astype(w.dtype)
+    if g.dtype != w.dtype or not g.flags.c_contiguous:
+        g = backend.xp.ascontiguousarray(g, dtype=w.dtype)
     try:
-        adam(g.reshape(-1), w.reshape(-1), m.reshape(-1), v.reshape(-1), c1, c2, step, eps, tiny)
+        adam(g, w, m, v, c1, c2, step, eps, tiny)
     except Exception:           # numba could not compile for these types: the NumPy formula still works
         _compiled["adam"] = None
         return False

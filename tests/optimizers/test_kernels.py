@@ -9,7 +9,7 @@ from shendu import optimizers
 from shendu.optimizers import kernels
 from shendu.tensor import Tensor
 
-EDGE_SHAPES = [(1,), (7,), (33, 5), (1, 1, 3), (0,), (257, 130)]
+EDGE_SHAPES = [(), (1,), (7,), (33, 5), (1, 1, 3), (0,), (257, 130)]
 
 
 def _adam_numpy(w, m, v, g, c1, c2, step, eps, tiny):
@@ -56,6 +56,18 @@ def test_adam_kernel_declines_what_it_must_not_write_to():
     w16 = np.ones(3, np.float16)
     assert not kernels.adam_in_place(np.ones(3, np.float16), w16, np.zeros(3, np.float16), np.zeros(3, np.float16),
                                      *np.float16([0.1, 0.001, 0.01, 1e-4, 6e-5]))
+
+
+def test_adam_kernel_reads_a_strided_or_other_dtype_gradient():
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(5)
+    f, tiny = np.float32, np.finfo(np.float32).tiny
+    for g in (rng.standard_normal((5, 3)).T, rng.standard_normal((3, 5))):     # F-ordered view; float64
+        w, m, v = rng.standard_normal((3, 5)).astype(f), np.zeros((3, 5), f), np.zeros((3, 5), f)
+        expected = _adam_numpy(w, m, v, g.astype(f), f(0.1), f(0.001), f(0.01), f(1e-7), tiny)
+        assert kernels.adam_in_place(g, w, m, v, f(0.1), f(0.001), f(0.01), f(1e-7), tiny)
+        for got, want in zip((w, m, v), expected):
+            np.testing.assert_array_equal(got, want)
 
 
 def _run_adam(dtype, steps=4, **kwargs):
