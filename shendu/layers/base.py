@@ -46,7 +46,7 @@ from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_
                                     merge_shapes, shape_str, standardize_shape, trial_dtype, trial_shape,
                                     without_trial_sizes)
 from shendu.layers.symbolic_masks import attach_symbolic_masks, trial_tensor
-from shendu.layers.tracking import GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders
+from shendu.layers.tracking import GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders, penalty_holders
 from shendu.metrics.base import Metric
 from shendu.tensor import Tensor
 from shendu.variable import Variable
@@ -248,6 +248,7 @@ class Layer(GraphAccess, LossesAndMetrics):
         regularizer = regularizers_module.get(regularizer)
         if regularizer is not None:
             self._weight_regularizers.append((regularizer, w))
+            penalty_holders.add(self)
         return w
 
     @property

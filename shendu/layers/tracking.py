@@ -12,6 +12,7 @@ from shendu.metrics.base import Mean
 from shendu.tensor import Tensor
 
 loss_holders = weakref.WeakSet()     # layers whose last call added losses: an outermost call clears them
+penalty_holders = weakref.WeakSet()  # layers with weight regularizers or add_loss functions
 
 
 class GraphAttribute:
@@ -91,6 +92,8 @@ class LossesAndMetrics:
         """Scalar losses to add to the training loss, as Keras lists them: the ``add_loss`` values of the last
         call (activity regularizers included), this layer's then its sublayers', then the penalties of the
         weight regularizers on the current trainable weights."""
+        if not loss_holders and not penalty_holders:
+            return []                        # the common case: no layer anywhere adds to the loss, nothing to walk
         layers = [self] + self._flat_layers()
         out = [loss for layer in layers for loss in layer._losses]
         out += [_as_scalar_loss(fn(), self) for layer in layers for fn in layer._callable_losses]
@@ -106,6 +109,7 @@ class LossesAndMetrics:
         for value in loss if isinstance(loss, (list, tuple)) else [loss]:
             if callable(value) and not isinstance(value, Tensor):
                 self._callable_losses.append(value)
+                penalty_holders.add(self)
             elif isinstance(value, KerasTensor):
                 raise ValueError(f"add_loss() on layer '{self.name}' was given a symbolic tensor {value!r}. Losses "
                                  "are computed on real values: write a layer whose call() computes the value and calls "
