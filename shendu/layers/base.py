@@ -46,7 +46,8 @@ from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_
                                     merge_shapes, shape_str, standardize_shape, trial_dtype, trial_shape,
                                     without_trial_sizes)
 from shendu.layers.symbolic_masks import attach_symbolic_masks, trial_tensor
-from shendu.layers.tracking import GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders, penalty_holders
+from shendu.layers.tracking import (GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders, metric_owners,
+                                    penalty_holders)
 from shendu.metrics.base import Metric
 from shendu.tensor import Tensor
 from shendu.variable import Variable
@@ -212,6 +213,7 @@ class Layer(GraphAccess, LossesAndMetrics):
         for m in (value if isinstance(value, (list, tuple)) else [value]):
             if isinstance(m, Metric) and not any(known is m for known in metrics):
                 metrics.append(m)             # Keras tracks every Metric attribute (or list of them) for model.metrics
+                metric_owners.add(self)
         object.__setattr__(self, key, value)
 
     @property

@@ -13,6 +13,7 @@ from shendu.tensor import Tensor
 
 loss_holders = weakref.WeakSet()     # layers whose last call added losses: an outermost call clears them
 penalty_holders = weakref.WeakSet()  # layers with weight regularizers or add_loss functions
+metric_owners = weakref.WeakSet()    # layers that own a Metric (an attribute or add_metric)
 
 
 class GraphAttribute:
@@ -147,12 +148,15 @@ class LossesAndMetrics:
         if metric is None:
             metric = _AddedMetric(name=name)
             self._metrics.append(metric)
+            metric_owners.add(self)
         metric.update_state(value.data if isinstance(value, Tensor) else value)
 
     @property
     def metrics(self) -> list:
         """Metric objects this layer owns (attributes and ``add_metric``), then its sublayers', each once."""
         out, seen = [], set()
+        if not metric_owners:
+            return out                       # the common case: no layer anywhere owns a metric
         for layer in [self] + self._flat_layers():
             for m in layer._metrics:
                 if id(m) not in seen:
