@@ -16,6 +16,8 @@ weights do not see it: such a moment moves w by less than 1e-30.
 """
 from __future__ import annotations
 
+import numpy as np      # inside the kernels only: they run on host arrays (the callers check the backend is NumPy)
+
 from shendu import backend
 
 _compiled: dict = {}
@@ -23,7 +25,6 @@ _compiled: dict = {}
 
 def _compile_adam():
     import numba  # imported lazily: an optional dependency, only these kernels need it
-    import numpy as np  # the kernel runs on host arrays only (the caller checks that the backend is NumPy)
 
     # error_model="numpy": a division by zero gives inf/nan as NumPy's does, instead of a Python exception
     # check per element that would keep the loop from being vectorised
