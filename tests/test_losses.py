@@ -219,24 +219,29 @@ def test_probabilities_exactly_0_and_1_give_finite_values_and_gradients(name, y_
     assert (right_values < 1e-5).all()
 
 
-@pytest.mark.parametrize("name, y_true", [("categorical_crossentropy", ONE_HOT), ("sparse_categorical_crossentropy", LABELS)])
-def test_cross_entropy_of_a_softmax_output_is_computed_from_its_logits(name, y_true):
-    """tf.keras's rule: the loss of softmax probabilities uses the softmax's input, one fused op; the oracle is the
-    composed formula -log(softmax(z)[label]) (the clip at eps does not bind for these logits)."""
-    z = sd.tensor(LOGITS, requires_grad=True)
-    loss = getattr(losses, name)(y_true, sd.ops.softmax(z))
-    loss.sum().backward()
-    log_p = LOGITS - LOGITS.max(-1, keepdims=True)
-    log_p -= np.log(np.exp(log_p).sum(-1, keepdims=True))
-    np.testing.assert_allclose(loss.numpy(), -log_p[np.arange(5), LABELS], rtol=1e-12)
-    np.testing.assert_allclose(z.grad.numpy(), np.exp(log_p) - ONE_HOT, atol=1e-12)
+@pytest.mark.parametrize("name, y_true", [("categorical_crossentropy", ONE_HOT * 0.9 + 0.025),
+                                          ("sparse_categorical_crossentropy", LABELS)])
+@pytest.mark.parametrize("scale", [1.0, 12.0])
+def test_cross_entropy_of_a_softmax_output_is_computed_from_its_logits(name, y_true, scale):
+    """The loss of softmax probabilities runs one fused op on the softmax's logits; the oracle is Keras's composed
+    formula on the probabilities, -Σ t log clip(p / Σp, eps, 1 - eps), values and gradients. At scale 12 some
+    probabilities fall below eps (the clip binds, those terms have no gradient)."""
+    logits = LOGITS * scale
+    results = []
+    for fused in (True, False):
+        z = sd.tensor(logits, requires_grad=True)
+        p = sd.ops.softmax(z)
+        if not fused:
+            p = p * 1.0                                 # a product: no softmax behind it, the composed formula
+        loss = getattr(losses, name)(y_true, p)
+        (loss * np.arange(1.0, 6.0)).sum().backward()
+        results.append((loss.numpy(), z.grad.numpy()))
+        assert (loss.creator.__class__.__name__ == "SoftmaxCrossEntropy") == fused
+    if scale > 1:
+        assert (PROBS ** scale / (PROBS ** scale).sum(-1, keepdims=True) < EPS).any()
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-7, atol=1e-12)
     assert gradcheck(lambda t: getattr(losses, name)(y_true, sd.ops.softmax(t)), LOGITS)
-    # confidently wrong: the log-softmax keeps going where log(clip(p, eps)) stops at -log(eps)
-    far = sd.tensor(np.array([[40.0, 0.0, 0.0, 0.0]]))
-    assert getattr(losses, name)(y_true[1:2], sd.ops.softmax(far)).numpy()[0] == pytest.approx(40.0, rel=1e-9)
-    # probabilities without a softmax behind them keep the clipped formula
-    assert getattr(losses, name)(y_true[1:2], sd.tensor(np.array([[1.0, 0.0, 0.0, 0.0]]))).numpy()[0] == \
-        pytest.approx(-np.log(EPS), rel=1e-2)
 
 
 # ------------------------------------------------------------------------------------------------ errors

@@ -53,14 +53,16 @@ class Adam(Optimizer):
         return f(lr) * (1 - f(self.beta_2) ** t) ** f(0.5) / (1 - f(self.beta_1) ** t)
 
     def _constants(self, lr, dtype):
-        """(1 - beta_1, 1 - beta_2, step size, epsilon, smallest normal float) as scalars of ``dtype``, computed
-        once per step and dtype."""
+        """(1 - beta_1, 1 - beta_2, step size, epsilon, the float below which moments are flushed to 0) as
+        scalars of ``dtype``, computed once per step and dtype."""
         key = (self._iterations, lr, dtype)
         cached = self.__dict__.get("_constants_cache")
         if cached is None or cached[0] != key:
             f = _scalar(dtype)
+            # subnormals are slow in float32/float64 hardware arithmetic only; float16 and bfloat16 keep theirs
+            tiny = numpy.finfo(dtype).tiny if numpy.dtype(dtype).char in "fd" else f(0)
             cached = self._constants_cache = (key, (f(1 - self.beta_1), f(1 - self.beta_2), self.step_size(lr, dtype),
-                                                    f(self.epsilon), numpy.finfo(dtype).tiny))
+                                                    f(self.epsilon), tiny))
         return cached[1]
 
     def update_step(self, g, w, lr):
@@ -78,9 +80,9 @@ class Adam(Optimizer):
         tmp -= v
         tmp *= c2
         v += tmp                                    # second moment
-        # subnormal moments become 0: arithmetic on them is slow on CPUs (kernels.py says more)
-        xp.copyto(m, 0, where=xp.abs(m, out=tmp) < tiny)
-        xp.copyto(v, 0, where=v < tiny)
+        if tiny:                                    # subnormal moments become 0: slow on CPUs (kernels.py says more)
+            xp.copyto(m, 0, where=xp.abs(m, out=tmp) < tiny)
+            xp.copyto(v, 0, where=v < tiny)
         if self.amsgrad:
             v_hat = self.get_slot(w, "velocity_hat")
             xp.maximum(v_hat, v, out=v_hat)

@@ -110,3 +110,13 @@ def test_moments_of_a_dead_unit_end_at_zero_not_subnormal(compiled, monkeypatch)
     m, v = opt.slots(w)
     assert (m == 0).all()                              # 0.9^900 · 1e-4 is far below float32's normal range
     assert (v > np.finfo(np.float32).tiny).all()       # 0.999^900 · 1e-9 is still a normal float
+
+
+def test_float16_moments_keep_their_subnormals():
+    """float16 subnormals cost nothing extra (NumPy computes float16 through float32), and 6e-5, float16's
+    smallest normal, is an ordinary moment size there: nothing is flushed."""
+    w = Tensor(np.ones(3, np.float16), requires_grad=True)
+    opt = optimizers.Adam(learning_rate=0.01)
+    opt.apply([np.full(3, 3e-5, np.float16)], [w])
+    m, _ = opt.slots(w)
+    assert (m > 0).all() and (m < np.finfo(np.float16).tiny).all()
