@@ -39,7 +39,7 @@ def forward_flops(op: str, arrays, outputs) -> int:
     """Multiply-adds x 2 of the ops with a known count; 0 for the others."""
     if op in ("MatMul", "Linear"):
         return 2 * _prod(outputs[0].shape) * int(arrays[0].shape[-1])
-    if op == "Conv2D":
+    if op in ("Conv2D", "Conv2DAct"):
         return 2 * _prod(outputs[0].shape) * _prod(arrays[1].shape[:-1])
     if op == "Conv2DTranspose":
         return 2 * _prod(arrays[0].shape) * _prod(arrays[1].shape[:-1])

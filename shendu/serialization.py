@@ -1,7 +1,10 @@
-"""Keras 3's object-config convention, shared by initializers, regularizers, layers and models.
+"""Keras 3's object-config convention for one family at a time: initializers, regularizers, losses,
+metrics, optimizers and the layers that nest one object (an RNN's cell, a wrapper's layer).
 
 An object serialises to ``{"module", "class_name", "config", "registered_name"}``; deserialising
-looks the class up in an explicit registry (never imports or executes anything named in a file).
+looks the class up in the family's own name table (never imports or executes anything named in a
+file). These modules sit below ``saving``, so they cannot use its (de)serializer; ``saving.config``
+is the one that handles any object, whole models included, through ``saving.registry``.
 """
 from __future__ import annotations
 

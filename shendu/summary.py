@@ -24,12 +24,12 @@ import time
 import numpy as np
 
 
-def _tensorboard():
+def require_tensorboard():
     """TensorBoard's writer and protos, imported on first use: an optional dependency (the monitor extra)."""
     try:
         from tensorboard.compat.proto import event_pb2, summary_pb2
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
-    except ImportError as e:   # pragma: no cover - depends on the environment
+    except ImportError as e:
         raise ImportError("TensorBoard logging needs the tensorboard package: pip install 'shendu[monitor]' "
                           "(or pip install tensorboard).") from e
     return event_pb2, summary_pb2, EventFileWriter
@@ -48,7 +48,7 @@ class SummaryWriter:
     it the writer that ``scalar``/``histogram``/``image``/``text`` write to."""
 
     def __init__(self, logdir, max_queue: int = 10, flush_millis: int = 120_000, filename_suffix: str = ".v2"):
-        event_pb2, _, EventFileWriter = _tensorboard()
+        event_pb2, _, EventFileWriter = require_tensorboard()
         self.logdir = str(logdir)
         os.makedirs(self.logdir, exist_ok=True)
         self._writer = EventFileWriter(self.logdir, max_queue_size=max_queue, flush_secs=flush_millis / 1000,
@@ -177,7 +177,7 @@ def scalar(name: str, data, step: int | None = None, description: str | None = N
     value = _numpy(data)
     if value.size != 1:
         raise ValueError(f"summary.scalar({name!r}) expects one number, got an array of shape {value.shape}.")
-    _, summary_pb2, _ = _tensorboard()
+    _, summary_pb2, _ = require_tensorboard()
     entry = summary_pb2.Summary.Value(tag=name, simple_value=float(value.reshape(())))
     if description:
         entry.metadata.CopyFrom(_metadata(summary_pb2, "scalars", description))
@@ -195,7 +195,7 @@ def histogram(name: str, data, step: int | None = None, buckets: int | None = No
     buckets = 30 if buckets is None else int(buckets)
     if buckets < 1:
         raise ValueError(f"summary.histogram: buckets must be >= 1, got {buckets}.")
-    _, summary_pb2, _ = _tensorboard()
+    _, summary_pb2, _ = require_tensorboard()
     histo = summary_pb2.HistogramProto()
     if values.size:
         low, high = float(values.min()), float(values.max())
@@ -233,7 +233,7 @@ def image(name: str, data, step: int | None = None, max_outputs: int = 3, descri
                          f"got shape {images.shape}; add a batch axis with x[None] for one image.")
     if images.dtype != np.uint8:
         images = (np.clip(images.astype("float64"), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    _, summary_pb2, _ = _tensorboard()
+    _, summary_pb2, _ = require_tensorboard()
     values = []
     count = min(int(max_outputs), len(images))
     for i in range(count):
@@ -255,7 +255,7 @@ def text(name: str, data, step: int | None = None, description: str | None = Non
     from tensorboard.plugins.text import metadata as text_metadata   # optional dependency, deferred on purpose
     from tensorboard.util import tensor_util
 
-    _, summary_pb2, _ = _tensorboard()
+    _, summary_pb2, _ = require_tensorboard()
     value = data.numpy() if hasattr(data, "numpy") else data
     tensor = tensor_util.make_tensor_proto(np.asarray(value, dtype=object))
     meta = text_metadata.create_summary_metadata(display_name=name, description=description or "")

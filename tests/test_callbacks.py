@@ -650,23 +650,10 @@ def test_format_logs_switches_to_scientific_for_tiny_values():
     assert callbacks.format_logs({"loss": 0.12345, "lr": 1e-4, "n": 3}) == "loss: 0.1235 - lr: 1.0000e-04 - n: 3"
 
 
-def _saving_available():
-    try:
-        from shendu.saving import load_weights, save_model, save_weights  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def test_fit_model_checkpoint_best_weights(tmp_path, regression, monkeypatch):
-    """Saves only when val_loss improves; with shendu.saving present the file reloads into a new model."""
+def test_fit_model_checkpoint_best_weights(tmp_path, regression):
+    """Saves only when val_loss improves; the file reloads into a new model."""
     x, y = regression
     model = small_model()
-    saved = []
-    if not _saving_available():
-        monkeypatch.setattr(type(model), "save_weights",
-                            lambda self, path, overwrite=True: saved.append((path, self.get_weights())),
-                            raising=True)
     script, snapshots = [0.9, 0.95, 0.5, 0.7], []
 
     def scripted(epoch, logs):
@@ -677,11 +664,6 @@ def test_fit_model_checkpoint_best_weights(tmp_path, regression, monkeypatch):
     model.fit(x, y, epochs=4, batch_size=16, verbose=0,
               callbacks=[LambdaCallback(on_epoch_end=scripted),
                          ModelCheckpoint(pattern, save_best_only=True, save_weights_only=True)])
-    if not _saving_available():
-        assert [os.path.basename(p) for p, _ in saved] == ["best-01.weights.h5", "best-03.weights.h5"]
-        for got, want in zip(saved[1][1], snapshots[2]):
-            np.testing.assert_array_equal(got, want)
-        return
     assert sorted(os.listdir(tmp_path)) == ["best-01.weights.h5", "best-03.weights.h5"]
     fresh = small_model()
     fresh.load_weights(str(tmp_path / "best-03.weights.h5"))
@@ -689,7 +671,6 @@ def test_fit_model_checkpoint_best_weights(tmp_path, regression, monkeypatch):
         np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.skipif(not _saving_available(), reason="needs shendu.saving (save_model, load_model)")
 def test_fit_model_checkpoint_whole_model(tmp_path, regression):
     from shendu.models import load_model
     x, y = regression
@@ -700,7 +681,6 @@ def test_fit_model_checkpoint_whole_model(tmp_path, regression):
                                model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.skipif(not _saving_available(), reason="needs shendu.saving (save_weights, load_weights)")
 def test_fit_backup_and_restore_reloads_the_last_backup(tmp_path, regression):
     x, y = regression
     backup = str(tmp_path / "backup")

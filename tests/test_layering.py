@@ -78,12 +78,6 @@ DEFERS_EVERYTHING = ("shendu.bench.",)
 # imports written inside a function although they are part of shendu: (module, imported) -> the reason.
 # Upward imports (a higher rank) are listed here too; each must still exist, so the list cannot go stale.
 _TENSOR = "Tensor's methods (+, @, .sum(), .backward()) are the ops and the engine, which build on Tensor"
-_SAVING_UP = ("saving sits below models, yet rebuilds and walks Sequential and Functional models by class; "
-              "goes when models register themselves in saving's one registry")
-_SAVING_PENDING = ("downward, no cycle: moves to module level when the serializers of saving/config.py and "
-                   "the legacy format are merged into one registry and (de)serializer")
-_SAVING_FORMATS = ("the '.keras' and legacy '.h5' writers dispatch to each other and share the weight layout: "
-                   "one direction is deferred")
 DEFERRED: dict[tuple[str, str], str] = {
     ("shendu.tensor", "shendu.ops"): _TENSOR,
     ("shendu.tensor", "shendu.autograd"): _TENSOR,
@@ -94,45 +88,10 @@ DEFERRED: dict[tuple[str, str], str] = {
     ("shendu.metrics.base", "shendu.metrics"):
         "MeanMetricWrapper.from_config resolves its fn by name in the package that imports base",
     ("shendu.models.model", "shendu.models.functional"):
-        "Model(inputs, outputs) returns a Functional, which is a subclass of Model",
-    ("shendu.models.config", "shendu.models.functional"):
-        "Model imports config (from_config); Functional and Sequential subclass Model",
-    ("shendu.models.config", "shendu.models.sequential"):
-        "Model imports config (from_config); Functional and Sequential subclass Model",
-    ("shendu.saving.config", "shendu.models"): _SAVING_UP,
-    ("shendu.saving.config", "shendu.models.config"): _SAVING_UP,
-    ("shendu.saving.keras_file", "shendu.models.config"): _SAVING_UP,
-    ("shendu.saving.keras_file", "shendu.models.training"): _SAVING_UP,
-    ("shendu.saving.legacy_h5", "shendu.models"): _SAVING_UP,
-    ("shendu.saving.legacy_h5", "shendu.models.config"): _SAVING_UP,
-    ("shendu.saving.weights_h5", "shendu.models"): _SAVING_UP,
-    ("shendu.saving.weights_h5", "shendu.models.config"): _SAVING_UP,
-    ("shendu.saving.tf_keras", "shendu.models.config"): _SAVING_UP,
-    ("shendu.saving.tf_keras_read", "shendu.models.config"): _SAVING_UP,
+        "Model(inputs, outputs) and Model.from_config(a functional config) return a Functional, which is a "
+        "subclass of Model",
     ("shendu.distribute", "shendu.distribute.comm"):
         "rank() and size() start MPI through comm on first use; `import shendu.distribute` must not",
-    ("shendu.saving.keras_file", "shendu.saving.legacy_h5"): _SAVING_FORMATS,
-    ("shendu.saving.weights_h5", "shendu.saving.legacy_h5"): _SAVING_FORMATS,
-    ("shendu.saving.tf_keras", "shendu.saving.legacy_h5"): _SAVING_FORMATS,
-    ("shendu.saving.keras_file", "shendu.saving.tf_keras_read"): _SAVING_FORMATS,
-    ("shendu.saving.keras_file", "shendu.saving.tf_keras"): _SAVING_FORMATS,
-    ("shendu.saving.legacy_h5", "shendu.saving.keras_file"): _SAVING_PENDING,
-    ("shendu.saving.legacy_h5", "shendu.saving.weights_h5"): _SAVING_PENDING,
-    ("shendu.saving.legacy_h5", "shendu.saving.config"): _SAVING_PENDING,
-    ("shendu.saving.legacy_h5", "shendu.backend"): _SAVING_PENDING,
-    ("shendu.saving.legacy_h5", "shendu.losses"): _SAVING_PENDING,
-    ("shendu.saving.config", "shendu.activations"): _SAVING_PENDING,
-    ("shendu.saving.config", "shendu.backend"): _SAVING_PENDING,
-    ("shendu.saving.config", "shendu.initializers"): _SAVING_PENDING,
-    ("shendu.saving.config", "shendu.layers"): _SAVING_PENDING,
-    ("shendu.saving.config", "shendu.layers.base"): _SAVING_PENDING,
-    ("shendu.saving.config", "shendu.layers.core"): _SAVING_PENDING,
-    ("shendu.saving.config", "shendu.layers.symbolic"): _SAVING_PENDING,
-    ("shendu.saving.config", "shendu.losses"): _SAVING_PENDING,
-    ("shendu.saving.config", "shendu.metrics"): _SAVING_PENDING,
-    ("shendu.saving.config", "shendu.optimizers"): _SAVING_PENDING,
-    ("shendu.saving.config", "shendu.regularizers"): _SAVING_PENDING,
-    ("shendu.saving.config", "shendu.tensor"): _SAVING_PENDING,
 }
 
 

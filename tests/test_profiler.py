@@ -60,17 +60,18 @@ def test_profiler_table_accounts_for_the_measured_step_time(profiled):
 def test_profiler_counts_calls_shapes_bytes_and_flops(profiled):
     model, prof, _ = profiled
     rows = {row.key: row for row in prof.key_averages()}
-    assert rows["Conv2D"].count == 6 and rows["Conv2DBackward"].count == 6
+    # Conv2D(activation="relu") layers run one fused op, Conv2DAct (bias and ReLU inside)
+    assert rows["Conv2DAct"].count == 6 and rows["Conv2DActBackward"].count == 6
     assert rows["Linear"].count == 6 and rows["Optimizer.step#Adam.step"].count == 3
     # FLOPs: 2 * outputs * (kernel taps * input channels), three steps
     conv1 = 2 * (32 * 26 * 26 * 32) * (3 * 3 * 1)
     conv2 = 2 * (32 * 11 * 11 * 64) * (3 * 3 * 32)
-    assert rows["Conv2D"].flops == 3 * (conv1 + conv2)
+    assert rows["Conv2DAct"].flops == 3 * (conv1 + conv2)
     assert rows["Linear"].flops == 3 * (2 * 32 * 128 * 1600 + 2 * 32 * 10 * 128)
-    assert rows["ReLU"].cpu_memory_usage == 3 * 4 * 32 * (26 * 26 * 32 + 11 * 11 * 64)   # Dense fuses its relu
+    assert "ReLU" not in rows                             # Conv2D and Dense run their relu fused
     assert rows["Reshape"].cpu_memory_usage == 0          # a view allocates nothing
     by_shape = prof.key_averages(group_by_input_shape=True)
-    conv_shapes = sorted(row.input_shapes for row in by_shape if row.key == "Conv2D")
+    conv_shapes = sorted(row.input_shapes for row in by_shape if row.key == "Conv2DAct")
     assert conv_shapes == ["[[32, 13, 13, 32], [3, 3, 32, 64], [64]]", "[[32, 28, 28, 1], [3, 3, 1, 32], [32]]"]
 
 

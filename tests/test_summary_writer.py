@@ -1,23 +1,36 @@
 """shendu.summary: tf.summary's calls write event files that TensorBoard's own reader reads back."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorboard", reason="the monitor extra (tensorboard) is not installed")
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+import shendu as sd
+from shendu import summary
 
-import shendu as sd  # noqa: E402
-from shendu import summary  # noqa: E402
+
+@pytest.fixture(scope="module")
+def tensorboard():
+    """The tensorboard package (the monitor extra): shendu writes event files with its writer."""
+    return pytest.importorskip("tensorboard")
+
+
+def _without_tensorboard(monkeypatch):
+    """As on a machine where the monitor extra is not installed."""
+    for name in ["tensorboard"] + [n for n in sys.modules if n.startswith("tensorboard.")]:
+        monkeypatch.setitem(sys.modules, name, None)
 
 
 def _read(logdir):
+    """TensorBoard's own reader (the monitor extra) on the event files of ``logdir``."""
+    EventAccumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator").EventAccumulator
     acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "histograms": 0, "images": 0, "tensors": 0})
     acc.Reload()
     return acc
 
 
-def test_summary_scalar_histogram_image_text_round_trip(tmp_path, rng):
+def test_summary_scalar_histogram_image_text_round_trip(tmp_path, rng, tensorboard):
     writer = summary.create_file_writer(tmp_path / "run")
     values = rng.normal(size=1000)
     with writer.as_default(step=0):
@@ -41,16 +54,25 @@ def test_summary_scalar_histogram_image_text_round_trip(tmp_path, rng):
     assert acc.Tensors("note")[0].tensor_proto.string_val == [b"learning **rate** 0.1"]
 
 
-def test_summary_without_writer_or_step(tmp_path):
+def test_summary_without_a_writer_writes_nothing():
     assert summary.scalar("loss", 1.0, step=0) is False         # no default writer: nothing written
     with summary.create_noop_writer().as_default():
         assert summary.histogram("w", [1.0, 2.0], step=0) is False
+
+
+def test_a_file_writer_without_tensorboard_names_the_monitor_extra(tmp_path, monkeypatch):
+    _without_tensorboard(monkeypatch)
+    with pytest.raises(ImportError, match=r"needs the tensorboard package: pip install 'shendu\[monitor\]'"):
+        summary.create_file_writer(tmp_path)
+
+
+def test_summary_without_a_step(tmp_path, tensorboard):
     with summary.create_file_writer(tmp_path).as_default():
         with pytest.raises(ValueError, match="no step given"):
             summary.scalar("loss", 1.0)
 
 
-def test_summary_rejects_wrong_shapes(tmp_path):
+def test_summary_rejects_wrong_shapes(tmp_path, tensorboard):
     with summary.create_file_writer(tmp_path).as_default(step=0):
         with pytest.raises(ValueError, match="one number"):
             summary.scalar("loss", [1.0, 2.0])

@@ -95,6 +95,7 @@ class TensorBoard(Callback):
     # ------------------------------------------------------------ the model graph
     def set_model(self, model):
         super().set_model(model)
+        summary.require_tensorboard()       # at the start of fit: an error naming the monitor extra if it is missing
         self._writers = {}
         if self.write_graph:
             self._write_graph()

@@ -28,6 +28,18 @@ def data_dir(path=None) -> Path:
     return Path(chosen).resolve()
 
 
+def _require(file: Path, what: str) -> Path:
+    """``file``, or a FileNotFoundError naming it, what it holds, and how to get it back."""
+    if file.is_file():
+        return file
+    if file.resolve().is_relative_to(EMBEDDED):
+        fix = ("it ships inside shendu (shendu/data/embedded, listed in its README): restore it with "
+               "`git checkout -- shendu/data/embedded` in a source checkout, or reinstall shendu")
+    else:
+        fix = f"put it there, or leave path and SHENDU_DATA unset to use the copy embedded in shendu ({EMBEDDED})"
+    raise FileNotFoundError(f"{file} not found: {what} belongs there; {fix}.")
+
+
 def _read_idx(file: Path) -> np.ndarray:
     """An IDX array (MNIST's format): magic (0, 0, dtype code, ndim), big-endian sizes, raw values."""
     opener = gzip.open if file.suffix == ".gz" else open
@@ -47,10 +59,9 @@ def _read_idx(file: Path) -> np.ndarray:
 def load_mnist_test(path=None):
     """The 10,000 MNIST test images (uint8, (10000, 28, 28)) and their labels (0-9)."""
     folder = data_dir(path) / "mnist"
-    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
-        if not (folder / name).is_file():
-            raise FileNotFoundError(f"{folder / name} not found: the MNIST test set's IDX files belong in {folder}.")
-    return (_read_idx(folder / "t10k-images-idx3-ubyte.gz"), _read_idx(folder / "t10k-labels-idx1-ubyte.gz"))
+    images, labels = (_require(folder / name, "the MNIST test set's IDX file")
+                      for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"))
+    return _read_idx(images), _read_idx(labels)
 
 
 def load_sentiment(path=None, sources=("amazon_cells", "imdb", "yelp")):
@@ -58,7 +69,7 @@ def load_sentiment(path=None, sources=("amazon_cells", "imdb", "yelp")):
     folder = data_dir(path) / "sentiment"
     texts, labels = [], []
     for source in sources:
-        file = folder / f"{source}_labelled.txt"
+        file = _require(folder / f"{source}_labelled.txt", "a file of labelled review sentences")
         # utf-8-sig drops the byte-order mark some files start with; split on "\n" only, because
         # str.splitlines() would also break at the U+0085 characters inside some sentences
         for line_no, line in enumerate(file.read_text(encoding="utf-8-sig").split("\n"), 1):
@@ -76,7 +87,8 @@ def load_sentiment(path=None, sources=("amazon_cells", "imdb", "yelp")):
 def load_sentiment_zh(path=None):
     """The embedded Chinese sentiment sample (600 template-generated review sentences, CC0; see
     ``shendu/data/embedded/README.md``): texts and 0/1 labels."""
-    file = (Path(path) if path is not None else EMBEDDED) / "sentiment_zh" / "reviews_zh.txt"
+    file = _require((Path(path) if path is not None else EMBEDDED) / "sentiment_zh" / "reviews_zh.txt",
+                    "the Chinese sentiment sample")
     texts, labels = [], []
     for line_no, line in enumerate(file.read_text(encoding="utf-8").split("\n"), 1):
         if not line.strip():

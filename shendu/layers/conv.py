@@ -13,6 +13,7 @@ from shendu import ops
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer
 from shendu.layers.input_spec import InputSpec
+from shendu.ops import conv_fused
 
 
 def _tuple(value, rank, name, layer, low=1):
@@ -185,10 +186,16 @@ class BaseConv(Layer):
         channels_first = self.data_format == "channels_first"
         if channels_first:
             inputs = ops.transpose(inputs, (0,) + tuple(range(2, self.rank + 2)) + (1,))
-        y = self.activation(self._convolve(inputs, self.kernel, self.bias))
+        y = self._convolve_activated(inputs, self.kernel, self.bias)
+        if y is None:
+            y = self.activation(self._convolve(inputs, self.kernel, self.bias))
         if channels_first:
             y = ops.transpose(y, (0, self.rank + 1) + tuple(range(1, self.rank + 1)))
         return y
+
+    def _convolve_activated(self, x, kernel, bias):
+        """activation(convolution + bias) as one fused op, or None where this layer has none."""
+        return None
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
@@ -213,6 +220,14 @@ class Conv2D(BaseConv):
             return ops.convolution(x, kernel, bias, self.strides, self.padding, self.dilation_rate,
                                    self.groups)
         return ops.conv2d(x, kernel, bias, self.strides, self.padding, self.dilation_rate)
+
+    def _convolve_activated(self, x, kernel, bias):
+        # stride 1, undilated, ungrouped, relu or no activation: bias and ReLU fused into the convolution
+        relu = self.activation is activations_module.relu
+        if (self.groups > 1 or self.strides != (1, 1) or self.dilation_rate != (1, 1)
+                or not (relu or self.activation is activations_module.linear)):
+            return None
+        return conv_fused.conv2d_act(x, kernel, bias, 1, self.padding, 1, "relu" if relu else "linear")
 
 
 class Conv1D(BaseConv):

@@ -8,10 +8,11 @@ from __future__ import annotations
 import warnings
 
 from shendu.layers.base import Layer
-from shendu.models.config import model_from_config
 from shendu.models.summary import summary as _summary
 from shendu.models.training import Trainer
 from shendu.saving import keras_file, tf_keras
+from shendu.saving.config import deserialize_model
+from shendu.saving.registry import register_model_class
 
 
 class Model(Trainer, Layer):
@@ -85,10 +86,12 @@ class Model(Trainer, Layer):
         model (a subclass built functionally gets its own class back), ``Sequential.from_config`` a
         Sequential; a subclassed model's config holds its constructor arguments."""
         if isinstance(config, dict) and "layers" in config:
+            if "input_layers" not in config:                         # a Sequential's config
+                return deserialize_model(config, custom_objects)
+            from shendu.models.functional import Functional, functional_from_config   # a subclass of Model
             user_class = cls.__dict__.get("_functional_base", cls)
             own = user_class.__module__.startswith("shendu.")        # Model, Functional, Sequential
-            return model_from_config(config, custom_objects,
-                                     cls=None if own or "input_layers" not in config else user_class)
+            return functional_from_config(Functional if own else user_class, config, custom_objects)
         return super().from_config(config)
 
     def get_layer(self, name=None, index=None):
@@ -108,6 +111,9 @@ class Model(Trainer, Layer):
             if layer.name == name:
                 return layer
         raise ValueError(f"No layer named {name!r} in model '{self.name}'; layers are {[l.name for l in layers]}.")
+
+
+register_model_class(Model)          # found by name when a file says "Model"; written as what it is
 
 
 _functional_subclasses: dict = {}

@@ -1,4 +1,7 @@
-"""``Sequential``: a plain stack of layers, each feeding the next."""
+"""``Sequential``: a plain stack of layers, each feeding the next.
+
+Its config (Keras 3's) lists its layers, an ``InputLayer`` entry with ``batch_shape`` first when the
+input shape is known, and ``build_input_shape``."""
 from __future__ import annotations
 
 import warnings
@@ -9,8 +12,9 @@ from shendu import backend
 from shendu.layers.base import Layer, extends_shape
 from shendu.layers.core import InputLayer, conform_rank
 from shendu.layers.symbolic import KerasTensor, flatten
-from shendu.models.config import sequential_config
 from shendu.models.model import Model
+from shendu.saving.config import Context, LoadError, deserialize_layer, input_layer_entry, serialize_layer
+from shendu.saving.registry import register_model_class
 from shendu.tensor import Tensor
 
 
@@ -166,7 +170,44 @@ class Sequential(Model):
             self.build(tuple(inputs.shape) if symbolic else (None,) + tuple(inputs.shape[1:]))
 
     def get_config(self):
-        return sequential_config(self)
+        """Keras 3's config: name, trainable, dtype, layers (InputLayer first), build_input_shape."""
+        layers = []
+        shape = self.input_shape
+        if shape is not None:
+            dtype = getattr(self._stack[0], "input_dtype", None) if self._stack else None
+            dtype = dtype if dtype == "string" else np.dtype(dtype or backend.floatx).name
+            layers.append(input_layer_entry(shape, dtype, "input_layer"))
+        layers.extend(serialize_layer(layer) for layer in self._stack)
+        dtype_policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": self.dtype},
+                        "registered_name": None}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": dtype_policy, "layers": layers}
+        if shape is not None:
+            config["build_input_shape"] = list(shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """The model ``get_config()`` describes (Keras 3's or tf.keras 2's), with new layers from shendu's
+        registry or ``custom_objects``; nothing named in the config is imported."""
+        ctx = custom_objects if isinstance(custom_objects, Context) else Context(custom_objects)
+        if not isinstance(config, dict) or "layers" not in config:
+            keys = sorted(config) if isinstance(config, dict) else type(config).__name__
+            raise LoadError(f"{ctx.source}: a Sequential config needs a 'layers' list; its keys are {keys}.")
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for entry in config["layers"]:
+            model.add(deserialize_layer(entry, ctx, build=False))
+        shape = config.get("build_input_shape")
+        if not model.built and shape and model.layers:
+            model.build(tuple(shape))
+        return model
+
+    def get_build_config(self):
+        """Keras's ``get_build_config()``: the input shape it was built for, or None when unbuilt."""
+        shape = self.input_shape
+        return {"input_shape": list(shape)} if self.built and shape is not None else None
+
+
+register_model_class(Sequential, module="keras")
 
 
 def _symbolic_step(layer, x):

@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from shendu import backend
 from shendu.autograd import Function
+from shendu.ops import conv_loops
 from shendu.ops.shape import reshape
 from shendu.tensor import Tensor, as_tensor
 
@@ -445,6 +446,11 @@ class MaxPool2D(Function):
         xp, w = backend.xp, self.win
         low = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min   # 'same' padding never wins
         xpad = _pad(x, w.pads, low)
+        fast = conv_loops.max_pool(xpad, w)       # one compiled pass that also keeps each window's argmax
+        if fast is not None:
+            self.padded_shape = xpad.shape
+            self.save(fast[1])
+            return fast[0]
         # one whole-array maximum per kernel offset: much faster in NumPy than reducing short window axes
         y = _tap(xpad, w, 0, 0).copy()
         for a, b in _offsets(w)[1:]:
@@ -453,6 +459,8 @@ class MaxPool2D(Function):
         return y
 
     def backward(self, gy):
+        if len(self.saved) == 1:                    # the compiled forward's argmax: route dy there
+            return _crop(conv_loops.max_pool_grad(gy, self.saved[0], self.win, self.padded_shape), self.win.pads)
         xpad, y = self.saved
         xp, w = backend.xp, self.win
         g = xp.zeros(xpad.shape, gy.dtype)

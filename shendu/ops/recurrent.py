@@ -20,29 +20,10 @@ h_{t-1} where it meets U, the same mask at every step (variational dropout, Gal 
 """
 from __future__ import annotations
 
-import contextlib
-
 from shendu import backend
 from shendu.autograd import Function, is_grad_enabled
+from shendu.ops import recurrent_compiled as compiled
 from shendu.tensor import Tensor, as_tensor
-
-_blas = []        # threadpoolctl's controller, made on first use (it scans the loaded libraries once)
-
-
-def _one_blas_thread():
-    """Run a time loop's small per-step matmuls (e.g. (64, 64) @ (64, 256)) on one BLAS thread: waking
-    a thread pool for each costs more than it saves, many times more on a busy machine. The big
-    all-steps matmuls outside the loops keep every thread. A no-op without threadpoolctl or NumPy."""
-    if backend.xp.__name__ != "numpy":
-        return contextlib.nullcontext()
-    if not _blas:
-        try:
-            import threadpoolctl      # optional dependency, imported on first use
-            _blas.append(threadpoolctl.ThreadpoolController())
-        except ImportError:  # pragma: no cover - threadpoolctl comes with the "fast" extra
-            _blas.append(None)
-    return _blas[0].limit(limits=1, user_api="blas") if _blas[0] is not None else contextlib.nullcontext()
-
 
 def _tanh(z, out):
     return backend.xp.tanh(z, out=out)
@@ -129,7 +110,8 @@ class _Recurrent(Function):
         xt = _time_major(x, self.go_backwards)                             # (T, B, in)
         T, B, n_in = xt.shape
         XW = (xt.reshape(T * B, n_in) @ W).reshape(T, B, W.shape[1])
-        XW += b
+        if b is not None:                      # None: the caller adds b itself (a compiled loop, in its pass)
+            XW += b
         m = valid = None
         if self.mask is not None:
             m = self.mask.T[::-1] if self.go_backwards else self.mask.T
@@ -160,13 +142,13 @@ class _Recurrent(Function):
             dh += gy if valid is None else xp.where(valid[-1], gy, 0)
         return GY, dh
 
-    def _input_grads(self, dXW, xt, W):
-        """dx = dXW Wᵀ, dW = xᵀ dXW, db = Σ dXW over all steps at once."""
+    def _input_grads(self, dXW, xt, W, gb=None):
+        """dx = dXW Wᵀ, dW = xᵀ dXW, db = Σ dXW over all steps at once (unless a compiled loop summed it: gb)."""
         T, B, k = dXW.shape
         d2 = dXW.reshape(T * B, k)
         gx = _batch_major((d2 @ W.T).reshape(T, B, W.shape[0]), self.go_backwards) if self.needs[0] else None
         gW = xt.reshape(T * B, -1).T @ d2 if self.needs[1] else None
-        return gx, gW, d2.sum(axis=0)
+        return gx, gW, d2.sum(axis=0) if gb is None else gb
 
 
 def _carry(m, dh):
@@ -187,7 +169,7 @@ class SimpleRNN(_Recurrent):
         H = xp.empty((T + 1, B, u), XW.dtype)          # H[0] = h0, H[t + 1] = h_t
         H[0] = h0
         rm = self.recurrent_mask
-        with _one_blas_thread():
+        with compiled.one_blas_thread():
             for t in range(T):
                 h = H[t + 1]
                 xp.matmul(H[t] if rm is None else H[t] * rm, U, out=h)
@@ -208,7 +190,7 @@ class SimpleRNN(_Recurrent):
         mf = None if m is None else m.astype(H.dtype)
         dZ = xp.empty((T, B, u), H.dtype)
         UT, rm = xp.ascontiguousarray(U.T), self.recurrent_mask
-        with _one_blas_thread():
+        with compiled.one_blas_thread():
             for t in reversed(range(T)):
                 if GY is not None:
                     dh += GY[t]
@@ -248,12 +230,14 @@ class LSTM(_Recurrent):
 
     With the default activations one tanh call gives all four gates: σ(z) = (1 + tanh(z/2)) / 2, so the
     σ gates' columns of W, U and b are pre-scaled by 1/2 and a step is one matmul, one add, one tanh and
-    the σ gates' affine map. A forward step makes 10 NumPy calls, a backward step 6.
+    the σ gates' affine map. With numba installed (the "fast" extra) and those activations, each time loop
+    is one compiled call (``recurrent_kernels.lstm_forward`` / ``lstm_backward``, batch rows split over the
+    allowed threads); otherwise ``_steps`` / ``_steps_backward`` make 10 NumPy calls per forward step, 6 per
+    backward step. The two give the same numbers (tests/ops/test_recurrent_kernels.py).
     """
 
     def forward(self, x, W, U, b, h0, c0):
         xp = backend.xp
-        (act, _), (gate, _) = ACTIVATIONS[self.activation], ACTIVATIONS[self.recurrent_activation]
         u = U.shape[0]
         order = _lstm_order(u)
         fused = self.activation == "tanh" and self.recurrent_activation == "sigmoid"
@@ -262,40 +246,57 @@ class LSTM(_Recurrent):
             W_[:, :3 * u] *= 0.5
             U_[:, :3 * u] *= 0.5
             b_[:3 * u] *= 0.5
-        xt, XW, m, valid = self._project(x, W_, b_)
+        kernels = compiled.kernels(xp.result_type(x, W_)) if fused else None
+        xt, XW, m, valid = self._project(x, W_, None if kernels else b_)
         T, B = XW.shape[:2]
         H = xp.empty((T + 1, B, u), XW.dtype)
         C = xp.empty((T + 1, B, u), XW.dtype)
         H[0], C[0] = h0, c0
         G = xp.empty((T, B, 4 * u), XW.dtype)          # gate activations o, i, f, c̃ of every step
         A = xp.empty((T, B, u), XW.dtype)              # tanh(c_t)
-        ic = xp.empty((B, u), XW.dtype)
         rm = self.recurrent_mask
-        with _one_blas_thread():
-            for t in range(T):
-                g = G[t]
-                xp.matmul(H[t] if rm is None else H[t] * rm, U_, out=g)    # one fused gate matmul per step
-                g += XW[t]
-                if fused:
-                    xp.tanh(g, out=g)                                       # c̃ = tanh(z), and tanh(z/2) ...
-                    s = g[:, :3 * u]
-                    s *= 0.5
-                    s += 0.5                                                # ... made o, i, f = σ(z)
-                else:
-                    gate(g[:, :3 * u], out=g[:, :3 * u])                    # o, i, f = σ(...)
-                    act(g[:, 3 * u:], out=g[:, 3 * u:])                     # c̃ = tanh(...)
-                c = C[t + 1]
-                xp.multiply(g[:, 2 * u:3 * u], C[t], out=c)                 # c_t = f ⊙ c_{t-1} + i ⊙ c̃
-                xp.multiply(g[:, u:2 * u], g[:, 3 * u:], out=ic)
-                c += ic
-                act(c, out=A[t])
-                xp.multiply(g[:, :u], A[t], out=H[t + 1])                   # h_t = o ⊙ tanh(c_t)
-                if m is not None:                                           # a masked step carries h and c
-                    xp.copyto(c, C[t], where=~m[t])
-                    xp.copyto(H[t + 1], H[t], where=~m[t])
+        array = compiled.kernel_array
+        with compiled.one_blas_thread() as limiter:
+            args = (XW, array(b_, XW.dtype, 1), array(U_, XW.dtype, 2), H, C, G, A, compiled.kernel_mask(m),
+                    array(rm, XW.dtype, 2))
+            parts = compiled.batch_parts(B, limiter)
+            if not (kernels and compiled.run(kernels.lstm_forward, parts, lambda p: args)):
+                if kernels:
+                    XW += b_
+                self._steps(XW, U_, H, C, G, A, m, fused)
         if self.keep_grads:
             self.save(xt, W, U, H, C, G, A, m, valid)
         return self._outputs(H, valid), H[-1].copy(), C[-1].copy()
+
+    def _steps(self, XW, U_, H, C, G, A, m, fused):
+        """The forward recurrence in NumPy, one step at a time (see ``forward``; fills H, C, G and A)."""
+        xp = backend.xp
+        (act, _), (gate, _) = ACTIVATIONS[self.activation], ACTIVATIONS[self.recurrent_activation]
+        T, B = XW.shape[:2]
+        u = U_.shape[0]
+        rm = self.recurrent_mask
+        ic = xp.empty((B, u), XW.dtype)
+        for t in range(T):
+            g = G[t]
+            xp.matmul(H[t] if rm is None else H[t] * rm, U_, out=g)    # one fused gate matmul per step
+            g += XW[t]
+            if fused:
+                xp.tanh(g, out=g)                                       # c̃ = tanh(z), and tanh(z/2) ...
+                s = g[:, :3 * u]
+                s *= 0.5
+                s += 0.5                                                # ... made o, i, f = σ(z)
+            else:
+                gate(g[:, :3 * u], out=g[:, :3 * u])                    # o, i, f = σ(...)
+                act(g[:, 3 * u:], out=g[:, 3 * u:])                     # c̃ = tanh(...)
+            c = C[t + 1]
+            xp.multiply(g[:, 2 * u:3 * u], C[t], out=c)                 # c_t = f ⊙ c_{t-1} + i ⊙ c̃
+            xp.multiply(g[:, u:2 * u], g[:, 3 * u:], out=ic)
+            c += ic
+            act(c, out=A[t])
+            xp.multiply(g[:, :u], A[t], out=H[t + 1])                   # h_t = o ⊙ tanh(c_t)
+            if m is not None:                                           # a masked step carries h and c
+                xp.copyto(c, C[t], where=~m[t])
+                xp.copyto(H[t + 1], H[t], where=~m[t])
 
     def _factors(self, C, G, A):
         """Every step's local derivatives at once: S (T, B, 3, u) scales dc into dz_i, dz_f, dz_c; S_o scales
@@ -304,11 +305,6 @@ class LSTM(_Recurrent):
         dact, dgate = ACTIVATIONS[self.activation][1], ACTIVATIONS[self.recurrent_activation][1]
         T, B, u = A.shape
         o, i, f, cc = (G[..., k * u:(k + 1) * u] for k in range(4))
-        kernel = _factor_kernel() if (self.activation, self.recurrent_activation) == ("tanh", "sigmoid") else None
-        if kernel:          # one compiled pass instead of a dozen whole-array NumPy passes
-            S, S_o, K = xp.empty((T, B, 3, u), G.dtype), xp.empty_like(A), xp.empty_like(A)
-            kernel(G, C, A, S, S_o, K)
-            return S, S_o, K, f
         dg = dgate(G[..., :3 * u])                                          # σ'(o), σ'(i), σ'(f)
         S = xp.empty((T, B, 3, u), G.dtype)
         xp.multiply(dg[..., u:2 * u], cc, out=S[:, :, 0])                   # c̃ ⊙ σ'(i)
@@ -324,38 +320,30 @@ class LSTM(_Recurrent):
         xp = backend.xp
         xt, W, U, H, C, G, A, m, valid = self.saved
         T, B, u = G.shape[0], G.shape[1], G.shape[2] // 4
-        S, S_o, K, f = self._factors(C, G, A)
         GY, dh = self._start_backward(gy, gh, valid, (B, u), G.dtype)
-        dc = xp.zeros((B, u), G.dtype) if gc is None else gc.copy()
-        mf = None if m is None else m.astype(G.dtype)
+        dc = xp.zeros((B, u), G.dtype) if gc is None else gc.astype(G.dtype)      # a copy: ours to update
         dZ = xp.empty_like(G)
-        tmp = xp.empty((B, u), G.dtype)
         order = _lstm_order(u)
-        UT, rm = xp.ascontiguousarray(U[:, order].T), self.recurrent_mask
-        with _one_blas_thread():
-            for t in reversed(range(T)):
-                if GY is not None:
-                    dh += GY[t]
-                if m is not None:
-                    keep_h, keep_c = _carry(mf[t], dh), _carry(mf[t], dc)
-                dz = dZ[t]
-                xp.multiply(dh, K[t], out=tmp)
-                dc += tmp                                                     # dc += dh ⊙ o ⊙ tanh'(c_t)
-                xp.multiply(dh, S_o[t], out=dz[:, :u])                        # dz_o
-                xp.multiply(dc[:, None, :], S[t], out=dz.reshape(B, 4, u)[:, 1:])   # dz_i, dz_f, dz_c
-                dc *= f[t]                                                    # dc_{t-1} = dc ⊙ f
-                xp.matmul(dz, UT, out=dh)                                     # dh_{t-1} = dz Uᵀ
-                if rm is not None:
-                    dh *= rm
-                if m is not None:
-                    dh += keep_h
-                    dc += keep_c
+        UT, rm = xp.ascontiguousarray(U[:, order].T, G.dtype), self.recurrent_mask
+        fused = (self.activation, self.recurrent_activation) == ("tanh", "sigmoid")
+        kernels = compiled.kernels(G.dtype) if fused else None
+        dh = xp.ascontiguousarray(dh, G.dtype)
+        gb_ = None
+        with compiled.one_blas_thread() as limiter:
+            parts = compiled.batch_parts(B, limiter)
+            dbs = xp.zeros((len(parts), 4 * u), G.dtype)           # each thread's share of the bias gradient
+            array = compiled.kernel_array
+            args = (G, C, A, UT, array(GY, G.dtype, 3), compiled.kernel_mask(m), array(rm, G.dtype, 2), dh, dc, dZ)
+            if kernels and compiled.run(kernels.lstm_backward, parts, lambda p: args + (dbs[p],)):
+                gb_ = dbs.sum(axis=0)
+            else:
+                self._steps_backward(GY, dh, dc, dZ, UT, C, G, A, m)
         gU = None
         if self.needs[2]:
             Hp = H[:-1] if rm is None else H[:-1] * rm
             gU = xp.empty_like(U)
             gU[:, order] = Hp.reshape(T * B, u).T @ dZ.reshape(T * B, 4 * u)   # back to Keras's column order
-        gx, gW_, gb_ = self._input_grads(dZ, xt, W[:, order])
+        gx, gW_, gb_ = self._input_grads(dZ, xt, W[:, order], gb_)
         gW = None
         if gW_ is not None:
             gW = xp.empty_like(W)
@@ -364,36 +352,31 @@ class LSTM(_Recurrent):
         gb[order] = gb_
         return gx, gW, gU, gb, dh, dc
 
-
-_compiled_factors = []
-
-
-def _factor_kernel():
-    """The LSTM's backward factors for σ = sigmoid and tanh, as one numba loop (None without numba)."""
-    if backend.xp.__name__ != "numpy":
-        return None
-    if not _compiled_factors:
-        try:
-            import numba  # imported lazily: an optional dependency, only this kernel needs it
-
-            @numba.njit(cache=True, nogil=True)
-            def factors(G, C, A, S, S_o, K):
-                # σ'(y) = y (1 - y) and tanh'(y) = 1 - y², written with the activations' outputs y
-                T, B, u = A.shape
-                for t in range(T):
-                    for n in range(B):
-                        for j in range(u):
-                            o, i, f, cc = G[t, n, j], G[t, n, u + j], G[t, n, 2 * u + j], G[t, n, 3 * u + j]
-                            a = A[t, n, j]
-                            S[t, n, 0, j] = cc * i * (1 - i)
-                            S[t, n, 1, j] = C[t, n, j] * f * (1 - f)
-                            S[t, n, 2, j] = i * (1 - cc * cc)
-                            S_o[t, n, j] = a * o * (1 - o)
-                            K[t, n, j] = o * (1 - a * a)
-            _compiled_factors.append(factors)
-        except ImportError:
-            _compiled_factors.append(None)
-    return _compiled_factors[0]
+    def _steps_backward(self, GY, dh, dc, dZ, UT, C, G, A, m):
+        """Backpropagation through time in NumPy, one step at a time (see ``backward``; fills dZ, updates dh, dc)."""
+        xp = backend.xp
+        T, B, u = A.shape
+        S, S_o, K, f = self._factors(C, G, A)
+        mf = None if m is None else m.astype(G.dtype)
+        tmp = xp.empty((B, u), G.dtype)
+        rm = self.recurrent_mask
+        for t in reversed(range(T)):
+            if GY is not None:
+                dh += GY[t]
+            if m is not None:
+                keep_h, keep_c = _carry(mf[t], dh), _carry(mf[t], dc)
+            dz = dZ[t]
+            xp.multiply(dh, K[t], out=tmp)
+            dc += tmp                                                     # dc += dh ⊙ o ⊙ tanh'(c_t)
+            xp.multiply(dh, S_o[t], out=dz[:, :u])                        # dz_o
+            xp.multiply(dc[:, None, :], S[t], out=dz.reshape(B, 4, u)[:, 1:])   # dz_i, dz_f, dz_c
+            dc *= f[t]                                                    # dc_{t-1} = dc ⊙ f
+            xp.matmul(dz, UT, out=dh)                                     # dh_{t-1} = dz Uᵀ
+            if rm is not None:
+                dh *= rm
+            if m is not None:
+                dh += keep_h
+                dc += keep_c
 
 
 class GRU(_Recurrent):
@@ -407,7 +390,6 @@ class GRU(_Recurrent):
     """
     def forward(self, x, W, U, b, h0):
         xp = backend.xp
-        act, gate = ACTIVATIONS[self.activation][0], ACTIVATIONS[self.recurrent_activation][0]
         b_in, b_rec = (b[0], b[1]) if self.reset_after else (b, None)
         xt, XW, m, valid = self._project(x, W, b_in)
         T, B, u = XW.shape[0], XW.shape[1], U.shape[0]
@@ -416,88 +398,82 @@ class GRU(_Recurrent):
         ZR = xp.empty((T, B, 2 * u), XW.dtype)         # update and reset gates of every step
         HH = xp.empty((T, B, u), XW.dtype)             # candidates h̃
         P = xp.empty((T, B, u), XW.dtype)              # what r multiplies: h U_h + b_rh (after) or h (before)
+        rm = self.recurrent_mask
+        fast = self.reset_after and (self.activation, self.recurrent_activation) == ("tanh", "sigmoid")
+        kernels = compiled.kernels(XW.dtype) if fast else None
+        array = compiled.kernel_array
+        with compiled.one_blas_thread() as limiter:
+            args = (XW, array(U, XW.dtype, 2), array(b_rec, XW.dtype, 1), H, ZR, HH, P, compiled.kernel_mask(m),
+                    array(rm, XW.dtype, 2))
+            parts = compiled.batch_parts(B, limiter)
+            if not (kernels and compiled.run(kernels.gru_forward, parts, lambda p: args)):
+                self._steps(XW, U, b_rec, H, ZR, HH, P, m)
+        self.save(xt, W, U, H, ZR, HH, P, m, valid)
+        return self._outputs(H, valid), H[-1].copy()
+
+    def _steps(self, XW, U, b_rec, H, ZR, HH, P, m):
+        """The forward recurrence in NumPy, one step at a time (see ``forward``; fills H, ZR, HH and P)."""
+        xp = backend.xp
+        act, gate = ACTIVATIONS[self.activation][0], ACTIVATIONS[self.recurrent_activation][0]
+        T, B, u = XW.shape[0], XW.shape[1], U.shape[0]
         R = xp.empty((B, 3 * u), XW.dtype)
         U_zr, U_h = xp.ascontiguousarray(U[:, :2 * u]), xp.ascontiguousarray(U[:, 2 * u:])
         rm = self.recurrent_mask
-        with _one_blas_thread():
-            for t in range(T):
-                h_prev = H[t] if rm is None else H[t] * rm
-                zr, hh, h = ZR[t], HH[t], H[t + 1]
-                if self.reset_after:
-                    xp.matmul(h_prev, U, out=R)                                  # one fused matmul for z, r, h̃
-                    R += b_rec
-                    xp.add(XW[t, :, :2 * u], R[:, :2 * u], out=zr)
-                    P[t] = R[:, 2 * u:]
-                else:
-                    xp.matmul(h_prev, U_zr, out=zr)
-                    zr += XW[t, :, :2 * u]
-                    P[t] = h_prev
-                gate(zr, out=zr)                                                 # z, r = σ(...)
-                if self.reset_after:
-                    xp.multiply(zr[:, u:], P[t], out=hh)              # h̃ = tanh(x W_h + b_h + r ⊙ (h U_h + b_rh))
-                else:
-                    xp.matmul(zr[:, u:] * h_prev, U_h, out=hh)        # h̃ = tanh(x W_h + (r ⊙ h) U_h + b_h)
-                hh += XW[t, :, 2 * u:]
-                act(hh, out=hh)
-                xp.subtract(H[t], hh, out=h)                                     # h_t = z ⊙ h_{t-1} + (1 - z) ⊙ h̃
-                h *= zr[:, :u]
-                h += hh
-                if m is not None:
-                    xp.copyto(h, H[t], where=~m[t])
-        self.save(xt, W, U, H, ZR, HH, P, m, valid)
-        return self._outputs(H, valid), H[-1].copy()
+        for t in range(T):
+            h_prev = H[t] if rm is None else H[t] * rm
+            zr, hh, h = ZR[t], HH[t], H[t + 1]
+            if self.reset_after:
+                xp.matmul(h_prev, U, out=R)                                  # one fused matmul for z, r, h̃
+                R += b_rec
+                xp.add(XW[t, :, :2 * u], R[:, :2 * u], out=zr)
+                P[t] = R[:, 2 * u:]
+            else:
+                xp.matmul(h_prev, U_zr, out=zr)
+                zr += XW[t, :, :2 * u]
+                P[t] = h_prev
+            gate(zr, out=zr)                                                 # z, r = σ(...)
+            if self.reset_after:
+                xp.multiply(zr[:, u:], P[t], out=hh)              # h̃ = tanh(x W_h + b_h + r ⊙ (h U_h + b_rh))
+            else:
+                xp.matmul(zr[:, u:] * h_prev, U_h, out=hh)        # h̃ = tanh(x W_h + (r ⊙ h) U_h + b_h)
+            hh += XW[t, :, 2 * u:]
+            act(hh, out=hh)
+            xp.subtract(H[t], hh, out=h)                                     # h_t = z ⊙ h_{t-1} + (1 - z) ⊙ h̃
+            h *= zr[:, :u]
+            h += hh
+            if m is not None:
+                xp.copyto(h, H[t], where=~m[t])
 
     def backward(self, gy, gh):
         xp = backend.xp
         xt, W, U, H, ZR, HH, P, m, valid = self.saved
-        dact, dgate = ACTIVATIONS[self.activation][1], ACTIVATIONS[self.recurrent_activation][1]
         T, B, u = HH.shape
-        D, DH = dgate(ZR), dact(HH)                     # gate and candidate derivatives of every step
         GY, dh = self._start_backward(gy, gh, valid, (B, u), HH.dtype)
-        mf = None if m is None else m.astype(HH.dtype)
+        dh = xp.ascontiguousarray(dh, HH.dtype)
         dXW = xp.empty((T, B, 3 * u), HH.dtype)         # gradient of x W + b_in
         dR = xp.empty((T, B, 3 * u), HH.dtype) if self.reset_after else None   # ... of h U + b_rec
-        UT = xp.ascontiguousarray(U.T)
-        U_zrT, U_hT = UT[:2 * u], UT[2 * u:]
+        UT = xp.ascontiguousarray(U.T, HH.dtype)
         rm = self.recurrent_mask
-        with _one_blas_thread():
-            for t in reversed(range(T)):
-                if GY is not None:
-                    dh += GY[t]
-                if m is not None:
-                    keep = _carry(mf[t], dh)
-                z, r, dx = ZR[t, :, :u], ZR[t, :, u:], dXW[t]
-                xp.subtract(H[t], HH[t], out=dx[:, :u])
-                dx[:, :u] *= dh                                                  # dz = dh ⊙ (h_{t-1} - h̃)
-                xp.subtract(dh, dh * z, out=dx[:, 2 * u:])                       # dh̃ = dh ⊙ (1 - z)
-                dx[:, 2 * u:] *= DH[t]
-                if self.reset_after:
-                    xp.multiply(dx[:, 2 * u:], P[t], out=dx[:, u:2 * u])        # dr = dh̃ ⊙ (h U_h + b_rh)
-                    dx[:, :2 * u] *= D[t]
-                    dr = dR[t]
-                    dr[:, :2 * u] = dx[:, :2 * u]
-                    xp.multiply(dx[:, 2 * u:], r, out=dr[:, 2 * u:])
-                    dh_prev = dr @ UT
-                else:
-                    drh = dx[:, 2 * u:] @ U_hT                                  # gradient of r ⊙ h
-                    xp.multiply(drh, P[t], out=dx[:, u:2 * u])                  # dr = d(r ⊙ h) ⊙ h
-                    dx[:, :2 * u] *= D[t]
-                    dh_prev = dx[:, :2 * u] @ U_zrT
-                    drh *= r
-                    dh_prev += drh
-                if rm is not None:
-                    dh_prev *= rm
-                dh *= z
-                dh += dh_prev                                                    # dh_{t-1} = dh ⊙ z + paths through U
-                if m is not None:
-                    dh += keep
+        fast = self.reset_after and (self.activation, self.recurrent_activation) == ("tanh", "sigmoid")
+        kernels = compiled.kernels(HH.dtype) if fast else None
+        gb_in = gb_rec = None
+        array = compiled.kernel_array
+        with compiled.one_blas_thread() as limiter:
+            parts = compiled.batch_parts(B, limiter)
+            dbs = xp.zeros((2, len(parts), 3 * u), HH.dtype)      # each thread's share of the bias gradients
+            args = (ZR, HH, P, H, UT, array(GY, HH.dtype, 3), compiled.kernel_mask(m), array(rm, HH.dtype, 2), dh,
+                    dXW, dR)
+            if kernels and compiled.run(kernels.gru_backward, parts, lambda p: args + (dbs[0, p], dbs[1, p])):
+                gb_in, gb_rec = dbs.sum(axis=1)
+            else:
+                self._steps_backward(GY, dh, dXW, dR, UT, H, ZR, HH, P, m)
         gU = gb = None
         Hp = (H[:-1] if rm is None else H[:-1] * rm).reshape(T * B, u)
         if self.reset_after:
             if self.needs[2]:
                 gU = Hp.T @ dR.reshape(T * B, 3 * u)
-            gx, gW, gb_in = self._input_grads(dXW, xt, W)
-            gb = xp.stack([gb_in, dR.reshape(T * B, 3 * u).sum(axis=0)])
+            gx, gW, gb_in = self._input_grads(dXW, xt, W, gb_in)
+            gb = xp.stack([gb_in, dR.reshape(T * B, 3 * u).sum(axis=0) if gb_rec is None else gb_rec])
         else:
             if self.needs[2]:
                 gU = xp.concatenate([Hp.T @ dXW[..., :2 * u].reshape(T * B, 2 * u),
@@ -505,6 +481,47 @@ class GRU(_Recurrent):
                                     axis=1)
             gx, gW, gb = self._input_grads(dXW, xt, W)
         return gx, gW, gU, gb, dh
+
+    def _steps_backward(self, GY, dh, dXW, dR, UT, H, ZR, HH, P, m):
+        """Backpropagation through time in NumPy, one step at a time (see ``backward``; fills dXW and dR,
+        updates dh)."""
+        xp = backend.xp
+        dact, dgate = ACTIVATIONS[self.activation][1], ACTIVATIONS[self.recurrent_activation][1]
+        T, B, u = HH.shape
+        D, DH = dgate(ZR), dact(HH)                     # gate and candidate derivatives of every step
+        mf = None if m is None else m.astype(HH.dtype)
+        U_zrT, U_hT = UT[:2 * u], UT[2 * u:]
+        rm = self.recurrent_mask
+        for t in reversed(range(T)):
+            if GY is not None:
+                dh += GY[t]
+            if m is not None:
+                keep = _carry(mf[t], dh)
+            z, r, dx = ZR[t, :, :u], ZR[t, :, u:], dXW[t]
+            xp.subtract(H[t], HH[t], out=dx[:, :u])
+            dx[:, :u] *= dh                                                  # dz = dh ⊙ (h_{t-1} - h̃)
+            xp.subtract(dh, dh * z, out=dx[:, 2 * u:])                       # dh̃ = dh ⊙ (1 - z)
+            dx[:, 2 * u:] *= DH[t]
+            if self.reset_after:
+                xp.multiply(dx[:, 2 * u:], P[t], out=dx[:, u:2 * u])        # dr = dh̃ ⊙ (h U_h + b_rh)
+                dx[:, :2 * u] *= D[t]
+                dr = dR[t]
+                dr[:, :2 * u] = dx[:, :2 * u]
+                xp.multiply(dx[:, 2 * u:], r, out=dr[:, 2 * u:])
+                dh_prev = dr @ UT
+            else:
+                drh = dx[:, 2 * u:] @ U_hT                                  # gradient of r ⊙ h
+                xp.multiply(drh, P[t], out=dx[:, u:2 * u])                  # dr = d(r ⊙ h) ⊙ h
+                dx[:, :2 * u] *= D[t]
+                dh_prev = dx[:, :2 * u] @ U_zrT
+                drh *= r
+                dh_prev += drh
+            if rm is not None:
+                dh_prev *= rm
+            dh *= z
+            dh += dh_prev                                                    # dh_{t-1} = dh ⊙ z + paths through U
+            if m is not None:
+                dh += keep
 
 
 # ---------------------------------------------------------------- the functions users call

@@ -12,9 +12,11 @@ written by ``model.save('model.h5')`` in tf.keras 2's layout (which Keras 3 read
 warning that ``.keras`` is preferred; ``model.save('model.keras', format='tf_keras')`` writes a
 ``.keras`` file for tf.keras 2.13+. docs/saving.md says which reader opens which file.
 """
-from shendu.saving.config import (LoadError, UnknownObjectError, deserialize_keras_object, layer_registry,
+from shendu.saving.config import (LoadError, UnknownObjectError, deserialize_keras_object, deserialize_model,
                                   serialize_keras_object)
 from shendu.saving.keras_file import load_model, load_weights, save_model, save_weights
+from shendu.saving.registry import layer_registry, register_model_class
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "serialize_keras_object",
-           "deserialize_keras_object", "layer_registry", "LoadError", "UnknownObjectError"]
+           "deserialize_keras_object", "deserialize_model", "layer_registry", "register_model_class", "LoadError",
+           "UnknownObjectError"]

@@ -5,10 +5,12 @@ Every object in a ``.keras`` file's ``config.json`` is a dict::
     {"module": "keras.layers", "class_name": "Dense", "config": {...constructor args...},
      "registered_name": None, "build_config": {"input_shape": [None, 784]}}
 
-Loading finds ``class_name`` in a registry built from shendu's public names (every ``Layer``
-subclass exported by ``shendu.layers``, the initializers, regularizers, optimizers, losses,
-metrics and activations) or in ``custom_objects``. The ``module`` is only a hint: nothing named
-in a file is imported, unpickled or evaluated, so a file cannot run code (Keras's ``safe_mode``).
+Loading finds ``class_name`` in ``custom_objects`` or in the one registry (``registry``: every
+``Layer`` subclass exported by ``shendu.layers``, the model classes ``shendu.models`` registers
+there, and the initializers, regularizers, optimizers, losses, metrics and activations). The
+``module`` is only a hint: nothing named in a file is imported, unpickled or evaluated, so a file
+cannot run code (Keras's ``safe_mode``). A model rebuilds itself: ``Sequential.from_config`` and
+``Functional.from_config`` call back into ``deserialize_layer`` for their layers.
 """
 from __future__ import annotations
 
@@ -18,12 +20,18 @@ import warnings
 
 import numpy as np
 
+from shendu import activations, backend, initializers, losses, metrics, optimizers, regularizers
+from shendu.layers.base import Layer
+from shendu.layers.core import Lambda, TensorOp
+from shendu.layers.symbolic import KerasTensor
 from shendu.registration import get_registered_name, known_objects
+from shendu.saving.registry import function_tables, is_model, keras_module, layer_registry, model_class, written_as
+from shendu.tensor import Tensor
 
 # Keras 3 config keys that shendu's layers have no use for; dropped silently when a file has them
 _KERAS_ONLY_KEYS = {"quantization_config", "ragged", "optional", "synchronized", "lora_rank", "lora_alpha",
                     "autocast", "implementation", "time_major"}
-_MODEL_CLASSES = ("Sequential", "Functional", "Model")
+_MODEL_CLASSES = ("Sequential", "Functional", "Model")      # found in the registry, where models/ puts them
 
 
 class LoadError(ValueError):
@@ -34,94 +42,37 @@ class UnknownObjectError(LoadError):
     """A class or function named in a file that shendu does not have and custom_objects does not give."""
 
 
-# ----------------------------------------------------------------------------------- registries
-
-def layer_registry() -> dict:
-    """Every Layer class exported by ``shendu.layers`` (and the model classes), by class name.
-
-    Built on each call, so layers added to ``shendu.layers`` later are found without a list here.
-    """
-    from shendu import layers as layers_module
-    from shendu.layers.base import Layer
-    from shendu.models import Functional, Sequential
-    table = {}
-    for public_name in dir(layers_module):
-        obj = getattr(layers_module, public_name)
-        if isinstance(obj, type) and issubclass(obj, Layer):
-            table.setdefault(obj.__name__, obj)     # the class's own name wins over an alias
-            table.setdefault(public_name, obj)      # Convolution2D -> Conv2D
-    table.update({"Sequential": Sequential, "Functional": Functional, "Model": Functional})
-    return table
-
-
-def _function_tables() -> list[tuple[str, dict]]:
-    """(Keras module, name -> function) for the library's functions a config may name."""
-    from shendu import activations, losses
-    tables = [("keras.activations", dict(activations._BY_NAME)),
-              ("keras.losses", {k: v for k, v in losses.ALL_OBJECTS.items() if not isinstance(v, type)})]
-    try:
-        from shendu import metrics
-        tables.append(("keras.metrics", {k: v for k, v in metrics._ALL_NAMES.items() if not isinstance(v, type)}))
-    except (ImportError, AttributeError):      # metrics may be absent in a partial checkout
-        pass
-    return tables
-
-
 # ----------------------------------------------------------------------------------- serialize
 
 def serialize_function(fn) -> dict:
     """A function as Keras writes one: library functions under their Keras module, others by name."""
     name = getattr(fn, "__name__", None) or type(fn).__name__
-    for module, table in _function_tables():
+    for module, table in function_tables():
         if table.get(name) is fn:
             return {"module": module, "class_name": "function", "config": name, "registered_name": name}
     return {"module": getattr(fn, "__module__", None) or "builtins", "class_name": "function", "config": name,
             "registered_name": get_registered_name(fn)}
 
 
-def _module_for(obj) -> str:
-    from shendu.initializers import Initializer
-    from shendu.layers.base import Layer
-    from shendu.optimizers import Optimizer
-    from shendu.regularizers import Regularizer
-    from shendu.losses import Loss
-    checks = [(Layer, "keras.layers"), (Initializer, "keras.initializers"), (Regularizer, "keras.regularizers"),
-              (Optimizer, "keras.optimizers"), (Loss, "keras.losses")]
-    try:
-        from shendu.metrics import Metric
-        checks.append((Metric, "keras.metrics"))
-    except ImportError:
-        pass
-    for base, module in checks:
-        if isinstance(obj, base):
-            return module
-    return type(obj).__module__
-
-
 def serialize_layer(layer) -> dict:
     """One layer (or nested model) as Keras 3's dict, with its ``build_config``."""
-    from shendu.layers.core import Lambda, TensorOp
-    from shendu.models import Functional, Sequential
     if isinstance(layer, TensorOp):
         raise ValueError(
             f"Cannot save '{layer.name}': it is arithmetic written directly on symbolic tensors (x + y, x[...]), "
             "which is replayed from a Python closure that a file cannot hold. Use a layer instead, e.g. "
             "layers.Add()([x, y]) or layers.Lambda(fn) with fn passed back in custom_objects when loading.")
-    if isinstance(layer, Sequential):
-        entry = {"module": "keras", "class_name": "Sequential", "config": layer.get_config(),
-                 "registered_name": None}
-        shape = layer.input_shape
-        if layer.built and shape is not None:
-            entry["build_config"] = {"input_shape": _jsonable(list(shape))}
-        return entry
     base = type(layer).__dict__.get("_functional_base")
-    if isinstance(layer, Functional) and base is not None:      # class CustomModel(Model) built functionally
-        return {"module": base.__module__, "class_name": base.__name__, "config": layer.get_config(),
-                "registered_name": base.__name__, "build_config": {"input_shape": None}}
-    if isinstance(layer, Functional):
-        # Keras only finds Functional under its private module path, so this is what Keras writes too
-        return {"module": "keras.src.models.functional", "class_name": "Functional", "config": layer.get_config(),
-                "registered_name": "Functional", "build_config": {"input_shape": None}}
+    model_entry = written_as(layer)             # Sequential, Functional: as the model classes registered them
+    if model_entry is not None:
+        class_name, module, registered_name = model_entry
+        if base is not None:                    # class CustomModel(Model) built functionally
+            class_name, module, registered_name = base.__name__, base.__module__, base.__name__
+        entry = {"module": module, "class_name": class_name, "config": layer.get_config(),
+                 "registered_name": registered_name}
+        build_config = layer.get_build_config()
+        if build_config is not None:
+            entry["build_config"] = _jsonable(build_config)
+        return entry
     name = type(layer).__name__
     known = layer_registry().get(name) is type(layer)
     config = _jsonable(layer.get_config())
@@ -155,7 +106,6 @@ def _build_config(layer):
     nodes = getattr(layer, "_inbound_nodes", [])
     if not nodes:
         return None                        # Keras then builds the layer when the graph calls it
-    from shendu.layers.symbolic import KerasTensor
     names = _positional_names(layer.call)
     shapes = {f"{name}_shape": list(arg.shape) for name, arg in zip(names, nodes[0].args)
               if isinstance(arg, KerasTensor)}
@@ -165,7 +115,6 @@ def _build_config(layer):
 def serialize_keras_object(obj):
     """Keras 3's config for ``obj``: plain values stay, containers recurse, objects become
     ``{"module", "class_name", "config", "registered_name"}`` dicts, functions are saved by name."""
-    from shendu.layers.base import Layer
     if obj is None or isinstance(obj, (str, bool, int, float)):
         return obj
     if isinstance(obj, (list, tuple)):
@@ -184,7 +133,7 @@ def serialize_keras_object(obj):
         return serialize_function(obj)
     if hasattr(obj, "get_config"):
         name = type(obj).__name__
-        return {"module": _module_for(obj), "class_name": name, "config": _jsonable(obj.get_config()),
+        return {"module": keras_module(obj), "class_name": name, "config": _jsonable(obj.get_config()),
                 "registered_name": None}
     if callable(obj):
         return serialize_function(obj)
@@ -244,7 +193,7 @@ def resolve_function(config, ctx: Context, what: str = "function"):
     found = ctx.custom(registered, name)
     if found is not None:
         return found
-    for _module, table in _function_tables():
+    for _module, table in function_tables():
         if name in table:
             return table[name]
     raise UnknownObjectError(
@@ -306,7 +255,6 @@ def _init_names(init) -> tuple[set, bool]:
 def _accepted_keys(cls) -> set | None:
     """Constructor argument names of a Layer class: its own, its bases' while they pass **kwargs on,
     and the base Layer's (name, trainable, dtype, input_shape, ...); None for other classes."""
-    from shendu.layers.base import Layer
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         return None
     names = _init_names(Layer.__init__)[0] | Layer._ALLOWED_KWARGS
@@ -373,13 +321,10 @@ def deserialize_layer(entry: dict, ctx: Context | None = None, build: bool = Tru
             f"load_model(path, custom_objects={{{class_name!r}: {class_name}}}); shendu never imports the module "
             f"named in a file. shendu's layers are: {shendu_names}.")
     if class_name in _MODEL_CLASSES or getattr(cls, "__name__", "") in _MODEL_CLASSES:
-        from shendu.models.config import model_from_config
-        return model_from_config(entry, custom_objects=ctx.custom_objects, safe_mode=ctx.safe_mode,
-                                 source=ctx.source)
+        return deserialize_model(entry, ctx)
     if not isinstance(inner, dict):
         raise LoadError(f"{ctx.source}: the config of layer '{layer_name}' ({class_name}) should be a dict, "
                         f"got {type(inner).__name__}.")
-    from shendu.layers.core import Lambda
     takes_custom = hasattr(cls, "from_config") and "custom_objects" in inspect.signature(cls.from_config).parameters
     if isinstance(cls, type) and issubclass(cls, Lambda):
         config = _lambda_config(inner, layer_name, ctx)
@@ -402,6 +347,48 @@ def deserialize_layer(entry: dict, ctx: Context | None = None, build: bool = Tru
     return layer
 
 
+def deserialize_model(config, custom_objects=None, safe_mode: bool = True, source: str = "the config"):
+    """A model from Keras 3's config (the whole ``{"class_name", "config"}`` dict, or the inner
+    ``config`` alone: then ``input_layers`` says Functional, else Sequential). The class comes from
+    ``custom_objects`` or from the model classes registered by ``shendu.models``; its ``from_config``
+    rebuilds it. Nothing named in the config is imported or executed."""
+    ctx = custom_objects if isinstance(custom_objects, Context) else Context(custom_objects, safe_mode, source)
+    if not isinstance(config, dict):
+        raise LoadError(f"{ctx.source}: a model config must be a dict, got {type(config).__name__}.")
+    if "class_name" in config and isinstance(config.get("config"), dict):
+        class_name, inner = config["class_name"], config["config"]
+    else:
+        inner = config
+        class_name = "Functional" if "input_layers" in config else "Sequential"
+    custom = ctx.custom(config.get("registered_name"), class_name)
+    cls = custom or model_class(class_name)
+    if cls is None and class_name in _MODEL_CLASSES:
+        raise LoadError(f"{ctx.source}: the model is a {class_name}, but no model class is registered yet: they "
+                        "register themselves when shendu.models is imported. Import shendu (or shendu.models) "
+                        "before loading a model.")
+    if cls is None or (custom is None and class_name != "Sequential" and "layers" not in inner):
+        raise LoadError(
+            f"{ctx.source}: the model is of class {class_name!r}, which is neither Sequential nor Functional. A "
+            f"subclassed model can be loaded only with its class: custom_objects={{{class_name!r}: {class_name}}} "
+            "(it needs get_config() and from_config()).")
+    if "custom_objects" in inspect.signature(cls.from_config).parameters:
+        model = cls.from_config(inner, custom_objects=ctx)
+    else:
+        model = cls.from_config(inner)
+    build_config = config.get("build_config")
+    if custom is not None and build_config and not model.built:
+        _build_from_config(model, build_config)
+    return model
+
+
+def input_layer_entry(batch_shape, dtype, name: str) -> dict:
+    """An ``InputLayer`` as a model's config lists it (Keras 3 writes it from the ``Input`` call)."""
+    return {"module": "keras.layers", "class_name": "InputLayer",
+            "config": {"batch_shape": list(batch_shape), "dtype": dtype, "sparse": False, "ragged": False,
+                       "name": name, "optional": False},
+            "registered_name": None}
+
+
 def _drop_unknown_keys(cls, config: dict, layer_name: str, ctx: Context) -> dict:
     accepted = _accepted_keys(cls) if isinstance(cls, type) else None
     if accepted is None:
@@ -416,11 +403,8 @@ def _drop_unknown_keys(cls, config: dict, layer_name: str, ctx: Context) -> dict
 
 def _build_from_config(layer, build_config: dict) -> None:
     """Create a standalone layer's weights from its saved input shape (models are built by their graph)."""
-    from shendu.models import Model
     shape = build_config.get("input_shape")
-    if isinstance(layer, Model) and shape is not None:
-        from shendu import backend
-        from shendu.tensor import Tensor
+    if is_model(layer, "Model") and shape is not None:
         dummy = Tensor._wrap(backend.xp.zeros(tuple(1 if d is None else d for d in shape), backend.floatx), False)
         layer(dummy, training=False)
         return
@@ -480,7 +464,6 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode: bool = True
 
 
 def _is_layer_class(cls) -> bool:
-    from shendu.layers.base import Layer
     return isinstance(cls, type) and issubclass(cls, Layer)
 
 
@@ -497,7 +480,6 @@ def _kind_from_module(module, class_name) -> str:
 
 
 def _by_kind(kind, config, ctx: Context):
-    from shendu import initializers, losses, optimizers, regularizers
     name = config if isinstance(config, str) else config.get("class_name")
     try:
         if kind == "layer":
@@ -512,10 +494,8 @@ def _by_kind(kind, config, ctx: Context):
         if kind == "loss":
             return losses.deserialize(config, ctx.custom_objects)
         if kind == "metric":
-            from shendu import metrics
             return metrics.deserialize(config, ctx.custom_objects)
         if kind == "activation":
-            from shendu import activations
             return activations.get(config)
     except UnknownObjectError:
         raise

@@ -29,24 +29,25 @@ loss and metric spellings are understood (``tf_keras_read``).
 
 A weights-only file (``save_weights('x.h5')`` in tf.keras 2) is the ``model_weights`` group alone,
 at the root. Keras 3 no longer writes those (``save_weights`` requires ``.weights.h5``) but reads
-them, and so does shendu.
+them, and so does shendu. The weight groups are read and written by ``legacy_layout``, which the
+writer (``tf_keras``) and ``weights_h5`` share with this module.
 """
 from __future__ import annotations
 
 import io
-import json
 import os
 import warnings
 
 import numpy as np
 
 from shendu.saving import tf_keras, tf_keras_read
+from shendu.saving.compile_config import compile_from_config
+from shendu.saving.config import Context, LoadError, deserialize_model
+from shendu.saving.files import h5py, open_h5, source_name, write_atomically
+from shendu.saving.legacy_layout import name_list, read_legacy_weights, text
 from shendu.saving.limits import parse_config_json
+from shendu.saving.weights_h5 import load_optimizer_state
 
-# the ``backend`` attribute names the Keras backend that wrote the file; shendu computes with NumPy,
-# which is also the name of Keras 3's own NumPy backend (Keras reads the attribute but ignores it)
-BACKEND = "numpy"
-HDF5_OBJECT_HEADER_LIMIT = 64512        # bytes an HDF5 attribute may hold; longer name lists are chunked
 LEGACY_SAVE_WARNING = (
     "You are saving your model as an HDF5 file via `model.save()` or `keras.saving.save_model(model)`. "
     "This file format is considered legacy. We recommend using instead the native Keras format, "
@@ -57,199 +58,26 @@ class LegacyFormatWarning(UserWarning):
     """Saving in the legacy ``.h5`` format (Keras 3 logs the same advice)."""
 
 
-def _text(value) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def _names(group, key) -> list[str]:
-    """A name-list attribute, also when it was split into ``key0``, ``key1``, ... chunks."""
-    if key in group.attrs:
-        return [_text(n) for n in group.attrs[key]]
-    names, chunk = [], 0
-    while f"{key}{chunk}" in group.attrs:
-        names.extend(_text(n) for n in group.attrs[f"{key}{chunk}"])
-        chunk += 1
-    return names
-
-
-def _source(filepath) -> str:
-    return repr(os.fspath(filepath)) if not hasattr(filepath, "read") else "the file object"
-
-
 # ----------------------------------------------------------------------------------- what to write
 
 def is_legacy_target(filepath) -> bool:
     """Whether ``save_model`` should write the legacy format: an ``.h5``/``.hdf5`` path or an open h5py file."""
-    try:
-        import h5py      # optional dependency, imported on first use
-        if isinstance(filepath, h5py.File):
-            return True
-    except ImportError:
-        pass
+    if _is_h5py_file(filepath):
+        return True
     if hasattr(filepath, "write"):
         return False
     return os.fspath(filepath).lower().endswith((".h5", ".hdf5"))
 
 
-def legacy_weights(layer) -> list:
-    """tf.keras's weight order for legacy files: trainable weights, then non-trainable ones."""
-    return list(layer.trainable_weights) + list(layer.non_trainable_weights)
-
-
-def _model_layers(model) -> list:
-    """Keras's ``model.layers``: a Sequential's layers (no InputLayer), a functional model's
-    layers in Keras's graph order (InputLayers included)."""
-    from shendu.models.config import keras_layer_order
-    return [l for l in keras_layer_order(model) if l is not model]
-
-
-def _is_model(layer) -> bool:
-    from shendu.models import Functional, Sequential
-    return isinstance(layer, (Sequential, Functional))
-
-
-def weight_paths(model) -> dict[int, str]:
-    """id(weight) -> the variable path Keras 3 gives it, which legacy files use as the dataset name.
-
-    Keras names a variable after the name scopes it was created in: a Sequential model builds its
-    layers inside its own scope ("sequential/dense/kernel"); a functional model's layers are built
-    as the graph is traced, outside any model scope ("dense/kernel"); a nested model keeps the
-    paths it got when it was built (a nested Sequential with an Input: "inner/dense/kernel").
-    """
-    from shendu.models import Sequential
-    paths: dict[int, str] = {}
-
-    def visit(container):
-        prefix = f"{container.name}/" if isinstance(container, Sequential) else ""
-        for layer in _model_layers(container):
-            if _is_model(layer):
-                visit(layer)
-                continue
-            for w in layer.weights:
-                path = str(getattr(w, "path", None) or f"{layer.name}/{getattr(w, 'name', 'variable')}")
-                paths.setdefault(id(w), prefix + path)
-        for w in _own_weights(container):
-            paths.setdefault(id(w), prefix + str(getattr(w, "path", None) or getattr(w, "name", "variable")))
-
-    visit(model)
-    return paths
-
-
-def _own_weights(model) -> list:
-    """The model's own variables (not its layers'), trainable first: Keras's ``top_level_model_weights``."""
-    own = list(getattr(model, "_own_weights", []))
-    return [w for w in own if getattr(w, "trainable", True)] + [w for w in own if not getattr(w, "trainable", True)]
-
-
-def _legacy_object(value):
-    """A serialized loss/metric as Keras's legacy serializer writes it: a function by its name, an
-    object as ``{"class_name", "config"}``; lists and per-output dicts keep their shape."""
-    if isinstance(value, list):
-        return [_legacy_object(v) for v in value]
-    if isinstance(value, dict):
-        if "class_name" in value and "config" in value:
-            if value["class_name"] == "function":
-                return value.get("registered_name") or value["config"]
-            return {"class_name": value.get("registered_name") or value["class_name"], "config": value["config"]}
-        return {k: _legacy_object(v) for k, v in value.items()}
-    return value
-
-
-def _loss_full_names(value):
-    """Loss aliases ('mse', 'mae', 'bce', 'kld', ...) as the function's full name. Keras 3 writes the
-    alias as given, then cannot read it back (its legacy loader looks 'mse' up among the metrics and
-    fails: "Could not deserialize 'keras.metrics.mse'"); the full name loads everywhere."""
-    from shendu import losses
-    if isinstance(value, str):
-        fn = losses.ALL_OBJECTS.get(value)
-        full = getattr(fn, "__name__", None)
-        return full if not isinstance(fn, type) and full and losses.ALL_OBJECTS.get(full) is fn else value
-    if isinstance(value, list):
-        return [_loss_full_names(v) for v in value]
-    if isinstance(value, dict) and "class_name" not in value:
-        return {k: _loss_full_names(v) for k, v in value.items()}
-    return value
-
-
 # ----------------------------------------------------------------------------------- writing
-
-def _set_name_list(group, name: str, data: list[bytes]) -> None:
-    """Keras's ``save_attributes_to_hdf5_group``: a list of byte strings as an attribute, split into
-    ``name0``, ``name1``, ... when it is longer than an HDF5 object header allows."""
-    too_long = [x for x in data if len(x) > HDF5_OBJECT_HEADER_LIMIT]
-    if too_long:
-        raise RuntimeError(f"The following attributes cannot be saved to HDF5 file because they are larger than "
-                           f"{HDF5_OBJECT_HEADER_LIMIT} bytes: {too_long}")
-    array = np.asarray(data)
-    chunks = 1
-    split = np.array_split(array, chunks)
-    while any(x.nbytes > HDF5_OBJECT_HEADER_LIMIT for x in split):
-        chunks += 1
-        split = np.array_split(array, chunks)
-    if chunks > 1:
-        for i, chunk in enumerate(split):
-            group.attrs[f"{name}{i}"] = chunk
-    else:
-        group.attrs[name] = data
-
-
-def write_dataset(group, name: str, value) -> None:
-    """One weight (a separate function so tests can make a save fail midway)."""
-    value = np.asarray(value)
-    dataset = group.create_dataset(name, value.shape, dtype=value.dtype)
-    if value.shape:
-        dataset[:] = value
-    else:
-        dataset[()] = value
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    """Dataset names within one group must differ; a repeat gets ``_1``, ``_2``, ..."""
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        if n in seen:
-            seen[n] += 1
-            while f"{n}_{seen[n]}" in seen:
-                seen[n] += 1
-            n = f"{n}_{seen[n]}"
-        seen.setdefault(n, 0)
-        out.append(n)
-    return out
-
-
-def _write_subset(group, weights: list, paths: dict[int, str]) -> None:
-    """Keras's ``save_subset_weights_to_hdf5_group``: ``weight_names`` then one dataset per weight."""
-    from shendu import backend
-    names = _unique_names([paths.get(id(w)) or str(getattr(w, "path", None) or getattr(w, "name", "variable"))
-                           for w in weights])
-    _set_name_list(group, "weight_names", [n.encode("utf8") for n in names])
-    for name, w in zip(names, weights):
-        write_dataset(group, name, backend.to_numpy(w.data if hasattr(w, "data") else w))
-
-
-def write_legacy_weights(group, model, paths: dict[int, str] | None = None) -> None:
-    """Keras's ``save_weights_to_hdf5_group``: ``layer_names``, ``backend``, ``keras_version``, then
-    one group per layer (created in name order) and ``top_level_model_weights``."""
-    from shendu.saving.keras_file import KERAS_VERSION
-    paths = weight_paths(model) if paths is None else paths
-    layers = _model_layers(model)
-    _set_name_list(group, "layer_names", [layer.name.encode("utf8") for layer in layers])
-    group.attrs["backend"] = BACKEND.encode("utf8")
-    group.attrs["keras_version"] = KERAS_VERSION.encode("utf8")
-    for layer in sorted(layers, key=lambda l: l.name):
-        _write_subset(group.create_group(layer.name), legacy_weights(layer), paths)
-    _write_subset(group.create_group("top_level_model_weights"), _own_weights(model), paths)
-
 
 def legacy_model_bytes(model, include_optimizer: bool = True) -> bytes:
     """The whole legacy file as bytes (built in memory, so a failed save writes nothing)."""
-    from shendu.saving import weights_h5
-    if weights_h5.h5py is None:
+    if h5py is None:
         raise ImportError("Saving a model as '.h5' needs h5py (the file is HDF5): pip install h5py, or save to a "
                           "'.keras' file.")
     buffer = io.BytesIO()
-    with weights_h5.h5py.File(buffer, "w") as f:
+    with h5py.File(buffer, "w") as f:
         tf_keras.write_h5(model, f, include_optimizer)
     return buffer.getvalue()
 
@@ -260,10 +88,9 @@ def save_legacy_model(model, filepath, overwrite: bool = True, include_optimizer
 
     ``include_optimizer=False`` leaves out the compile settings and the optimizer's state (Keras
     writes ``training_config`` only with the optimizer)."""
-    from shendu.saving.keras_file import write_atomically
     to_file = _is_h5py_file(filepath)
     if not to_file and os.fspath(filepath).lower().endswith(".weights.h5"):
-        raise ValueError(f"Invalid filepath {_source(filepath)}: '.weights.h5' names a weights-only file, but "
+        raise ValueError(f"Invalid filepath {source_name(filepath)}: '.weights.h5' names a weights-only file, but "
                          "model.save() writes the whole model. Use model.save_weights(path) for the weights, or "
                          "model.save('model.keras') (recommended) or model.save('model.h5') for the whole model.")
     warnings.warn(LEGACY_SAVE_WARNING, LegacyFormatWarning, stacklevel=4)
@@ -281,38 +108,31 @@ def save_legacy_model(model, filepath, overwrite: bool = True, include_optimizer
 
 
 def _is_h5py_file(obj) -> bool:
-    try:
-        import h5py      # optional dependency, imported on first use
-    except ImportError:
-        return False
-    return isinstance(obj, h5py.File)
+    return h5py is not None and isinstance(obj, h5py.File)
 
 
 # ----------------------------------------------------------------------------------- reading
 
 def load_legacy_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
     """A model from a legacy whole-model ``.h5`` file: architecture, weights, compile state."""
-    from shendu.models.config import model_from_config
-    from shendu.saving.config import Context, LoadError
-    from shendu.saving.keras_file import compile_from_config, open_h5
-    name = _source(filepath)
+    name = source_name(filepath)
     with open_h5(filepath, name, "a Keras file") as f:
         if "model_config" not in f.attrs:
             raise LoadError(f"{name} has no 'model_config' attribute, so it holds weights only, not a model. Build "
                             "the model in code and call model.load_weights(path), or load a '.keras' file.")
-        config = parse_config_json(_text(f.attrs["model_config"]), f"{name}: the 'model_config' attribute")
+        config = parse_config_json(text(f.attrs["model_config"]), f"{name}: the 'model_config' attribute")
         ctx = Context(custom_objects, safe_mode, source=f"{name} (model_config)")
-        model = model_from_config(config, custom_objects=ctx)
+        model = deserialize_model(config, custom_objects=ctx)
         weights = f["model_weights"] if "model_weights" in f else f
         read_legacy_weights(model, weights, name)
         training = f.attrs.get("training_config")
         if compile and training is not None:
             training = tf_keras_read.training_config_from_file(
-                parse_config_json(_text(training), f"{name}: the 'training_config' attribute"), model)
+                parse_config_json(text(training), f"{name}: the 'training_config' attribute"), model)
             compile_from_config(model, training, ctx)
             group = f.get("optimizer_weights")
             if group is not None and model.optimizer is not None:
-                names = _names(group, "weight_names")
+                names = name_list(group, "weight_names")
                 # h5py datasets, read only once their shapes are checked
                 arrays = tf_keras_read.optimizer_arrays_from_file(model, names, [group[n] for n in names])
                 _load_optimizer_weights(model, arrays, f"{name} (optimizer_weights)")
@@ -320,7 +140,6 @@ def load_legacy_model(filepath, custom_objects=None, compile: bool = True, safe_
 
 
 def _load_optimizer_weights(model, arrays: list, source: str) -> None:
-    from shendu.saving.weights_h5 import load_optimizer_state
     optimizer = model.optimizer
     scalars = 2 if isinstance(getattr(optimizer, "_learning_rate", None), float) else 1
     if 0 < len(arrays) <= scalars:
@@ -338,42 +157,3 @@ def _load_optimizer_weights(model, arrays: list, source: str) -> None:
     load_optimizer_state(model, optimizer, arrays, source)
 
 
-def read_legacy_weights(model, group, source: str, skip_mismatch: bool = False) -> None:
-    """tf.keras's ``load_weights_from_hdf5_group``: the i-th file layer with weights fills the i-th
-    model layer with weights, trainable weights first, then non-trainable ones; then the model's own
-    (``top_level_model_weights``). Everything is checked before anything is assigned."""
-    from shendu import backend
-    from shendu.saving.config import LoadError
-    if "model_weights" in group and "layer_names" not in group.attrs:
-        group = group["model_weights"]
-    file_layers = [(n, _names(group[n], "weight_names")) for n in _names(group, "layer_names")
-                   if n != "top_level_model_weights"]
-    file_layers = [(n, w) for n, w in file_layers if w]
-    layers = [l for l in _model_layers(model) if legacy_weights(l)]
-    if len(file_layers) != len(layers):
-        raise LoadError(f"{source} holds weights for {len(file_layers)} layer(s) {[n for n, _ in file_layers]} but "
-                        f"model '{model.name}' has {len(layers)} layer(s) with weights {[l.name for l in layers]}. "
-                        "Legacy files are matched layer by layer: build the same architecture.")
-    pending = []
-    targets = [(layer.name, type(layer).__name__, legacy_weights(layer), group[layer_name], layer_name,
-                weight_names) for layer, (layer_name, weight_names) in zip(layers, file_layers)]
-    top = group.get("top_level_model_weights")
-    own = _own_weights(model)
-    if own and top is not None and _names(top, "weight_names"):
-        targets.append(("top-level model", type(model).__name__, own, top, "top_level_model_weights",
-                        _names(top, "weight_names")))
-    for label, kind, weights, layer_group, layer_name, weight_names in targets:
-        datasets = [layer_group[w] for w in weight_names]
-        expected = [tuple(w.shape) for w in weights]
-        found = [tuple(d.shape) for d in datasets]     # the declared shapes: nothing is read before they match
-        if expected != found:
-            message = (f"layer '{label}' ({kind}) expects weights of shapes {expected} but "
-                       f"{source} has {found} for layer '{layer_name}' ({weight_names})")
-            if not skip_mismatch:
-                raise LoadError(f"Cannot load the weights: {message}. Build the same architecture, or pass "
-                                "skip_mismatch=True to keep this layer's current weights.")
-            warnings.warn(f"Skipping {message}.", stacklevel=3)
-            continue
-        pending.extend(zip(weights, [np.asarray(d) for d in datasets]))
-    for w, array in pending:
-        w.data = backend.asarray(array).astype(w.dtype)

@@ -35,9 +35,13 @@ import numpy as np
 
 from shendu import backend
 from shendu.optimizers import Optimizer
-from shendu.saving import weights_h5
-from shendu.saving.config import _positional_names, layer_registry, serialize_layer
-from shendu.saving.keras_file import CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE, compile_config_of, write_atomically
+from shendu.saving import legacy_layout, weights_h5
+from shendu.saving.compile_config import compile_config_of
+from shendu.saving.config import _positional_names, serialize_layer
+from shendu.saving.files import CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE, write_atomically
+from shendu.saving.legacy_layout import legacy_object, legacy_weights, loss_full_names, model_layers, own_weights
+from shendu.saving.legacy_layout import set_name_list, unique_names, weight_paths
+from shendu.saving.registry import layer_registry
 from shendu.saving.weights_h5 import _keras_variable_order, _optimizer_slot_owners, optimizer_arrays
 
 TF_KERAS_VERSION = "2.21.0"        # the tf.keras 2 release whose schema is matched (written into files)
@@ -240,14 +244,13 @@ def optimizer_config(optimizer, registered: bool = True) -> dict:
 def compile_config(model) -> dict | None:
     """compile()'s arguments in tf.keras 2's spelling (``training_config`` of an ``.h5`` file; with
     ``optimizer`` instead of ``optimizer_config``, the ``compile_config`` of its ``.keras`` file)."""
-    from shendu.saving.legacy_h5 import _legacy_object, _loss_full_names
     config = compile_config_of(model)
     if config is None or getattr(model, "optimizer", None) is None:
         return None
     config.pop("optimizer")
-    out = {k: _legacy_object(v) for k, v in config.items() if k in ("loss", "metrics", "weighted_metrics",
+    out = {k: legacy_object(v) for k, v in config.items() if k in ("loss", "metrics", "weighted_metrics",
                                                                    "loss_weights")}
-    out["loss"] = _loss_full_names(out.get("loss"))
+    out["loss"] = loss_full_names(out.get("loss"))
     names = model._output_names()
     for key in ("metrics", "weighted_metrics"):
         value = out.get(key)
@@ -266,7 +269,6 @@ def training_config(model) -> dict | None:
 def optimizer_weights(model) -> tuple[list[str], list[np.ndarray]]:
     """(names, arrays) as tf.keras 2 saves its optimizer: ``iteration:0`` (int64), then each slot,
     ``<Optimizer>/<slot>/<variable path>:0``, in the order tf.keras 2 creates them (Keras 3's order)."""
-    from shendu.saving.legacy_h5 import weight_paths
     optimizer = model.optimizer
     arrays = optimizer_arrays(model, optimizer)
     head = len(arrays) - len(optimizer._state)
@@ -300,9 +302,8 @@ def optimizer_weights(model) -> tuple[list[str], list[np.ndarray]]:
 
 
 def _trainable_in_keras_order(model) -> list:
-    from shendu.models.config import keras_layer_order
     out, seen = [], set()
-    for layer in keras_layer_order(model):
+    for layer in model.layers:
         for w in layer.trainable_weights:
             if id(w) not in seen:
                 seen.add(id(w))
@@ -320,7 +321,6 @@ def _short_path(weight, paths: dict) -> str:
 
 def write_h5(model, f, include_optimizer: bool = True) -> None:
     """tf.keras 2's ``save_model_to_hdf5`` into an open, empty h5py file."""
-    from shendu.saving.legacy_h5 import _set_name_list, _unique_names, write_dataset
     f.attrs["keras_version"] = TF_KERAS_VERSION
     f.attrs["backend"] = "tensorflow"
     f.attrs["model_config"] = json.dumps(model_config(serialize_layer(model))).encode("utf8")
@@ -330,11 +330,11 @@ def write_h5(model, f, include_optimizer: bool = True) -> None:
     write_weights_group(f.create_group("model_weights"), model)
     if compiled:
         names, arrays = optimizer_weights(model)
-        names = _unique_names(names)
+        names = unique_names(names)
         group = f.create_group("optimizer_weights")
-        _set_name_list(group, "weight_names", [n.encode("utf8") for n in names])
+        set_name_list(group, "weight_names", [n.encode("utf8") for n in names])
         for name, array in zip(names, arrays):
-            write_dataset(group, name, array)
+            legacy_layout.write_dataset(group, name, array)
     f.flush()
 
 
@@ -357,20 +357,18 @@ def to_yaml(model, **kwargs):
 def write_weights_group(group, model) -> None:
     """tf.keras 2's ``save_weights_to_hdf5_group``: ``layer_names`` (its ``model.layers``), then a group
     per layer whose ``weight_names`` are the variables' names, ``dense/kernel:0``."""
-    from shendu.saving.legacy_h5 import _model_layers, _own_weights, _set_name_list, _unique_names, legacy_weights
-    from shendu.saving.legacy_h5 import weight_paths, write_dataset
     paths = weight_paths(model)
-    layers = _model_layers(model)
-    _set_name_list(group, "layer_names", [layer.name.encode("utf8") for layer in layers])
+    layers = model_layers(model)
+    set_name_list(group, "layer_names", [layer.name.encode("utf8") for layer in layers])
     group.attrs["backend"] = "tensorflow"
     group.attrs["keras_version"] = TF_KERAS_VERSION
     for layer in layers + [None]:
-        weights = legacy_weights(layer) if layer is not None else _own_weights(model)
+        weights = legacy_weights(layer) if layer is not None else own_weights(model)
         sub = group.create_group(layer.name if layer is not None else "top_level_model_weights")
-        names = _unique_names([f"{_short_path(w, paths)}:0" for w in weights])
-        _set_name_list(sub, "weight_names", [n.encode("utf8") for n in names])
+        names = unique_names([f"{_short_path(w, paths)}:0" for w in weights])
+        set_name_list(sub, "weight_names", [n.encode("utf8") for n in names])
         for name, w in zip(names, weights):
-            write_dataset(sub, name, backend.to_numpy(w.data if hasattr(w, "data") else w))
+            legacy_layout.write_dataset(sub, name, backend.to_numpy(w.data if hasattr(w, "data") else w))
 
 
 # ----------------------------------------------------------------------------------- the .keras zip

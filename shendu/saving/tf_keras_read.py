@@ -12,7 +12,7 @@ import numpy as np
 
 from shendu import metrics
 from shendu.saving import weights_h5
-from shendu.saving.config import LoadError
+from shendu.saving.config import LoadError, deserialize_model
 from shendu.saving.tf_keras import _move_groups
 from shendu.saving.weights_h5 import _optimizer_slot_owners
 
@@ -136,10 +136,9 @@ def attention_weights_from_file(data: bytes, source: str) -> bytes:
 def model_from_json(json_string: str, custom_objects=None):
     """A model (fresh weights) from ``to_json``'s text, written by shendu, tf.keras 2 or Keras 3. Only
     classes known to shendu or given in ``custom_objects`` are built; nothing in the text is run."""
-    from shendu.models.config import model_from_config
     try:
         config = json.loads(json_string)
     except (TypeError, json.JSONDecodeError) as e:
         raise LoadError(f"model_from_json expects the text model.to_json() returns; it is not valid JSON "
                         f"({e}).") from e
-    return model_from_config(config, custom_objects=custom_objects, source="the JSON text")
+    return deserialize_model(config, custom_objects=custom_objects, source="the JSON text")

@@ -33,11 +33,9 @@ from shendu.layers.core import InputLayer
 from shendu.optimizers import Optimizer
 from shendu.saving import adapters
 from shendu.saving.config import LoadError
-
-try:
-    import h5py
-except ImportError:  # pragma: no cover - h5py is a dependency of saving only
-    h5py = None
+from shendu.saving.files import h5py
+from shendu.saving.legacy_layout import read_legacy_weights
+from shendu.saving.registry import is_model
 
 # attributes that hold layers shendu tracks for its own bookkeeping, not as children Keras would save
 _SKIP_ATTRS = {"_sublayers", "_inbound_nodes", "_stack", "_functional_layers", "_nodes", "_initial_weights",
@@ -64,11 +62,9 @@ def _name_key(attr: str) -> str:
 def _children(obj):
     """(attribute name, child) in Keras's visiting order: a model's layers first, then attributes
     sorted by name; a child is a layer, an optimizer, or a list/dict of layers (a container)."""
-    from shendu.models import Functional, Sequential
-    from shendu.models.config import keras_layer_order
-    if isinstance(obj, (Sequential, Functional)):
-        layers = keras_layer_order(obj)
-        yield "layers", [l for l in layers if not (isinstance(obj, Sequential) and isinstance(l, InputLayer))]
+    graph = is_model(obj, "Sequential") or is_model(obj, "Functional")
+    if graph:
+        yield "layers", [l for l in obj.layers if not (is_model(obj, "Sequential") and isinstance(l, InputLayer))]
     if not isinstance(obj, Layer):
         return
     seen = set()
@@ -88,7 +84,7 @@ def _children(obj):
             if items and any(isinstance(v, Layer) for v in items):
                 seen.update(id(v) for v in items)
                 yield attr, items
-    if not isinstance(obj, (Sequential, Functional)):
+    if not graph:
         # sublayers tracked without an attribute of their own (appended by hand): keep their weights too
         rest = [l for l in obj._sublayers if id(l) not in seen]
         if rest:
@@ -161,12 +157,11 @@ def variable_groups(path: str, layer) -> list[tuple[str, str, list]]:
 def _keras_variable_order(model, optimizer):
     """The optimizer's variables listed in the order Keras 3 would have built it (the model's
     trainable variables, layers in Keras order), or None when that is not a permutation of them."""
-    from shendu.models.config import keras_layer_order
     variables = getattr(optimizer, "_variables", None)
     if not variables or not hasattr(model, "layers"):
         return None
     order, seen = [], set()
-    for layer in keras_layer_order(model):
+    for layer in model.layers:
         for w in layer.trainable_weights:
             if id(w) not in seen:
                 seen.add(id(w))
@@ -319,7 +314,6 @@ def read_weights(model, h5file, source: str, skip_mismatch: bool = False, load_o
     (unless ``skip_mismatch``: then mismatched layers keep their values, with a warning).
     """
     if "layer_names" in h5file.attrs or ("model_weights" in h5file and "vars" not in h5file):
-        from shendu.saving.legacy_h5 import read_legacy_weights
         read_legacy_weights(model, h5file, source, skip_mismatch)
         return
     assignments, problems, optimizer_loads = [], [], []

@@ -61,8 +61,18 @@ def _label(node, show_shapes, show_dtype, show_layer_names, show_layer_activatio
     return lines
 
 
+def _require_matplotlib():
+    """Say which extra to install when matplotlib, which draws every picture here, is missing."""
+    try:
+        import matplotlib  # noqa: F401   optional dependency (the plot extra), imported on first use on purpose
+    except ImportError:
+        raise ImportError("plot_model, model_to_dot's layout and plot_history draw with matplotlib, which is not "
+                          "installed: pip install 'shendu[plot]' (or pip install matplotlib).") from None
+
+
 def _measure(lines):
     """Width and height of each line in points, as matplotlib's Agg renderer draws them."""
+    _require_matplotlib()
     from matplotlib.backends.backend_agg import RendererAgg   # optional dependency, deferred on purpose
     from matplotlib.font_manager import FontProperties
 
@@ -242,6 +252,7 @@ def _frames(boxes, top):
 
 def draw_layout(layout, dpi=200):
     """A matplotlib Figure of ``layout`` (boxes, arrows, frames), one point per point."""
+    _require_matplotlib()
     from matplotlib.figure import Figure   # optional dependency, deferred on purpose
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
     from matplotlib.path import Path
@@ -336,6 +347,7 @@ def plot_history(history, to_file=None, metrics=None, title=None):
         metrics: the metric names to draw (default: every one logged, without the ``val_`` prefix).
     Returns the matplotlib Figure.
     """
+    _require_matplotlib()
     from matplotlib.figure import Figure   # optional dependency, deferred on purpose
 
     logs = getattr(history, "history", history)

@@ -13,20 +13,32 @@ import urllib.request
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorboard", reason="the monitor extra (tensorboard) is not installed")
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
-from shendu.keras import callbacks, layers, models  # noqa: E402
+from shendu.keras import callbacks, layers, models
+
+
+@pytest.fixture(scope="module")
+def tensorboard():
+    """The tensorboard package (the monitor extra): shendu writes event files with its writer."""
+    return pytest.importorskip("tensorboard")
+
+
+def _without_tensorboard(monkeypatch):
+    """As on a machine where the monitor extra is not installed."""
+    for name in ["tensorboard"] + [n for n in sys.modules if n.startswith("tensorboard.")]:
+        monkeypatch.setitem(sys.modules, name, None)
 
 
 def _read(logdir):
+    """TensorBoard's own reader (the monitor extra) on the event files of ``logdir``."""
+    EventAccumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator").EventAccumulator
     acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "histograms": 0, "images": 0, "tensors": 0})
     acc.Reload()
     return acc
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
+def fitted(tmp_path_factory, tensorboard):
     rng = np.random.default_rng(0)
     logdir = tmp_path_factory.mktemp("logs")
     model = models.Sequential([layers.Dense(8, activation="relu", input_shape=(4,)),
@@ -96,6 +108,16 @@ def test_tensorboard_rejects_bad_arguments():
         callbacks.TensorBoard(profile_batch=(5, 2))
 
 
+def test_tensorboard_without_the_package_names_the_monitor_extra_when_fit_starts(tmp_path, monkeypatch):
+    _without_tensorboard(monkeypatch)
+    model = models.Sequential([layers.Dense(1, input_shape=(2,))])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((4, 2), dtype="float32")
+    with pytest.raises(ImportError, match=r"needs the tensorboard package: pip install 'shendu\[monitor\]'"):
+        model.fit(x, x[:, :1], epochs=1, verbose=0, callbacks=[callbacks.TensorBoard(log_dir=tmp_path)])
+    assert not (tmp_path / "train").exists()
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -129,7 +151,7 @@ def test_tensorboard_server_serves_the_scalars(fitted):
         server.wait(timeout=10)
 
 
-def test_tensorboard_graph_of_a_functional_model_with_two_inputs_and_a_nested_model(tmp_path):
+def test_tensorboard_graph_of_a_functional_model_with_two_inputs_and_a_nested_model(tmp_path, tensorboard):
     from shendu.keras import Input, Model
     inner = models.Sequential([layers.Dense(4, input_shape=(6,), name="inner_dense")], name="inner")
     a, b = Input((3,), name="left"), Input((3,), name="right")
@@ -147,7 +169,7 @@ def test_tensorboard_graph_of_a_functional_model_with_two_inputs_and_a_nested_mo
     assert ops["two/joined"] == "Concatenate" and ops["two/left"] == "InputLayer"
 
 
-def test_tensorboard_embeddings_for_the_projector(tmp_path):
+def test_tensorboard_embeddings_for_the_projector(tmp_path, tensorboard):
     from google.protobuf import text_format
     from tensorboard.plugins.projector import projector_config_pb2
 
@@ -170,7 +192,7 @@ def test_tensorboard_embeddings_for_the_projector(tmp_path):
             model)
 
 
-def test_tensorboard_every_batch_speed_and_evaluation(tmp_path):
+def test_tensorboard_every_batch_speed_and_evaluation(tmp_path, tensorboard):
     rng = np.random.default_rng(0)
     model = models.Sequential([layers.Dense(2, activation="softmax", input_shape=(3,))])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
@@ -189,7 +211,7 @@ def test_tensorboard_every_batch_speed_and_evaluation(tmp_path):
     assert not train.Tags()["graph"]
 
 
-def test_tensorboard_subclassed_model_logs_without_a_graph(tmp_path):
+def test_tensorboard_subclassed_model_logs_without_a_graph(tmp_path, tensorboard):
     class Net(models.Model):
         def __init__(self):
             super().__init__()

@@ -6,11 +6,10 @@ import pytest
 from shendu.data.image_dataset import crop_to_aspect, load_image, resize_bilinear, resize_nearest
 from shendu.keras import Input, Model, layers, utils
 
-Image = pytest.importorskip("PIL.Image")
-
-
 @pytest.fixture
 def pets(tmp_path):
+    """Two folders of PNG files, written with Pillow (the plot extra), and a stray text file."""
+    Image = pytest.importorskip("PIL.Image")
     rng = np.random.default_rng(0)
     shapes = {"cats": [(12, 9), (7, 7), (10, 15)], "dogs": [(8, 8), (16, 6)]}
     for label, sizes in shapes.items():

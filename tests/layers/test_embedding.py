@@ -61,6 +61,16 @@ def test_embedding_mask_zero():
     assert getattr(layers.Embedding(10, 4)(IDS), "_keras_mask", None) is None
 
 
+@pytest.mark.parametrize("as_input", [np.asarray, lambda a: a.tolist(), sd.tensor], ids=["ndarray", "list", "Tensor"])
+def test_compute_mask_takes_arrays_lists_and_tensors_alike(as_input):
+    mask = layers.Embedding(10, 4, mask_zero=True).compute_mask(as_input(IDS))
+    assert isinstance(mask, np.ndarray) and np.array_equal(mask, IDS != 0)
+    x = np.zeros((2, 3, 2), np.float32)
+    x[0, 0, 1], x[1, 2, 0] = 1.0, 2.0
+    mask = layers.Masking().compute_mask(as_input(x))
+    assert isinstance(mask, np.ndarray) and np.array_equal(mask, [[True, False, False], [False, False, True]])
+
+
 def test_embedding_out_of_range_error_teaches():
     layer = layers.Embedding(10000, 8, name="words")
     with pytest.raises(IndexError, match=r"Embedding 'words': index 10000 is out of range for input_dim=10000; "

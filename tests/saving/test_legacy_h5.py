@@ -9,15 +9,13 @@ import os
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
 h5py = pytest.importorskip("h5py")
-keras = pytest.importorskip("keras")
 
 import shendu.layers as sl  # noqa: E402
 from shendu import models as sm  # noqa: E402
 from shendu import optimizers as sd_optimizers  # noqa: E402
 from shendu import saving  # noqa: E402
-from shendu.saving import LoadError, legacy_h5  # noqa: E402
+from shendu.saving import LoadError, legacy_layout  # noqa: E402
 from shendu.saving.legacy_h5 import LegacyFormatWarning  # noqa: E402
 
 
@@ -30,8 +28,13 @@ class Lib:
         return self.optimizers.Adam(name="adam")      # named: automatic names count up across tests
 
 
-KERAS = Lib(keras.layers, keras.Input, keras.Model, keras.Sequential, keras.optimizers)
 SHENDU = Lib(sl, sl.Input, sm.Model, sm.Sequential, sd_optimizers)
+
+
+@pytest.fixture(scope="module")
+def keras_lib(keras):
+    """The same names from Keras 3 (the oracle; only the tests that compare with it ask for this)."""
+    return Lib(keras.layers, keras.Input, keras.Model, keras.Sequential, keras.optimizers)
 
 
 # the tutorials' models, written once for both libraries; every layer named, so files compare
@@ -119,7 +122,7 @@ def _datasets(path) -> dict:
 # ----------------------------------------------------------------------------------- shendu -> Keras 3
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_keras_loads_shendu_h5(tmp_path, rng, name):
+def test_keras_loads_shendu_h5(tmp_path, rng, name, keras):
     model, xs, _ = _trained(MODELS[name][0], name, rng)
     path = tmp_path / f"{name}.h5"
     _save(model, path)
@@ -168,16 +171,16 @@ def _optimizer_arrays(f) -> list:
 
 
 @pytest.mark.parametrize("build", [two_inputs, nested, text_lstm])
-def test_same_weights_as_keras(tmp_path, rng, build):
+def test_same_weights_as_keras(tmp_path, rng, build, keras_lib):
     """The same model, weights and training steps in both libraries give the same layers with the same
     arrays (optimizer slots included; Keras 3 also stores the learning rate, tf.keras 2 does not)."""
     name = build.__name__
-    km, model = build(KERAS), build(SHENDU)
+    km, model = build(keras_lib), build(SHENDU)
     weights = [(rng.normal(size=w.shape) * 0.1).astype(w.dtype) for w in km.get_weights()]
     km.set_weights(weights)
     model.set_weights(weights)
     xs, y = _inputs(name, rng, 8), rng.integers(0, 3, size=8)
-    for m, lib in ((km, KERAS), (model, SHENDU)):
+    for m, lib in ((km, keras_lib), (model, SHENDU)):
         m.compile(optimizer=lib.adam(), loss="sparse_categorical_crossentropy")
         for _ in range(2):
             m.train_on_batch(_x(xs), y)
@@ -199,17 +202,24 @@ def test_same_weights_as_keras(tmp_path, rng, build):
         assert set(st) == set(kt) - {"jit_compile", "run_eagerly", "steps_per_execution"}
 
 
-def test_loss_alias_is_written_so_keras_can_read_it(tmp_path, rng):
-    # Keras 3 writes loss="mse" as given and then fails to load it ("Could not deserialize
-    # 'keras.metrics.mse'"); shendu writes the function's full name instead
+def _mse_model_file(path):
     model = mlp(SHENDU)
     model.compile(optimizer=sd_optimizers.SGD(name="sgd"), loss="mse")
-    _save(model, tmp_path / "m.h5")
-    with h5py.File(tmp_path / "m.h5", "r") as f:
+    _save(model, path)
+    return path
+
+
+def test_loss_alias_is_written_by_its_full_name(tmp_path):
+    # Keras 3 writes loss="mse" as given and then fails to load it ("Could not deserialize
+    # 'keras.metrics.mse'"); shendu writes the function's full name instead
+    with h5py.File(_mse_model_file(tmp_path / "m.h5"), "r") as f:
         assert json.loads(f.attrs["training_config"])["loss"] == "mean_squared_error"
         names = list(f["optimizer_weights"].attrs["weight_names"])
         assert names[:2] == ["iteration:0", "SGD/m/hidden/kernel:0"]    # tf.keras 2's SGD: "m" even at momentum=0
-    km = keras.saving.load_model(tmp_path / "m.h5")
+
+
+def test_keras_reads_the_loss_alias(tmp_path, keras):
+    km = keras.saving.load_model(_mse_model_file(tmp_path / "m.h5"))
     assert km.loss in ("mean_squared_error", keras.losses.mean_squared_error)
 
 
@@ -271,8 +281,8 @@ def test_load_weights_from_full_h5(tmp_path, rng):
 
 # ----------------------------------------------------------------------------------- Keras 3 -> shendu
 
-def test_shendu_loads_keras_h5(tmp_path, rng):
-    km, xs, y = _trained(text_lstm, "text_lstm", rng, lib=KERAS)
+def test_shendu_loads_keras_h5(tmp_path, rng, keras_lib):
+    km, xs, y = _trained(text_lstm, "text_lstm", rng, lib=keras_lib)
     _keras_save(km, tmp_path / "k.h5")
     model = saving.load_model(tmp_path / "k.h5")
     np.testing.assert_allclose(_predict(model, xs), _predict(km, xs), atol=1e-6)
@@ -307,9 +317,9 @@ def test_long_name_lists_are_chunked():
     import io
     names = [f"layer_{i:05d}".encode() * 40 for i in range(200)]       # > 64 KB in all
     with h5py.File(io.BytesIO(), "w") as f:
-        legacy_h5._set_name_list(f, "layer_names", names)
+        legacy_layout.set_name_list(f, "layer_names", names)
         assert "layer_names" not in f.attrs and "layer_names0" in f.attrs
-        assert legacy_h5._names(f, "layer_names") == [n.decode() for n in names]
+        assert legacy_layout.name_list(f, "layer_names") == [n.decode() for n in names]
 
 
 # ----------------------------------------------------------------------------------- atomic writes
@@ -326,7 +336,7 @@ def test_interrupted_save_keeps_previous_file(tmp_path, rng, monkeypatch):
         if len(calls) == 3:
             raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(legacy_h5, "write_dataset", failing)
+    monkeypatch.setattr(legacy_layout, "write_dataset", failing)
     with pytest.raises(OSError, match="disk full"), pytest.warns(LegacyFormatWarning):
         mlp(SHENDU).save(path)
     monkeypatch.undo()

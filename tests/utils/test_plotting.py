@@ -5,13 +5,16 @@ import sys
 
 import pytest
 
-pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from shendu.keras import Input, Model, layers, models
+from shendu.keras.utils import model_to_dot, plot_model
+from shendu.utils import plot_history
+from shendu.utils.plotting import draw_layout, layout_model
 
-from shendu.keras import Input, Model, layers, models  # noqa: E402
-from shendu.keras.utils import model_to_dot, plot_model  # noqa: E402
-from shendu.utils import plot_history  # noqa: E402
-from shendu.utils.plotting import draw_layout, layout_model  # noqa: E402
+
+@pytest.fixture(scope="module")
+def matplotlib():
+    """matplotlib (the plot extra): it measures the text of the layout and draws the pictures."""
+    return pytest.importorskip("matplotlib")
 
 
 def tutorial_cnn():
@@ -82,6 +85,7 @@ def check_layout(layout):
                     assert not _segment_hits_box(p, q, other), f"arrow {s.lines[0]} -> {d.lines[0]} crosses {other}"
     # text fits its box, as the renderer draws it
     fig = draw_layout(layout, dpi=100)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg   # the tests that lay out ask for matplotlib
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     renderer = canvas.get_renderer()
@@ -102,7 +106,7 @@ def _edges(layout):
     return {(name[a], name[b]) for a, b, _ in layout.arrows}
 
 
-def test_plot_model_tutorial_cnn(tmp_path):
+def test_plot_model_tutorial_cnn(tmp_path, matplotlib):
     model = tutorial_cnn()
     layout = layout_model(model, show_shapes=True, show_layer_names=True, show_layer_activations=True)
     check_layout(layout)
@@ -117,7 +121,7 @@ def test_plot_model_tutorial_cnn(tmp_path):
     assert (tmp_path / "cnn.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_plot_model_two_inputs_branches_merges_shared_layer(tmp_path):
+def test_plot_model_two_inputs_branches_merges_shared_layer(tmp_path, matplotlib):
     model = two_input_model()
     for rankdir in ("TB", "LR"):
         layout = layout_model(model, show_shapes=True, show_layer_names=True, rankdir=rankdir)
@@ -132,7 +136,7 @@ def test_plot_model_two_inputs_branches_merges_shared_layer(tmp_path):
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
 
 
-def test_plot_model_gan_combined_nested(tmp_path):
+def test_plot_model_gan_combined_nested(tmp_path, matplotlib):
     model = gan_combined()
     layout = layout_model(model, show_shapes=True, show_layer_names=True, show_trainable=True)
     check_layout(layout)
@@ -158,7 +162,7 @@ def test_plot_model_gan_combined_nested(tmp_path):
     assert (tmp_path / "gan.png").stat().st_size > 1000
 
 
-def test_plot_model_gan_as_sequential_of_models():
+def test_plot_model_gan_as_sequential_of_models(matplotlib):
     model = gan_combined(functional=False)
     check_layout(layout_model(model, show_shapes=True, show_layer_names=True))
     nested = layout_model(model, show_shapes=True, show_layer_names=True, expand_nested=True)
@@ -182,7 +186,7 @@ def test_plot_model_refuses_subclassed_models():
         layout_model(Net())
 
 
-def test_plot_model_arguments():
+def test_plot_model_arguments(matplotlib):
     model = tutorial_cnn()
     assert layout_model(model).boxes[next(iter(layout_model(model).boxes))].lines == ["InputLayer"]
     typed = layout_model(model, show_dtype=True, show_trainable=True)
@@ -202,7 +206,15 @@ def test_model_to_dot_names_plot_model_without_pydot(monkeypatch):
         model_to_dot(tutorial_cnn())
 
 
-def test_plot_history_one_panel_per_metric(tmp_path):
+def test_drawing_without_matplotlib_names_the_plot_extra(monkeypatch):
+    for name in ["matplotlib"] + [n for n in sys.modules if n.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)        # as where the plot extra is not installed
+    for draw in (lambda: layout_model(tutorial_cnn()), lambda: plot_history({"loss": [1.0, 0.5]})):
+        with pytest.raises(ImportError, match=r"matplotlib, which is not installed: pip install 'shendu\[plot\]'"):
+            draw()
+
+
+def test_plot_history_one_panel_per_metric(tmp_path, matplotlib):
     history = {"loss": [1.0, 0.6, 0.4], "accuracy": [0.5, 0.7, 0.8], "val_loss": [1.1, 0.7, 0.5],
                "val_accuracy": [0.4, 0.6, 0.75]}
     fig = plot_history(history, to_file=tmp_path / "history.png")

@@ -1,0 +1,141 @@
+"""Conv2D with its bias and ReLU in one op: y = max(conv2d(x, K) + bias, 0) (or without the max).
+
+A Conv2D layer with activation='relu' is the common case (the tutorial CNN, VGG), and as two ops it
+writes the whole pre-activation, reads it back for the maximum, keeps both, and in the backward builds
+a boolean mask and multiplies. Fused, and for stride 1 (the common case, the one this op arranges
+itself; other strides and Conv2D's chunked and shift forms run Conv2D's code, then the maximum):
+- the im2col rows of a few images (about BLOCK_BYTES) are built and multiplied at a time, and bias and
+  ReLU applied to that block of outputs in one pass, all while the block is in cache;
+- only the columns (for dK) and the output y are kept, and nothing at all under no_grad (predict);
+- the backward runs block by block as well: dz = dy where y > 0 (y > 0 exactly where z > 0), then that
+  block's share of dK and dbias, and dx of its images by col2im (windows never reach across images).
+The element loops (bias + ReLU, the mask, col2im) are ``conv_loops``' compiled ones when numba is
+there. The composed form, ``relu(conv2d(x, K, bias))``, is the tests' oracle.
+"""
+from __future__ import annotations
+
+from shendu import autograd, backend
+from shendu.ops import conv_loops
+from shendu.ops.conv import (Conv2D, _check_conv, _col2im, _crop, _geometry, _ints, _offsets, _pad, _padding, _plan,
+                             _tap, _windows)
+from shendu.tensor import Tensor, as_tensor
+
+ACTIVATIONS = ("linear", "relu")
+BLOCK_BYTES = 1 << 20   # im2col rows per GEMM in the forward: about what a core's L2 cache holds
+
+
+def _im2col_into(x, w, out):
+    """Conv2D's im2col of x (N, H, W, C), written into out (N*oh*ow, kh*kw*C)."""
+    n, c = x.shape[0], x.shape[-1]
+    if c >= 4:
+        backend.xp.copyto(out.reshape(n, *w.out, *w.k, c), _windows(x, w))
+        return
+    # few channels: copy one kernel offset at a time (runs of c values are too short to copy well)
+    view = out.reshape(n, *w.out, w.k[0] * w.k[1], c)
+    for i, (a, b) in enumerate(_offsets(w)):
+        view[:, :, :, i] = _tap(x, w, a, b)
+
+
+class Conv2DAct(Conv2D):
+    """y[n,i,j,f] = act(Σ_{a,b,c} x[n, i*s+a*d, j*s+b*d, c] K[a,b,c,f] + bias[f]), act = relu or linear;
+    dz = dy * (y > 0) for relu, then Conv2D's backward with dz: dK = colsᵀ dz, dx = col2im(dz Kᵀ), dbias = Σ dz"""
+    keep = True         # whether backward will run (conv2d_act says): if not, the columns are not kept
+
+    def forward(self, x, K, *b):
+        w, xp = self.win, backend.xp
+        xpad = _pad(x, w.pads)
+        n, dtype = x.shape[0], xp.result_type(x, K)
+        plan = _plan(x.shape, xpad.shape[1:3], K.shape, w, dtype.itemsize)
+        self.blocked = plan == ("cols", n) and w.s == (1, 1) and w.d == (1, 1)
+        if not self.blocked:                            # Conv2D's own forms: chunks, the shift form, strides
+            y = super().forward(x, K, *b)               # a fresh array this op owns
+            if self.activation == "relu":
+                xp.maximum(y, 0, out=y)
+                self.save(*self.saved, y)               # the output alone gives the ReLU's mask
+            return y
+        self.padded_shape, (self.mode, self.chunk) = xpad.shape, plan
+        rows, f = w.out[0] * w.out[1], K.shape[-1]
+        K2 = K.reshape(-1, f)
+        y = xp.empty((n * rows, f), dtype)
+        # the im2col rows of a few images at a time, multiplied while they are still in cache; the columns
+        # are kept whole for dK when a gradient will be asked for, else one block's buffer is reused
+        step = self._images_per_block(n, K, dtype)
+        cols = xp.empty((n * rows if self.keep else step * rows, K2.shape[0]), dtype)
+        for i in range(0, n, step):
+            part = xpad[i:i + step]
+            r = slice(i * rows, (i + len(part)) * rows)
+            block, out = (cols[r] if self.keep else cols[:len(part) * rows]), y[r]
+            _im2col_into(part, w, block)
+            xp.matmul(block, K2, out=out)
+            conv_loops.bias_relu(out, b[0] if b else None, self.activation == "relu")
+        y = y.reshape(n, *w.out, f)
+        if self.keep:
+            self.save(cols, K, y) if self.activation == "relu" else self.save(cols, K)
+        return y
+
+    def _images_per_block(self, n, K, dtype):
+        """Images whose im2col rows and outputs fill about BLOCK_BYTES."""
+        per_image = self.win.out[0] * self.win.out[1] * (K.shape[0] * K.shape[1] * K.shape[2] + K.shape[3])
+        return max(1, min(n, BLOCK_BYTES // (per_image * dtype.itemsize)))
+
+    def backward(self, gy):
+        saved = self.saved
+        relu = self.activation == "relu"
+        if not self.blocked:
+            if relu:
+                gy, saved = conv_loops.relu_mask(gy, saved[-1]), saved[:-1]
+            self.saved = saved                          # Conv2D's backward reads (columns or x_pad, K)
+            return super().backward(gy)
+        # block by block, as the forward: dz, its share of dK and dbias, and dx of those images (windows
+        # never reach across images) while dz and dz Kᵀ are in cache
+        xp, w = backend.xp, self.win
+        cols, K = saved[:2]
+        n, f, rows = gy.shape[0], K.shape[-1], w.out[0] * w.out[1]
+        gy2 = gy.reshape(-1, f)
+        a2 = saved[2].reshape(-1, f) if relu else None
+        K2 = K.reshape(-1, f)
+        want_b = len(self.needs) == 3 and self.needs[2]
+        gK = xp.zeros(K2.shape, gy.dtype) if self.needs[1] else None
+        gb = xp.zeros(f, gy.dtype) if want_b else None
+        gxpad = xp.empty(self.padded_shape, gy.dtype) if self.needs[0] else None
+        step = self._images_per_block(n, K, gy.dtype)
+        for i in range(0, n, step):
+            m = min(step, n - i)
+            r = slice(i * rows, (i + m) * rows)
+            gz = conv_loops.relu_mask(gy2[r], a2[r]) if relu else gy2[r]
+            if gK is not None:
+                gK += cols[r].T @ gz
+            if gb is not None:                          # Σ dz over pixels: a GEMV beats .sum(axis=0) here
+                gb += xp.ones(m * rows, gz.dtype) @ gz
+            if gxpad is not None:
+                gcols = (gz @ K2.T).reshape(m, *w.out, *w.k, K.shape[2])
+                conv_loops.col2im(gcols, w, (m, *self.padded_shape[1:]), _col2im, out=gxpad[i:i + m])
+        gx = None if gxpad is None else _crop(gxpad, w.pads)
+        gK = None if gK is None else gK.reshape(K.shape)
+        return (gx, gK, gb) if len(self.needs) == 3 else (gx, gK)
+
+
+def conv2d_act(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1,
+               activation: str = "relu") -> Tensor:
+    """act(conv2d(x, kernel) + bias) as one op, act 'relu' or 'linear'; arguments as ``conv2d``.
+
+    Args:
+        x: (batch, height, width, in_channels).
+        kernel: (kernel_height, kernel_width, in_channels, filters).
+        bias: (filters,) or None.
+        activation: 'relu' (max(z, 0)) or 'linear' (z).
+    Returns (batch, out_height, out_width, filters).
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"conv2d_act: activation must be one of {ACTIVATIONS}, got {activation!r}; apply "
+                         f"other activations to conv2d's output.")
+    x, kernel = as_tensor(x), as_tensor(kernel)
+    bias = None if bias is None else as_tensor(bias)
+    _check_conv("conv2d", x, kernel, bias, 2, -2, "(batch, height, width, channels)",
+                "(kernel_height, kernel_width, in_channels, filters)")
+    win = _geometry("conv2d", x.shape[1:3], kernel.shape[:2], _ints(strides, 2, "strides", "conv2d"),
+                    _ints(dilation_rate, 2, "dilation_rate", "conv2d"),
+                    _padding("conv2d", padding, ("valid", "same")))
+    args = (x, kernel) if bias is None else (x, kernel, bias)
+    keep = autograd.is_grad_enabled() and any(t.requires_grad for t in args)   # will backward run?
+    return Conv2DAct.apply(*args, win=win, activation=activation, keep=keep)

@@ -1,0 +1,104 @@
+"""Running the compiled time loops of ``shendu.ops.recurrent_kernels`` from the ops of ``recurrent.py``.
+
+- ``kernels(dtype)``: the kernels module, imported on first use (numba is optional), or None where they
+  cannot run (no numba, CuPy arrays, float16, a compile failure), and the NumPy loops run instead;
+- ``one_blas_thread()``: the time loops' small per-step products on one BLAS thread;
+- ``batch_parts`` and ``run``: the rows of a batch are independent in a recurrence, so with more than one
+  thread allowed, each thread runs the whole time loop for its own range of rows;
+- ``kernel_mask`` / ``kernel_array``: the plain contiguous arrays the kernels take (empty ones for None).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+
+from shendu import backend
+
+_blas = []        # threadpoolctl's controller, made on first use (it scans the loaded libraries once)
+
+
+def one_blas_thread():
+    """Run a time loop's small per-step matmuls (e.g. (64, 64) @ (64, 256)) on one BLAS thread: waking
+    a thread pool for each costs more than it saves, many times more on a busy machine. The big
+    all-steps matmuls outside the loops keep every thread. A no-op without threadpoolctl or NumPy."""
+    if backend.xp.__name__ != "numpy":
+        return contextlib.nullcontext()
+    if not _blas:
+        try:
+            import threadpoolctl      # optional dependency, imported on first use
+            _blas.append(threadpoolctl.ThreadpoolController())
+        except ImportError:  # pragma: no cover - threadpoolctl comes with the "fast" extra
+            _blas.append(None)
+    return _blas[0].limit(limits=1, user_api="blas") if _blas[0] is not None else contextlib.nullcontext()
+
+
+_kernels = {}       # "module": shendu.ops.recurrent_kernels, or None where numba is missing or fails
+
+
+def kernels(dtype):
+    """The compiled time loops (``shendu.ops.recurrent_kernels``) for float32/float64 NumPy arrays, or
+    None: no numba, another array library, another dtype, or a kernel that failed to compile before."""
+    if backend.xp.__name__ != "numpy" or backend.xp.dtype(dtype) not in (backend.xp.float32, backend.xp.float64):
+        return None
+    if "module" not in _kernels:
+        try:
+            from shendu.ops import recurrent_kernels  # imported on first use: numba is optional and slow to import
+            _kernels["module"] = recurrent_kernels
+            _blas.clear()         # rescan: the kernels' BLAS (SciPy's) has just been loaded and must be limited too
+        except ImportError:
+            _kernels["module"] = None
+    return _kernels["module"]
+
+
+def batch_parts(B, limiter):
+    """Row ranges of the batch, one per BLAS thread the process had before ``one_blas_thread`` (``limiter``)
+    and at least 16 rows each: the rows of a recurrence are independent, so a compiled loop runs each range in
+    its own thread, each with one-thread BLAS calls."""
+    threads = 1
+    if limiter is not None:
+        threads = max(1, limiter.get_original_num_threads().get("blas") or 1)
+    workers = max(1, min(threads, B // 16))
+    edges = [B * k // workers for k in range(workers + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+_pool = []          # [executor, its thread count, the process id that made it], made on first parallel use
+
+
+def run(kernel, parts, args) -> bool:
+    """Run a compiled time loop ``kernel(*args(p), b0, b1)`` over each row range (b0, b1) of ``parts``, the
+    first in this thread and the others in worker threads (the kernels release the GIL). False (and the NumPy
+    loop from then on) if it cannot compile here, e.g. numba without SciPy, which its matrix product needs."""
+    try:
+        if len(parts) == 1:
+            kernel(*args(0), *parts[0])
+        else:
+            # a new pool when there is none, too small a one, or one inherited through fork (its threads
+            # did not come along: its tasks would never run)
+            if not _pool or _pool[1] < len(parts) - 1 or _pool[2] != os.getpid():
+                from concurrent.futures import ThreadPoolExecutor  # imported on first parallel use
+                _pool[:] = [ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="shendu-rnn"),
+                            len(parts) - 1, os.getpid()]
+            futures = [_pool[0].submit(kernel, *args(p), *part) for p, part in enumerate(parts[1:], 1)]
+            kernel(*args(0), *parts[0])
+            for future in futures:
+                future.result()
+    except Exception as error:  # numba's typing/lowering errors have no common public base class
+        warnings.warn(f"shendu: the compiled recurrent loop failed ({type(error).__name__}: {error}); using the "
+                      f"NumPy loop instead.", RuntimeWarning, stacklevel=3)
+        _kernels["module"] = None
+        return False
+    return True
+
+
+def kernel_mask(m):
+    """The (time, batch) bool mask a kernel takes from the (time, batch, 1) one, or an empty one for no mask."""
+    xp = backend.xp
+    return xp.empty((0, 0), bool) if m is None else xp.ascontiguousarray(m[..., 0])
+
+
+def kernel_array(a, dtype, ndim):
+    """A contiguous array of ``dtype`` for a kernel, or an empty one standing for None."""
+    xp = backend.xp
+    return xp.empty((0,) * ndim, dtype) if a is None else xp.ascontiguousarray(a, dtype)
