@@ -26,25 +26,35 @@ def is_grad_enabled() -> bool:
     return _mode.enabled
 
 
-@contextlib.contextmanager
+class _SetGradMode(contextlib.ContextDecorator):
+    """A block (or, as a decorator, a function) run with recording on or off; a class rather than a
+    generator because fit enters one every step."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.previous = []
+
+    def _recreate_cm(self):          # each decorated call gets its own block
+        return type(self)(self.enabled)
+
+    def __enter__(self):
+        self.previous.append(_mode.enabled)
+        _mode.enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        _mode.enabled = self.previous.pop()
+        return False
+
+
 def no_grad():
     """Run ops without recording them: for inference and for weight updates."""
-    previous = _mode.enabled
-    _mode.enabled = False
-    try:
-        yield
-    finally:
-        _mode.enabled = previous
+    return _SetGradMode(False)
 
 
-@contextlib.contextmanager
 def enable_grad():
-    previous = _mode.enabled
-    _mode.enabled = True
-    try:
-        yield
-    finally:
-        _mode.enabled = previous
+    """Record ops again inside a ``no_grad`` block."""
+    return _SetGradMode(True)
 
 
 # ---------------------------------------------------------------- observers (trace, profiler)
@@ -152,29 +162,31 @@ class Function:
     def apply(cls, *inputs, **params):
         """Run the op on tensors (or array-likes) and record it when a gradient is needed."""
         fn = cls.__new__(cls)
-        fn.__dict__.update(params)
+        if params:
+            fn.__dict__.update(params)
         xs = [x if isinstance(x, Tensor) else as_tensor(x) for x in inputs]
         try:
-            ys = fn.forward(*[x.data for x in xs]) if not _observers else _observed("forward", fn, fn.forward, xs)
+            if _observers:
+                ys = _observed("forward", fn, fn.forward, xs)
+            else:
+                ys = fn.forward(*[x.data for x in xs])
         except ValueError as error:
             if "broadcast" not in str(error):
                 raise
             raise _broadcast_error(cls, xs) from error
-        record = _mode.enabled and any(x.requires_grad for x in xs)
-        if isinstance(ys, tuple):
-            outs = tuple(Tensor._wrap(y, record) for y in ys)
-        else:
-            outs = Tensor._wrap(ys, record)
+        needs = [x.requires_grad for x in xs] if _mode.enabled else None
+        record = needs is not None and True in needs
+        if not isinstance(ys, tuple):
+            out = Tensor._wrap(ys, record)
+            if record:
+                fn.inputs, fn.needs = xs, needs
+                out.creator = fn
+            return out
+        outs = tuple(Tensor._wrap(y, record) for y in ys)
         if record:
-            fn.inputs = xs
-            fn.needs = [x.requires_grad for x in xs]
-            if isinstance(outs, tuple):
-                fn.n_out = len(outs)
-                for i, out in enumerate(outs):
-                    out.creator, out._index = fn, i
-            else:
-                fn.n_out = 1
-                outs.creator = fn
+            fn.inputs, fn.needs, fn.n_out = xs, needs, len(outs)
+            for i, out in enumerate(outs):
+                out.creator, out._index = fn, i
         return outs
 
 
@@ -196,18 +208,18 @@ def _broadcast_error(cls, xs) -> ValueError:
 
 def _topological_order(roots):
     """Functions reachable from ``roots``, consumers before producers (iterative DFS, no recursion)."""
-    order, seen = [], set()
+    order, seen = [], set()                 # Functions hash by identity
     for root in roots:
-        if root is None or id(root) in seen:
+        if root is None or root in seen:
             continue
-        seen.add(id(root))
+        seen.add(root)
         stack = [(root, iter(root.inputs or ()))]
         while stack:
             fn, it = stack[-1]
             for x in it:
                 parent = x.creator
-                if parent is not None and id(parent) not in seen:
-                    seen.add(id(parent))
+                if parent is not None and parent not in seen:
+                    seen.add(parent)
                     stack.append((parent, iter(parent.inputs or ())))
                     break
             else:
@@ -234,19 +246,19 @@ def _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate):
     wanted_ids = {id(t): i for i, t in enumerate(wanted)} if wanted is not None else {}
 
     def deliver(x, g):
-        if g.dtype != x.data.dtype:
-            g = g.astype(x.data.dtype)
-        if g.shape != x.data.shape:
-            g = sum_to(g, x.data.shape)
-        i = wanted_ids.get(id(x))
-        if i is not None:
-            result[i] = g if result[i] is None else result[i] + g
-        if x.creator is not None:
-            fn, k = x.creator, x._index
-            if fn._grads[k] is None:
-                fn._grads[k] = g
-            else:
-                fn._grads[k] = fn._grads[k] + g
+        data = x.data
+        if g.dtype != data.dtype:
+            g = g.astype(data.dtype)
+        if g.shape != data.shape:
+            g = sum_to(g, data.shape)
+        if wanted_ids:
+            i = wanted_ids.get(id(x))
+            if i is not None:
+                result[i] = g if result[i] is None else result[i] + g
+        fn = x.creator
+        if fn is not None:
+            grads, k = fn._grads, x._index
+            grads[k] = g if grads[k] is None else grads[k] + g
         elif accumulate and x.requires_grad:
             # a leaf's first gradient becomes its own array: never a view, a read-only broadcast, or an array
             # that another leaf (Add gives gy to both inputs) or the caller also holds
@@ -273,34 +285,36 @@ def _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate):
 
     # a tape's gradient(target, sources) needs only the ops on a path to a source: a GAN's discriminator
     # step skips the generator that made its input, and each op skips input gradients nobody asked for
-    reaches = None
+    leads = None
     if wanted is not None and not accumulate:
-        reaches = set()
+        leads = {}                                       # fn -> which of its inputs lead to a wanted tensor
         for fn in reversed(order):                       # producers before consumers
-            if any(id(x) in wanted_ids or id(x.creator) in reaches for x in fn.inputs or ()):
-                reaches.add(id(fn))
+            if fn.inputs is not None:
+                lead = [n and (id(x) in wanted_ids or x.creator in leads) for x, n in zip(fn.inputs, fn.needs)]
+                if True in lead:
+                    leads[fn] = lead
 
     xp = backend.xp
     for fn in order:
-        if fn.inputs is None:
+        inputs = fn.inputs
+        if inputs is None:
             raise RuntimeError(
                 "Trying to backpropagate through a graph a second time: its saved values were freed "
                 "by the first backward(). Call backward(retain_graph=True) the first time if you need "
                 "to go through it again.")
         gys = fn._grads
         fn._grads = None
-        if all(g is None for g in gys) or (reaches is not None and id(fn) not in reaches):
+        needs = fn.needs if leads is None else leads.get(fn)
+        if needs is None or (gys[0] is None if len(gys) == 1 else all(g is None for g in gys)):
             continue
-        needs = fn.needs
-        if reaches is not None:                          # for this call only: the graph may serve another tape
-            fn.needs = [n and (id(x) in wanted_ids or id(x.creator) in reaches) for x, n in zip(fn.inputs, needs)]
+        recorded, fn.needs = fn.needs, needs             # for this call only: the graph may serve another tape
         try:
             gxs = fn.backward(*gys) if not _observers else _observed("backward", fn, fn.backward, gys)
         finally:
-            fn.needs, pruned = needs, fn.needs
+            fn.needs = recorded
         if not isinstance(gxs, (tuple, list)):
             gxs = (gxs,)
-        for x, need, g in zip(fn.inputs, pruned, gxs):
+        for x, need, g in zip(inputs, needs, gxs):
             if need and g is not None:
                 deliver(x, xp.asarray(g))
         if not retain_graph:

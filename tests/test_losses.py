@@ -219,6 +219,31 @@ def test_probabilities_exactly_0_and_1_give_finite_values_and_gradients(name, y_
     assert (right_values < 1e-5).all()
 
 
+@pytest.mark.parametrize("name, y_true", [("categorical_crossentropy", ONE_HOT * 0.9 + 0.025),
+                                          ("sparse_categorical_crossentropy", LABELS)])
+@pytest.mark.parametrize("scale", [1.0, 12.0])
+def test_cross_entropy_of_a_softmax_output_is_computed_from_its_logits(name, y_true, scale):
+    """The loss of softmax probabilities runs one fused op on the softmax's logits; the oracle is Keras's composed
+    formula on the probabilities, -Σ t log clip(p / Σp, eps, 1 - eps), values and gradients. At scale 12 some
+    probabilities fall below eps (the clip binds, those terms have no gradient)."""
+    logits = LOGITS * scale
+    results = []
+    for fused in (True, False):
+        z = sd.tensor(logits, requires_grad=True)
+        p = sd.ops.softmax(z)
+        if not fused:
+            p = p * 1.0                                 # a product: no softmax behind it, the composed formula
+        loss = getattr(losses, name)(y_true, p)
+        (loss * np.arange(1.0, 6.0)).sum().backward()
+        results.append((loss.numpy(), z.grad.numpy()))
+        assert (loss.creator.__class__.__name__ == "SoftmaxCrossEntropy") == fused
+    if scale > 1:
+        assert (PROBS ** scale / (PROBS ** scale).sum(-1, keepdims=True) < EPS).any()
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-7, atol=1e-12)
+    assert gradcheck(lambda t: getattr(losses, name)(y_true, sd.ops.softmax(t)), LOGITS)
+
+
 # ------------------------------------------------------------------------------------------------ errors
 def test_sparse_label_out_of_range_names_the_label_and_the_class_count():
     with pytest.raises(ValueError, match=r"label 5 is out of range.*3 classes"):

@@ -169,6 +169,17 @@ def test_mean_and_sum_match_keras(keras, weights):
         np.testing.assert_allclose(ours.result(), _np(theirs.result()), rtol=1e-6, atol=1e-6)
 
 
+def test_mean_of_one_number_per_update_equals_the_array_path():
+    """The loss tracker's update (a float and a batch size) skips the arrays; its state is the same bit for bit."""
+    quick, arrays = metrics.Mean(), metrics.Mean()
+    r = np.random.default_rng(4)
+    for value, weight in zip(r.normal(size=6), [None, 32, 7, 0.5, None, 1]):
+        quick.update_state(float(value), sample_weight=weight)
+        arrays.update_state(np.asarray([value]), sample_weight=None if weight is None else np.asarray([weight]))
+    assert quick.total.value == arrays.total.value and quick.count.value == arrays.count.value
+    assert quick.result() == arrays.result()
+
+
 def test_mean_metric_wrapper_of_any_loss_matches_keras(keras):
     def mse(y_true, y_pred):       # a user's own per-sample function
         return ((y_pred - y_true) ** 2).mean(axis=-1)

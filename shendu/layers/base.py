@@ -27,7 +27,6 @@ Shapes, the convention every layer follows:
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import re
@@ -47,7 +46,8 @@ from shendu.layers.symbolic import (TRIAL_SIZES, KerasTensor, Node, flatten, is_
                                     merge_shapes, shape_str, standardize_shape, trial_dtype, trial_shape,
                                     without_trial_sizes)
 from shendu.layers.symbolic_masks import attach_symbolic_masks, trial_tensor
-from shendu.layers.tracking import GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders
+from shendu.layers.tracking import (GraphAccess, GraphAttribute, LossesAndMetrics, loss_holders, metric_owners,
+                                    penalty_holders)
 from shendu.metrics.base import Metric
 from shendu.tensor import Tensor
 from shendu.variable import Variable
@@ -81,16 +81,6 @@ class _CallContext(threading.local):
 
 
 _context = _CallContext()
-
-
-@contextlib.contextmanager
-def _training_scope(training):
-    previous = _context.training
-    _context.training = training
-    try:
-        yield
-    finally:
-        _context.training = previous
 
 
 def _dtype_name(dtype) -> str:
@@ -223,6 +213,7 @@ class Layer(GraphAccess, LossesAndMetrics):
         for m in (value if isinstance(value, (list, tuple)) else [value]):
             if isinstance(m, Metric) and not any(known is m for known in metrics):
                 metrics.append(m)             # Keras tracks every Metric attribute (or list of them) for model.metrics
+                metric_owners.add(self)
         object.__setattr__(self, key, value)
 
     @property
@@ -259,6 +250,7 @@ class Layer(GraphAccess, LossesAndMetrics):
         regularizer = regularizers_module.get(regularizer)
         if regularizer is not None:
             self._weight_regularizers.append((regularizer, w))
+            penalty_holders.add(self)
         return w
 
     @property
@@ -528,11 +520,14 @@ class Layer(GraphAccess, LossesAndMetrics):
         return cache
 
     def __call__(self, inputs, *args, **kwargs):
-        if is_symbolic((inputs, args, kwargs)):
-            return self._symbolic_call(inputs, *args, **kwargs)
-        if not self._accepts_strings:
-            inputs = rows_of_numbers(inputs, f"{type(self).__name__} layer '{self.name}'")
-        inputs = map_structure(as_input, inputs)
+        # one tensor and at most a training flag: the common eager call, which skips the walks over structures
+        single = isinstance(inputs, Tensor) and not args and (not kwargs or (len(kwargs) == 1 and "training" in kwargs))
+        if not single:
+            if is_symbolic((inputs, args, kwargs)):
+                return self._symbolic_call(inputs, *args, **kwargs)
+            if not self._accepts_strings:
+                inputs = rows_of_numbers(inputs, f"{type(self).__name__} layer '{self.name}'")
+            inputs = map_structure(as_input, inputs)
         self._check_numeric(inputs)
         self._check_input_spec(inputs)
         self._maybe_build(inputs)
@@ -540,24 +535,29 @@ class Layer(GraphAccess, LossesAndMetrics):
             seen = _context.dry_run_builds[id(self)][1]
             seen.setdefault(_context.dry_run_index, map_structure(
                 lambda t: (None,) + tuple(t.shape[1:]) if hasattr(t, "shape") else None, inputs))
-        inputs = map_structure(self._cast_input, inputs)
+        inputs = self._cast_input(inputs) if single else map_structure(self._cast_input, inputs)
         accepts_training, accepts_mask = self._call_signature()
         training = kwargs.pop("training", None)
+        previous_training = _context.training
         if training is None:
-            training = _context.training
+            training = previous_training
         if accepts_training:
             kwargs["training"] = training
         mask = kwargs.pop("mask", None)
         if mask is None:
-            masks = map_structure(lambda t: getattr(t, "_keras_mask", None), inputs)
-            mask = masks if any(m is not None for m in flatten(masks)) else None
+            if single:
+                mask = getattr(inputs, "_keras_mask", None)
+            else:
+                masks = map_structure(lambda t: getattr(t, "_keras_mask", None), inputs)
+                mask = masks if any(m is not None for m in flatten(masks)) else None
         if accepts_mask and mask is not None:
             kwargs["mask"] = mask
         if _context.depth == 0:
             self._clear_losses()              # an outermost call starts a fresh list of losses
         _context.depth += 1
+        _context.training = training          # what the layers called inside see as the default
         try:
-            with _training_scope(training), autograd.layer_scope(self.name):   # names the ops for a trace or profiler
+            with autograd.layer_scope(self.name):       # names the ops for a trace or profiler
                 outputs = self.call(inputs, *args, **kwargs)
         except autograd.BroadcastError as error:
             if error.layer is not None:           # an inner layer has named itself already
@@ -567,6 +567,7 @@ class Layer(GraphAccess, LossesAndMetrics):
                                           layer=self.name) from error
         finally:
             _context.depth -= 1
+            _context.training = previous_training
         if self.activity_regularizer is not None:       # penalty per sample, as Keras divides by the batch size
             self._losses.extend(self.activity_regularizer(o) / o.shape[0] for o in flatten(outputs)
                                 if isinstance(o, Tensor))

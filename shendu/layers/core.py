@@ -114,6 +114,8 @@ class Dense(Layer):
 
     def call(self, inputs):
         self._check_features(inputs.shape)
+        if self.activation is activations_module.relu:       # the most common case, one fused op
+            return ops.linear(inputs, self.kernel, self.bias, relu=True)
         return self.activation(ops.linear(inputs, self.kernel, self.bias))
 
     def get_config(self):

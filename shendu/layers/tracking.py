@@ -12,6 +12,8 @@ from shendu.metrics.base import Mean
 from shendu.tensor import Tensor
 
 loss_holders = weakref.WeakSet()     # layers whose last call added losses: an outermost call clears them
+penalty_holders = weakref.WeakSet()  # layers with weight regularizers or add_loss functions
+metric_owners = weakref.WeakSet()    # layers that own a Metric (an attribute or add_metric)
 
 
 class GraphAttribute:
@@ -91,6 +93,8 @@ class LossesAndMetrics:
         """Scalar losses to add to the training loss, as Keras lists them: the ``add_loss`` values of the last
         call (activity regularizers included), this layer's then its sublayers', then the penalties of the
         weight regularizers on the current trainable weights."""
+        if not loss_holders and not penalty_holders:
+            return []                        # the common case: no layer anywhere adds to the loss, nothing to walk
         layers = [self] + self._flat_layers()
         out = [loss for layer in layers for loss in layer._losses]
         out += [_as_scalar_loss(fn(), self) for layer in layers for fn in layer._callable_losses]
@@ -106,6 +110,7 @@ class LossesAndMetrics:
         for value in loss if isinstance(loss, (list, tuple)) else [loss]:
             if callable(value) and not isinstance(value, Tensor):
                 self._callable_losses.append(value)
+                penalty_holders.add(self)
             elif isinstance(value, KerasTensor):
                 raise ValueError(f"add_loss() on layer '{self.name}' was given a symbolic tensor {value!r}. Losses "
                                  "are computed on real values: write a layer whose call() computes the value and calls "
@@ -143,12 +148,15 @@ class LossesAndMetrics:
         if metric is None:
             metric = _AddedMetric(name=name)
             self._metrics.append(metric)
+            metric_owners.add(self)
         metric.update_state(value.data if isinstance(value, Tensor) else value)
 
     @property
     def metrics(self) -> list:
         """Metric objects this layer owns (attributes and ``add_metric``), then its sublayers', each once."""
         out, seen = [], set()
+        if not metric_owners:
+            return out                       # the common case: no layer anywhere owns a metric
         for layer in [self] + self._flat_layers():
             for m in layer._metrics:
                 if id(m) not in seen:

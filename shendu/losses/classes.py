@@ -75,14 +75,15 @@ def reduce_weighted_values(values, sample_weight=None, mask=None,
         values = values * Tensor._wrap(weights, False)
     if reduction in (None, "none") or values.shape in ((), (0,)):
         return values
-    loss = ops.sum(values)
     if reduction == "sum":
-        return loss
+        return ops.sum(values)
     if reduction == "mean_with_sample_weight" and weights is not None:
         divisor = float(weights.sum())      # Σ w as given, not broadcast: Keras's definition
-    else:
-        divisor = float(values.size)
-    return loss / divisor if divisor else loss * 0.0
+        loss = ops.sum(values)
+        return loss / divisor if divisor else loss * 0.0
+    if not values.size:
+        return ops.sum(values)              # no elements: 0, not the NaN of a mean over nothing
+    return ops.mean(values)                 # Σ (values · w) / number of elements, as one op
 
 
 class Loss:

@@ -244,6 +244,12 @@ class Mean(Metric):
         self.count = self.add_variable(dtype="float64", name="count")
 
     def update_state(self, values, sample_weight=None) -> None:
+        if isinstance(values, float) and (sample_weight is None or isinstance(sample_weight, (int, float))):
+            # one number, the loss tracker's update each step: what the arrays below compute, without them
+            weight = 1.0 if sample_weight is None else float(sample_weight)
+            self.total.assign_add(values * weight)
+            self.count.assign_add(weight)
+            return
         values, weights = reduce_to_samplewise(as_numpy(values), sample_weight, np.mean)
         self.total.assign_add(values.sum())
         if weights is not None:

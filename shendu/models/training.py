@@ -17,6 +17,7 @@ from shendu import optimizers as optimizers_module
 from shendu.data import adapter
 from shendu.distribute import hooks as distribute
 from shendu.layers.base import rows_of_numbers
+from shendu.layers.tracking import metric_owners
 from shendu.layers.symbolic import flatten, map_structure
 from shendu.models.compile_utils import (CompiledLoss, CompiledMetrics, batch_size_of, pack_x_y_sample_weight,
                                          to_tensors, unpack_x_y_sample_weight)
@@ -94,6 +95,8 @@ class Trainer:
             if self.compiled_metrics.has_metrics:
                 out.append(self.compiled_metrics)
             out.extend(self.compiled_loss.metrics)
+        if not metric_owners:
+            return out                      # no layer anywhere owns a metric: nothing to walk
         seen = {id(m) for m in out}
         owners = [self] + [layer for layer in self._flat_layers() if not isinstance(layer, Trainer)]
         for layer in owners:
@@ -462,6 +465,9 @@ def pythonify_logs(logs) -> dict:
                         f"{type(logs).__name__}.")
     out = {}
     for key, value in sorted(logs.items()):
+        if type(value) is float:            # a metric's result, the common case
+            out[key] = value
+            continue
         if isinstance(value, dict):
             out.update(pythonify_logs(value))
             continue

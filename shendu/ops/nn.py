@@ -95,32 +95,63 @@ class SoftmaxCrossEntropy(Function):
 
     Fused because the joint gradient is simpler and stabler than the composed one. ``t`` is a
     distribution over the last axis (one-hot or smoothed), or integer labels when ``sparse``.
+
+    With ``clip`` (eps) each log-probability is held in [log eps, log(1 - eps)], as Keras's cross-entropy of
+    probabilities clips them: L = -Σ_k t_k clip(log p_k) and dz = p Σ_k t_k m_k - t ⊙ m, where m_k = 1 inside
+    the range and 0 where the clip binds (p - t when nothing is clipped).
     """
+    clip = None
+
     def forward(self, z):
         xp = backend.xp
+        z = xp.ascontiguousarray(z)         # so log_p and e^log_p are too: backward writes through a flat view
         shifted = z - z.max(axis=-1, keepdims=True)       # the max shift keeps e^z finite
         log_p = shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
-        self.save(log_p)
         if self.sparse:
-            return -xp.take_along_axis(log_p, self.target[..., None], axis=-1)[..., 0]
-        return -(self.target * log_p).sum(axis=-1)
+            picked = log_p.reshape(-1, log_p.shape[-1])[self._picked(xp)].reshape(self.target.shape)
+            if self.clip is None:
+                self.save(log_p)
+                return -picked
+            low, high = self._bounds(xp, z.dtype)
+            self.save(log_p, (picked >= low) & (picked <= high))
+            return -xp.clip(picked, low, high)
+        if self.clip is None:
+            self.save(log_p)
+            return -(self.target * log_p).sum(axis=-1)
+        low, high = self._bounds(xp, z.dtype)
+        self.save(log_p, self.target * ((log_p >= low) & (log_p <= high)))
+        return -(self.target * xp.clip(log_p, low, high)).sum(axis=-1)
 
     def backward(self, gL):
         xp = backend.xp
-        (log_p,) = self.saved
+        log_p = self.saved[0]
         g = xp.exp(log_p)
         if self.sparse:
-            xp.put_along_axis(g, self.target[..., None],
-                              xp.take_along_axis(g, self.target[..., None], axis=-1) - 1, axis=-1)
-        else:
+            g.reshape(-1, g.shape[-1])[self._picked(xp)] -= 1     # g is a fresh array: ours to write
+            if self.clip is not None:
+                g *= self.saved[1][..., None]                     # a clipped sample has no gradient
+        elif self.clip is None:
             g -= self.target
+        else:
+            tm = self.saved[1]                                    # t ⊙ m
+            g = g * tm.sum(axis=-1, keepdims=True) - tm
         return g * gL[..., None]
 
+    def _picked(self, xp):
+        """(row, label) index pairs: each sample's entry of its label, with the leading axes as rows."""
+        labels = self.target.reshape(-1)
+        return xp.arange(labels.shape[0]), labels
 
-def softmax_cross_entropy(logits, target, sparse: bool = False) -> Tensor:
-    """Per-sample cross-entropy of softmax(logits) against ``target`` (labels when ``sparse``)."""
+    def _bounds(self, xp, dtype):
+        """log eps and log(1 - eps), with eps and 1 - eps rounded to ``dtype`` first as Keras's clip rounds them."""
+        return xp.log(xp.asarray(self.clip, dtype)), xp.log(xp.asarray(1 - self.clip, dtype))
+
+
+def softmax_cross_entropy(logits, target, sparse: bool = False, clip: float | None = None) -> Tensor:
+    """Per-sample cross-entropy of softmax(logits) against ``target`` (labels when ``sparse``); with ``clip``
+    the log-probabilities are held in [log clip, log(1 - clip)] (Keras's clipped probabilities)."""
     target = target.data if isinstance(target, Tensor) else backend.asarray(target)
     logits = as_tensor(logits)
     if not sparse:
         target = target.astype(logits.dtype)
-    return SoftmaxCrossEntropy.apply(logits, target=target, sparse=sparse)
+    return SoftmaxCrossEntropy.apply(logits, target=target, sparse=sparse, clip=clip)

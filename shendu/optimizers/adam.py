@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy
 
 from shendu import backend
+from shendu.optimizers import kernels
 from shendu.optimizers.base import Optimizer
 
 
@@ -51,25 +52,44 @@ class Adam(Optimizer):
         t = f(self.iterations + 1)
         return f(lr) * (1 - f(self.beta_2) ** t) ** f(0.5) / (1 - f(self.beta_1) ** t)
 
+    def _constants(self, lr, dtype):
+        """(1 - beta_1, 1 - beta_2, step size, epsilon, the float below which moments are flushed to 0) as
+        scalars of ``dtype``, computed once per step and dtype."""
+        key = (self._iterations, lr, dtype)
+        cached = self.__dict__.get("_constants_cache")
+        if cached is None or cached[0] != key:
+            f = _scalar(dtype)
+            # subnormals are slow in float32/float64 hardware arithmetic only; float16 and bfloat16 keep theirs
+            tiny = numpy.finfo(dtype).tiny if numpy.dtype(dtype).char in "fd" else f(0)
+            cached = self._constants_cache = (key, (f(1 - self.beta_1), f(1 - self.beta_2), self.step_size(lr, dtype),
+                                                    f(self.epsilon), tiny))
+        return cached[1]
+
     def update_step(self, g, w, lr):
         xp = backend.xp
         m, v = self.slots(w)[:2]
+        c1, c2, step, eps, tiny = self._constants(lr, w.dtype)
+        if not self.amsgrad and kernels.adam_in_place(g, w, m, v, c1, c2, step, eps, tiny):
+            return                                  # the formula below as one compiled pass (kernels.py)
         # the same arithmetic, in the same order, as m += (g - m)(1 - beta_1); v += (g² - v)(1 - beta_2);
         # w -= m·step / (sqrt(v) + eps), through one scratch array instead of a temporary per operation
         tmp = xp.subtract(g, m, dtype=w.dtype)
-        tmp *= 1 - self.beta_1
+        tmp *= c1
         m += tmp                                    # first moment
         xp.multiply(g, g, out=tmp)
         tmp -= v
-        tmp *= 1 - self.beta_2
+        tmp *= c2
         v += tmp                                    # second moment
+        if tiny:                                    # subnormal moments become 0: slow on CPUs (kernels.py says more)
+            xp.copyto(m, 0, where=xp.abs(m, out=tmp) < tiny)
+            xp.copyto(v, 0, where=v < tiny)
         if self.amsgrad:
             v_hat = self.get_slot(w, "velocity_hat")
             xp.maximum(v_hat, v, out=v_hat)
             v = v_hat
         xp.sqrt(v, out=tmp)
-        tmp += self.epsilon
-        xp.divide(m * self.step_size(lr, w.dtype), tmp, out=tmp)
+        tmp += eps
+        xp.divide(m * step, tmp, out=tmp)
         w -= tmp
 
     def get_config(self):

@@ -137,6 +137,7 @@ class Optimizer:
         self._variables: list[Tensor] = []        # every variable with slots, in build order
         self._index: dict[int, int] = {}          # id(variable) -> position in _variables
         self._slots: dict[int, dict] = {}         # id(variable) -> {slot name: array}
+        self._slot_tuples: dict[int, tuple] = {}  # id(variable) -> what slots() returns (the rule's own slots)
         self._state: list = []                    # slot arrays and scalar-state names, creation order
         self._array_owner: dict[int, int] = {}    # id(variable.data) -> id(variable), this step
         self._exclude_ids: set[int] = set()
@@ -181,7 +182,9 @@ class Optimizer:
 
     def _current_learning_rate(self) -> float:
         """The rate this step uses: ``learning_rate`` with tf.keras 2's legacy ``decay`` applied."""
-        lr = self.learning_rate
+        lr = self._learning_rate
+        if not isinstance(lr, float):       # a schedule or a callable (a plain rate is used as it is)
+            lr = self.learning_rate
         if self.decay:
             lr = lr / (1.0 + self.decay * self._iterations)
         return lr
@@ -209,6 +212,7 @@ class Optimizer:
             self._index[id(v)] = len(self._variables)
             self._variables.append(v)
             self._slots[id(v)] = {}
+            self._slot_tuples[id(v)] = ()
         if self.use_ema:
             self.add_slots(var_list, "average")
         if self.gradient_accumulation_steps:
@@ -224,6 +228,7 @@ class Optimizer:
                 if name not in slots:
                     slots[name] = backend.xp.full(v.shape, initial, dtype=v.dtype)
                     self._state.append(slots[name])
+            self._slot_tuples[id(v)] = tuple(a for name, a in slots.items() if name not in _BASE_SLOTS)
 
     def add_scalar_state(self, attribute: str, dtype) -> None:
         """Save the float ``self.<attribute>`` with the slots (e.g. Nadam's running product)."""
@@ -236,11 +241,11 @@ class Optimizer:
 
     def slots(self, w) -> tuple:
         """The slot arrays of ``w`` (the variable or its ``.data``) in the order ``build`` added them."""
-        slots = self._slots.get(self._key(w))
+        slots = self._slot_tuples.get(self._key(w))
         if slots is None:
             raise KeyError(f"{type(self).__name__} has no slots for this variable; call "
                            "optimizer.build(var_list) or apply gradients to it first.")
-        return tuple(a for name, a in slots.items() if name not in _BASE_SLOTS)
+        return slots
 
     def get_slot(self, var, slot_name: str):
         """One slot array by name, e.g. ``get_slot(w, "momentum")`` (tf.keras 2's accessor)."""

@@ -20,6 +20,10 @@ ROWS = [
     Row("linear_bias", ops.linear, lambda x, W, b: x @ W + b, [((3, 4), (4, 5), (5,)), ((1, 4), (4, 1), (1,)),
                                                                ((2, 3, 4), (4, 5), (5,)), ((4,), (4, 2), (2,))]),
     Row("linear_no_bias", ops.linear, lambda x, W: x @ W, [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((1, 1), (1, 3))]),
+    Row("linear_relu", lambda x, W, b: ops.linear(x, W, b, relu=True), lambda x, W, b: np.maximum(x @ W + b, 0),
+        [((3, 4), (4, 5), (5,)), ((1, 4), (4, 1), (1,)), ((2, 3, 4), (4, 5), (5,)), ((4,), (4, 2), (2,))]),
+    Row("linear_relu_no_bias", lambda x, W: ops.linear(x, W, relu=True), lambda x, W: np.maximum(x @ W, 0),
+        [((3, 4), (4, 5)), ((1, 1), (1, 3))]),
 ]
 
 
@@ -75,6 +79,25 @@ def test_linear_matches_its_composed_oracle():
         grads.append([y.numpy()] + [t.grad.numpy() for t in ts])
     for fused, composed in zip(*grads):
         np.testing.assert_allclose(fused, composed, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_linear_with_relu_matches_relu_of_linear(dtype):
+    """The fused activation against relu(matmul + add), values and gradients, exact zeros included."""
+    rng = np.random.default_rng(2)
+    x0, W0, b0 = (rng.normal(size=s).astype(dtype) for s in ((2, 3, 4), (4, 5), (5,)))
+    b0[0] = -(x0 @ W0)[0, 0, 0]                         # one z exactly 0: relu's kink, gradient 0 as in ReLU
+    gy = rng.normal(size=(2, 3, 5)).astype(dtype)
+    grads = []
+    for f in (lambda x, W, b: ops.linear(x, W, b, relu=True), lambda x, W, b: ops.relu(ops.matmul(x, W) + b)):
+        ts = [sd.tensor(a, requires_grad=True) for a in (x0, W0, b0)]
+        y = f(*ts)
+        (y * gy).sum().backward()
+        grads.append([y.numpy()] + [t.grad.numpy() for t in ts])
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for fused, composed in zip(*grads):
+        assert fused.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(fused, composed, rtol=tol, atol=tol)
 
 
 def test_linear_gives_no_gradient_to_inputs_that_need_none():

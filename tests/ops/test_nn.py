@@ -160,6 +160,23 @@ def test_softmax_cross_entropy_matches_the_composed_oracle(sparse):
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("shape", [(4,), (1, 4), (2, 3, 4)])
+def test_sparse_softmax_cross_entropy_on_strided_logits_and_any_rank(shape):
+    """Logits that are a transposed view, labels of any rank: the picked entries and the gradient written
+    back through a flat view land where the composed log-softmax puts them."""
+    rng = np.random.default_rng(len(shape))
+    z0 = np.asfortranarray(rng.normal(size=shape))       # not C-contiguous for rank >= 2
+    labels = rng.integers(0, 4, shape[:-1])
+    z = sd.tensor(z0, requires_grad=True)
+    loss = ops.softmax_cross_entropy(z, labels, sparse=True)
+    loss.sum().backward()
+    log_p = z0 - z0.max(-1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(-1, keepdims=True))
+    one_hot = np.eye(4)[labels]
+    np.testing.assert_allclose(loss.numpy(), -(log_p * one_hot).sum(-1), rtol=1e-12)
+    np.testing.assert_allclose(z.grad.numpy(), np.exp(log_p) - one_hot, atol=1e-12)
+
+
 def test_softmax_cross_entropy_is_finite_for_huge_logits_and_keeps_float32():
     z = sd.tensor(np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, 1e4]], np.float32), requires_grad=True)
     loss = ops.softmax_cross_entropy(z, np.array([1, 2]), sparse=True)
