@@ -1,4 +1,5 @@
-"""What the ImageNet applications share: input-shape rules, the `pooling` choice, pretrained-weight download, preprocessing, labels.
+"""What the ImageNet applications share: input-shape rules, the ``pooling`` choice, pretrained-weight download,
+preprocessing, labels.
 
 Preprocessing modes (``preprocess_input(x, mode=...)``), as Keras defines them:
   'caffe'  RGB -> BGR, then subtract the ImageNet mean pixel (103.939, 116.779, 123.68); no scaling (VGG, ResNet)
