@@ -140,10 +140,6 @@ def as_dtype(type_value):
     return standardize_dtype(type_value).type
 
 
-def scalar_mul(scalar, x, name=None) -> Tensor:
-    return np_api.multiply(scalar, x)
-
-
 def realdiv(x, y, name=None) -> Tensor:
     return np_api.divide(x, y)
 
