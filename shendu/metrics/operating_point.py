@@ -48,10 +48,6 @@ class SensitivitySpecificityBase(_ConfusionMetric):
         return {"name": self.name, "dtype": self.dtype, "class_id": self.class_id,
                 "num_thresholds": self.num_thresholds, self.target_name: self.value}
 
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
 
 class SensitivityAtSpecificity(SensitivitySpecificityBase):
     """The best sensitivity tp / (tp + fn) among thresholds whose specificity tn / (tn + fp) >= ``specificity``."""
