@@ -1,4 +1,5 @@
-"""What the ImageNet applications share: input-shape rules, pretrained-weight download, preprocessing, labels.
+"""What the ImageNet applications share: input-shape rules, the ``pooling`` choice, pretrained-weight download,
+preprocessing, labels.
 
 Preprocessing modes (``preprocess_input(x, mode=...)``), as Keras defines them:
   'caffe'  RGB -> BGR, then subtract the ImageNet mean pixel (103.939, 116.779, 123.68); no scaling (VGG, ResNet)
@@ -13,6 +14,7 @@ import os
 
 import numpy as np
 
+from shendu import layers
 from shendu.data.download import get_file
 
 BASE_WEIGHTS_ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -81,6 +83,15 @@ def correct_pad(input_size, kernel_size: int) -> tuple:
     k = kernel_size // 2
     adjust = (1, 1) if input_size[0] is None else (1 - input_size[0] % 2, 1 - input_size[1] % 2)
     return (k - adjust[0], k), (k - adjust[1], k)
+
+
+def global_pooling(x, pooling, avg_name=None, max_name=None):
+    """``pooling`` 'avg' or 'max': x reduced over its spatial axes (2-D output); None leaves x as it is."""
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name=avg_name)(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name=max_name)(x)
+    return x
 
 
 def weights_file(file_name: str, subfolder: str, file_hash) -> str:

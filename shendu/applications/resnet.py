@@ -68,14 +68,10 @@ def ResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shap
     x = _stage(x, 128, 4, name="conv3")
     x = _stage(x, 256, 6, name="conv4")
     x = _stage(x, 512, 3, name="conv5")
+    x = imagenet_utils.global_pooling(x, "avg" if include_top else pooling, "avg_pool", "max_pool")
     if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         imagenet_utils.check_classifier_activation(who, classifier_activation, weights)
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
     model = Functional(inputs, x, name=name)
     file_name, file_hash = WEIGHTS[0 if include_top else 1]
     imagenet_utils.load_weights(model, weights, lambda: imagenet_utils.weights_file(

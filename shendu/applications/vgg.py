@@ -34,10 +34,8 @@ def _vgg(who, convs_per_block, include_top, weights, input_tensor, input_shape, 
         x = layers.Dense(4096, activation="relu", name="fc1")(x)
         x = layers.Dense(4096, activation="relu", name="fc2")(x)
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    else:
+        x = imagenet_utils.global_pooling(x, pooling)
     model = Functional(inputs, x, name=name)
     file_name, file_hash = WEIGHTS[who.lower()][0 if include_top else 1]
     imagenet_utils.load_weights(model, weights, lambda: imagenet_utils.weights_file(

@@ -94,46 +94,40 @@ def _encode_labels(labels, label_mode, num_classes):
     return labels.astype("int32")
 
 
-def text_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None, batch_size=32,
-                                max_length=None, shuffle=True, seed=None, validation_split=None, subset=None,
-                                follow_links=False, format="tf", verbose=True):
-    """A Dataset of (texts, labels) batches from ``directory/<class>/*.txt``; texts are str (TensorFlow
-    gives bytes) and ``max_length`` keeps the first characters of each. ``class_names`` is set on the
-    result; subset='both' returns [training, validation]."""
+def dataset_from_files(directory, labels, label_mode, formats, read, class_names, batch_size, shuffle, seed,
+                       validation_split, subset, follow_links, format, verbose, empty_message, file_paths=False):
+    """The Dataset (or [training, validation] for subset='both') of ``read(path)`` for the files of
+    ``directory`` ending in ``formats``, paired with their encoded labels unless there are none.
+    Arguments as in ``text_dataset_from_directory``; ``file_paths`` sets the paths on each result."""
     if format != "tf":
         raise ValueError(f"format={format!r}: shendu builds its own Dataset; leave format='tf'.")
     if label_mode not in LABEL_MODES:
         raise ValueError(f"`label_mode` must be one of 'int', 'categorical', 'binary' or None, received: "
                          f"{label_mode!r}")
-    if labels not in ("inferred", None) and not isinstance(labels, (list, tuple)):
-        raise ValueError("`labels` must be 'inferred', None, or a list/tuple of integer labels, one per file.")
     if labels is None or label_mode is None:
         labels, label_mode = None, None
     _check_split(validation_split, subset, shuffle, seed)
     seed = np.random.randint(1e6) if seed is None else seed
-    paths, labels, names = index_directory(directory, labels, (".txt",), class_names, shuffle, seed, follow_links,
+    paths, labels, names = index_directory(directory, labels, formats, class_names, shuffle, seed, follow_links,
                                            verbose)
     if label_mode == "binary" and len(names) != 2:
         raise ValueError(f"label_mode='binary' needs exactly 2 classes, found class_names={names}")
 
-    def read(path):
-        with open(str(path), encoding="utf-8") as f:
-            text = f.read()
-        return text if max_length is None else text[:max_length]
-
     def build(subset_paths, subset_labels, shuffled):
         if not subset_paths:
-            raise ValueError(f"No text files found in directory {directory!r}. Allowed format: .txt")
+            raise ValueError(empty_message)
         buffer = batch_size * 8 if batch_size is not None else 1024
         if subset_labels is None:
-            ds = Dataset.from_tensor_slices(np.array(subset_paths, dtype=object).astype(str))
-            ds = (ds.shuffle(buffer, seed=seed) if shuffled else ds).map(lambda p: np.array(read(p)))
+            ds = Dataset.from_tensor_slices(np.array(subset_paths, dtype=str))
+            ds = (ds.shuffle(buffer, seed=seed) if shuffled else ds).map(read)
         else:
             encoded = _encode_labels(np.asarray(subset_labels), label_mode, len(names))
             ds = Dataset.from_tensor_slices((np.array(subset_paths, dtype=str), encoded))
-            ds = (ds.shuffle(buffer, seed=seed) if shuffled else ds).map(lambda p, y: (np.array(read(p)), y))
+            ds = (ds.shuffle(buffer, seed=seed) if shuffled else ds).map(lambda p, y: (read(p), y))
         ds = ds.batch(batch_size) if batch_size is not None else ds
         ds.class_names = names
+        if file_paths:
+            ds.file_paths = list(subset_paths)
         return ds
 
     if subset == "both":
@@ -141,6 +135,25 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
         val = _split(paths, labels, validation_split, "validation")
         return [build(*train, shuffle), build(*val, False)]
     return build(*_split(paths, labels, validation_split, subset), shuffle)
+
+
+def text_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None, batch_size=32,
+                                max_length=None, shuffle=True, seed=None, validation_split=None, subset=None,
+                                follow_links=False, format="tf", verbose=True):
+    """A Dataset of (texts, labels) batches from ``directory/<class>/*.txt``; texts are str (TensorFlow
+    gives bytes) and ``max_length`` keeps the first characters of each. ``class_names`` is set on the
+    result; subset='both' returns [training, validation]."""
+    if labels not in ("inferred", None) and not isinstance(labels, (list, tuple)):
+        raise ValueError("`labels` must be 'inferred', None, or a list/tuple of integer labels, one per file.")
+
+    def read(path):
+        with open(str(path), encoding="utf-8") as f:
+            text = f.read()
+        return np.array(text if max_length is None else text[:max_length])
+
+    return dataset_from_files(directory, labels, label_mode, (".txt",), read, class_names, batch_size, shuffle, seed,
+                              validation_split, subset, follow_links, format, verbose,
+                              f"No text files found in directory {directory!r}. Allowed format: .txt")
 
 
 def timeseries_dataset_from_array(data, targets, sequence_length, sequence_stride=1, sampling_rate=1, batch_size=128,

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shendu.data.dataset import Dataset
-from shendu.data.dataset_utils import LABEL_MODES, _check_split, _encode_labels, _split, index_directory
+from shendu.data.dataset_utils import dataset_from_files
 
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 _CHANNELS = {"rgb": 3, "grayscale": 1, "rgba": 4}
@@ -79,19 +78,6 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
                          "images beforehand.")
     if data_format not in (None, "channels_last"):
         raise ValueError(f"data_format={data_format!r}: shendu's images are channels_last (height, width, channels).")
-    if format != "tf":
-        raise ValueError(f"format={format!r}: shendu builds its own Dataset; leave format='tf'.")
-    if label_mode not in LABEL_MODES:
-        raise ValueError(f"`label_mode` must be one of 'int', 'categorical', 'binary' or None, received: "
-                         f"{label_mode!r}")
-    if labels is None or label_mode is None:
-        labels, label_mode = None, None
-    _check_split(validation_split, subset, shuffle, seed)
-    seed = np.random.randint(1e6) if seed is None else seed
-    paths, labels, names = index_directory(directory, labels, IMAGE_FORMATS, class_names, shuffle, seed,
-                                           follow_links, verbose)
-    if label_mode == "binary" and len(names) != 2:
-        raise ValueError(f"label_mode='binary' needs exactly 2 classes, found class_names={names}")
     size = tuple(int(d) for d in image_size)
     resize = resize_bilinear if interpolation == "bilinear" else resize_nearest
 
@@ -101,24 +87,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
             image = crop_to_aspect(image, size)
         return resize(image, size)
 
-    def build(subset_paths, subset_labels, shuffled):
-        if not subset_paths:
-            raise ValueError(f"No images found in directory {directory!r}. Allowed formats: {IMAGE_FORMATS}")
-        buffer = batch_size * 8 if batch_size is not None else 1024
-        if subset_labels is None:
-            ds = Dataset.from_tensor_slices(np.array(subset_paths, dtype=str))
-            ds = (ds.shuffle(buffer, seed=seed) if shuffled else ds).map(read)
-        else:
-            encoded = _encode_labels(np.asarray(subset_labels), label_mode, len(names))
-            ds = Dataset.from_tensor_slices((np.array(subset_paths, dtype=str), encoded))
-            ds = (ds.shuffle(buffer, seed=seed) if shuffled else ds).map(lambda p, y: (read(p), y))
-        ds = ds.batch(batch_size) if batch_size is not None else ds
-        ds.class_names = names
-        ds.file_paths = list(subset_paths)
-        return ds
-
-    if subset == "both":
-        train = _split(paths, labels, validation_split, "training")
-        val = _split(paths, labels, validation_split, "validation")
-        return [build(*train, shuffle), build(*val, False)]
-    return build(*_split(paths, labels, validation_split, subset), shuffle)
+    return dataset_from_files(directory, labels, label_mode, IMAGE_FORMATS, read, class_names, batch_size, shuffle,
+                              seed, validation_split, subset, follow_links, format, verbose,
+                              f"No images found in directory {directory!r}. Allowed formats: {IMAGE_FORMATS}",
+                              file_paths=True)

@@ -95,12 +95,10 @@ class GlobalPooling(Layer):
 
     def compute_output_shape(self, input_shape):
         check_input_spec(self, self.input_spec, input_shape)
-        first = self.data_format == "channels_first"
-        channels = input_shape[1] if first else input_shape[-1]
+        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
         if not self.keepdims:
             return (input_shape[0], channels)
-        ones = (1,) * self.rank
-        return (input_shape[0], channels) + ones if first else (input_shape[0],) + ones + (channels,)
+        return spatial_output_shape(self, input_shape, (1,) * self.rank, channels)
 
     def call(self, inputs, mask=None):
         axes = tuple(range(2, self.rank + 2)) if self.data_format == "channels_first" else tuple(range(1, self.rank + 1))

@@ -13,7 +13,8 @@ from shendu.metrics.confusion import _ConfusionMetric
 class SensitivitySpecificityBase(_ConfusionMetric):
     """The shared state and search. Args: the target ``value`` in [0, 1]; ``num_thresholds`` (> 0; 1 means the
     single threshold 0.5); ``class_id`` to score one column of (batch, classes) predictions."""
-    target_name = "value"
+    target_name = "value"       # the rate held at least at the target, as the argument is named
+    best_rate = None             # the rate maximised under that constraint
 
     def __init__(self, value, num_thresholds: int = 200, class_id=None, name=None, dtype=None):
         if not 0 <= value <= 1:
@@ -32,67 +33,49 @@ class SensitivitySpecificityBase(_ConfusionMetric):
 
     def _rates(self):
         c = self.counts
-        return {"sensitivity": divide_no_nan(c["tp"], c["tp"] + c["fn"]),
+        sensitivity = divide_no_nan(c["tp"], c["tp"] + c["fn"])
+        return {"sensitivity": sensitivity, "recall": sensitivity,
                 "specificity": divide_no_nan(c["tn"], c["tn"] + c["fp"]),
                 "precision": divide_no_nan(c["tp"], c["tp"] + c["fp"])}
 
-    def _best(self, constrained, dependent) -> float:
-        """max dependent over the thresholds where constrained >= the target; 0.0 where none qualifies."""
-        feasible = constrained >= self.value
-        return float(np.max(np.where(feasible, dependent, 0.0), initial=0.0))
+    def result(self):
+        """max ``best_rate`` over the thresholds where ``target_name``'s rate >= the target; 0.0 where none does."""
+        rates = self._rates()
+        feasible = rates[self.target_name] >= self.value
+        return float(np.max(np.where(feasible, rates[self.best_rate], 0.0), initial=0.0))
 
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype, "class_id": self.class_id,
                 "num_thresholds": self.num_thresholds, self.target_name: self.value}
 
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
 
 class SensitivityAtSpecificity(SensitivitySpecificityBase):
     """The best sensitivity tp / (tp + fn) among thresholds whose specificity tn / (tn + fp) >= ``specificity``."""
-    target_name = "specificity"
+    target_name, best_rate = "specificity", "sensitivity"
 
     def __init__(self, specificity, num_thresholds: int = 200, class_id=None, name=None, dtype=None):
         super().__init__(specificity, num_thresholds=num_thresholds, class_id=class_id, name=name, dtype=dtype)
 
-    def result(self):
-        r = self._rates()
-        return self._best(r["specificity"], r["sensitivity"])
-
 
 class SpecificityAtSensitivity(SensitivitySpecificityBase):
     """The best specificity among thresholds whose sensitivity >= ``sensitivity``."""
-    target_name = "sensitivity"
+    target_name, best_rate = "sensitivity", "specificity"
 
     def __init__(self, sensitivity, num_thresholds: int = 200, class_id=None, name=None, dtype=None):
         super().__init__(sensitivity, num_thresholds=num_thresholds, class_id=class_id, name=name, dtype=dtype)
 
-    def result(self):
-        r = self._rates()
-        return self._best(r["sensitivity"], r["specificity"])
-
 
 class PrecisionAtRecall(SensitivitySpecificityBase):
     """The best precision tp / (tp + fp) among thresholds whose recall >= ``recall``."""
-    target_name = "recall"
+    target_name, best_rate = "recall", "precision"
 
     def __init__(self, recall, num_thresholds: int = 200, class_id=None, name=None, dtype=None):
         super().__init__(recall, num_thresholds=num_thresholds, class_id=class_id, name=name, dtype=dtype)
 
-    def result(self):
-        r = self._rates()
-        return self._best(r["sensitivity"], r["precision"])
-
 
 class RecallAtPrecision(SensitivitySpecificityBase):
     """The best recall among thresholds whose precision >= ``precision``; 0.0 when no threshold reaches it."""
-    target_name = "precision"
+    target_name, best_rate = "precision", "recall"
 
     def __init__(self, precision, num_thresholds: int = 200, class_id=None, name=None, dtype=None):
         super().__init__(precision, num_thresholds=num_thresholds, class_id=class_id, name=name, dtype=dtype)
-
-    def result(self):
-        r = self._rates()
-        return self._best(r["precision"], r["sensitivity"])

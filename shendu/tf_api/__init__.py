@@ -263,13 +263,6 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None) -> tuple:
         backend.xp.asarray(use_norm, "float32"), False)
 
 
-def add_n(inputs, name=None) -> Tensor:
-    out = _to_tensor(inputs[0])
-    for x in inputs[1:]:
-        out = ops.add(out, x)
-    return out
-
-
 def sort(values, axis=-1, direction="ASCENDING", name=None) -> Tensor:
     y = np_api.sort(values, axis)
     return np_api.flip(y, axis) if direction == "DESCENDING" else y
@@ -300,7 +293,7 @@ from shendu.numpy_api import ceil, einsum, exp, floor, round, tensordot  # noqa:
 from shendu.numpy_api import cosh, saturate_cast, sinh, unravel_index  # noqa: E402
 from shendu.tf_api.math import acos, acosh, asin, asinh, atan, atan2, atanh  # noqa: E402
 from shendu.ops import sigmoid, tanh  # noqa: E402
-from shendu.tf_api.math import log, pow, abs, truediv  # noqa: E402
+from shendu.tf_api.math import add_n, log, pow, abs, scalar_mul, truediv  # noqa: E402
 
 
 def cond(pred, true_fn=None, false_fn=None, name=None):
@@ -330,7 +323,7 @@ def get_static_value(tensor, partial=False):
 from shendu.tf_api.more import (as_dtype, constant_initializer, ensure_shape, foldl, foldr,  # noqa: E402,F401
                                 get_logger, identity_n, inside_function, is_symbolic_tensor, meshgrid,
                                 ones_initializer, random_normal_initializer, random_uniform_initializer, realdiv,
-                                repeat, roll, scalar_mul, scan, scatter_nd, searchsorted, shape_n, slice, switch_case,
+                                repeat, roll, scan, scatter_nd, searchsorted, shape_n, slice, switch_case,
                                 tensor_scatter_nd_add, tensor_scatter_nd_sub, tensor_scatter_nd_update, timestamp,
                                 truncatediv, truncatemod, unique, unique_with_counts, zeros_initializer)
 

@@ -196,20 +196,22 @@ def unsorted_segment_min(data, segment_ids, num_segments, name=None) -> Tensor:
     return ops.neg(np_api.segment_max(ops.neg(_t(data)), segment_ids, num_segments))
 
 
-def unsorted_segment_mean(data, segment_ids, num_segments, name=None) -> Tensor:
+def _segment_sum_and_count(data, segment_ids, num_segments):
+    """Each segment's sum of rows, and its number of rows (at least 1, shaped to divide the sum)."""
     x = _t(data)
     total = np_api.segment_sum(x, segment_ids, num_segments)
     counts = np_api.segment_sum(np_api.ones((x.shape[0],), x.dtype), segment_ids, num_segments)
-    counts = ops.reshape(counts, (-1,) + (1,) * (x.ndim - 1))
-    return np_api.divide(total, np_api.maximum(counts, 1.0))
+    return total, np_api.maximum(ops.reshape(counts, (-1,) + (1,) * (x.ndim - 1)), 1.0)
+
+
+def unsorted_segment_mean(data, segment_ids, num_segments, name=None) -> Tensor:
+    total, counts = _segment_sum_and_count(data, segment_ids, num_segments)
+    return np_api.divide(total, counts)
 
 
 def unsorted_segment_sqrt_n(data, segment_ids, num_segments, name=None) -> Tensor:
-    x = _t(data)
-    total = np_api.segment_sum(x, segment_ids, num_segments)
-    counts = np_api.segment_sum(np_api.ones((x.shape[0],), x.dtype), segment_ids, num_segments)
-    counts = ops.reshape(counts, (-1,) + (1,) * (x.ndim - 1))
-    return np_api.divide(total, np_api.sqrt(np_api.maximum(counts, 1.0)))
+    total, counts = _segment_sum_and_count(data, segment_ids, num_segments)
+    return np_api.divide(total, np_api.sqrt(counts))
 
 
 def approx_max_k(operand, k, reduction_dimension=-1, recall_target=0.95, reduction_input_size_override=-1,

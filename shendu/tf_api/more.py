@@ -31,21 +31,21 @@ def slice(input_, begin, size, name=None) -> Tensor:
     return np_api.slice(x, begin, size)
 
 
-def scatter_nd(indices, updates, shape, name=None) -> Tensor:
-    """zeros(shape) with ``updates`` added at ``indices`` (each innermost row addresses leading axes)."""
+def _flat_updates(indices, updates):
+    """TensorFlow's nd indices as one row per update, and the updates reshaped to match those rows."""
     index = _to_tensor(indices).data
     flat = index.reshape(-1, index.shape[-1])
     values = _to_tensor(updates)
-    values = np_api.reshape(values, (flat.shape[0],) + tuple(values.shape[index.ndim - 1:]))
-    return np_api.scatter(flat, values, [int(n) for n in shape])
+    return flat, np_api.reshape(values, (flat.shape[0],) + tuple(values.shape[index.ndim - 1:]))
+
+
+def scatter_nd(indices, updates, shape, name=None) -> Tensor:
+    """zeros(shape) with ``updates`` added at ``indices`` (each innermost row addresses leading axes)."""
+    return np_api.scatter(*_flat_updates(indices, updates), [int(n) for n in shape])
 
 
 def _tensor_scatter(tensor, indices, updates, reduction):
-    index = _to_tensor(indices).data
-    flat = index.reshape(-1, index.shape[-1])
-    values = _to_tensor(updates)
-    values = np_api.reshape(values, (flat.shape[0],) + tuple(values.shape[index.ndim - 1:]))
-    return np_api.scatter_update(tensor, flat, values, reduction)
+    return np_api.scatter_update(tensor, *_flat_updates(indices, updates), reduction)
 
 
 def tensor_scatter_nd_update(tensor, indices, updates, name=None) -> Tensor:
@@ -138,10 +138,6 @@ def ensure_shape(x, shape, name=None) -> Tensor:
 def as_dtype(type_value):
     """TensorFlow's dtype as the NumPy type shendu uses (tf.as_dtype('float32') is numpy.float32)."""
     return standardize_dtype(type_value).type
-
-
-def scalar_mul(scalar, x, name=None) -> Tensor:
-    return np_api.multiply(scalar, x)
 
 
 def realdiv(x, y, name=None) -> Tensor:

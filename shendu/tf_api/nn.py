@@ -15,7 +15,7 @@ from shendu.nn_api import (elu, log_sigmoid, relu, relu6, selu, sigmoid, silu, s
 from shendu.numpy_api.creation import convert_to_tensor as _t
 from shendu.random import dropout as _dropout
 from shendu.tensor import Tensor
-from shendu.tf_api.math import l2_normalize, log_softmax, softmax, top_k  # noqa: F401
+from shendu.tf_api.math import l2_normalize, log_softmax, softmax, top_k, zero_fraction  # noqa: F401
 
 
 def leaky_relu(features, alpha=0.2, name=None) -> Tensor:
@@ -267,10 +267,6 @@ def scale_regularization_loss(regularization_loss) -> Tensor:
     """The loss itself: shendu trains on one device, so there are no replicas to divide by."""
     return _t(regularization_loss)
 
-
-def zero_fraction(value, name=None) -> Tensor:
-    data = _t(value).data
-    return Tensor._wrap(backend.xp.asarray((data == 0).mean(), "float32"), False)
 
 _UNSUPPORTED = {
     "ctc_loss": "shendu has no CTC loss; it is not implemented.",
