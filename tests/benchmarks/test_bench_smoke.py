@@ -54,3 +54,14 @@ def _has(module):
 def _env():
     import os
     return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+def test_keras_fit_variant_never_divides_a_predict_call_by_the_fit_batches():
+    """The '-fit' peers time one fit() over FIT_BATCHES batches and divide by that count; predict is one
+    predict() call, so its '-fit' variant is skipped rather than reported ten times too fast."""
+    sys.path.insert(0, str(ROOT / "shendu" / "bench"))
+    try:
+        import run_keras
+        assert run_keras.step("predict", smoke=True, fit=True) is None
+    finally:
+        sys.path.remove(str(ROOT / "shendu" / "bench"))
