@@ -243,3 +243,15 @@ def test_each_module_imports_alone(part):
     result = subprocess.run([sys.executable, "-c", IMPORT_EACH, *_parts()[part]], env=env, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_import_shendu_leaves_the_optional_dependencies_unloaded():
+    """``import shendu`` stays quick (the issue's budget is 0.3 s) because every optional dependency waits
+    for its first use: numba until a compiled kernel runs, h5py until a file is read or written, and so on."""
+    code = ("import sys, shendu, shendu.keras; "
+            "print(sorted(m for m in " + repr(sorted(OPTIONAL | {"torch", "keras", "jax", "tensorflow"})) +
+            " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", f"import shendu loaded optional dependencies: {out.stdout.strip()}"

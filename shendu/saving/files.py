@@ -17,10 +17,7 @@ try:
 except ImportError:         # Windows: an open file cannot be deleted, which serves the same purpose
     fcntl = None
 
-try:
-    import h5py             # optional: only the weight files need it (a missing h5py fails on first use)
-except ImportError:  # pragma: no cover - h5py is a dependency of saving only
-    h5py = None
+import sys
 
 from shendu.saving.config import LoadError
 
@@ -136,12 +133,20 @@ def open_h5(filepath, name: str, what: str):
         raise LoadError(f"{name} is not a readable HDF5 file ({e}); it is truncated or not {what}.") from e
 
 
-def require_h5py():
-    """h5py, or an ImportError saying how to install it."""
-    if h5py is None:
-        raise ImportError("Reading Keras weight files needs h5py (they are HDF5): pip install h5py, or "
-                          "pip install 'shendu[h5]'.")
+def require_h5py(need: str = "Reading Keras weight files needs h5py (they are HDF5)"):
+    """h5py, imported on first use (optional, and ~40 ms that ``import shendu`` should not pay), or an
+    ImportError that says what needed it and how to install it."""
+    try:
+        import h5py         # optional: only the weight files need it
+    except ImportError as e:
+        raise ImportError(f"{need}: pip install h5py, or pip install 'shendu[h5]'.") from e
     return h5py
+
+
+def is_h5py_file(obj) -> bool:
+    """Whether ``obj`` is an open h5py file (never true before h5py has been imported, so no import here)."""
+    h5py = sys.modules.get("h5py")
+    return h5py is not None and isinstance(obj, h5py.File)
 
 
 def h5_from_bytes(data: bytes, name: str, member: str):

@@ -43,7 +43,7 @@ import numpy as np
 from shendu.saving import tf_keras, tf_keras_read
 from shendu.saving.compile_config import compile_from_config
 from shendu.saving.config import Context, LoadError, deserialize_model
-from shendu.saving.files import h5py, open_h5, source_name, write_atomically
+from shendu.saving.files import is_h5py_file, open_h5, require_h5py, source_name, write_atomically
 from shendu.saving.legacy_layout import name_list, read_legacy_weights, text
 from shendu.saving.limits import parse_config_json
 from shendu.saving.weights_h5 import load_optimizer_state
@@ -73,9 +73,7 @@ def is_legacy_target(filepath) -> bool:
 
 def legacy_model_bytes(model, include_optimizer: bool = True) -> bytes:
     """The whole legacy file as bytes (built in memory, so a failed save writes nothing)."""
-    if h5py is None:
-        raise ImportError("Saving a model as '.h5' needs h5py (the file is HDF5): pip install h5py, or save to a "
-                          "'.keras' file.")
+    h5py = require_h5py("Saving a model as '.h5' needs h5py (the file is HDF5; or save to a '.keras' file)")
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         tf_keras.write_h5(model, f, include_optimizer)
@@ -107,8 +105,7 @@ def save_legacy_model(model, filepath, overwrite: bool = True, include_optimizer
     write_atomically(filepath, data, overwrite)
 
 
-def _is_h5py_file(obj) -> bool:
-    return h5py is not None and isinstance(obj, h5py.File)
+_is_h5py_file = is_h5py_file
 
 
 # ----------------------------------------------------------------------------------- reading

@@ -393,7 +393,7 @@ def _weights_bytes(model, include_optimizer: bool) -> bytes:
     its config rather than among the optimizer's variables."""
 
     buffer = io.BytesIO()
-    with weights_h5.h5py.File(buffer, "w") as f:
+    with weights_h5.require_h5py().File(buffer, "w") as f:
         weights_h5.write_weights(model, f, include_optimizer)
         for path, obj in weights_h5.saveables(model):
             group = f.get(f"{path}/vars" if path else "vars")

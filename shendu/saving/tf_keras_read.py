@@ -126,7 +126,7 @@ def attention_weights_from_file(data: bytes, source: str) -> bytes:
     """A tf.keras 2 ``model.weights.h5`` with MultiHeadAttention's groups under Keras 3's names."""
     buffer = io.BytesIO(data)
     try:
-        with weights_h5.h5py.File(buffer, "r+") as f:
+        with weights_h5.require_h5py().File(buffer, "r+") as f:
             _move_groups(f, "_", "")
     except OSError as e:
         raise LoadError(f"{source}: 'model.weights.h5' is not a readable HDF5 file ({e}); the file is damaged.") from e

@@ -33,7 +33,7 @@ from shendu.layers.core import InputLayer
 from shendu.optimizers import Optimizer
 from shendu.saving import adapters
 from shendu.saving.config import LoadError
-from shendu.saving.files import h5py
+from shendu.saving.files import require_h5py
 from shendu.saving.legacy_layout import read_legacy_weights
 from shendu.saving.registry import is_model
 
@@ -293,9 +293,7 @@ def write_weights(model, h5file, include_optimizer: bool = True) -> None:
 
 def weights_bytes(model, include_optimizer: bool = True) -> bytes:
     """The whole ``model.weights.h5`` as bytes (built in memory, so a failed save writes nothing)."""
-    if h5py is None:
-        raise ImportError("Saving weights needs h5py (Keras 3's weight files are HDF5): pip install h5py, or "
-                          "pip install 'shendu[h5]'.")
+    h5py = require_h5py("Saving weights needs h5py (Keras 3's weight files are HDF5)")
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         write_weights(model, f, include_optimizer)
