@@ -25,7 +25,12 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 
 def _keras():
-    return pytest.importorskip("keras")
+    """Keras 3, with both frameworks' layer-name counters reset: the architectures are compared by their
+    auto-generated names, which otherwise depend on which tests built layers before."""
+    keras = pytest.importorskip("keras")
+    keras.backend.clear_session()
+    sk.backend.clear_session()
+    return keras
 
 
 def _same_architecture(ours, theirs):
