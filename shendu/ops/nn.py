@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shendu import backend
 from shendu.autograd import Function
+from shendu.ops import recurrent_compiled as compiled    # its thread pool fills a large gradient table in parts
 from shendu.tensor import Tensor, as_tensor
 
 
@@ -42,36 +43,62 @@ class Embedding(Function):
         return W[self.ids]
 
     def backward(self, gy):
-        gW = backend.xp.zeros(self.rows, gy.dtype)
-        _scatter_add_rows(gW, self.ids.reshape(-1), gy.reshape(-1, self.rows[1]))
-        return gW
+        return _row_gradient(self.rows, self.ids.reshape(-1), gy.reshape(-1, self.rows[1]))
 
 
-_compiled_scatter = None
+_compiled_scatter = []      # [the compiled kernel, or None where numba is missing or fails], made on first use
+_SPLIT = 1 << 16            # tables of at least this many elements are built by all the allowed threads
 
 
-def _scatter_add_rows(out, rows, values) -> None:
-    """out[rows[i]] += values[i] for every i, repeated rows adding up.
+def _compile_scatter():
+    import numba  # imported lazily: only this kernel needs it
 
-    ``xp.add.at`` is the readable form and runs everywhere; on NumPy it is slow (a few ms for a
-    batch of 64 sentences of 100 words), so when numba is installed a compiled loop does it.
+    @numba.njit(cache=True, nogil=True)
+    def scatter(out, rows, values, r0, r1):
+        # out[r] = Σ values[i] over the i with rows[i] = r, in order of i, for the rows r0 <= r < r1
+        out[r0:r1] = 0
+        for i in range(rows.shape[0]):
+            r = rows[i]
+            if r0 <= r < r1:
+                for j in range(out.shape[1]):
+                    out[r, j] += values[i, j]
+    return scatter
+
+
+def _row_gradient(shape, rows, values):
+    """zeros(shape) with values[i] added to row rows[i] for every i, repeated rows adding up in order of i.
+
+    ``xp.add.at`` is the readable form and runs everywhere; on NumPy it is slow (a few ms for a batch of 64
+    sentences of 100 words), so when numba is installed a compiled loop does it, and for a large table
+    (Embedding(10000, 64)) each allowed thread zeroes and fills its own range of rows (the ranges of
+    ``recurrent_compiled.batch_parts``; each thread reads all of ``rows``). Every row's sum is made in the
+    same order either way, so the results are equal bit for bit.
     """
-    global _compiled_scatter
-    if backend.xp.__name__ == "numpy" and _compiled_scatter is None:
+    xp = backend.xp
+    if xp.__name__ == "numpy" and not _compiled_scatter:
         try:
-            import numba  # imported lazily: only this kernel needs it
-
-            @numba.njit(cache=True, nogil=True)
-            def scatter(out, rows, values):
-                for i in range(rows.shape[0]):
-                    out[rows[i]] += values[i]
-            _compiled_scatter = scatter
+            _compiled_scatter.append(_compile_scatter())
         except ImportError:
-            _compiled_scatter = False
-    if backend.xp.__name__ == "numpy" and _compiled_scatter:
-        _compiled_scatter(out, backend.xp.ascontiguousarray(rows), backend.xp.ascontiguousarray(values))
-    else:
-        backend.xp.add.at(out, rows, values)
+            _compiled_scatter.append(None)
+    scatter = _compiled_scatter[0] if xp.__name__ == "numpy" else None
+    if scatter is not None and values.dtype.char in "fd":
+        out = xp.empty(shape, values.dtype)
+        rows, values = xp.ascontiguousarray(rows), xp.ascontiguousarray(values)
+        try:
+            if out.size < _SPLIT:
+                scatter(out, rows, values, 0, shape[0])
+                return out
+            scatter(out, rows, values, 0, 0)            # compiles for these types before the threads start
+        except Exception:  # numba could not compile for these types: add.at below still works
+            _compiled_scatter[0] = None
+        else:
+            with compiled.one_blas_thread() as limiter:
+                parts = compiled.batch_parts(shape[0], limiter)
+            if compiled.run(scatter, parts, lambda p: (out, rows, values)):
+                return out
+    out = xp.zeros(shape, values.dtype)
+    xp.add.at(out, rows, values)
+    return out
 
 
 def embedding(ids, table) -> Tensor:

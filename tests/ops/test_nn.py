@@ -187,12 +187,34 @@ def test_softmax_cross_entropy_is_finite_for_huge_logits_and_keeps_float32():
     np.testing.assert_allclose(z.grad.numpy(), [[1, -1, 0], [0, 0, 0]], atol=1e-6)
 
 
-def test_scatter_add_rows_adds_repeated_rows_like_add_at():
-    from shendu.ops.nn import _scatter_add_rows
-    rng = np.random.default_rng(0)
-    rows = rng.integers(0, 7, 50)
-    values = rng.normal(size=(50, 3)).astype("float32")
-    out, expected = np.zeros((7, 3), "float32"), np.zeros((7, 3), "float32")
-    _scatter_add_rows(out, rows, values)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape, n", [((7, 3), 50), ((1, 1), 4), ((5, 2), 0), ((300, 5), 1000)])
+def test_row_gradient_adds_repeated_rows_like_add_at_bit_for_bit(dtype, shape, n):
+    from shendu.ops.nn import _row_gradient
+    rng = np.random.default_rng(n)
+    rows = rng.integers(0, shape[0], n)
+    values = rng.normal(size=(n, shape[1])).astype(dtype)
+    expected = np.zeros(shape, dtype)
     np.add.at(expected, rows, values)
-    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    got = _row_gradient(shape, rows, values)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_row_gradient_split_over_threads_equals_one_thread(monkeypatch, dtype):
+    pytest.importorskip("numba")
+    from shendu.ops import nn, recurrent_compiled
+    rng = np.random.default_rng(1)
+    shape = (203, 6)
+    rows = rng.integers(0, shape[0], 900).astype("int32")
+    rows[:40] = 7                                      # a row hit many times: the order of its sum matters
+    values = rng.normal(size=(900, shape[1])).astype(dtype)
+    one = nn._row_gradient(shape, rows, values)
+    monkeypatch.setattr(nn, "_SPLIT", 0)               # a small table, split as a large one is
+    monkeypatch.setattr(recurrent_compiled, "batch_parts", lambda n, limiter: [(0, 1), (1, 100), (100, n)])
+    split = nn._row_gradient(shape, rows, values)
+    np.testing.assert_array_equal(split, one)
+    expected = np.zeros(shape, dtype)
+    np.add.at(expected, rows, values)
+    np.testing.assert_array_equal(split, expected)
