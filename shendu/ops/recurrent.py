@@ -95,17 +95,30 @@ def _rows_matmul(a, b, out, r0, r1):
     backend.xp.matmul(a[r0:r1], b, out=out[r0:r1])
 
 
+def _inner_matmul(a, b, out, p, parts):
+    """out[p] = a[:, k0:k1] @ b[k0:k1] for the p-th range (k0, k1) of ``parts``: one part of ``_matmul``."""
+    k0, k1 = parts[p]
+    backend.xp.matmul(a[:, k0:k1], b[k0:k1], out=out[p])
+
+
 def _matmul(a, b):
-    """a @ b for the (time·batch)-sized products, with a's rows split over the allowed threads as the time
-    loops split the batch (``recurrent_compiled.batch_parts``), each part a one-thread BLAS call."""
+    """a @ b for the (time·batch)-sized products, split over the allowed threads as the time loops split the
+    batch (``recurrent_compiled.batch_parts``), each part a one-thread BLAS call: a tall ``a`` (x W, dZ Wᵀ)
+    by its rows; a wide one (xᵀ dZ, hᵀ dZ: a few rows, time·batch columns) by the time·batch sum, whose
+    partial products are then added (by rows, each thread would pack all of the large ``b``)."""
     xp = backend.xp
     if xp.__name__ == "numpy" and a.ndim == 2 and b.ndim == 2:
+        M, K = a.shape
         with compiled.one_blas_thread() as limiter:
-            parts = compiled.batch_parts(a.shape[0], limiter)
-            if len(parts) > 1:
-                out = xp.empty((a.shape[0], b.shape[1]), xp.result_type(a, b))
+            parts = compiled.batch_parts(max(M, K), limiter)
+            if len(parts) > 1 and M >= K:
+                out = xp.empty((M, b.shape[1]), xp.result_type(a, b))
                 if compiled.run(_rows_matmul, parts, lambda p: (a, b, out)):
                     return out
+            elif len(parts) > 1:
+                out = xp.empty((len(parts), M, b.shape[1]), xp.result_type(a, b))
+                if compiled.run(_inner_matmul, [(p, parts) for p in range(len(parts))], lambda p: (a, b, out)):
+                    return out.sum(axis=0)
     return a @ b
 
 
