@@ -240,7 +240,7 @@ class SimpleRNN(_Recurrent):
                 if m is not None:
                     dh += keep
         Hp = H[:-1] if rm is None else H[:-1] * rm
-        gU = Hp.reshape(T * B, u).T @ dZ.reshape(T * B, u) if self.needs[2] else None
+        gU = _matmul(Hp.reshape(T * B, u).T, dZ.reshape(T * B, u)) if self.needs[2] else None
         gx, gW, gb = self._input_grads(dZ, xt, W)
         return gx, gW, gU, gb, dh
 
@@ -508,14 +508,14 @@ class GRU(_Recurrent):
         Hp = (H[:-1] if rm is None else H[:-1] * rm).reshape(T * B, u)
         if self.reset_after:
             if self.needs[2]:
-                gU = Hp.T @ dR.reshape(T * B, 3 * u)
+                gU = _matmul(Hp.T, dR.reshape(T * B, 3 * u))
             gx, gW, gb_in = self._input_grads(dXW, xt, W, gb_in)
             gb = xp.stack([gb_in, dR.reshape(T * B, 3 * u).sum(axis=0) if gb_rec is None else gb_rec])
         else:
             if self.needs[2]:
-                gU = xp.concatenate([Hp.T @ dXW[..., :2 * u].reshape(T * B, 2 * u),
-                                     (P * ZR[..., u:]).reshape(T * B, u).T @ dXW[..., 2 * u:].reshape(T * B, u)],
-                                    axis=1)
+                rh = (P * ZR[..., u:]).reshape(T * B, u)
+                gU = xp.concatenate([_matmul(Hp.T, dXW[..., :2 * u].reshape(T * B, 2 * u)),
+                                     _matmul(rh.T, dXW[..., 2 * u:].reshape(T * B, u))], axis=1)
             gx, gW, gb = self._input_grads(dXW, xt, W)
         return gx, gW, gU, gb, dh
 
