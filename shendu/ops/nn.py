@@ -42,36 +42,52 @@ class Embedding(Function):
         return W[self.ids]
 
     def backward(self, gy):
-        gW = backend.xp.zeros(self.rows, gy.dtype)
-        _scatter_add_rows(gW, self.ids.reshape(-1), gy.reshape(-1, self.rows[1]))
-        return gW
+        return _row_gradient(self.rows, self.ids.reshape(-1), gy.reshape(-1, self.rows[1]))
 
 
-_compiled_scatter = None
+_compiled_scatter = []      # [the compiled kernel, or None where numba is missing or fails], made on first use
 
 
-def _scatter_add_rows(out, rows, values) -> None:
-    """out[rows[i]] += values[i] for every i, repeated rows adding up.
+def _compile_scatter():
+    import numba  # imported lazily: only this kernel needs it
 
-    ``xp.add.at`` is the readable form and runs everywhere; on NumPy it is slow (a few ms for a
-    batch of 64 sentences of 100 words), so when numba is installed a compiled loop does it.
+    @numba.njit(cache=True, nogil=True)
+    def scatter(out, rows, values):
+        # out[r] = Σ values[i] over the i with rows[i] = r, in order of i (the rows never named stay 0)
+        out[:] = 0
+        for i in range(rows.shape[0]):
+            r = rows[i]
+            for j in range(out.shape[1]):
+                out[r, j] += values[i, j]
+    return scatter
+
+
+def _row_gradient(shape, rows, values):
+    """zeros(shape) with values[i] added to row rows[i] for every i, repeated rows adding up in order of i.
+
+    ``xp.add.at`` is the readable form and runs everywhere; on NumPy it is slow (3 ms for a batch of 64
+    sentences of 100 words into a 10000 x 64 table), so when numba is installed one compiled pass zeroes the
+    table and adds the rows (0.16 ms; each row's sum in the same order, so equal bit for bit). Measured and
+    slower: sort + ``add.reduceat`` (4.3 ms), ``bincount`` per column (6.3 ms), and the table's rows split
+    over two threads (0.25 ms: each thread reads all of ``rows``).
     """
-    global _compiled_scatter
-    if backend.xp.__name__ == "numpy" and _compiled_scatter is None:
+    xp = backend.xp
+    if xp.__name__ == "numpy" and not _compiled_scatter:
         try:
-            import numba  # imported lazily: only this kernel needs it
-
-            @numba.njit(cache=True, nogil=True)
-            def scatter(out, rows, values):
-                for i in range(rows.shape[0]):
-                    out[rows[i]] += values[i]
-            _compiled_scatter = scatter
+            _compiled_scatter.append(_compile_scatter())
         except ImportError:
-            _compiled_scatter = False
-    if backend.xp.__name__ == "numpy" and _compiled_scatter:
-        _compiled_scatter(out, backend.xp.ascontiguousarray(rows), backend.xp.ascontiguousarray(values))
-    else:
-        backend.xp.add.at(out, rows, values)
+            _compiled_scatter.append(None)
+    scatter = _compiled_scatter[0] if xp.__name__ == "numpy" else None
+    if scatter is not None and values.dtype.char in "fd":
+        out = xp.empty(shape, values.dtype)
+        try:
+            scatter(out, xp.ascontiguousarray(rows), xp.ascontiguousarray(values))
+            return out
+        except Exception:  # numba could not compile for these types: add.at below still works
+            _compiled_scatter[0] = None
+    out = xp.zeros(shape, values.dtype)
+    xp.add.at(out, rows, values)
+    return out
 
 
 def embedding(ids, table) -> Tensor:

@@ -9,6 +9,11 @@ and memory, while backpropagation through time (BPTT) is just a reverse loop. So
 - in backward walks the steps in reverse on those arrays, gathering dZ, the gradient of every
   step's pre-activations; dx, dW, dU and db are then one matmul (or sum) each over all steps.
 
+The all-steps matmuls (``_matmul``) run in the recurrent loops' own threads, each one BLAS thread on its
+rows: a multi-threaded BLAS call leaves its worker threads spinning for a while after it returns, and on a
+2-core machine such a thread took the core the next time loop's second half needed (measured: it used
+100 % of a core through the whole LSTM training step).
+
 Inside, arrays are time-major, (time, batch, features), so every step's slice is contiguous.
 Weights use Keras's layouts: W (in, k·units), U (units, k·units), the k gate blocks side by side.
 
@@ -85,6 +90,38 @@ ACTIVATIONS = {
 }
 
 
+def _rows_matmul(a, b, out, r0, r1):
+    """out[r0:r1] = a[r0:r1] @ b: one part of ``_matmul`` (NumPy releases the GIL inside BLAS)."""
+    backend.xp.matmul(a[r0:r1], b, out=out[r0:r1])
+
+
+def _inner_matmul(a, b, out, p, parts):
+    """out[p] = a[:, k0:k1] @ b[k0:k1] for the p-th range (k0, k1) of ``parts``: one part of ``_matmul``."""
+    k0, k1 = parts[p]
+    backend.xp.matmul(a[:, k0:k1], b[k0:k1], out=out[p])
+
+
+def _matmul(a, b):
+    """a @ b for the (time·batch)-sized products, split over the allowed threads as the time loops split the
+    batch (``recurrent_compiled.batch_parts``), each part a one-thread BLAS call: a tall ``a`` (x W, dZ Wᵀ)
+    by its rows; a wide one (xᵀ dZ, hᵀ dZ: a few rows, time·batch columns) by the time·batch sum, whose
+    partial products are then added (by rows, each thread would pack all of the large ``b``)."""
+    xp = backend.xp
+    if xp.__name__ == "numpy" and a.ndim == 2 and b.ndim == 2:
+        M, K = a.shape
+        with compiled.one_blas_thread() as limiter:
+            parts = compiled.batch_parts(max(M, K), limiter)
+            if len(parts) > 1 and M >= K:
+                out = xp.empty((M, b.shape[1]), xp.result_type(a, b))
+                if compiled.run(_rows_matmul, parts, lambda p: (a, b, out)):
+                    return out
+            elif len(parts) > 1:
+                out = xp.empty((len(parts), M, b.shape[1]), xp.result_type(a, b))
+                if compiled.run(_inner_matmul, [(p, parts) for p in range(len(parts))], lambda p: (a, b, out)):
+                    return out.sum(axis=0)
+    return a @ b
+
+
 def _time_major(x, go_backwards):
     """(batch, time, f) -> contiguous (time, batch, f), in reading order."""
     x = x.transpose(1, 0, 2)
@@ -109,7 +146,7 @@ class _Recurrent(Function):
         xp = backend.xp
         xt = _time_major(x, self.go_backwards)                             # (T, B, in)
         T, B, n_in = xt.shape
-        XW = (xt.reshape(T * B, n_in) @ W).reshape(T, B, W.shape[1])
+        XW = _matmul(xt.reshape(T * B, n_in), W).reshape(T, B, W.shape[1])
         if b is not None:                      # None: the caller adds b itself (a compiled loop, in its pass)
             XW += b
         m = valid = None
@@ -146,8 +183,8 @@ class _Recurrent(Function):
         """dx = dXW Wᵀ, dW = xᵀ dXW, db = Σ dXW over all steps at once (unless a compiled loop summed it: gb)."""
         T, B, k = dXW.shape
         d2 = dXW.reshape(T * B, k)
-        gx = _batch_major((d2 @ W.T).reshape(T, B, W.shape[0]), self.go_backwards) if self.needs[0] else None
-        gW = xt.reshape(T * B, -1).T @ d2 if self.needs[1] else None
+        gx = _batch_major(_matmul(d2, W.T).reshape(T, B, W.shape[0]), self.go_backwards) if self.needs[0] else None
+        gW = _matmul(xt.reshape(T * B, -1).T, d2) if self.needs[1] else None
         return gx, gW, d2.sum(axis=0) if gb is None else gb
 
 
@@ -203,7 +240,7 @@ class SimpleRNN(_Recurrent):
                 if m is not None:
                     dh += keep
         Hp = H[:-1] if rm is None else H[:-1] * rm
-        gU = Hp.reshape(T * B, u).T @ dZ.reshape(T * B, u) if self.needs[2] else None
+        gU = _matmul(Hp.reshape(T * B, u).T, dZ.reshape(T * B, u)) if self.needs[2] else None
         gx, gW, gb = self._input_grads(dZ, xt, W)
         return gx, gW, gU, gb, dh
 
@@ -342,7 +379,7 @@ class LSTM(_Recurrent):
         if self.needs[2]:
             Hp = H[:-1] if rm is None else H[:-1] * rm
             gU = xp.empty_like(U)
-            gU[:, order] = Hp.reshape(T * B, u).T @ dZ.reshape(T * B, 4 * u)   # back to Keras's column order
+            gU[:, order] = _matmul(Hp.reshape(T * B, u).T, dZ.reshape(T * B, 4 * u))   # back to Keras's column order
         gx, gW_, gb_ = self._input_grads(dZ, xt, W[:, order], gb_)
         gW = None
         if gW_ is not None:
@@ -471,14 +508,14 @@ class GRU(_Recurrent):
         Hp = (H[:-1] if rm is None else H[:-1] * rm).reshape(T * B, u)
         if self.reset_after:
             if self.needs[2]:
-                gU = Hp.T @ dR.reshape(T * B, 3 * u)
+                gU = _matmul(Hp.T, dR.reshape(T * B, 3 * u))
             gx, gW, gb_in = self._input_grads(dXW, xt, W, gb_in)
             gb = xp.stack([gb_in, dR.reshape(T * B, 3 * u).sum(axis=0) if gb_rec is None else gb_rec])
         else:
             if self.needs[2]:
-                gU = xp.concatenate([Hp.T @ dXW[..., :2 * u].reshape(T * B, 2 * u),
-                                     (P * ZR[..., u:]).reshape(T * B, u).T @ dXW[..., 2 * u:].reshape(T * B, u)],
-                                    axis=1)
+                rh = (P * ZR[..., u:]).reshape(T * B, u)
+                gU = xp.concatenate([_matmul(Hp.T, dXW[..., :2 * u].reshape(T * B, 2 * u)),
+                                     _matmul(rh.T, dXW[..., 2 * u:].reshape(T * B, u))], axis=1)
             gx, gW, gb = self._input_grads(dXW, xt, W)
         return gx, gW, gU, gb, dh
 

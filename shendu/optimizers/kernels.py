@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np      # inside the kernels only: they run on host arrays (the callers check the backend is NumPy)
 
 from shendu import backend
+from shendu.ops import recurrent_compiled as compiled    # its thread pool runs a large weight's update in parts
 
 _compiled: dict = {}
 
@@ -29,13 +30,13 @@ def _compile_adam():
     # error_model="numpy": a division by zero gives inf/nan as NumPy's does, instead of a Python exception
     # check per element that would keep the loop from being vectorised
     @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def adam(g, w, m, v, c1, c2, step, eps, tiny):
+    def adam(g, w, m, v, c1, c2, step, eps, tiny, i0, i1):
         # m += (g - m)·c1;  v += (g² - v)·c2;  w -= m·step / (sqrt(v) + eps)   with c = 1 - beta;
-        # moments below ``tiny`` (the smallest normal float) become 0
-        n = w.size
-        g, w, m, v = g.reshape(n), w.reshape(n), m.reshape(n), v.reshape(n)    # flat views: all are C-contiguous
+        # moments below ``tiny`` (the smallest normal float) become 0; for the flat elements i0 <= i < i1
+        n = w.size          # flat views of the range (all are C-contiguous); a loop from 0 is vectorised
+        g, w, m, v = g.reshape(n)[i0:i1], w.reshape(n)[i0:i1], m.reshape(n)[i0:i1], v.reshape(n)[i0:i1]
         zero = tiny - tiny                  # a 0 of the arrays' dtype, so the loop stays in that dtype
-        for i in range(n):
+        for i in range(i1 - i0):
             gi = g[i]
             mi = m[i] + (gi - m[i]) * c1
             vi = v[i] + (gi * gi - v[i]) * c2
@@ -77,8 +78,27 @@ def adam_in_place(g, w, m, v, c1, c2, step, eps, tiny) -> bool:
     if g.dtype != w.dtype or not g.flags.c_contiguous:
         g = backend.xp.ascontiguousarray(g, dtype=w.dtype)
     try:
-        adam(g, w, m, v, c1, c2, step, eps, tiny)
+        adam(g, w, m, v, c1, c2, step, eps, tiny, 0, 0 if w.size >= SPLIT else w.size)    # compiles for these types
     except Exception:           # numba could not compile for these types: the NumPy formula still works
         _compiled["adam"] = None
         return False
+    if w.size >= SPLIT:
+        parts = element_parts(w.size)
+        if not compiled.run(adam, parts, lambda p: (g, w, m, v, c1, c2, step, eps, tiny)):
+            # cannot happen after the compile above; the element ranges not yet updated are unknown
+            raise RuntimeError("shendu: the compiled Adam update failed part-way through a weight.")
     return True
+
+
+SPLIT = 1 << 16      # weights of at least this many elements are updated by all the allowed threads
+_BLOCK = 1024        # ... in ranges of whole blocks of this many elements, at least 16 blocks each
+
+
+def element_parts(n):
+    """Ranges (i0, i1) of n flat elements, one per allowed thread (as the recurrent loops split batch rows,
+    ``recurrent_compiled.batch_parts``). Each element's update reads and writes only that element, so any
+    split gives the one-thread result bit for bit."""
+    with compiled.one_blas_thread() as limiter:
+        blocks = compiled.batch_parts(n // _BLOCK, limiter)
+    edges = [b0 * _BLOCK for b0, _ in blocks] + [n]
+    return list(zip(edges[:-1], edges[1:]))

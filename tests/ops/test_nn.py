@@ -187,12 +187,27 @@ def test_softmax_cross_entropy_is_finite_for_huge_logits_and_keeps_float32():
     np.testing.assert_allclose(z.grad.numpy(), [[1, -1, 0], [0, 0, 0]], atol=1e-6)
 
 
-def test_scatter_add_rows_adds_repeated_rows_like_add_at():
-    from shendu.ops.nn import _scatter_add_rows
-    rng = np.random.default_rng(0)
-    rows = rng.integers(0, 7, 50)
-    values = rng.normal(size=(50, 3)).astype("float32")
-    out, expected = np.zeros((7, 3), "float32"), np.zeros((7, 3), "float32")
-    _scatter_add_rows(out, rows, values)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape, n", [((7, 3), 50), ((1, 1), 4), ((5, 2), 0), ((300, 5), 1000)])
+def test_row_gradient_adds_repeated_rows_like_add_at_bit_for_bit(dtype, shape, n):
+    from shendu.ops.nn import _row_gradient
+    rng = np.random.default_rng(n)
+    rows = rng.integers(0, shape[0], n)
+    values = rng.normal(size=(n, shape[1])).astype(dtype)
+    expected = np.zeros(shape, dtype)
     np.add.at(expected, rows, values)
-    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    got = _row_gradient(shape, rows, values)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_row_gradient_without_the_compiled_loop_uses_add_at(monkeypatch, dtype):
+    from shendu.ops import nn
+    monkeypatch.setattr(nn, "_compiled_scatter", [None] if dtype == "float32" else [])   # no numba / a dtype it skips
+    rows = np.array([2, 0, 2, 2])
+    values = np.arange(12, dtype=dtype).reshape(4, 3)
+    got = nn._row_gradient((4, 3), rows, values)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, [[3, 4, 5], [0, 0, 0], [0 + 6 + 9, 1 + 7 + 10, 2 + 8 + 11], [0, 0, 0]])

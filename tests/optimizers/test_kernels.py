@@ -120,3 +120,29 @@ def test_float16_moments_keep_their_subnormals():
     opt.apply([np.full(3, 3e-5, np.float16)], [w])
     m, _ = opt.slots(w)
     assert (m > 0).all() and (m < np.finfo(np.float16).tiny).all()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_adam_kernel_split_over_threads_equals_one_thread_bit_for_bit(monkeypatch, dtype):
+    pytest.importorskip("numba")
+    from shendu.ops import recurrent_compiled
+    rng = np.random.default_rng(11)
+    f, tiny = np.dtype(dtype).type, np.finfo(dtype).tiny
+    shape = (37, 129)                                   # odd sizes: the ranges end mid-row and off any alignment
+    w, m, g = (rng.standard_normal(shape).astype(dtype) for _ in range(3))
+    v = rng.random(shape).astype(dtype)
+    g[5, :9] = 0
+    m[5, :9] = tiny / 4
+    args = f(0.1), f(0.001), f(0.03), f(1e-7), tiny
+    one = [a.copy() for a in (w, m, v)]
+    assert kernels.adam_in_place(g, *one, *args)
+    monkeypatch.setattr(kernels, "SPLIT", 0)
+    monkeypatch.setattr(kernels, "_BLOCK", 7)
+    monkeypatch.setattr(recurrent_compiled, "batch_parts", lambda n, limiter: [(0, 1), (1, n // 2), (n // 2, n)])
+    assert kernels.element_parts(w.size) == [(0, 7), (7, 7 * (w.size // 7 // 2)), (7 * (w.size // 7 // 2), w.size)]
+    split = [a.copy() for a in (w, m, v)]
+    assert kernels.adam_in_place(g, *split, *args)
+    for a, b in zip(split, one):
+        np.testing.assert_array_equal(a, b)
+    for got, want in zip(split, _adam_numpy(w, m, v, g, *args)):
+        np.testing.assert_array_equal(got, want)
