@@ -9,13 +9,13 @@ itself; other strides and Conv2D's chunked and shift forms run Conv2D's code, th
 - only the columns (for dK) and the output y are kept, and nothing at all under no_grad (predict);
 - the backward runs block by block as well: dz = dy where y > 0 (y > 0 exactly where z > 0), then that
   block's share of dK and dbias, and dx of its images by col2im (windows never reach across images).
-The element loops (bias + ReLU, the mask, col2im) are ``conv_loops``' compiled ones when numba is
-there. The composed form, ``relu(conv2d(x, K, bias))``, is the tests' oracle.
+The element loops (bias + ReLU, the mask) are ``conv_loops``' compiled ones and col2im is
+``conv_kernels.col2im_cropped`` (each pixel of the cropped image written once) when numba is there. The composed form, ``relu(conv2d(x, K, bias))``, is the tests' oracle.
 """
 from __future__ import annotations
 
 from shendu import autograd, backend
-from shendu.ops import conv_loops
+from shendu.ops import conv_kernels, conv_loops
 from shendu.ops.conv import (Conv2D, _check_conv, _col2im, _crop, _geometry, _ints, _offsets, _pad, _padding, _plan,
                              _tap, _windows)
 from shendu.tensor import Tensor, as_tensor
@@ -97,7 +97,8 @@ class Conv2DAct(Conv2D):
         want_b = len(self.needs) == 3 and self.needs[2]
         gK = xp.zeros(K2.shape, gy.dtype) if self.needs[1] else None
         gb = xp.zeros(f, gy.dtype) if want_b else None
-        gxpad = xp.empty(self.padded_shape, gy.dtype) if self.needs[0] else None
+        out_hw = tuple(m - lo - hi for m, (lo, hi) in zip(self.padded_shape[1:3], w.pads))
+        gx = xp.empty((n, *out_hw, self.padded_shape[-1]), gy.dtype) if self.needs[0] else None
         step = self._images_per_block(n, K, gy.dtype)
         for i in range(0, n, step):
             m = min(step, n - i)
@@ -107,10 +108,10 @@ class Conv2DAct(Conv2D):
                 gK += cols[r].T @ gz
             if gb is not None:                          # Σ dz over pixels: a GEMV beats .sum(axis=0) here
                 gb += xp.ones(m * rows, gz.dtype) @ gz
-            if gxpad is not None:
+            if gx is not None:                          # each pixel of the cropped image written once
                 gcols = (gz @ K2.T).reshape(m, *w.out, *w.k, K.shape[2])
-                conv_loops.col2im(gcols, w, (m, *self.padded_shape[1:]), _col2im, out=gxpad[i:i + m])
-        gx = None if gxpad is None else _crop(gxpad, w.pads)
+                if conv_kernels.col2im_cropped(gcols, w, out_hw, out=gx[i:i + m]) is None:
+                    gx[i:i + m] = _crop(_col2im(gcols, w, (m, *self.padded_shape[1:])), w.pads)
         gK = None if gK is None else gK.reshape(K.shape)
         return (gx, gK, gb) if len(self.needs) == 3 else (gx, gK)
 
