@@ -62,12 +62,14 @@ class ReLU(Function):
 def _build_leaky(numba):
     @numba.njit(cache=True, nogil=True)
     def forward(z, alpha, a, r0, r1):
-        for i in range(r0, r1):
+        z, a = z[r0:r1], a[r0:r1]          # sliced: a loop over range(r0, r1) would not be vectorised
+        for i in range(z.shape[0]):
             a[i] = z[i] if z[i] > 0 else z[i] * alpha
 
     @numba.njit(cache=True, nogil=True)
     def backward(z, ga, alpha, g, r0, r1):
-        for i in range(r0, r1):
+        z, ga, g = z[r0:r1], ga[r0:r1], g[r0:r1]
+        for i in range(z.shape[0]):
             g[i] = ga[i] if z[i] > 0 else ga[i] * alpha
     return forward, backward
 
@@ -84,7 +86,7 @@ def _compiled_leaky(*arrays):
 
 def _run_leaky(loop, n, *args) -> bool:
     """A LeakyReLU loop over n flat elements, split on the allowed threads when there are enough."""
-    return compiled.call("leaky_relu", compiled.run_parts, loop, compiled.parts(n, n), args)
+    return compiled.run("leaky_relu", loop, n, n, *args)
 
 
 class LeakyReLU(Function):

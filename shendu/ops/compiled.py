@@ -9,7 +9,8 @@
 - ``parts(n, work)``: ranges of n independent rows (images, batch rows) for those threads, one range when the
   work (in element operations) is too small for a second thread to pay for its start;
 - ``run_parts(kernel, parts, args)``: ``kernel(*args, r0, r1)`` over each range, the first in this thread and
-  the others on a small pool of worker threads (the kernels are ``nogil``). Not numba's ``prange``: its
+  the others on a small pool of worker threads (the kernels are ``nogil``); ``run(name, kernel, n, work,
+  *args)`` does both, and ``call``'s fallback. Not numba's ``prange``: its
   OpenMP/TBB workers spin while idle, which on shared cores takes time from BLAS and from other processes;
 - ``one_blas_thread()``: small per-step products on one BLAS thread (a recurrence's time loop).
 """
@@ -29,6 +30,7 @@ _blas = []          # threadpoolctl's controller, made on first use (it scans th
 _blas_threads = []  # the BLAS pool's size when the adaptive policy has not chosen one yet, read once
 _pool = []          # [executor, its thread count, the process id that made it], made on first parallel use
 _pool_lock = threading.Lock()
+_inside = threading.local()     # .part: this thread runs one part of a split job (no further splits)
 
 
 def build(name: str, make):
@@ -63,6 +65,15 @@ def call(name: str, kernel, *args) -> bool:
     return True
 
 
+def run(name: str, kernel, n: int, work: int, *args) -> bool:
+    """``kernel(*args, r0, r1)`` over n independent rows, split on ``parts(n, work)`` (one call on this thread,
+    without asking the thread count, when the work is too small for two); False (and ``disable(name)``) when
+    numba fails to compile it."""
+    if n < 2 or work < 2 * MIN_PART_WORK:
+        return call(name, kernel, *args, 0, n)
+    return call(name, run_parts, kernel, parts(n, work), args)
+
+
 def usable(*arrays) -> bool:
     """Whether the kernels take these arrays: NumPy float32/float64, native byte order, one dtype."""
     first = arrays[0].dtype
@@ -90,7 +101,10 @@ def threads() -> int:
 
 def parts(n: int, work: int, most: int | None = None):
     """Ranges (r0, r1) of n independent rows for ``threads()`` threads (or ``most``), at most one per
-    ``MIN_PART_WORK`` of ``work`` (the element operations of all n rows), so tiny arrays stay on one thread."""
+    ``MIN_PART_WORK`` of ``work`` (the element operations of all n rows), so tiny arrays stay on one thread;
+    one range inside a part of a split job (the pool's threads are busy: a nested split would wait on them)."""
+    if getattr(_inside, "part", False):       # inside a part of a split job: its threads are all taken
+        return [(0, n)]
     count = threads() if most is None else most
     count = max(1, min(count, n, work // MIN_PART_WORK))
     edges = [n * k // count for k in range(count + 1)]
@@ -109,12 +123,34 @@ def run_parts(kernel, parts, args=()) -> None:
     if len(parts) == 1:
         kernel(*get(0), *parts[0])
         return
-    futures = [_executor(len(parts) - 1).submit(kernel, *get(p), *part) for p, part in enumerate(parts[1:], 1)]
+    futures = [_executor(len(parts) - 1).submit(_part, kernel, *get(p), *part) for p, part in enumerate(parts[1:], 1)]
     try:
-        kernel(*get(0), *parts[0])
+        _part(kernel, *get(0), *parts[0])
     finally:
         for future in futures:
             future.result()
+
+
+def _part(kernel, *args):
+    """One part of a split job, marked so that what it calls does not split again (its pool is busy)."""
+    _inside.part = True
+    try:
+        kernel(*args)
+    finally:
+        _inside.part = False
+
+
+def run_images(fn, n: int, work: int) -> None:
+    """``fn(i0, i1)`` over ranges of n independent images: with more than one part (see ``parts``), each range
+    on its own thread and every matrix product in it on one BLAS thread, so that the products, the copies and
+    the compiled loops between them all run on every thread, and no BLAS thread spins while a loop waits for
+    the core. ``fn`` must write only its own images' outputs (or its own part's partial sums)."""
+    ranges = parts(n, work)
+    if len(ranges) == 1:
+        fn(0, n)
+        return
+    with one_blas_thread():
+        run_parts(fn, ranges)
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:

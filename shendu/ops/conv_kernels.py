@@ -44,8 +44,9 @@ NAME = "conv_kernels"
 def _build(numba):
     @numba.njit(cache=True, nogil=True)
     def gather(cols, out, ptr_h, a_h, i_h, ptr_w, b_w, j_w, n0, n1):
-        _, height, width, channels = out.shape
-        for n in range(n0, n1):
+        cols, out = cols[n0:n1], out[n0:n1]           # the images of this range
+        n_batch, height, width, channels = out.shape
+        for n in range(n_batch):
             for p in range(height):
                 for q in range(width):
                     o = out[n, p, q]
@@ -59,9 +60,10 @@ def _build(numba):
 
     @numba.njit(cache=True, nogil=True)
     def windows(x, cols, top, left, sh, sw, dh, dw, n0, n1):
-        _, height, width, channels = x.shape
+        x, cols = x[n0:n1], cols[n0:n1]
+        n_batch, height, width, channels = x.shape
         _, oh, ow, kh, kw, _ = cols.shape
-        for n in range(n0, n1):
+        for n in range(n_batch):
             for i in range(oh):
                 for j in range(ow):
                     for a in range(kh):
@@ -87,7 +89,7 @@ def _kernels():
 def _run(kernel, n, work, *args) -> bool:
     """kernel(*args, n0, n1) over n images split on the allowed threads (``work``: elements written in
     all); False when numba fails to compile it (the kernels are then off)."""
-    return compiled.call(NAME, compiled.run_parts, kernel, compiled.parts(n, work), args)
+    return compiled.run(NAME, kernel, n, work, *args)
 
 
 @functools.lru_cache(maxsize=256)

@@ -28,14 +28,18 @@ NAME = "conv_loops"
 def _build(numba):
     @numba.njit(cache=True, nogil=True)
     def relu_mask(gy, a, out, r0, r1):
-        # dz = da where a > 0, else 0: one pass, no boolean temporary (flat, contiguous arrays)
-        for i in range(r0, r1):
+        # dz = da where a > 0, else 0: one pass, no boolean temporary (flat, contiguous arrays). The range is
+        # sliced off first: an index from range(r0, r1) could be negative, and its wraparound test would stop
+        # the loop from being vectorised (5x slower)
+        gy, a, out = gy[r0:r1], a[r0:r1], out[r0:r1]
+        for i in range(out.shape[0]):
             out[i] = gy[i] if a[i] > 0 else 0
 
     @numba.njit(cache=True, nogil=True)
     def bias_relu(y, b, relu, r0, r1):
         # y = max(y + b, 0) (or y + b) in place, y (rows, F), b (F,): one pass instead of two
-        for i in range(r0, r1):
+        y = y[r0:r1]
+        for i in range(y.shape[0]):
             for f in range(y.shape[1]):
                 v = y[i, f] + b[f]
                 y[i, f] = v if (v > 0 or not relu) else 0
@@ -43,8 +47,9 @@ def _build(numba):
     @numba.njit(cache=True, nogil=True)
     def max_pool(x, y, arg, kh, kw, sh, sw, r0, r1):
         # y[n,i,j,c] = max over the window, arg = the offset a*kw + b of its first maximum
-        _, oh, ow, c_ = y.shape
-        for n in range(r0, r1):
+        x, y, arg = x[r0:r1], y[r0:r1], arg[r0:r1]        # the images of this range
+        n_, oh, ow, c_ = y.shape
+        for n in range(n_):
             for i in range(oh):
                 for j in range(ow):
                     for c in range(c_):
@@ -65,8 +70,9 @@ def _build(numba):
     def max_pool_grad(gy, arg, g, kh, kw, sh, sw, assign, r0, r1):
         # g[n, i*sh + a, j*sw + b, c] (+)= gy[n,i,j,c] where arg = a*kw + b, else 0: one pass per
         # window offset along contiguous channels; ``assign`` when the windows tile g exactly
-        _, oh, ow, c_ = gy.shape
-        for n in range(r0, r1):
+        gy, arg, g = gy[r0:r1], arg[r0:r1], g[r0:r1]
+        n_, oh, ow, c_ = gy.shape
+        for n in range(n_):
             for i in range(oh):
                 for a in range(kh):
                     r = i * sh + a
@@ -91,7 +97,7 @@ def kernels():
 def _run(kernel, n, work, *args) -> bool:
     """kernel(*args, r0, r1) over n independent rows split on the allowed threads (``work``: element
     operations in all); False when numba fails to compile it (the loops are then off)."""
-    return compiled.call(NAME, compiled.run_parts, kernel, compiled.parts(n, work), args)
+    return compiled.run(NAME, kernel, n, work, *args)
 
 
 # ---------------------------------------------------------------- the callers' entry points
