@@ -24,6 +24,11 @@ from concurrent.futures import ThreadPoolExecutor
 from shendu import backend
 
 MIN_PART_WORK = 2 ** 17     # element operations a worker thread must get to pay for waking it (~30-50 µs)
+# Whether jobs split over threads at all. Off by default: measured at 2 threads with OpenBLAS (whose idle
+# threads spin for a while after each product), the CNN step ran 13.6 -> 18.7 ms and the DCGAN step 86 -> 103
+# ms with the splits on: the second part waits for the core a spinning BLAS thread holds. SHENDU_SPLIT_KERNELS=1
+# turns them on (e.g. with a BLAS whose threads sleep when idle); the results are the same either way.
+SPLIT = os.environ.get("SHENDU_SPLIT_KERNELS", "0") == "1"
 
 _built = {}         # name -> the kernels make(numba) returned, or None where numba is missing or fails
 _blas = []          # threadpoolctl's controller, made on first use (it scans the loaded libraries once)
@@ -69,7 +74,7 @@ def run(name: str, kernel, n: int, work: int, *args) -> bool:
     """``kernel(*args, r0, r1)`` over n independent rows, split on ``parts(n, work)`` (one call on this thread,
     without asking the thread count, when the work is too small for two); False (and ``disable(name)``) when
     numba fails to compile it."""
-    if n < 2 or work < 2 * MIN_PART_WORK:
+    if not SPLIT or n < 2 or work < 2 * MIN_PART_WORK:
         return call(name, kernel, *args, 0, n)
     return call(name, run_parts, kernel, parts(n, work), args)
 
@@ -103,7 +108,7 @@ def parts(n: int, work: int, most: int | None = None):
     """Ranges (r0, r1) of n independent rows for ``threads()`` threads (or ``most``), at most one per
     ``MIN_PART_WORK`` of ``work`` (the element operations of all n rows), so tiny arrays stay on one thread;
     one range inside a part of a split job (the pool's threads are busy: a nested split would wait on them)."""
-    if getattr(_inside, "part", False):       # inside a part of a split job: its threads are all taken
+    if not SPLIT or getattr(_inside, "part", False):     # off, or inside a part (its threads are all taken)
         return [(0, n)]
     count = threads() if most is None else most
     count = max(1, min(count, n, work // MIN_PART_WORK))

@@ -24,6 +24,8 @@ pytest.importorskip("numba")
 @pytest.fixture
 def split(monkeypatch):
     """Returns a function running ``f()`` once on one thread and once split over three, both results."""
+    monkeypatch.setattr(compiled, "SPLIT", True)
+
     def both(f):
         monkeypatch.setattr(compiled, "threads", lambda: 1)
         one = f()
@@ -47,6 +49,9 @@ def same(a, b):
 
 def test_parts_cover_the_rows_and_keep_small_work_on_one_thread(monkeypatch):
     monkeypatch.setattr(compiled, "threads", lambda: 2)
+    monkeypatch.setattr(compiled, "SPLIT", False)
+    assert compiled.parts(64, 10 ** 12) == [(0, 64)]                            # splitting off
+    monkeypatch.setattr(compiled, "SPLIT", True)
     assert compiled.parts(64, 100) == [(0, 64)]                                 # too little work to split
     assert compiled.parts(64, 64 * compiled.MIN_PART_WORK) == [(0, 32), (32, 64)]
     assert compiled.parts(1, 10 ** 9) == [(0, 1)]                               # one image: one part
