@@ -5,6 +5,7 @@ import math
 
 from shendu import backend
 from shendu.autograd import Function
+from shendu.ops import compiled
 from shendu.ops.elementwise import abs as abs_
 from shendu.ops.elementwise import clip
 from shendu.tensor import Tensor
@@ -58,34 +59,34 @@ class ReLU(Function):
         return ga * (a > 0)
 
 
-_leaky_loops = None     # the compiled LeakyReLU loops (forward, backward); False without numba
+def _build_leaky(numba):
+    @numba.njit(cache=True, nogil=True)
+    def forward(z, alpha, a, r0, r1):
+        z, a = z[r0:r1], a[r0:r1]          # sliced: a loop over range(r0, r1) would not be vectorised
+        for i in range(z.shape[0]):
+            a[i] = z[i] if z[i] > 0 else z[i] * alpha
+
+    @numba.njit(cache=True, nogil=True)
+    def backward(z, ga, alpha, g, r0, r1):
+        z, ga, g = z[r0:r1], ga[r0:r1], g[r0:r1]
+        for i in range(z.shape[0]):
+            g[i] = ga[i] if z[i] > 0 else ga[i] * alpha
+    return forward, backward
 
 
 def _compiled_leaky(*arrays):
     """The compiled (forward, backward) loops when every array is a contiguous NumPy float32/float64 array
     of one shape and numba is there, else None."""
-    global _leaky_loops
     first = arrays[0]
     if (backend.xp.__name__ != "numpy" or first.dtype.char not in "fd" or not first.dtype.isnative or not first.ndim
             or any(a.shape != first.shape or a.dtype != first.dtype or not a.flags.c_contiguous for a in arrays)):
         return None
-    if _leaky_loops is None:
-        try:
-            import numba  # imported lazily: an optional dependency (the "fast" extra), only these loops need it
+    return compiled.build("leaky_relu", _build_leaky)
 
-            @numba.njit(cache=True, nogil=True)
-            def forward(z, alpha, a):
-                for i in range(z.size):
-                    a[i] = z[i] if z[i] > 0 else z[i] * alpha
 
-            @numba.njit(cache=True, nogil=True)
-            def backward(z, ga, alpha, g):
-                for i in range(z.size):
-                    g[i] = ga[i] if z[i] > 0 else ga[i] * alpha
-            _leaky_loops = forward, backward
-        except Exception:       # numba missing or unable to build here: the NumPy passes run instead
-            _leaky_loops = False
-    return _leaky_loops or None
+def _run_leaky(loop, n, *args) -> bool:
+    """A LeakyReLU loop over n flat elements, split on the allowed threads when there are enough."""
+    return compiled.run("leaky_relu", loop, n, n, *args)
 
 
 class LeakyReLU(Function):
@@ -96,8 +97,8 @@ class LeakyReLU(Function):
         loops = _compiled_leaky(z)
         if loops:                                       # alpha in z's dtype: the product NumPy would round
             a = backend.xp.empty_like(z)
-            loops[0](z.reshape(-1), z.dtype.type(self.alpha), a.reshape(-1))
-            return a
+            if _run_leaky(loops[0], z.size, z.reshape(-1), z.dtype.type(self.alpha), a.reshape(-1)):
+                return a
         if 0 <= self.alpha <= 1:                        # then max(z, alpha z) is the same, in two passes
             return backend.xp.maximum(z, z * self.alpha)
         return backend.xp.where(z > 0, z, z * self.alpha)
@@ -108,8 +109,8 @@ class LeakyReLU(Function):
         loops = _compiled_leaky(z, ga) if xp.ndim(ga) else None
         if loops:
             g = xp.empty_like(z)
-            loops[1](z.reshape(-1), ga.reshape(-1), z.dtype.type(self.alpha), g.reshape(-1))
-            return g
+            if _run_leaky(loops[1], z.size, z.reshape(-1), ga.reshape(-1), z.dtype.type(self.alpha), g.reshape(-1)):
+                return g
         if 0 <= self.alpha <= 1 and xp.ndim(ga) and ga.shape == z.shape:
             # the slope max(z > 0, alpha) is exactly 1 or alpha: three plain passes, ~5x faster than
             # a masked copyto or where() on float32 images

@@ -9,13 +9,14 @@ itself; other strides and Conv2D's chunked and shift forms run Conv2D's code, th
 - only the columns (for dK) and the output y are kept, and nothing at all under no_grad (predict);
 - the backward runs block by block as well: dz = dy where y > 0 (y > 0 exactly where z > 0), then that
   block's share of dK and dbias, and dx of its images by col2im (windows never reach across images).
-The element loops (bias + ReLU, the mask, col2im) are ``conv_loops``' compiled ones when numba is
-there. The composed form, ``relu(conv2d(x, K, bias))``, is the tests' oracle.
+The element loops (bias + ReLU, the mask) are ``conv_loops``' compiled ones and col2im is
+``conv_kernels.col2im_cropped`` (each pixel of the cropped image written once) when numba is there.
+The composed form, ``relu(conv2d(x, K, bias))``, is the tests' oracle.
 """
 from __future__ import annotations
 
 from shendu import autograd, backend
-from shendu.ops import conv_loops
+from shendu.ops import compiled, conv_kernels, conv_loops
 from shendu.ops.conv import (Conv2D, _check_conv, _col2im, _crop, _geometry, _ints, _offsets, _pad, _padding, _plan,
                              _tap, _windows)
 from shendu.tensor import Tensor, as_tensor
@@ -58,16 +59,23 @@ class Conv2DAct(Conv2D):
         K2 = K.reshape(-1, f)
         y = xp.empty((n * rows, f), dtype)
         # the im2col rows of a few images at a time, multiplied while they are still in cache; the columns
-        # are kept whole for dK when a gradient will be asked for, else one block's buffer is reused
+        # are kept whole for dK when a gradient will be asked for, else one block's buffer is reused. At two
+        # or more threads, each thread runs this for its own share of the images (one-thread products)
         step = self._images_per_block(n, K, dtype)
-        cols = xp.empty((n * rows if self.keep else step * rows, K2.shape[0]), dtype)
-        for i in range(0, n, step):
-            part = xpad[i:i + step]
-            r = slice(i * rows, (i + len(part)) * rows)
-            block, out = (cols[r] if self.keep else cols[:len(part) * rows]), y[r]
-            _im2col_into(part, w, block)
-            xp.matmul(block, K2, out=out)
-            conv_loops.bias_relu(out, b[0] if b else None, self.activation == "relu")
+        kept = xp.empty((n * rows, K2.shape[0]), dtype) if self.keep else None
+        bias, relu = (b[0] if b else None), self.activation == "relu"
+
+        def images(i0, i1):
+            buffer = None if self.keep else xp.empty((min(step, i1 - i0) * rows, K2.shape[0]), dtype)
+            for i in range(i0, i1, step):
+                m = min(step, i1 - i)
+                r = slice(i * rows, (i + m) * rows)
+                block, out = (kept[r] if self.keep else buffer[:m * rows]), y[r]
+                _im2col_into(xpad[i:i + m], w, block)
+                xp.matmul(block, K2, out=out)
+                conv_loops.bias_relu(out, bias, relu)
+        compiled.run_images(images, n, n * rows * (K2.shape[0] + f))
+        cols = kept
         y = y.reshape(n, *w.out, f)
         if self.keep:
             self.save(cols, K, y) if self.activation == "relu" else self.save(cols, K)
@@ -95,22 +103,35 @@ class Conv2DAct(Conv2D):
         a2 = saved[2].reshape(-1, f) if relu else None
         K2 = K.reshape(-1, f)
         want_b = len(self.needs) == 3 and self.needs[2]
-        gK = xp.zeros(K2.shape, gy.dtype) if self.needs[1] else None
-        gb = xp.zeros(f, gy.dtype) if want_b else None
-        gxpad = xp.empty(self.padded_shape, gy.dtype) if self.needs[0] else None
+        out_hw = tuple(m - lo - hi for m, (lo, hi) in zip(self.padded_shape[1:3], w.pads))
+        gx = xp.empty((n, *out_hw, self.padded_shape[-1]), gy.dtype) if self.needs[0] else None
         step = self._images_per_block(n, K, gy.dtype)
-        for i in range(0, n, step):
-            m = min(step, n - i)
-            r = slice(i * rows, (i + m) * rows)
-            gz = conv_loops.relu_mask(gy2[r], a2[r]) if relu else gy2[r]
+        sums = {}       # first image of a part -> that part's (dK, dbias): added in image order after
+
+        def images(i0, i1):
+            gK = xp.zeros(K2.shape, gy.dtype) if self.needs[1] else None
+            gb = xp.zeros(f, gy.dtype) if want_b else None
+            for i in range(i0, i1, step):
+                m = min(step, i1 - i)
+                r = slice(i * rows, (i + m) * rows)
+                gz = conv_loops.relu_mask(gy2[r], a2[r]) if relu else gy2[r]
+                if gK is not None:
+                    gK += cols[r].T @ gz
+                if gb is not None:                      # Σ dz over pixels: a GEMV beats .sum(axis=0) here
+                    gb += xp.ones(m * rows, gz.dtype) @ gz
+                if gx is not None:                      # each pixel of the cropped image written once
+                    gcols = (gz @ K2.T).reshape(m, *w.out, *w.k, K.shape[2])
+                    if conv_kernels.col2im_cropped(gcols, w, out_hw, out=gx[i:i + m]) is None:
+                        gx[i:i + m] = _crop(_col2im(gcols, w, (m, *self.padded_shape[1:])), w.pads)
+            sums[i0] = gK, gb
+        compiled.run_images(images, n, n * rows * (K2.shape[0] + f))
+        parts = [sums[i] for i in sorted(sums)]
+        gK, gb = parts[0]
+        for pK, pb in parts[1:]:
             if gK is not None:
-                gK += cols[r].T @ gz
-            if gb is not None:                          # Σ dz over pixels: a GEMV beats .sum(axis=0) here
-                gb += xp.ones(m * rows, gz.dtype) @ gz
-            if gxpad is not None:
-                gcols = (gz @ K2.T).reshape(m, *w.out, *w.k, K.shape[2])
-                conv_loops.col2im(gcols, w, (m, *self.padded_shape[1:]), _col2im, out=gxpad[i:i + m])
-        gx = None if gxpad is None else _crop(gxpad, w.pads)
+                gK += pK
+            if gb is not None:
+                gb += pb
         gK = None if gK is None else gK.reshape(K.shape)
         return (gx, gK, gb) if len(self.needs) == 3 else (gx, gK)
 

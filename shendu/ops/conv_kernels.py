@@ -23,68 +23,73 @@ hangs over the border, instead of a padded copy of the image followed by the str
 ``im2col_matmul`` (Conv2DTranspose's backward: dx = cols K, dK = colsᵀ x) multiplies each block of
 rows while it is in cache, so those columns are never written out either.
 
-numba is an optional dependency imported on first use: without it (or when its compile fails, or
-the backend is not NumPy) these functions return None and the caller runs the plain form.
+Both kernels take a range (n0, n1) of images last and write only those images' outputs, so at two or
+more threads ``compiled.run_parts`` splits each block over images, with the same result, bit for bit, as
+one thread (each output element is still one thread's sum, in the same order).
+
+numba is an optional dependency imported on first use (``shendu.ops.compiled``): without it (or when its
+compile fails, or the backend is not NumPy) these functions return None and the caller runs the plain form.
 """
 from __future__ import annotations
 
 import functools
 
 from shendu import backend
+from shendu.ops import compiled
 
 BLOCK_BYTES = 2 * 2 ** 20      # the columns of one block of images: about what a core's L2 cache holds
-_compiled = None        # the jitted kernels (col2im, im2col); False once numba turned out to be missing or broken
+NAME = "conv_kernels"
+
+
+def _build(numba):
+    @numba.njit(cache=True, nogil=True)
+    def gather(cols, out, ptr_h, a_h, i_h, ptr_w, b_w, j_w, n0, n1):
+        cols, out = cols[n0:n1], out[n0:n1]           # the images of this range
+        n_batch, height, width, channels = out.shape
+        for n in range(n_batch):
+            for p in range(height):
+                for q in range(width):
+                    o = out[n, p, q]
+                    o[:] = 0
+                    for t in range(ptr_h[p], ptr_h[p + 1]):
+                        a, i = a_h[t], i_h[t]
+                        for u in range(ptr_w[q], ptr_w[q + 1]):
+                            src = cols[n, i, j_w[u], a, b_w[u]]
+                            for c in range(channels):
+                                o[c] += src[c]
+
+    @numba.njit(cache=True, nogil=True)
+    def windows(x, cols, top, left, sh, sw, dh, dw, n0, n1):
+        x, cols = x[n0:n1], cols[n0:n1]
+        n_batch, height, width, channels = x.shape
+        _, oh, ow, kh, kw, _ = cols.shape
+        for n in range(n_batch):
+            for i in range(oh):
+                for j in range(ow):
+                    for a in range(kh):
+                        r = i * sh + a * dh - top
+                        for b in range(kw):
+                            q = j * sw + b * dw - left
+                            dst = cols[n, i, j, a, b]
+                            if 0 <= r < height and 0 <= q < width:
+                                src = x[n, r, q]
+                                for c in range(channels):
+                                    dst[c] = src[c]
+                            else:
+                                for c in range(channels):
+                                    dst[c] = 0
+    return gather, windows
 
 
 def _kernels():
-    global _compiled
-    if _compiled is None:
-        try:
-            import numba  # imported lazily: only these kernels need it (the "fast" extra)
-
-            @numba.njit(cache=True, nogil=True)
-            def gather(cols, out, ptr_h, a_h, i_h, ptr_w, b_w, j_w):
-                n_batch, height, width, channels = out.shape
-                for n in range(n_batch):
-                    for p in range(height):
-                        for q in range(width):
-                            o = out[n, p, q]
-                            o[:] = 0
-                            for t in range(ptr_h[p], ptr_h[p + 1]):
-                                a, i = a_h[t], i_h[t]
-                                for u in range(ptr_w[q], ptr_w[q + 1]):
-                                    src = cols[n, i, j_w[u], a, b_w[u]]
-                                    for c in range(channels):
-                                        o[c] += src[c]
-
-            @numba.njit(cache=True, nogil=True)
-            def windows(x, cols, top, left, sh, sw, dh, dw):
-                n_batch, height, width, channels = x.shape
-                _, oh, ow, kh, kw, _ = cols.shape
-                for n in range(n_batch):
-                    for i in range(oh):
-                        for j in range(ow):
-                            for a in range(kh):
-                                r = i * sh + a * dh - top
-                                for b in range(kw):
-                                    q = j * sw + b * dw - left
-                                    dst = cols[n, i, j, a, b]
-                                    if 0 <= r < height and 0 <= q < width:
-                                        src = x[n, r, q]
-                                        for c in range(channels):
-                                            dst[c] = src[c]
-                                    else:
-                                        for c in range(channels):
-                                            dst[c] = 0
-            _compiled = gather, windows
-        except Exception:       # ImportError, or a numba that cannot build here: the plain form is used
-            _compiled = False
-    return _compiled
+    """(gather, windows), or None where numba is missing or fails here."""
+    return compiled.build(NAME, _build)
 
 
-def _disable():
-    global _compiled
-    _compiled = False
+def _run(kernel, n, work, *args) -> bool:
+    """kernel(*args, n0, n1) over n images split on the allowed threads (``work``: elements written in
+    all); False when numba fails to compile it (the kernels are then off)."""
+    return compiled.run(NAME, kernel, n, work, *args)
 
 
 @functools.lru_cache(maxsize=256)
@@ -109,19 +114,7 @@ def _usable(dtype, channels: int) -> bool:
     form's whole-image passes win)."""
     dtype = backend.xp.dtype(dtype)
     return (backend.xp.__name__ == "numpy" and dtype.char in "fd" and dtype.isnative and channels >= 2
-            and bool(_kernels()))
-
-
-def _run(kernel, *args) -> bool:
-    """Call a jitted kernel; False when numba fails to compile it (it compiles per dtype on first call)."""
-    try:
-        kernel(*args)
-    except Exception as error:
-        if not type(error).__module__.startswith("numba"):
-            raise
-        _disable()
-        return False
-    return True
+            and _kernels() is not None)
 
 
 def im2col_padded(x, w):
@@ -131,7 +124,8 @@ def im2col_padded(x, w):
         return None
     xp = backend.xp
     cols = xp.empty((x.shape[0], *w.out, *w.k, x.shape[-1]), x.dtype)
-    if not _run(_compiled[1], xp.ascontiguousarray(x), cols, w.pads[0][0], w.pads[1][0], *w.s, *w.d):
+    if not _run(_kernels()[1], x.shape[0], cols.size, xp.ascontiguousarray(x), cols, w.pads[0][0], w.pads[1][0],
+                *w.s, *w.d):
         return None
     return cols.reshape(-1, w.k[0] * w.k[1] * x.shape[-1])
 
@@ -152,8 +146,8 @@ def im2col_matmul(x, w, b=None, c=None):
     for i in range(0, n, step):
         m = min(step, n - i)
         block = buffer[:m * rows]
-        if not _run(_compiled[1], x[i:i + m], block.reshape(m, *w.out, *w.k, -1), w.pads[0][0], w.pads[1][0],
-                    *w.s, *w.d):
+        if not _run(_kernels()[1], m, block.size, x[i:i + m], block.reshape(m, *w.out, *w.k, -1), w.pads[0][0],
+                    w.pads[1][0], *w.s, *w.d):
             return None
         if b is not None:
             xp.matmul(block, b, out=yb[i * rows:(i + m) * rows])
@@ -179,19 +173,20 @@ def matmul_col2im(a, b, w, out_hw):
     for i in range(0, n, step):
         m = min(step, n - i)
         block = xp.matmul(a[i * rows:(i + m) * rows], b, out=buffer[:m * rows])
-        if not _run(_compiled[0], block.reshape(m, *w.out, *w.k, -1), g[i:i + m], *taps):
+        if not _run(_kernels()[0], m, block.size, block.reshape(m, *w.out, *w.k, -1), g[i:i + m], *taps):
             return None
     return g
 
 
-def col2im_cropped(cols, w, out_hw):
+def col2im_cropped(cols, w, out_hw, out=None):
     """The cropped col2im: cols (N, oh, ow, kh, kw, C) summed onto an (N, *out_hw, C) image whose padding
-    before is ``w.pads[.][0]``; None when the compiled kernel is unavailable (the caller then runs the plain
-    ``_col2im`` and crops)."""
-    if not _usable(cols.dtype, cols.shape[-1]):
+    before is ``w.pads[.][0]``, written into ``out`` (a contiguous array of that shape) when given; None when
+    the compiled kernel is unavailable (the caller then runs the plain ``_col2im`` and crops)."""
+    if not _usable(cols.dtype, cols.shape[-1]) or (out is not None and not out.flags.c_contiguous):
         return None
     xp = backend.xp
     rows = axis_taps(out_hw[0], w.pads[0][0], w.k[0], w.s[0], w.d[0], w.out[0])
     columns = axis_taps(out_hw[1], w.pads[1][0], w.k[1], w.s[1], w.d[1], w.out[1])
-    g = xp.empty((cols.shape[0], *out_hw, cols.shape[-1]), cols.dtype)
-    return g if _run(_compiled[0], xp.ascontiguousarray(cols), g, *rows, *columns) else None
+    g = xp.empty((cols.shape[0], *out_hw, cols.shape[-1]), cols.dtype) if out is None else out
+    ok = _run(_kernels()[0], cols.shape[0], cols.size, xp.ascontiguousarray(cols), g, *rows, *columns)
+    return g if ok else None

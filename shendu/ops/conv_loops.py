@@ -7,6 +7,11 @@ boolean temporary, then a multiply; nine strided adds for a 3×3 col2im; one equ
 multiply per pool offset in the backward), so with
 numba installed one loop does each in a single pass. ``kernels()`` is None without numba (or on a
 backend other than NumPy) and the callers then run the NumPy form, which is also the tests' oracle.
+(col2im itself is ``conv_kernels.col2im_cropped``, which writes each pixel of the cropped image once.)
+
+Every loop takes a range (r0, r1) of independent rows (images, or rows of a matrix) last, and writes only
+those rows' outputs, so ``compiled.run_parts`` splits it over the allowed threads with the same result,
+bit for bit, as one thread.
 
 Pool windows are indexed over the *padded* input: output (i, j) covers rows i*sh .. i*sh + kh - 1 and
 columns j*sw .. j*sw + kw - 1. The stored argmax is the offset a*kw + b of the first maximum in
@@ -15,44 +20,34 @@ row-major window order (PyTorch's tie rule); a NaN wins, as it does in ``maximum
 from __future__ import annotations
 
 from shendu import backend
+from shendu.ops import compiled
 
-_compiled = []
+NAME = "conv_loops"
 
 
-def _build():
-    import numba  # imported lazily: an optional dependency (the "fast" extra), only these loops need it
-
+def _build(numba):
     @numba.njit(cache=True, nogil=True)
-    def relu_mask(gy, a, out):
-        # dz = da where a > 0, else 0: one pass, no boolean temporary (flat, contiguous arrays)
-        for i in range(gy.shape[0]):
+    def relu_mask(gy, a, out, r0, r1):
+        # dz = da where a > 0, else 0: one pass, no boolean temporary (flat, contiguous arrays). The range is
+        # sliced off first: an index from range(r0, r1) could be negative, and its wraparound test would stop
+        # the loop from being vectorised (5x slower)
+        gy, a, out = gy[r0:r1], a[r0:r1], out[r0:r1]
+        for i in range(out.shape[0]):
             out[i] = gy[i] if a[i] > 0 else 0
 
     @numba.njit(cache=True, nogil=True)
-    def bias_relu(y, b, relu):
+    def bias_relu(y, b, relu, r0, r1):
         # y = max(y + b, 0) (or y + b) in place, y (rows, F), b (F,): one pass instead of two
+        y = y[r0:r1]
         for i in range(y.shape[0]):
             for f in range(y.shape[1]):
                 v = y[i, f] + b[f]
                 y[i, f] = v if (v > 0 or not relu) else 0
 
     @numba.njit(cache=True, nogil=True)
-    def col2im(cols, g, sh, sw, dh, dw):
-        # g[n, i*sh + a*dh, j*sw + b*dw, c] += cols[n, i, j, a, b, c]
-        n_, oh, ow, kh, kw, c_ = cols.shape
-        for n in range(n_):
-            for i in range(oh):
-                for a in range(kh):
-                    r = i * sh + a * dh
-                    for j in range(ow):
-                        for b in range(kw):
-                            q = j * sw + b * dw
-                            for c in range(c_):
-                                g[n, r, q, c] += cols[n, i, j, a, b, c]
-
-    @numba.njit(cache=True, nogil=True)
-    def max_pool(x, y, arg, kh, kw, sh, sw):
+    def max_pool(x, y, arg, kh, kw, sh, sw, r0, r1):
         # y[n,i,j,c] = max over the window, arg = the offset a*kw + b of its first maximum
+        x, y, arg = x[r0:r1], y[r0:r1], arg[r0:r1]        # the images of this range
         n_, oh, ow, c_ = y.shape
         for n in range(n_):
             for i in range(oh):
@@ -72,9 +67,10 @@ def _build():
                                     arg[n, i, j, c] = a * kw + b
 
     @numba.njit(cache=True, nogil=True)
-    def max_pool_grad(gy, arg, g, kh, kw, sh, sw, assign):
+    def max_pool_grad(gy, arg, g, kh, kw, sh, sw, assign, r0, r1):
         # g[n, i*sh + a, j*sw + b, c] (+)= gy[n,i,j,c] where arg = a*kw + b, else 0: one pass per
         # window offset along contiguous channels; ``assign`` when the windows tile g exactly
+        gy, arg, g = gy[r0:r1], arg[r0:r1], g[r0:r1]
         n_, oh, ow, c_ = gy.shape
         for n in range(n_):
             for i in range(oh):
@@ -90,24 +86,18 @@ def _build():
                                 for c in range(c_):
                                     g[n, r, q, c] += gy[n, i, j, c] if arg[n, i, j, c] == k else 0
 
-    return {"relu_mask": relu_mask, "bias_relu": bias_relu, "col2im": col2im, "max_pool": max_pool,
-            "max_pool_grad": max_pool_grad}
+    return {"relu_mask": relu_mask, "bias_relu": bias_relu, "max_pool": max_pool, "max_pool_grad": max_pool_grad}
 
 
 def kernels():
     """The compiled loops as a dict, or None (numba missing or failing to compile, or not on NumPy)."""
-    if getattr(backend.xp, "__name__", "") != "numpy":
-        return None
-    if not _compiled:
-        try:
-            _compiled.append(_build())
-        except Exception:       # numba missing, or too old for this NumPy: the NumPy forms run instead
-            _compiled.append(None)
-    return _compiled[0]
+    return compiled.build(NAME, _build)
 
 
-def _fast(*arrays) -> bool:
-    return all(a.dtype.kind == "f" and a.dtype.itemsize >= 4 for a in arrays)
+def _run(kernel, n, work, *args) -> bool:
+    """kernel(*args, r0, r1) over n independent rows split on the allowed threads (``work``: element
+    operations in all); False when numba fails to compile it (the loops are then off)."""
+    return compiled.run(NAME, kernel, n, work, *args)
 
 
 # ---------------------------------------------------------------- the callers' entry points
@@ -116,65 +106,36 @@ def _fast(*arrays) -> bool:
 def relu_mask(gy, a):
     """dz = dy where a > 0 else 0, a fresh array (the backward of a = max(z, 0), written with its output)."""
     xp, k = backend.xp, kernels()
-    if k is None or not _fast(gy, a) or gy.dtype != a.dtype or gy.shape != a.shape:
+    if k is None or not compiled.usable(gy, a) or gy.shape != a.shape:
         return gy * (a > 0)
     out = xp.empty(a.shape, a.dtype)
-    try:
-        k["relu_mask"](xp.ascontiguousarray(gy).reshape(-1), xp.ascontiguousarray(a).reshape(-1),
-                       out.reshape(-1))
-    except Exception:       # a compile failure on first use: fall back, and stop trying
-        _compiled[0] = None
-        return gy * (a > 0)
-    return out
+    if _run(k["relu_mask"], a.size, a.size, xp.ascontiguousarray(gy).reshape(-1),
+            xp.ascontiguousarray(a).reshape(-1), out.reshape(-1)):
+        return out
+    return gy * (a > 0)
 
 
 def bias_relu(y, b, relu: bool) -> None:
     """y = max(y + b, 0) (relu) or y + b, in place on y (rows, F), an array the caller owns; b (F,) or None."""
     xp, k = backend.xp, kernels()
-    if (k is not None and b is not None and _fast(y, b) and y.dtype == b.dtype and y.ndim == 2
-            and y.flags.c_contiguous):
-        try:
-            k["bias_relu"](y, b, relu)
-            return
-        except Exception:
-            _compiled[0] = None
+    if (k is not None and b is not None and compiled.usable(y, b) and y.ndim == 2 and y.flags.c_contiguous
+            and _run(k["bias_relu"], y.shape[0], y.size, y, b, relu)):
+        return
     if b is not None:
         y += b
     if relu:
         xp.maximum(y, 0, out=y)
 
 
-def col2im(cols, win, padded_shape, plain, out=None):
-    """The adjoint of the window view: cols (N, oh, ow, kh, kw, C) added back onto a zero (padded) image,
-    written into ``out`` when given. ``plain`` is the NumPy form, called when there is no compiled loop."""
-    xp, k = backend.xp, kernels()
-    if k is not None and _fast(cols) and (out is None or out.flags.c_contiguous):
-        g = xp.zeros(padded_shape, cols.dtype) if out is None else out
-        if out is not None:
-            g[...] = 0
-        try:
-            k["col2im"](xp.ascontiguousarray(cols), g, win.s[0], win.s[1], win.d[0], win.d[1])
-            return g
-        except Exception:
-            _compiled[0] = None
-    g = plain(cols, win, padded_shape)
-    if out is None:
-        return g
-    out[...] = g
-    return out
-
-
 def max_pool(xpad, win):
     """(y, argmax) of the undilated max pool over padded xpad, or None when no compiled loop runs."""
     xp, k = backend.xp, kernels()
-    if k is None or not _fast(xpad) or win.d != (1, 1) or win.k[0] * win.k[1] > 255:
+    if k is None or not compiled.usable(xpad) or win.d != (1, 1) or win.k[0] * win.k[1] > 255:
         return None
     shape = (xpad.shape[0], *win.out, xpad.shape[-1])
     y, arg = xp.empty(shape, xpad.dtype), xp.empty(shape, xp.uint8)
-    try:
-        k["max_pool"](xp.ascontiguousarray(xpad), y, arg, win.k[0], win.k[1], win.s[0], win.s[1])
-    except Exception:
-        _compiled[0] = None
+    work = y.size * win.k[0] * win.k[1]
+    if not _run(k["max_pool"], shape[0], work, xp.ascontiguousarray(xpad), y, arg, win.k[0], win.k[1], *win.s):
         return None
     return y, arg
 
@@ -182,15 +143,14 @@ def max_pool(xpad, win):
 def max_pool_grad(gy, arg, win, padded_shape):
     """The gradient of ``max_pool`` on the padded input: gy routed to each window's argmax."""
     xp, k = backend.xp, kernels()
-    if k is not None and _fast(gy):
+    if k is not None and compiled.usable(gy):
         # windows that tile the padded image exactly (stride = pool size, no remainder) write every pixel once
         tiles = win.s == win.k and all(o * s == n for o, s, n in zip(win.out, win.s, padded_shape[1:3]))
         g = (xp.empty if tiles else xp.zeros)(padded_shape, gy.dtype)
-        try:
-            k["max_pool_grad"](xp.ascontiguousarray(gy), arg, g, win.k[0], win.k[1], win.s[0], win.s[1], tiles)
+        work = gy.size * win.k[0] * win.k[1]
+        if _run(k["max_pool_grad"], gy.shape[0], work, xp.ascontiguousarray(gy), arg, g, win.k[0], win.k[1],
+                *win.s, tiles):
             return g
-        except Exception:
-            _compiled[0] = None
     g = xp.zeros(padded_shape, gy.dtype)
     (oh, ow), (sh, sw) = win.out, win.s
     for a in range(win.k[0]):               # the plain form: one masked add per window offset

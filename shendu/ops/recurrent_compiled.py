@@ -9,30 +9,13 @@
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 from shendu import backend
+from shendu.ops import compiled
+from shendu.ops.compiled import one_blas_thread
 
-_blas = []        # threadpoolctl's controller, made on first use (it scans the loaded libraries once)
-
-
-def one_blas_thread():
-    """Run a time loop's small per-step matmuls (e.g. (64, 64) @ (64, 256)) on one BLAS thread: waking
-    a thread pool for each costs more than it saves, many times more on a busy machine. The big
-    all-steps matmuls outside the loops keep every thread. A no-op without threadpoolctl or NumPy."""
-    if backend.xp.__name__ != "numpy":
-        return contextlib.nullcontext()
-    if not _blas:
-        try:
-            import threadpoolctl      # optional dependency, imported on first use
-            _blas.append(threadpoolctl.ThreadpoolController())
-        except ImportError:  # pragma: no cover - threadpoolctl comes with the "fast" extra
-            _blas.append(None)
-    return _blas[0].limit(limits=1, user_api="blas") if _blas[0] is not None else contextlib.nullcontext()
-
+__all__ = ["one_blas_thread", "kernels", "batch_parts", "run", "kernel_mask", "kernel_array"]
 
 _kernels = {}       # "module": shendu.ops.recurrent_kernels, or None where numba is missing or fails
 
@@ -46,7 +29,7 @@ def kernels(dtype):
         try:
             from shendu.ops import recurrent_kernels  # imported on first use: numba is optional and slow to import
             _kernels["module"] = recurrent_kernels
-            _blas.clear()         # rescan: the kernels' BLAS (SciPy's) has just been loaded and must be limited too
+            compiled.rescan_blas()    # the kernels' BLAS (SciPy's) has just been loaded and must be limited too
         except ImportError:
             _kernels["module"] = None
     return _kernels["module"]
@@ -64,26 +47,13 @@ def batch_parts(B, limiter):
     return list(zip(edges[:-1], edges[1:]))
 
 
-_pool = []          # [executor, its thread count, the process id that made it], made on first parallel use
-
-
 def run(kernel, parts, args) -> bool:
     """Run a compiled time loop ``kernel(*args(p), b0, b1)`` over each row range (b0, b1) of ``parts``, the
-    first in this thread and the others in worker threads (the kernels release the GIL). False (and the NumPy
-    loop from then on) if it cannot compile here, e.g. numba without SciPy, which its matrix product needs."""
+    first in this thread and the others on the shared worker pool (the kernels release the GIL). False (and
+    the NumPy loop from then on) if it cannot compile here, e.g. numba without SciPy, which its matrix product
+    needs."""
     try:
-        if len(parts) == 1:
-            kernel(*args(0), *parts[0])
-        else:
-            # a new pool when there is none, too small a one, or one inherited through fork (its threads
-            # did not come along: its tasks would never run)
-            if not _pool or _pool[1] < len(parts) - 1 or _pool[2] != os.getpid():
-                _pool[:] = [ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="shendu-rnn"),
-                            len(parts) - 1, os.getpid()]
-            futures = [_pool[0].submit(kernel, *args(p), *part) for p, part in enumerate(parts[1:], 1)]
-            kernel(*args(0), *parts[0])
-            for future in futures:
-                future.result()
+        compiled.run_parts(kernel, parts, args)
     except Exception as error:  # numba's typing/lowering errors have no common public base class
         warnings.warn(f"shendu: the compiled recurrent loop failed ({type(error).__name__}: {error}); using the "
                       f"NumPy loop instead.", RuntimeWarning, stacklevel=3)

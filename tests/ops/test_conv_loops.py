@@ -1,9 +1,10 @@
 """shendu/ops/conv_loops.py's compiled loops against their plain NumPy formulas.
 
-Each loop (the ReLU mask, col2im, max pooling with its argmax, and the pooling gradient) must give the
+Each loop (the ReLU mask, bias + ReLU, max pooling with its argmax, and the pooling gradient) must give the
 formula's values in float64 (1e-10) and float32 (1e-5) on edge shapes: batch 1, odd sizes, overlapping
 and strided windows, 'same' padding with even windows, ties and NaN. The NumPy forms the loops replace
-when numba is missing run through the same checks with the loops switched off.
+when numba is missing run through the same checks with the loops switched off. (col2im is
+conv_kernels', checked in test_conv_transpose_kernels.py.)
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 import shendu as sd
 from shendu import ops
 from shendu.ops import conv as conv_module
-from shendu.ops import conv_loops
+from shendu.ops import compiled, conv_loops
 from shendu.testing import assert_close, gradcheck
 
 TOL = {np.float64: 1e-10, np.float32: 1e-5}
@@ -32,7 +33,7 @@ POOLS = [
 @pytest.fixture
 def no_loops(monkeypatch):
     """Run as on a machine without numba: every caller takes its NumPy form."""
-    monkeypatch.setattr(conv_loops, "_compiled", [None])
+    monkeypatch.setitem(compiled._built, conv_loops.NAME, None)
 
 
 def window(x_shape, k, s, padding, d=(1, 1)):
@@ -72,28 +73,6 @@ def test_relu_mask_matches_the_formula(dtype):
     assert_close(got, np.where(a > 0, gy, 0), atol=TOL[dtype])
     strided = rng.standard_normal((3, 5, 14, 2)).astype(dtype)[:, :, ::2]     # a non-contiguous dy
     assert_close(conv_loops.relu_mask(strided, a), strided * (a > 0), atol=TOL[dtype])
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("x_shape, k, s, d, padding", [
-    ((2, 6, 5, 3), (3, 3), (1, 1), (1, 1), "valid"),
-    ((1, 7, 7, 2), (2, 2), (1, 1), (1, 1), "same"),
-    ((2, 9, 8, 1), (3, 2), (2, 3), (1, 1), "same"),
-    ((1, 9, 9, 2), (3, 3), (1, 1), (2, 2), "valid"),
-], ids=str)
-def test_col2im_matches_the_plain_adds(dtype, x_shape, k, s, d, padding):
-    w = window(x_shape, k, s, padding, d)
-    padded = (x_shape[0], *(n + lo + hi for n, (lo, hi) in zip(x_shape[1:3], w.pads)), x_shape[-1])
-    cols = np.random.default_rng(1).standard_normal((x_shape[0], *w.out, *w.k, x_shape[-1])).astype(dtype)
-    expected = np.zeros(padded)
-    for a in range(k[0]):
-        for b in range(k[1]):
-            for i in range(w.out[0]):
-                for j in range(w.out[1]):
-                    expected[:, i * s[0] + a * d[0], j * s[1] + b * d[1]] += cols[:, i, j, a, b]
-    got = conv_loops.col2im(cols, w, padded, conv_module._col2im)
-    assert got.dtype == dtype
-    assert_close(got, expected, atol=TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -150,7 +129,7 @@ def test_max_pool_op_compiled_and_numpy_forms_agree(monkeypatch, x_shape, k, s, 
     results = []
     for loops in (True, False):
         if not loops:
-            monkeypatch.setattr(conv_loops, "_compiled", [None])
+            monkeypatch.setitem(compiled._built, conv_loops.NAME, None)
         t = sd.tensor(x, requires_grad=True)
         y = ops.max_pool2d(t, k, s, padding)
         y.backward(np.arange(y.size, dtype=np.float64).reshape(y.shape) + 1)

@@ -15,7 +15,7 @@ import pytest
 import shendu as sd
 from shendu import ops
 from shendu.ops import conv as conv_module
-from shendu.ops import conv_kernels
+from shendu.ops import compiled, conv_kernels
 from shendu.testing import assert_close, gradcheck
 
 pytest.importorskip("numba")
@@ -191,7 +191,7 @@ def test_conv2d_transpose_with_and_without_the_kernels(monkeypatch, x_shape, k_s
     assert fast[0].dtype == dtype
     assert_close(fast[0], plain_conv2d_transpose(*(a.astype(np.float64) for a in (x, K, b)), w, out_hw),
                  atol=tol, rtol=tol, name="forward vs the formula")
-    monkeypatch.setattr(conv_kernels, "_compiled", False)           # as without numba
+    monkeypatch.setitem(compiled._built, conv_kernels.NAME, None)   # as without numba
     plain = run_transpose(x, K, b, gy, strides, padding, output_padding, dilation)
     for name, f, p in zip(("y", "dx", "dK", "dbias"), fast, plain):
         assert_close(f, p, atol=tol, rtol=tol, name=name)
@@ -204,8 +204,9 @@ def test_conv2d_with_and_without_the_kernels(monkeypatch, x_shape, k, strides, p
     rng = np.random.default_rng(4)
     x, K, b = (rng.standard_normal(s).astype(dtype) for s in (x_shape, (*k, x_shape[-1], 3), (3,)))
     results = []
-    for compiled in (None, False):
-        monkeypatch.setattr(conv_kernels, "_compiled", compiled)
+    for fast in (True, False):
+        if not fast:
+            monkeypatch.setitem(compiled._built, conv_kernels.NAME, None)
         ts = [sd.tensor(a, requires_grad=True) for a in (x, K, b)]
         y = ops.conv2d(*ts, strides, padding, dilation)
         y.backward(np.cos(np.arange(y.size)).reshape(y.shape).astype(dtype))
@@ -225,10 +226,10 @@ def test_kernels_switch_off_when_numba_is_missing(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_numba)
-    monkeypatch.setattr(conv_kernels, "_compiled", None)
+    monkeypatch.delitem(compiled._built, conv_kernels.NAME, raising=False)    # not built yet
     w = conv_window((2, 6, 6, 3), (4, 4), 2, "same", 1)
     assert conv_kernels.col2im_cropped(np.ones((2, *w.out, 4, 4, 3)), w, (6, 6)) is None
-    assert conv_kernels._compiled is False
+    assert compiled._built[conv_kernels.NAME] is None
     x, K = np.random.default_rng(5).standard_normal((2, 3, 3, 4)), np.ones((4, 4, 3, 4))
     assert ops.conv2d_transpose(x, K, strides=2, padding="same").shape == (2, 6, 6, 3)
 
@@ -246,4 +247,4 @@ def test_big_endian_arrays_take_the_plain_form_and_keep_the_kernels_on():
     expected = ops.conv2d_transpose(x, K, strides=2, padding="same").numpy()
     got = ops.conv2d_transpose(x.astype(">f8"), K.astype(">f8"), strides=2, padding="same").numpy()
     assert_close(got, expected, atol=1e-12)
-    assert conv_kernels._compiled
+    assert conv_kernels._kernels() is not None

@@ -1,0 +1,195 @@
+"""shendu/ops/compiled.py: the kernels' plumbing, and every kernel split over threads.
+
+A kernel split over ranges of images (or rows) on the worker pool must give the one-thread result bit for
+bit (each output element is one thread's work, in the same order), and that result is the NumPy formula.
+Splits are forced with a tiny ``MIN_PART_WORK`` and a thread count above the machine's, uneven on purpose.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import shendu as sd
+from shendu import ops
+from shendu.ops import compiled, conv_kernels, conv_loops
+from shendu.ops import conv as conv_module
+from shendu.ops.conv_fused import conv2d_act
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture
+def split(monkeypatch):
+    """Returns a function running ``f()`` once on one thread and once split over three, both results."""
+    monkeypatch.setattr(compiled, "SPLIT", True)
+
+    def both(f):
+        monkeypatch.setattr(compiled, "threads", lambda: 1)
+        one = f()
+        monkeypatch.setattr(compiled, "threads", lambda: 3)
+        monkeypatch.setattr(compiled, "MIN_PART_WORK", 1)
+        many = f()
+        monkeypatch.setattr(compiled, "MIN_PART_WORK", 2 ** 17)
+        return one, many
+    return both
+
+
+def window(x_shape, k, s, padding, d=(1, 1)):
+    return conv_module._geometry("t", x_shape[1:3], k, s, d, padding)
+
+
+def same(a, b):
+    a, b = (a if isinstance(a, tuple) else (a,)), (b if isinstance(b, tuple) else (b,))
+    for p, q in zip(a, b):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_parts_cover_the_rows_and_keep_small_work_on_one_thread(monkeypatch):
+    monkeypatch.setattr(compiled, "threads", lambda: 2)
+    monkeypatch.setattr(compiled, "SPLIT", False)
+    assert compiled.parts(64, 10 ** 12) == [(0, 64)]                            # splitting off
+    monkeypatch.setattr(compiled, "SPLIT", True)
+    assert compiled.parts(64, 100) == [(0, 64)]                                 # too little work to split
+    assert compiled.parts(64, 64 * compiled.MIN_PART_WORK) == [(0, 32), (32, 64)]
+    assert compiled.parts(1, 10 ** 9) == [(0, 1)]                               # one image: one part
+    assert compiled.parts(0, 0) == [(0, 0)]
+    assert compiled.parts(7, 10 ** 9, most=3) == [(0, 2), (2, 4), (4, 7)]
+
+
+def test_run_parts_runs_every_part_and_raises_a_part_s_error():
+    seen, threads = [], set()
+
+    def kernel(out, r0, r1):
+        seen.append((r0, r1))
+        threads.add(threading.get_ident())
+        out[r0:r1] = 1
+    out = np.zeros(10)
+    compiled.run_parts(kernel, [(0, 3), (3, 7), (7, 10)], (out,))
+    assert sorted(seen) == [(0, 3), (3, 7), (7, 10)] and out.sum() == 10 and len(threads) >= 2
+
+    def broken(r0, r1):
+        if r0:
+            raise ValueError("part")
+    with pytest.raises(ValueError, match="part"):
+        compiled.run_parts(broken, [(0, 1), (1, 2)])
+
+
+def test_build_falls_back_to_none_and_disable_sticks(monkeypatch):
+    monkeypatch.delitem(compiled._built, "t-broken", raising=False)
+
+    def make(numba):
+        raise RuntimeError("cannot build here")
+    assert compiled.build("t-broken", make) is None
+    assert compiled.build("t-ok", lambda numba: "kernels") == "kernels"
+    compiled.disable("t-ok")
+    assert compiled.build("t-ok", lambda numba: "kernels") is None
+    compiled._built.pop("t-ok"), compiled._built.pop("t-broken")
+
+
+def test_the_pool_is_made_again_after_fork():
+    compiled.run_parts(lambda r0, r1: None, [(0, 1), (1, 2)])
+    pid = os.fork()
+    if pid == 0:                                    # the child: its inherited pool has no threads
+        try:
+            out = np.zeros(4)
+            compiled.run_parts(lambda o, r0, r1: o.__setitem__(slice(r0, r1), 1), [(0, 2), (2, 4)], (out,))
+            os._exit(0 if out.sum() == 4 else 1)
+        except BaseException:
+            os._exit(2)
+    assert os.waitpid(pid, 0)[1] == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elementwise_loops_split_exactly(split, dtype):
+    rng = np.random.default_rng(0)
+    a = np.maximum(rng.standard_normal((5, 7, 3, 4)), 0).astype(dtype)
+    gy = rng.standard_normal(a.shape).astype(dtype)
+    one, many = split(lambda: conv_loops.relu_mask(gy, a))
+    same(one, many)
+    same(one, np.where(a > 0, gy, 0))
+    z, b = rng.standard_normal((37, 5)).astype(dtype), rng.standard_normal(5).astype(dtype)
+
+    def bias_relu():
+        y = z.copy()
+        conv_loops.bias_relu(y, b, True)
+        return y
+    one, many = split(bias_relu)
+    same(one, many)
+    same(one, np.maximum(z + b, 0))
+
+    def leaky():
+        x = sd.tensor(a - 0.5, requires_grad=True)
+        y = ops.leaky_relu(x, alpha=0.2)
+        y.backward(gy)
+        return y.numpy(), x.grad.numpy()
+    one, many = split(leaky)
+    same(one, many)
+    z2 = a - 0.5
+    same(one, (np.where(z2 > 0, z2, z2 * dtype(0.2)), np.where(z2 > 0, gy, gy * dtype(0.2))))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, k, s, padding", [
+    ((5, 6, 6, 3), (2, 2), (2, 2), "valid"),        # windows that tile the image
+    ((3, 7, 7, 4), (3, 3), (2, 2), "same"),         # overlapping, padded
+    ((1, 5, 4, 2), (2, 2), (2, 2), "same"),         # one image: nothing to split
+], ids=str)
+def test_max_pool_splits_exactly(split, dtype, x_shape, k, s, padding):
+    rng = np.random.default_rng(1)
+    w = window(x_shape, k, s, padding)
+    xpad = conv_module._pad(np.round(rng.standard_normal(x_shape) * 2).astype(dtype), w.pads, -np.inf)
+    one, many = split(lambda: conv_loops.max_pool(xpad, w))
+    same(one, many)
+    gy = rng.standard_normal(one[0].shape).astype(dtype)
+    one, many = split(lambda: conv_loops.max_pool_grad(gy, one[1], w, xpad.shape))
+    same(one, many)
+    expected = np.zeros(xpad.shape, dtype)                  # the formula: dy routed to each window's argmax
+    arg = conv_loops.max_pool(xpad, w)[1]
+    for n, i, j, c in np.ndindex(gy.shape):
+        a, b = divmod(int(arg[n, i, j, c]), w.k[1])
+        expected[n, i * w.s[0] + a, j * w.s[1] + b, c] += gy[n, i, j, c]
+    same(one, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, k, s, padding, d", [
+    ((5, 7, 6, 4), (4, 4), (2, 2), "same", (1, 1)),
+    ((3, 9, 9, 2), (3, 3), (1, 1), "valid", (2, 2)),
+], ids=str)
+def test_im2col_and_col2im_split_exactly(split, monkeypatch, dtype, x_shape, k, s, padding, d):
+    rng = np.random.default_rng(2)
+    w = window(x_shape, k, s, padding, d)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    one, many = split(lambda: conv_kernels.im2col_padded(x, w))
+    same(one, many)
+    xpad = conv_module._pad(x, w.pads)
+    same(one, conv_module._windows(xpad, w).reshape(one.shape))
+    cols = rng.standard_normal((x_shape[0], *w.out, *w.k, x_shape[-1])).astype(dtype)
+    one, many = split(lambda: conv_kernels.col2im_cropped(cols, w, x_shape[1:3]))
+    same(one, many)
+    padded = (x_shape[0], *(n + lo + hi for n, (lo, hi) in zip(x_shape[1:3], w.pads)), x_shape[-1])
+    assert np.abs(one - conv_module._crop(conv_module._col2im(cols, w, padded), w.pads)).max() <= (
+        1e-5 if dtype == np.float32 else 1e-12)
+    monkeypatch.setattr(conv_kernels, "BLOCK_BYTES", cols[:2].nbytes)        # blocks of two images, split
+    a = rng.standard_normal((x_shape[0] * w.out[0] * w.out[1], 3)).astype(dtype)
+    b = rng.standard_normal((3, k[0] * k[1] * x_shape[-1])).astype(dtype)
+    one, many = split(lambda: conv_kernels.matmul_col2im(a, b, w, x_shape[1:3]))
+    same(one, many)
+
+
+def test_fused_conv_splits_over_images_with_one_thread_products(split):
+    rng = np.random.default_rng(3)
+    x, K, bias = rng.standard_normal((4, 8, 8, 3)), rng.standard_normal((3, 3, 3, 5)), rng.standard_normal(5)
+
+    def step():
+        ts = [sd.tensor(v.astype(np.float32), requires_grad=True) for v in (x, K, bias)]
+        y = conv2d_act(*ts, padding="same")
+        y.backward(np.cos(np.arange(y.size)).reshape(y.shape).astype(np.float32))
+        return tuple([y.numpy()] + [t.grad.numpy() for t in ts])
+    one, many = split(step)
+    same(one[:2], many[:2])                 # y and dx: each image's own products and loops, bit for bit
+    for o, m in zip(one[2:], many[2:]):     # dK, dbias: each thread's partial sum, then added in image order
+        np.testing.assert_allclose(m, o, rtol=1e-5, atol=1e-5)
