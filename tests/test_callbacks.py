@@ -711,3 +711,50 @@ def test_progress_lines_for_predict_and_evaluate_on_a_generator_of_unknown_lengt
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("3/3 - ") and lines[0].endswith("/step")
     assert lines[1].startswith("3/3 - ") and "loss: " in lines[1]
+
+
+@pytest.mark.parametrize("kill_at", ["write_atomically", "replace"])
+def test_a_backup_killed_between_its_two_files_resumes_with_weights_and_epoch_that_belong_together(tmp_path,
+                                                                                                   monkeypatch, kill_at):
+    """A backup is two files (weights, then the epoch): a kill between them must never pair new weights with
+    the old epoch count (which would train an epoch twice). Killed just before the epoch is committed, the
+    job resumes from the previous backup; just after, from the new one."""
+    from shendu import keras
+    from shendu.callbacks import checkpoint
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 3)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
+
+    def model():
+        keras.utils.set_random_seed(1)
+        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        m.compile("sgd", "mse")
+        return m
+
+    whole = model()
+    whole.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+
+    real, saves = getattr(checkpoint, kill_at) if kill_at != "replace" else os.replace, []
+
+    def killed(*args, **kwargs):
+        saves.append(1)
+        # the second epoch's backup: its metadata write, or its last rename (each backup renames three
+        # times: the weights' and the metadata's atomic writes, then pending -> latest)
+        if len(saves) == (2 if kill_at == "write_atomically" else 6):
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    if kill_at == "replace":
+        monkeypatch.setattr(checkpoint.os, "replace", killed)
+    else:
+        monkeypatch.setattr(checkpoint, kill_at, killed)
+    with pytest.raises(KeyboardInterrupt):
+        model().fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+                    callbacks=[BackupAndRestore(tmp_path / "backup")])
+    monkeypatch.undo()
+    resumed = model()
+    history = resumed.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+                          callbacks=[BackupAndRestore(tmp_path / "backup")])
+    assert history.epoch == ([1, 2] if kill_at == "write_atomically" else [2])
+    for ours, theirs in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)

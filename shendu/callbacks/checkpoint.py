@@ -2,6 +2,7 @@
 (resume an interrupted ``fit`` from its last finished epoch)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import numpy as np
 
 from shendu.callbacks.base import Callback
 from shendu.callbacks.monitor import MonitorCallback
+from shendu.saving.files import write_atomically
 
 
 def _check_save_freq(save_freq):
@@ -139,6 +141,13 @@ class ModelCheckpoint(MonitorCallback):
             print(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")
 
 
+def _sha256(path) -> str | None:
+    if not os.path.exists(path):
+        return None
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 class BackupAndRestore(Callback):
     """Back up the weights and the epoch count to ``backup_dir`` as training goes; a later ``fit`` with the
     same callback loads them and continues from the next epoch. The backup is deleted when ``fit``
@@ -165,6 +174,7 @@ class BackupAndRestore(Callback):
         self._last_batch_seen = 0
         self._weights_path = os.path.join(self.backup_dir, "latest.weights.h5")
         self._metadata_path = os.path.join(self.backup_dir, "training_metadata.json")
+        self._pending_path = os.path.join(self.backup_dir, "pending.weights.h5")
 
     def on_train_begin(self, logs=None):
         try:
@@ -184,11 +194,20 @@ class BackupAndRestore(Callback):
             raise ValueError(f"To use the BackupAndRestore callback, your model must be built before you call "
                              f"fit(). Model {self.model.name} is unbuilt; build it by calling it on a batch of "
                              "data, or give it an Input.")
-        if os.path.exists(self._weights_path):
-            self.model.load_weights(self._weights_path)
+        metadata = None
         if os.path.exists(self._metadata_path):
             with open(self._metadata_path) as f:
-                self.model._initial_epoch = json.load(f)["epoch"]   # fit() starts from this epoch
+                metadata = json.load(f)
+        weights = self._weights_path
+        if metadata and metadata.get("sha256") and _sha256(weights) != metadata["sha256"]:
+            # killed after the metadata of a new backup was committed, before its weights replaced the
+            # old ones: the new weights wait, whole, in the pending file the metadata names
+            if _sha256(self._pending_path) == metadata["sha256"]:
+                weights = self._pending_path
+        if os.path.exists(weights):
+            self.model.load_weights(weights)
+        if metadata:
+            self.model._initial_epoch = metadata["epoch"]   # fit() starts from this epoch
 
     def on_train_batch_end(self, batch, logs=None):
         if self._batches is not None and self._batches.tick(batch):
@@ -207,9 +226,14 @@ class BackupAndRestore(Callback):
             for path in (self._weights_path, self._metadata_path):
                 if os.path.exists(path):
                     shutil.copyfile(path, path + ".bkp")
-        self.model.save_weights(self._weights_path, overwrite=True)
-        with open(self._metadata_path, "w") as f:
-            json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, f)
+        # weights and epoch must change together, though a kill may land anywhere: the new weights go to
+        # 'pending.weights.h5' first, the metadata (naming their digest) commits them, then they replace
+        # 'latest'. A kill before the commit leaves the old pair; after it, _load finds them by their digest.
+        self.model.save_weights(self._pending_path, overwrite=True)
+        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen,
+                    "sha256": _sha256(self._pending_path)}
+        write_atomically(self._metadata_path, json.dumps(metadata).encode())
+        os.replace(self._pending_path, self._weights_path)
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint and os.path.exists(self.backup_dir):

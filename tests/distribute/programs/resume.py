@@ -14,6 +14,8 @@ keras = tf.keras
 class Crash(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if os.environ.get("CRASH_AT") == str(epoch) and tf.distribute.rank() == tf.distribute.size() - 1:
+            with open(out + ".crashed", "w") as f:     # the job's stderr may be cut short by MPI's abort
+                f.write(f"killed at epoch {epoch}")
             raise RuntimeError(f"killed at epoch {epoch}")
 
 
