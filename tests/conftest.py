@@ -151,3 +151,9 @@ def pytest_make_collect_report(collector):
     report = (yield).get_result()
     if REQUIRE_ALL and report.skipped:          # a module-level importorskip or pytest.skip(allow_module_level=True)
         _fail_instead_of_skip(report)
+
+
+@pytest.fixture(scope="module")
+def tensorboard():
+    """The tensorboard package (the monitor extra): shendu writes event files with its writer."""
+    return pytest.importorskip("tensorboard")

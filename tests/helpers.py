@@ -12,6 +12,7 @@ A new op is a new row in the test module of its family, not a new file of copied
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Callable, Sequence
 
 import numpy as np
@@ -279,3 +280,18 @@ def layer_contract(make_layer, input_shape, expected_output_shape, expected_weig
 
         assert gradcheck(run, *xs64, *[w.data for w in layer64.trainable_weights], atol=atol, rtol=rtol)
     return layer
+
+
+# ---------------------------------------------------------------- TensorBoard's event files (the monitor extra)
+def without_tensorboard(monkeypatch):
+    """As on a machine where the monitor extra is not installed."""
+    for name in ["tensorboard"] + [n for n in sys.modules if n.startswith("tensorboard.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def read_events(logdir):
+    """TensorBoard's own reader on the event files of ``logdir``."""
+    EventAccumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator").EventAccumulator
+    acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "histograms": 0, "images": 0, "tensors": 0})
+    acc.Reload()
+    return acc

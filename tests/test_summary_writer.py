@@ -1,33 +1,14 @@
 """shendu.summary: tf.summary's calls write event files that TensorBoard's own reader reads back."""
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
+from helpers import read_events as _read, without_tensorboard as _without_tensorboard
 
 import shendu as sd
 from shendu import summary
 
 
-@pytest.fixture(scope="module")
-def tensorboard():
-    """The tensorboard package (the monitor extra): shendu writes event files with its writer."""
-    return pytest.importorskip("tensorboard")
-
-
-def _without_tensorboard(monkeypatch):
-    """As on a machine where the monitor extra is not installed."""
-    for name in ["tensorboard"] + [n for n in sys.modules if n.startswith("tensorboard.")]:
-        monkeypatch.setitem(sys.modules, name, None)
-
-
-def _read(logdir):
-    """TensorBoard's own reader (the monitor extra) on the event files of ``logdir``."""
-    EventAccumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator").EventAccumulator
-    acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "histograms": 0, "images": 0, "tensors": 0})
-    acc.Reload()
-    return acc
 
 
 def test_summary_scalar_histogram_image_text_round_trip(tmp_path, rng, tensorboard):

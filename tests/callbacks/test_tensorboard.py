@@ -12,29 +12,12 @@ import urllib.request
 
 import numpy as np
 import pytest
+from helpers import read_events as _read, without_tensorboard as _without_tensorboard
 
 
 from shendu.keras import callbacks, layers, models
 
 
-@pytest.fixture(scope="module")
-def tensorboard():
-    """The tensorboard package (the monitor extra): shendu writes event files with its writer."""
-    return pytest.importorskip("tensorboard")
-
-
-def _without_tensorboard(monkeypatch):
-    """As on a machine where the monitor extra is not installed."""
-    for name in ["tensorboard"] + [n for n in sys.modules if n.startswith("tensorboard.")]:
-        monkeypatch.setitem(sys.modules, name, None)
-
-
-def _read(logdir):
-    """TensorBoard's own reader (the monitor extra) on the event files of ``logdir``."""
-    EventAccumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator").EventAccumulator
-    acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "histograms": 0, "images": 0, "tensors": 0})
-    acc.Reload()
-    return acc
 
 
 @pytest.fixture(scope="module")
