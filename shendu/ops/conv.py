@@ -334,6 +334,11 @@ def conv2d(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rat
         padding: 'valid' or 'same'.
     Returns (batch, out_height, out_width, filters).
     """
+    return _conv(*conv2d_inputs(x, kernel, bias, strides, padding, dilation_rate))
+
+
+def conv2d_inputs(x, kernel, bias, strides, padding, dilation_rate) -> tuple:
+    """conv2d's arguments checked, as Tensors, with the window geometry: (x, kernel, bias, window)."""
     x, kernel = as_tensor(x), as_tensor(kernel)
     bias = None if bias is None else as_tensor(bias)
     _check_conv("conv2d", x, kernel, bias, 2, -2, "(batch, height, width, channels)",
@@ -341,7 +346,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rat
     win = _geometry("conv2d", x.shape[1:3], kernel.shape[:2], _ints(strides, 2, "strides", "conv2d"),
                     _ints(dilation_rate, 2, "dilation_rate", "conv2d"),
                     _padding("conv2d", padding, ("valid", "same")))
-    return _conv(x, kernel, bias, win)
+    return x, kernel, bias, win
 
 
 def conv1d(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1) -> Tensor:

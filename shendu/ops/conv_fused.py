@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from shendu import autograd, backend
 from shendu.ops import compiled, conv_kernels, conv_loops
-from shendu.ops.conv import (Conv2D, _check_conv, _col2im, _crop, _geometry, _ints, _offsets, _pad, _padding, _plan,
-                             _tap, _windows)
-from shendu.tensor import Tensor, as_tensor
+from shendu.ops.conv import Conv2D, _col2im, _crop, _offsets, _pad, _plan, _tap, _windows, conv2d_inputs
+from shendu.tensor import Tensor
 
 ACTIVATIONS = ("linear", "relu")
 BLOCK_BYTES = 1 << 20   # im2col rows per GEMM in the forward: about what a core's L2 cache holds
@@ -150,13 +149,7 @@ def conv2d_act(x, kernel, bias=None, strides=1, padding: str = "valid", dilation
     if activation not in ACTIVATIONS:
         raise ValueError(f"conv2d_act: activation must be one of {ACTIVATIONS}, got {activation!r}; apply "
                          f"other activations to conv2d's output.")
-    x, kernel = as_tensor(x), as_tensor(kernel)
-    bias = None if bias is None else as_tensor(bias)
-    _check_conv("conv2d", x, kernel, bias, 2, -2, "(batch, height, width, channels)",
-                "(kernel_height, kernel_width, in_channels, filters)")
-    win = _geometry("conv2d", x.shape[1:3], kernel.shape[:2], _ints(strides, 2, "strides", "conv2d"),
-                    _ints(dilation_rate, 2, "dilation_rate", "conv2d"),
-                    _padding("conv2d", padding, ("valid", "same")))
+    x, kernel, bias, win = conv2d_inputs(x, kernel, bias, strides, padding, dilation_rate)
     args = (x, kernel) if bias is None else (x, kernel, bias)
     keep = autograd.is_grad_enabled() and any(t.requires_grad for t in args)   # will backward run?
     return Conv2DAct.apply(*args, win=win, activation=activation, keep=keep)
