@@ -16,7 +16,7 @@ from shendu import constraints as constraints_module
 from shendu import initializers as initializers_module
 from shendu import regularizers as regularizers_module
 from shendu.layers.base import Layer
-from shendu.ops.recurrent import ACTIVATIONS
+from shendu.ops.recurrent_base import ACTIVATIONS
 from shendu.tensor import Tensor, as_tensor
 
 

@@ -9,13 +9,11 @@ and memory, while backpropagation through time (BPTT) is just a reverse loop. So
 - in backward walks the steps in reverse on those arrays, gathering dZ, the gradient of every
   step's pre-activations; dx, dW, dU and db are then one matmul (or sum) each over all steps.
 
-The all-steps matmuls (``_matmul``) run in the recurrent loops' own threads, each one BLAS thread on its
-rows: a multi-threaded BLAS call leaves its worker threads spinning for a while after it returns, and on a
-2-core machine such a thread took the core the next time loop's second half needed (measured: it used
-100 % of a core through the whole LSTM training step).
-
 Inside, arrays are time-major, (time, batch, features), so every step's slice is contiguous.
 Weights use Keras's layouts: W (in, k·units), U (units, k·units), the k gate blocks side by side.
+What the three ops share (the activations table, projecting the inputs, masks, outputs, the input
+gradients, argument checks) is in ``recurrent_base.py``; the all-steps matmuls and the compiled time
+loops run on the threads of ``recurrent_compiled.py``.
 
 Masks follow Keras: at a masked step (mask False) the states are carried unchanged and the output
 repeats the previous output (zeros before the first valid step; zeros at every masked step with
@@ -26,177 +24,13 @@ h_{t-1} where it meets U, the same mask at every step (variational dropout, Gal 
 from __future__ import annotations
 
 from shendu import backend
-from shendu.autograd import Function, is_grad_enabled
+from shendu.autograd import is_grad_enabled
 from shendu.ops import recurrent_compiled as compiled
-from shendu.tensor import Tensor, as_tensor
-
-def _tanh(z, out):
-    return backend.xp.tanh(z, out=out)
+from shendu.ops.recurrent_base import ACTIVATIONS, Recurrent, carry, check_inputs, op_params
+from shendu.tensor import as_tensor
 
 
-def _sigmoid(z, out):
-    # σ(z) = (1 + tanh(z/2)) / 2: the same function, with no exp that can overflow for very negative z
-    xp = backend.xp
-    xp.multiply(z, 0.5, out=out)
-    xp.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out
-
-
-def _hard_sigmoid(z, out):
-    xp = backend.xp
-    xp.multiply(z, 1 / 6, out=out)                  # Keras 3: relu6(z + 3) / 6 = clip(z / 6 + 0.5, 0, 1)
-    out += 0.5
-    return xp.clip(out, 0.0, 1.0, out=out)
-
-
-def _relu(z, out):
-    return backend.xp.maximum(z, 0, out=out)
-
-
-def _linear(z, out):
-    if out is not z:
-        out[...] = z
-    return out
-
-
-def _dtanh(y, out=None):
-    out = backend.xp.multiply(y, y, out=out)
-    return backend.xp.subtract(1, out, out=out)          # 1 - y²
-
-
-def _dsigmoid(y, out=None):
-    out = backend.xp.subtract(1, y, out=out)
-    out *= y                                             # y (1 - y)
-    return out
-
-
-def _fill(value, out):
-    if out is None:
-        return value
-    out[...] = value
-    return out
-
-
-# name -> (f(z, out): writes f(z) into out (out may be z),  f'(z, out=None) written with the output y = f(z)):
-# the loops run in preallocated buffers, and backward needs only the saved outputs
-ACTIVATIONS = {
-    "tanh": (_tanh, _dtanh),
-    "sigmoid": (_sigmoid, _dsigmoid),
-    "hard_sigmoid": (_hard_sigmoid, lambda y, out=None: _fill(((y > 0) & (y < 1)).astype(y.dtype) / 6, out)),
-    "relu": (_relu, lambda y, out=None: _fill((y > 0).astype(y.dtype), out)),
-    "linear": (_linear, lambda y, out=None: _fill(backend.xp.ones_like(y), out)),
-}
-
-
-def _rows_matmul(a, b, out, r0, r1):
-    """out[r0:r1] = a[r0:r1] @ b: one part of ``_matmul`` (NumPy releases the GIL inside BLAS)."""
-    backend.xp.matmul(a[r0:r1], b, out=out[r0:r1])
-
-
-def _inner_matmul(a, b, out, p, parts):
-    """out[p] = a[:, k0:k1] @ b[k0:k1] for the p-th range (k0, k1) of ``parts``: one part of ``_matmul``."""
-    k0, k1 = parts[p]
-    backend.xp.matmul(a[:, k0:k1], b[k0:k1], out=out[p])
-
-
-def _matmul(a, b):
-    """a @ b for the (time·batch)-sized products, split over the allowed threads as the time loops split the
-    batch (``recurrent_compiled.batch_parts``), each part a one-thread BLAS call: a tall ``a`` (x W, dZ Wᵀ)
-    by its rows; a wide one (xᵀ dZ, hᵀ dZ: a few rows, time·batch columns) by the time·batch sum, whose
-    partial products are then added (by rows, each thread would pack all of the large ``b``)."""
-    xp = backend.xp
-    if xp.__name__ == "numpy" and a.ndim == 2 and b.ndim == 2:
-        M, K = a.shape
-        with compiled.one_blas_thread() as limiter:
-            parts = compiled.batch_parts(max(M, K), limiter)
-            if len(parts) > 1 and M >= K:
-                out = xp.empty((M, b.shape[1]), xp.result_type(a, b))
-                if compiled.run(_rows_matmul, parts, lambda p: (a, b, out)):
-                    return out
-            elif len(parts) > 1:
-                out = xp.empty((len(parts), M, b.shape[1]), xp.result_type(a, b))
-                if compiled.run(_inner_matmul, [(p, parts) for p in range(len(parts))], lambda p: (a, b, out)):
-                    return out.sum(axis=0)
-    return a @ b
-
-
-def _time_major(x, go_backwards):
-    """(batch, time, f) -> contiguous (time, batch, f), in reading order."""
-    x = x.transpose(1, 0, 2)
-    return backend.xp.ascontiguousarray(x[::-1] if go_backwards else x)
-
-
-def _batch_major(a, go_backwards):
-    """The inverse of ``_time_major``: a time-major gradient back to (batch, time, f)."""
-    a = a[::-1] if go_backwards else a
-    return backend.xp.ascontiguousarray(a.transpose(1, 0, 2))
-
-
-class _Recurrent(Function):
-    """What the three ops share: projecting the inputs, masks, outputs, and the all-steps matmuls.
-
-    Params: activation, recurrent_activation (names in ACTIVATIONS), mask ((batch, time) bool or
-    None), go_backwards, return_sequences, zero_output_for_mask, recurrent_mask ((batch, units) or None).
-    """
-
-    def _project(self, x, W, b):
-        """x_t W + b for every step in one matmul; the mask in reading order, time-major."""
-        xp = backend.xp
-        xt = _time_major(x, self.go_backwards)                             # (T, B, in)
-        T, B, n_in = xt.shape
-        XW = _matmul(xt.reshape(T * B, n_in), W).reshape(T, B, W.shape[1])
-        if b is not None:                      # None: the caller adds b itself (a compiled loop, in its pass)
-            XW += b
-        m = valid = None
-        if self.mask is not None:
-            m = self.mask.T[::-1] if self.go_backwards else self.mask.T
-            m = xp.ascontiguousarray(m)[..., None]                          # (T, B, 1)
-            # the output at t shows h_t once a valid step has been read (Keras repeats the previous
-            # output, zeros before the first); with zero_output_for_mask, only at valid steps
-            valid = m if self.zero_output_for_mask else xp.cumsum(m, axis=0) > 0
-        return xt, XW, m, valid
-
-    def _outputs(self, H, valid):
-        """Every step's output (batch, time, units) or the last one's (batch, units), from H[1:]."""
-        xp = backend.xp
-        if self.return_sequences:
-            Y = H[1:] if valid is None else xp.where(valid, H[1:], 0)
-            return xp.ascontiguousarray(Y.transpose(1, 0, 2))
-        return H[-1].copy() if valid is None else xp.where(valid[-1], H[-1], 0)
-
-    def _start_backward(self, gy, gh, valid, shape, dtype):
-        """The per-step output gradients (time-major, or None) and dL/dh_T (an array we own) to start from."""
-        xp = backend.xp
-        dh = xp.zeros(shape, dtype) if gh is None else gh.copy()
-        GY = None
-        if gy is not None and self.return_sequences:
-            GY = gy.transpose(1, 0, 2)
-            if valid is not None:
-                GY = xp.where(valid, GY, 0)
-        elif gy is not None:
-            dh += gy if valid is None else xp.where(valid[-1], gy, 0)
-        return GY, dh
-
-    def _input_grads(self, dXW, xt, W, gb=None):
-        """dx = dXW Wᵀ, dW = xᵀ dXW, db = Σ dXW over all steps at once (unless a compiled loop summed it: gb)."""
-        T, B, k = dXW.shape
-        d2 = dXW.reshape(T * B, k)
-        gx = _batch_major(_matmul(d2, W.T).reshape(T, B, W.shape[0]), self.go_backwards) if self.needs[0] else None
-        gW = _matmul(xt.reshape(T * B, -1).T, d2) if self.needs[1] else None
-        return gx, gW, d2.sum(axis=0) if gb is None else gb
-
-
-def _carry(m, dh):
-    """Split dL/dh_t at masked steps (m: (batch, 1) 0/1): the new value keeps dh·m (in place), the
-    carried previous state gets dh·(1 - m), returned."""
-    keep = dh * (1 - m)
-    dh *= m
-    return keep
-
-
-class SimpleRNN(_Recurrent):
+class SimpleRNN(Recurrent):
     """h_t = act(x_t W + h_{t-1} U + b);   dz_t = dh_t ⊙ act'(h_t),  dh_{t-1} = dz_t Uᵀ"""
     def forward(self, x, W, U, b, h0):
         xp = backend.xp
@@ -232,7 +66,7 @@ class SimpleRNN(_Recurrent):
                 if GY is not None:
                     dh += GY[t]
                 if m is not None:
-                    keep = _carry(mf[t], dh)
+                    keep = carry(mf[t], dh)
                 xp.multiply(dh, D[t], out=dZ[t])                             # dz_t = dh_t ⊙ act'(z_t)
                 xp.matmul(dZ[t], UT, out=dh)                                 # dh_{t-1} = dz_t Uᵀ
                 if rm is not None:
@@ -240,7 +74,7 @@ class SimpleRNN(_Recurrent):
                 if m is not None:
                     dh += keep
         Hp = H[:-1] if rm is None else H[:-1] * rm
-        gU = _matmul(Hp.reshape(T * B, u).T, dZ.reshape(T * B, u)) if self.needs[2] else None
+        gU = compiled.matmul(Hp.reshape(T * B, u).T, dZ.reshape(T * B, u)) if self.needs[2] else None
         gx, gW, gb = self._input_grads(dZ, xt, W)
         return gx, gW, gU, gb, dh
 
@@ -252,7 +86,7 @@ def _lstm_order(u):
     return xp.concatenate([xp.arange(3 * u, 4 * u), xp.arange(0, 3 * u)])
 
 
-class LSTM(_Recurrent):
+class LSTM(Recurrent):
     """Long short-term memory, Keras gate order i, f, c, o in the column blocks of W, U and b.
 
     i = σ(x W_i + h U_i + b_i),  f = σ(x W_f + h U_f + b_f),  c̃ = tanh(x W_c + h U_c + b_c),
@@ -379,7 +213,8 @@ class LSTM(_Recurrent):
         if self.needs[2]:
             Hp = H[:-1] if rm is None else H[:-1] * rm
             gU = xp.empty_like(U)
-            gU[:, order] = _matmul(Hp.reshape(T * B, u).T, dZ.reshape(T * B, 4 * u))   # back to Keras's column order
+            # back to Keras's column order
+            gU[:, order] = compiled.matmul(Hp.reshape(T * B, u).T, dZ.reshape(T * B, 4 * u))
         gx, gW_, gb_ = self._input_grads(dZ, xt, W[:, order], gb_)
         gW = None
         if gW_ is not None:
@@ -401,7 +236,7 @@ class LSTM(_Recurrent):
             if GY is not None:
                 dh += GY[t]
             if m is not None:
-                keep_h, keep_c = _carry(mf[t], dh), _carry(mf[t], dc)
+                keep_h, keep_c = carry(mf[t], dh), carry(mf[t], dc)
             dz = dZ[t]
             xp.multiply(dh, K[t], out=tmp)
             dc += tmp                                                     # dc += dh ⊙ o ⊙ tanh'(c_t)
@@ -416,7 +251,7 @@ class LSTM(_Recurrent):
                 dc += keep_c
 
 
-class GRU(_Recurrent):
+class GRU(Recurrent):
     """Gated recurrent unit, Keras gate order z, r, h and Keras's h_t = z ⊙ h_{t-1} + (1 - z) ⊙ h̃.
 
     z = σ(x W_z + h U_z + b_z) update gate;  r = σ(x W_r + h U_r + b_r) reset gate
@@ -508,14 +343,14 @@ class GRU(_Recurrent):
         Hp = (H[:-1] if rm is None else H[:-1] * rm).reshape(T * B, u)
         if self.reset_after:
             if self.needs[2]:
-                gU = _matmul(Hp.T, dR.reshape(T * B, 3 * u))
+                gU = compiled.matmul(Hp.T, dR.reshape(T * B, 3 * u))
             gx, gW, gb_in = self._input_grads(dXW, xt, W, gb_in)
             gb = xp.stack([gb_in, dR.reshape(T * B, 3 * u).sum(axis=0) if gb_rec is None else gb_rec])
         else:
             if self.needs[2]:
                 rh = (P * ZR[..., u:]).reshape(T * B, u)
-                gU = xp.concatenate([_matmul(Hp.T, dXW[..., :2 * u].reshape(T * B, 2 * u)),
-                                     _matmul(rh.T, dXW[..., 2 * u:].reshape(T * B, u))], axis=1)
+                gU = xp.concatenate([compiled.matmul(Hp.T, dXW[..., :2 * u].reshape(T * B, 2 * u)),
+                                     compiled.matmul(rh.T, dXW[..., 2 * u:].reshape(T * B, u))], axis=1)
             gx, gW, gb = self._input_grads(dXW, xt, W)
         return gx, gW, gU, gb, dh
 
@@ -533,7 +368,7 @@ class GRU(_Recurrent):
             if GY is not None:
                 dh += GY[t]
             if m is not None:
-                keep = _carry(mf[t], dh)
+                keep = carry(mf[t], dh)
             z, r, dx = ZR[t, :, :u], ZR[t, :, u:], dXW[t]
             xp.subtract(H[t], HH[t], out=dx[:, :u])
             dx[:, :u] *= dh                                                  # dz = dh ⊙ (h_{t-1} - h̃)
@@ -562,47 +397,6 @@ class GRU(_Recurrent):
 
 
 # ---------------------------------------------------------------- the functions users call
-def _check(name, x, kernel, recurrent_kernel, bias, states, gates, mask, activations, bias_shape):
-    """Tensors for the op's inputs (zeros for a missing bias or state) after checking every shape."""
-    xp = backend.xp
-    x, kernel, recurrent_kernel = as_tensor(x), as_tensor(kernel), as_tensor(recurrent_kernel)
-    if x.ndim != 3:
-        raise ValueError(f"{name} expects a 3-D input (batch, time, features) but got shape {tuple(x.shape)}.")
-    if x.shape[1] == 0:
-        raise ValueError(f"{name} needs at least one time step, got input of shape {tuple(x.shape)}.")
-    units = recurrent_kernel.shape[0]
-    if kernel.shape != (x.shape[2], gates * units) or recurrent_kernel.shape != (units, gates * units):
-        raise ValueError(f"{name}: for {x.shape[2]} input features and {units} units the kernel must be "
-                         f"{(x.shape[2], gates * units)} and the recurrent kernel {(units, gates * units)}, "
-                         f"got {tuple(kernel.shape)} and {tuple(recurrent_kernel.shape)}.")
-    bias = Tensor._wrap(xp.zeros(bias_shape, x.dtype), False) if bias is None else as_tensor(bias)
-    if tuple(bias.shape) != tuple(bias_shape):
-        raise ValueError(f"{name}: the bias must have shape {bias_shape}, got {tuple(bias.shape)}.")
-    batch = x.shape[0]
-    states = [Tensor._wrap(xp.zeros((batch, units), x.dtype), False) if s is None else as_tensor(s) for s in states]
-    for s in states:
-        if tuple(s.shape) != (batch, units):
-            raise ValueError(f"{name}: each initial state must be (batch, units) = {(batch, units)}, "
-                             f"got {tuple(s.shape)}.")
-    for a in activations:
-        if a not in ACTIVATIONS:
-            raise ValueError(f"{name}: the fused op supports the activations {sorted(ACTIVATIONS)}, got {a!r}; "
-                             f"other activations run step by step through keras.layers.RNN(cell).")
-    if mask is not None:
-        mask = mask.data if isinstance(mask, Tensor) else backend.asarray(mask)
-        mask = mask.astype(bool)
-        if mask.shape != tuple(x.shape[:2]):
-            raise ValueError(f"{name}: the mask must be (batch, time) = {tuple(x.shape[:2])}, got {mask.shape}.")
-    return [x, kernel, recurrent_kernel, bias, *states], mask
-
-
-def _params(mask, go_backwards, return_sequences, zero_output_for_mask, recurrent_dropout_mask, **activations):
-    rm = recurrent_dropout_mask
-    rm = rm.data if isinstance(rm, Tensor) else (backend.asarray(rm) if rm is not None else None)
-    return dict(mask=mask, go_backwards=bool(go_backwards), return_sequences=bool(return_sequences),
-                zero_output_for_mask=bool(zero_output_for_mask), recurrent_mask=rm, **activations)
-
-
 def simple_rnn(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None, activation: str = "tanh",
                go_backwards: bool = False, return_sequences: bool = False, zero_output_for_mask: bool = False,
                recurrent_dropout_mask=None) -> tuple:
@@ -611,10 +405,10 @@ def simple_rnn(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=
     Returns ``(output, h)``: output is (batch, units), or (batch, time, units) with ``return_sequences``.
     ``mask`` (batch, time) is True at the steps to read; ``initial_state`` is h0 (zeros when None).
     """
-    inputs, mask = _check("simple_rnn", x, kernel, recurrent_kernel, bias, [initial_state], 1, mask, [activation],
-                          (as_tensor(recurrent_kernel).shape[0],))
-    return SimpleRNN.apply(*inputs, **_params(mask, go_backwards, return_sequences, zero_output_for_mask,
-                                              recurrent_dropout_mask, activation=activation))
+    inputs, mask = check_inputs("simple_rnn", x, kernel, recurrent_kernel, bias, [initial_state], 1, mask,
+                                [activation], (as_tensor(recurrent_kernel).shape[0],))
+    return SimpleRNN.apply(*inputs, **op_params(mask, go_backwards, return_sequences, zero_output_for_mask,
+                                                recurrent_dropout_mask, activation=activation))
 
 
 def lstm(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None, activation: str = "tanh",
@@ -626,13 +420,13 @@ def lstm(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None, 
     """
     states = list(initial_state) if initial_state is not None else [None, None]
     units = as_tensor(recurrent_kernel).shape[0]
-    inputs, mask = _check("lstm", x, kernel, recurrent_kernel, bias, states, 4, mask,
-                          [activation, recurrent_activation], (4 * units,))
+    inputs, mask = check_inputs("lstm", x, kernel, recurrent_kernel, bias, states, 4, mask,
+                                [activation, recurrent_activation], (4 * units,))
     # the backward factors are formed in forward only when a gradient will be asked for
     keep_grads = is_grad_enabled() and any(t.requires_grad for t in inputs)
-    return LSTM.apply(*inputs, **_params(mask, go_backwards, return_sequences, zero_output_for_mask,
-                                         recurrent_dropout_mask, activation=activation,
-                                         recurrent_activation=recurrent_activation, keep_grads=keep_grads))
+    return LSTM.apply(*inputs, **op_params(mask, go_backwards, return_sequences, zero_output_for_mask,
+                                           recurrent_dropout_mask, activation=activation,
+                                           recurrent_activation=recurrent_activation, keep_grads=keep_grads))
 
 
 def gru(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None, activation: str = "tanh",
@@ -644,8 +438,9 @@ def gru(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None, a
     else (3·units,).
     """
     units = as_tensor(recurrent_kernel).shape[0]
-    inputs, mask = _check("gru", x, kernel, recurrent_kernel, bias, [initial_state], 3, mask,
-                          [activation, recurrent_activation], (2, 3 * units) if reset_after else (3 * units,))
-    return GRU.apply(*inputs, **_params(mask, go_backwards, return_sequences, zero_output_for_mask,
-                                        recurrent_dropout_mask, activation=activation,
-                                        recurrent_activation=recurrent_activation, reset_after=bool(reset_after)))
+    inputs, mask = check_inputs("gru", x, kernel, recurrent_kernel, bias, [initial_state], 3, mask,
+                                [activation, recurrent_activation], (2, 3 * units) if reset_after else (3 * units,))
+    return GRU.apply(*inputs, **op_params(mask, go_backwards, return_sequences, zero_output_for_mask,
+                                          recurrent_dropout_mask, activation=activation,
+                                          recurrent_activation=recurrent_activation,
+                                          reset_after=bool(reset_after)))

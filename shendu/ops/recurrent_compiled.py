@@ -1,11 +1,17 @@
-"""Running the compiled time loops of ``shendu.ops.recurrent_kernels`` from the ops of ``recurrent.py``.
+"""The threads of the recurrent ops of ``recurrent.py``: their compiled time loops (``recurrent_kernels``)
+and their all-steps matrix products.
 
 - ``kernels(dtype)``: the kernels module, imported on first use (numba is optional), or None where they
   cannot run (no numba, CuPy arrays, float16, a compile failure), and the NumPy loops run instead;
 - ``one_blas_thread()``: the time loops' small per-step products on one BLAS thread;
 - ``batch_parts`` and ``run``: the rows of a batch are independent in a recurrence, so with more than one
   thread allowed, each thread runs the whole time loop for its own range of rows;
-- ``kernel_mask`` / ``kernel_array``: the plain contiguous arrays the kernels take (empty ones for None).
+- ``kernel_mask`` / ``kernel_array``: the plain contiguous arrays the kernels take (empty ones for None);
+- ``matmul``: the (time·batch)-sized products before and after the time loops (x W, dZ Wᵀ, xᵀ dZ, hᵀ dZ),
+  split over the same threads, each part one BLAS thread. A multi-threaded BLAS call leaves its worker
+  threads spinning for a while after it returns, and on a 2-core machine such a thread took the core the
+  next time loop's second half needed (measured: it used 100 % of a core through the whole LSTM training
+  step).
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from shendu import backend
 from shendu.ops import compiled
 from shendu.ops.compiled import one_blas_thread
 
-__all__ = ["one_blas_thread", "kernels", "batch_parts", "run", "kernel_mask", "kernel_array"]
+__all__ = ["one_blas_thread", "kernels", "batch_parts", "run", "kernel_mask", "kernel_array", "matmul"]
 
 _kernels = {}       # "module": shendu.ops.recurrent_kernels, or None where numba is missing or fails
 
@@ -72,3 +78,35 @@ def kernel_array(a, dtype, ndim):
     """A contiguous array of ``dtype`` for a kernel, or an empty one standing for None."""
     xp = backend.xp
     return xp.empty((0,) * ndim, dtype) if a is None else xp.ascontiguousarray(a, dtype)
+
+
+def _rows_matmul(a, b, out, r0, r1):
+    """out[r0:r1] = a[r0:r1] @ b: one part of ``matmul`` (NumPy releases the GIL inside BLAS)."""
+    backend.xp.matmul(a[r0:r1], b, out=out[r0:r1])
+
+
+def _inner_matmul(a, b, out, p, parts):
+    """out[p] = a[:, k0:k1] @ b[k0:k1] for the p-th range (k0, k1) of ``parts``: one part of ``matmul``."""
+    k0, k1 = parts[p]
+    backend.xp.matmul(a[:, k0:k1], b[k0:k1], out=out[p])
+
+
+def matmul(a, b):
+    """a @ b for the (time·batch)-sized products, split over the allowed threads as the time loops split the
+    batch (``batch_parts``), each part a one-thread BLAS call: a tall ``a`` (x W, dZ Wᵀ) by its rows; a wide
+    one (xᵀ dZ, hᵀ dZ: a few rows, time·batch columns) by the time·batch sum, whose partial products are then
+    added (by rows, each thread would pack all of the large ``b``)."""
+    xp = backend.xp
+    if xp.__name__ == "numpy" and a.ndim == 2 and b.ndim == 2:
+        M, K = a.shape
+        with one_blas_thread() as limiter:
+            parts = batch_parts(max(M, K), limiter)
+            if len(parts) > 1 and M >= K:
+                out = xp.empty((M, b.shape[1]), xp.result_type(a, b))
+                if run(_rows_matmul, parts, lambda p: (a, b, out)):
+                    return out
+            elif len(parts) > 1:
+                out = xp.empty((len(parts), M, b.shape[1]), xp.result_type(a, b))
+                if run(_inner_matmul, [(p, parts) for p in range(len(parts))], lambda p: (a, b, out)):
+                    return out.sum(axis=0)
+    return a @ b

@@ -17,7 +17,7 @@ e^y keeps tanh's relative precision near 0. |x| is clamped where tanh(x) rounds 
 Layouts as in ``recurrent.py``: time-major (T, batch, ·), gate columns reordered to o, i, f, c̃, and the
 σ columns of the projected inputs and of U pre-scaled by 1/2, so σ(z) = (1 + tanh(z/2)) / 2 is one tanh.
 
-This module imports numba at its top; ``recurrent.py`` imports it only on first use (numba is optional).
+This module imports numba at its top; ``recurrent_compiled.py`` imports it only on first use (numba is optional).
 """
 from __future__ import annotations
 

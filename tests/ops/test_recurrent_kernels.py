@@ -160,22 +160,6 @@ def test_compiled_lstm_loops_split_over_threads_match_the_numpy_loops(dtype, tol
         assert_close(got, want, atol=tol, rtol=tol)
 
 
-def test_batch_parts_cover_the_batch_once():
-    class Limiter:
-        def __init__(self, threads):
-            self.threads = threads
-
-        def get_original_num_threads(self):
-            return {"blas": self.threads}
-
-    assert recurrent_compiled.batch_parts(64, None) == [(0, 64)]
-    assert recurrent_compiled.batch_parts(64, Limiter(1)) == [(0, 64)]
-    assert recurrent_compiled.batch_parts(64, Limiter(2)) == [(0, 32), (32, 64)]
-    assert recurrent_compiled.batch_parts(20, Limiter(4)) == [(0, 20)]              # at least 16 rows a thread
-    parts = recurrent_compiled.batch_parts(67, Limiter(3))
-    assert parts[0][0] == 0 and parts[-1][1] == 67 and all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
-
-
 def _run_gru(arrays, dtype, mask, rdrop, go_backwards, return_sequences, seeds, compiled, monkeypatch):
     """Every output and every input gradient of ops.gru (reset_after), compiled loops or NumPy ones."""
     with monkeypatch.context() as patch:
@@ -253,24 +237,3 @@ def test_lstm_gradients_with_a_frozen_input(frozen):
             assert b.grad is None
         else:
             assert_close(b.grad.numpy(), a.grad.numpy(), atol=1e-12, rtol=1e-12)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("M, K, N, transposed", [(1, 1, 1, False), (37, 5, 12, False), (64, 300, 24, True),
-                                                 (40, 3, 1, True)])
-def test_all_steps_matmul_split_over_threads_matches_the_product(monkeypatch, dtype, M, K, N, transposed):
-    """An all-steps product in parts on the loops' thread pool: the same values as one a @ b."""
-    from shendu.ops import recurrent, recurrent_compiled
-    rng = np.random.default_rng(M + K + N)
-    a = (rng.standard_normal((K, M)).T if transposed else rng.standard_normal((M, K))).astype(dtype)  # xᵀ views too
-    b = rng.standard_normal((K, N)).astype(dtype)
-    want = a.astype(np.float64) @ b.astype(np.float64)
-    one = recurrent._matmul(a, b)
-    monkeypatch.setattr(recurrent_compiled, "batch_parts",     # by rows of a tall a, by the sum of a wide one
-                        lambda n, limiter: [(0, n // 3), (n // 3, n // 2), (n // 2, n)])
-    split = recurrent._matmul(a, b)
-    tol = 1e-12 if dtype == np.float64 else 2e-5
-    for got in (one, split):
-        assert got.dtype == dtype and got.shape == (M, N)
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(K))
-    np.testing.assert_allclose(split, one, rtol=tol, atol=tol)

@@ -1,0 +1,47 @@
+"""shendu/ops/recurrent_compiled.py: the recurrent ops' work split over threads.
+
+- ``batch_parts``: the row ranges, one per allowed thread, cover the batch once;
+- ``matmul``: the all-steps products in parts (by rows, or by the inner sum) give the values of one a @ b.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shendu.ops import recurrent_compiled
+
+
+def test_batch_parts_cover_the_batch_once():
+    class Limiter:
+        def __init__(self, threads):
+            self.threads = threads
+
+        def get_original_num_threads(self):
+            return {"blas": self.threads}
+
+    assert recurrent_compiled.batch_parts(64, None) == [(0, 64)]
+    assert recurrent_compiled.batch_parts(64, Limiter(1)) == [(0, 64)]
+    assert recurrent_compiled.batch_parts(64, Limiter(2)) == [(0, 32), (32, 64)]
+    assert recurrent_compiled.batch_parts(20, Limiter(4)) == [(0, 20)]              # at least 16 rows a thread
+    parts = recurrent_compiled.batch_parts(67, Limiter(3))
+    assert parts[0][0] == 0 and parts[-1][1] == 67 and all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M, K, N, transposed", [(1, 1, 1, False), (37, 5, 12, False), (64, 300, 24, True),
+                                                 (40, 3, 1, True)])
+def test_all_steps_matmul_split_over_threads_matches_the_product(monkeypatch, dtype, M, K, N, transposed):
+    """An all-steps product in parts on the loops' thread pool: the same values as one a @ b."""
+    rng = np.random.default_rng(M + K + N)
+    a = (rng.standard_normal((K, M)).T if transposed else rng.standard_normal((M, K))).astype(dtype)  # xᵀ views too
+    b = rng.standard_normal((K, N)).astype(dtype)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    one = recurrent_compiled.matmul(a, b)
+    monkeypatch.setattr(recurrent_compiled, "batch_parts",     # by rows of a tall a, by the sum of a wide one
+                        lambda n, limiter: [(0, n // 3), (n // 3, n // 2), (n // 2, n)])
+    split = recurrent_compiled.matmul(a, b)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    for got in (one, split):
+        assert got.dtype == dtype and got.shape == (M, N)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(K))
+    np.testing.assert_allclose(split, one, rtol=tol, atol=tol)
