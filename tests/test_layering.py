@@ -92,6 +92,9 @@ DEFERRED: dict[tuple[str, str], str] = {
     ("shendu.models.model", "shendu.models.functional"):
         "Model(inputs, outputs) and Model.from_config(a functional config) return a Functional, which is a "
         "subclass of Model",
+    ("shendu.tf_api.symbolic", "shendu.layers.symbolic_calls"):
+        "`import shendu` loads the TensorFlow functions but not the layers; a call reaches the layers only once a "
+        "KerasTensor can exist, i.e. once they have been loaded",
     ("shendu.distribute", "shendu.distribute.comm"):
         "rank() and size() start MPI through comm on first use; `import shendu.distribute` must not",
 }
@@ -255,3 +258,22 @@ def test_import_shendu_leaves_the_optional_dependencies_unloaded():
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]", f"import shendu loaded optional dependencies: {out.stdout.strip()}"
+
+
+def test_import_shendu_loads_the_keras_parts_on_first_use():
+    """``import shendu`` binds shendu.layers, shendu.models, tf.nn, tf.TensorSpec, ... without loading them; the
+    first attribute access (or ``from shendu import *``) loads them."""
+    code = ("import sys, shendu\n"
+            "parts = ['shendu.layers', 'shendu.models', 'shendu.callbacks', 'shendu.saving', 'shendu.tf_api.nn', "
+            "'shendu.data', 'shendu.profiler', 'shendu.summary']\n"
+            "print(sorted(m for m in parts if m in sys.modules))\n"
+            "assert shendu.layers.Dense is shendu.keras.layers.Dense and shendu.nn.relu is shendu.nn.relu\n"
+            "assert shendu.TensorSpec is shendu.data.TensorSpec and 'layers' in dir(shendu)\n"
+            "scope = {}\n"
+            "exec('from shendu import *', scope)\n"
+            "assert scope['models'] is shendu.models and scope['nn'] is sys.modules['shendu.tf_api.nn']\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "ok"], f"import shendu loaded parts it defers: {out.stdout}"

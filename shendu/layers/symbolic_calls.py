@@ -1,6 +1,8 @@
 """Functions that accept symbolic tensors: ``keras.ops.concatenate([x, y])`` or ``tf.reduce_mean(x, axis=1)``
 written directly on ``Input`` tensors in functional code become a ``TensorOp`` node, replayed on real tensors
-when the model runs (as Keras 3 does for ``keras.ops`` and tf.keras 2 for TensorFlow functions)."""
+when the model runs (as Keras 3 does for ``keras.ops`` and tf.keras 2 for TensorFlow functions). The TensorFlow
+functions of ``shendu.tf_api`` reach ``call_symbolic`` through ``shendu.tf_api.symbolic``, which does not load
+the layers before a KerasTensor can exist."""
 from __future__ import annotations
 
 import functools
@@ -9,22 +11,27 @@ from shendu.layers.core import TensorOp
 from shendu.layers.symbolic import KerasTensor, flatten, is_symbolic, map_structure
 
 
+def call_symbolic(fn, args: tuple, kwargs: dict):
+    """``fn(*args, **kwargs)`` on real values; on arguments holding KerasTensors, a functional-graph node that
+    calls ``fn`` with the same arguments once real tensors take the symbols' places."""
+    if not is_symbolic((args, kwargs)):
+        return fn(*args, **kwargs)
+    symbols = [x for x in flatten((args, kwargs)) if isinstance(x, KerasTensor)]
+
+    def replay(*tensors):
+        values = iter(tensors)
+        real_args, real_kwargs = map_structure(lambda x: next(values) if isinstance(x, KerasTensor) else x,
+                                               (args, kwargs))
+        return fn(*real_args, **real_kwargs)
+
+    return TensorOp(replay, fn.__name__)(symbols)
+
+
 def accept_symbolic(fn):
-    """``fn`` unchanged on real values; on arguments holding KerasTensors, a functional-graph node that calls
-    ``fn`` with the same arguments once real tensors take the symbols' places."""
+    """``fn`` that accepts KerasTensors (see ``call_symbolic``)."""
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        if not is_symbolic((args, kwargs)):
-            return fn(*args, **kwargs)
-        symbols = [x for x in flatten((args, kwargs)) if isinstance(x, KerasTensor)]
-
-        def replay(*tensors):
-            values = iter(tensors)
-            real_args, real_kwargs = map_structure(lambda x: next(values) if isinstance(x, KerasTensor) else x,
-                                                   (args, kwargs))
-            return fn(*real_args, **real_kwargs)
-
-        return TensorOp(replay, fn.__name__)(symbols)
+        return call_symbolic(fn, args, kwargs)
     return call
 
 

@@ -13,7 +13,6 @@ from shendu import numpy_api as np_api
 from shendu.nn_api import one_hot as _one_hot
 from shendu.numpy_api.creation import convert_to_tensor as _to_tensor
 from shendu.numpy_api.creation import standardize_dtype
-from shendu.layers.symbolic_calls import accept_symbolic_all as _accept_symbolic_all
 from shendu.tape import GradientTape, function  # noqa: F401
 from shendu.tensor import Tensor
 from shendu.tf_api.dtypes import *  # noqa: F401,F403
@@ -21,6 +20,7 @@ from shendu.tf_api.dtypes import __all__ as _dtype_names
 from shendu.tf_api.reductions import (argmax, argmin, cumprod, cumsum, reduce_all, reduce_any,  # noqa: F401
                                       reduce_euclidean_norm, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                                       reduce_prod, reduce_std, reduce_sum, reduce_variance)
+from shendu.tf_api.symbolic import accept_symbolic_all as _accept_symbolic_all
 from shendu.variable import Variable
 
 newaxis = None

@@ -3,12 +3,12 @@ norm, matmul, einsum, trace, ...)."""
 from __future__ import annotations
 
 from shendu import numpy_api as np_api
-from shendu.layers.symbolic_calls import accept_symbolic_all as _accept_symbolic_all
 from shendu.missing import missing_names as _missing_names
 from shendu.numpy_api import cholesky, det, einsum, inv, qr, solve, svd, tensordot  # noqa: F401
 from shendu.tensor import Tensor
 from shendu.tf_api import eye, matmul, norm  # noqa: F401
 from shendu.tf_api.math import l2_normalize  # noqa: F401
+from shendu.tf_api.symbolic import accept_symbolic_all as _accept_symbolic_all
 
 
 def trace(x, name=None) -> Tensor:

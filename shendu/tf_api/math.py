@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from shendu import backend, ops
 from shendu import numpy_api as np_api
-from shendu.layers.symbolic_calls import accept_symbolic_all as _accept_symbolic_all
 from shendu.missing import missing_names as _missing_names
 from shendu.nn_api import log_sigmoid, sigmoid, softplus, softsign  # noqa: F401
 from shendu.numpy_api import (abs, add, ceil, cos, cosh, count_nonzero, divide, divide_no_nan, equal, erf,  # noqa: F401
@@ -33,6 +32,7 @@ from shendu.tensor import Tensor
 from shendu.tf_api.reductions import (argmax, argmin, cumprod, cumsum, reduce_all, reduce_any,  # noqa: F401
                                       reduce_euclidean_norm, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                                       reduce_prod, reduce_std, reduce_sum, reduce_variance)
+from shendu.tf_api.symbolic import accept_symbolic_all as _accept_symbolic_all
 
 truediv = divide
 mod = floormod

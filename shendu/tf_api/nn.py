@@ -8,7 +8,6 @@ from shendu import backend, ops
 from shendu import nn_api
 from shendu import numpy_api as np_api
 from shendu.functional import *  # noqa: F401,F403
-from shendu.layers.symbolic_calls import accept_symbolic_all as _accept_symbolic_all
 from shendu.missing import missing_names as _missing_names
 from shendu.nn_api import (elu, log_sigmoid, relu, relu6, selu, sigmoid, silu, softplus, softsign,  # noqa: F401
                            swish, tanh)
@@ -16,6 +15,7 @@ from shendu.numpy_api.creation import convert_to_tensor as _t
 from shendu.random import dropout as _dropout
 from shendu.tensor import Tensor
 from shendu.tf_api.math import l2_normalize, log_softmax, softmax, top_k, zero_fraction  # noqa: F401
+from shendu.tf_api.symbolic import accept_symbolic_all as _accept_symbolic_all
 
 
 def leaky_relu(features, alpha=0.2, name=None) -> Tensor:
