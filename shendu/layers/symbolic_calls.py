@@ -1,7 +1,7 @@
 """Functions that accept symbolic tensors: ``keras.ops.concatenate([x, y])`` or ``tf.reduce_mean(x, axis=1)``
 written directly on ``Input`` tensors in functional code become a ``TensorOp`` node, replayed on real tensors
 when the model runs (as Keras 3 does for ``keras.ops`` and tf.keras 2 for TensorFlow functions). The TensorFlow
-functions of ``shendu.tf_api`` reach ``call_symbolic`` through ``shendu.tf_api.symbolic``, which does not load
+functions of ``shendu.tf_api`` reach ``symbolic_node`` through ``shendu.tf_api.symbolic``, which does not load
 the layers before a KerasTensor can exist."""
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ from shendu.layers.core import TensorOp
 from shendu.layers.symbolic import KerasTensor, flatten, is_symbolic, map_structure
 
 
-def call_symbolic(fn, args: tuple, kwargs: dict):
-    """``fn(*args, **kwargs)`` on real values; on arguments holding KerasTensors, a functional-graph node that
-    calls ``fn`` with the same arguments once real tensors take the symbols' places."""
-    if not is_symbolic((args, kwargs)):
-        return fn(*args, **kwargs)
+def symbolic_node(fn, args: tuple, kwargs: dict):
+    """The functional-graph node of ``fn(*args, **kwargs)`` on arguments holding KerasTensors: it calls ``fn``
+    with the same arguments once real tensors take the symbols' places."""
     symbols = [x for x in flatten((args, kwargs)) if isinstance(x, KerasTensor)]
 
     def replay(*tensors):
@@ -28,10 +26,13 @@ def call_symbolic(fn, args: tuple, kwargs: dict):
 
 
 def accept_symbolic(fn):
-    """``fn`` that accepts KerasTensors (see ``call_symbolic``)."""
+    """``fn`` unchanged on real values; on arguments holding KerasTensors, a functional-graph node
+    (``symbolic_node``)."""
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        return call_symbolic(fn, args, kwargs)
+        if not is_symbolic((args, kwargs)):
+            return fn(*args, **kwargs)
+        return symbolic_node(fn, args, kwargs)
     return call
 
 

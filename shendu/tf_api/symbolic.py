@@ -4,7 +4,8 @@
 ``keras.ops`` call does (``shendu.layers.symbolic_calls``). A plain ``import shendu`` loads these functions
 but not the layers (``shendu.keras`` and ``shendu.layers`` load them on first use), and a KerasTensor can
 exist only once ``shendu.layers.symbolic`` has been loaded: until then a wrapped function costs one
-dictionary look-up more than the plain function; from then on the layers decide what a call does.
+dictionary look-up more than the plain function; from then on it asks that module whether an argument is
+symbolic, and hands such a call to the layers.
 """
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ _KERAS_TENSOR_MODULE = "shendu.layers.symbolic"
 
 def accept_symbolic(fn):
     """``fn`` unchanged on real values; on arguments holding KerasTensors, a functional-graph node (see
-    ``shendu.layers.symbolic_calls.call_symbolic``)."""
+    ``shendu.layers.symbolic_calls.symbolic_node``)."""
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        if _KERAS_TENSOR_MODULE not in sys.modules:
+        symbolic = sys.modules.get(_KERAS_TENSOR_MODULE)
+        if symbolic is None or not symbolic.is_symbolic((args, kwargs)):
             return fn(*args, **kwargs)
-        from shendu.layers.symbolic_calls import call_symbolic  # deferred: `import shendu` leaves the layers unloaded
-        return call_symbolic(fn, args, kwargs)
+        from shendu.layers.symbolic_calls import symbolic_node  # deferred: `import shendu` leaves the layers unloaded
+        return symbolic_node(fn, args, kwargs)
     return call
 
 
