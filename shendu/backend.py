@@ -15,7 +15,17 @@ import numpy
 
 xp = numpy                      # the array module every op calls
 floatx = numpy.float32          # default float type for new tensors and weights
-rng = numpy.random.default_rng()  # the generator behind initializers and dropout
+# rng, the generator behind initializers and dropout, is made on first use (``__getattr__`` below): numpy.random
+# and the hashing modules it imports take a sixth of `import shendu`, which a program may never need
+
+
+def __getattr__(name):
+    """``rng`` on first use (a module attribute from then on)."""
+    if name == "rng":
+        global rng
+        rng = xp.random.default_rng()
+        return rng
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def set_backend(name) -> None:
