@@ -16,7 +16,7 @@ import numpy
 xp = numpy                      # the array module every op calls
 floatx = numpy.float32          # default float type for new tensors and weights
 # rng, the generator behind initializers and dropout, is made on first use (``__getattr__`` below): numpy.random
-# and the hashing modules it imports take a sixth of `import shendu`, which a program may never need
+# and the hashing modules it imports are about a tenth of `import shendu`, and a program may never draw a number
 
 
 def __getattr__(name):
