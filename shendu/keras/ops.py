@@ -6,7 +6,7 @@ import types
 
 from shendu import nn_api as _nn_api
 from shendu import numpy_api as _numpy_api
-from shendu.layers.symbolic_calls import accept_symbolic, accept_symbolic_all
+from shendu.tf_api.symbolic import accept_symbolic, accept_symbolic_all
 from shendu.missing import missing_names
 from shendu.nn_api import *  # noqa: F401,F403
 from shendu.numpy_api import *  # noqa: F401,F403

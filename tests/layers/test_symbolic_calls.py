@@ -7,7 +7,7 @@ import pytest
 
 import shendu as tf
 from shendu.keras import ops
-from shendu.layers.symbolic_calls import accept_symbolic
+from shendu.tf_api.symbolic import accept_symbolic
 from shendu.saving.config import serialize_layer
 
 keras = tf.keras
