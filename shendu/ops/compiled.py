@@ -28,6 +28,10 @@ MIN_PART_WORK = 2 ** 17     # element operations a worker thread must get to pay
 # threads spin for a while after each product), the CNN step ran 13.6 -> 18.7 ms and the DCGAN step 86 -> 103
 # ms with the splits on: the second part waits for the core a spinning BLAS thread holds. SHENDU_SPLIT_KERNELS=1
 # turns them on (e.g. with a BLAS whose threads sleep when idle); the results are the same either way.
+# Running every product on one BLAS thread too, with all the splitting on this pool, was measured as well (2
+# threads): CNN predict 18.2 -> 14.2 ms, the CNN step 13.9 -> 13.6, but the MLP step 1.47 -> 2.30 and the DCGAN
+# step 81 -> 126 (its strided convolutions unsplit): waking a sleeping worker costs 60-200 µs here, and OpenBLAS
+# threads small products better.
 SPLIT = os.environ.get("SHENDU_SPLIT_KERNELS", "0") == "1"
 
 _built = {}         # name -> the kernels make(numba) returned, or None where numba is missing or fails
