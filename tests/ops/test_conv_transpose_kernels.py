@@ -15,7 +15,7 @@ import pytest
 import shendu as sd
 from shendu import ops
 from shendu.ops import conv as conv_module
-from shendu.ops import compiled, conv_kernels
+from shendu.ops import compiled, conv_kernels, transposed_conv
 from shendu.testing import assert_close, gradcheck
 
 pytest.importorskip("numba")
@@ -47,13 +47,13 @@ def conv_window(x_shape, k, strides, padding, dilation):
 
 
 def transpose_window(x_shape, k_shape, strides, padding, output_padding, dilation):
-    """The window and padded output shape conv2d_transpose builds (ops/conv.py), from the same helpers."""
+    """The window and padded output shape conv2d_transpose builds (ops/transposed_conv.py), from the same helpers."""
     s, d = conv_module._ints(strides, 2, "s", "t"), conv_module._ints(dilation, 2, "d", "t")
     if output_padding is None or isinstance(output_padding, int):
         extra = (output_padding, output_padding)
     else:
         extra = tuple(output_padding)
-    axes = [conv_module._transpose_axis(n, k, st, dl, padding, p)
+    axes = [transposed_conv._transpose_axis(n, k, st, dl, padding, p)
             for n, k, st, dl, p in zip(x_shape[1:3], k_shape[:2], s, d, extra)]
     w = conv_module._Window(k_shape[:2], s, d, tuple((lo, hi) for lo, hi, _ in axes), x_shape[1:3])
     return w, tuple(out for _, _, out in axes)
