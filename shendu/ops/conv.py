@@ -6,8 +6,8 @@ so building it is a single copy with no Python loop. Backward turns rows back in
 (col2im) with a loop over the kh × kw kernel offsets only. Pooling loops over the same offsets,
 one whole-array maximum or sum per offset. Where numba is installed, ops/conv_kernels.py runs
 col2im (the input gradient, and the transposed convolution's forward: ops/transposed_conv.py) and
-the padded im2col as compiled loops that never build the padded copy; these forms remain the
-fallback and the reference.
+the padded im2col as compiled loops, a few images at a time multiplied while in cache, never
+building the padded copy; these forms remain the fallback and the reference.
 
 The im2col matrix holds kh·kw copies of the input, which for many channels and a large kernel is
 gigabytes (Conv2D(1, 7) on a 28×28×128 batch of 128: 2.5 GB, then a matrix-VECTOR product). So
@@ -265,6 +265,19 @@ class Conv2D(Function):
         self.padded_shape = (x.shape[0], *(h + lo + hi for h, (lo, hi) in zip(x.shape[1:3], w.pads)), x.shape[-1])
         n, dtype = x.shape[0], backend.xp.result_type(x, K)
         self.mode, self.chunk = _plan(x.shape, self.padded_shape[1:3], K.shape, w, dtype.itemsize)
+        if self.mode == "cols" and self.chunk >= n and w.pads != ((0, 0), (0, 0)):
+            # 'same' with the compiled im2col: the rows made a few images at a time and multiplied while in
+            # cache, never written out whole; backward makes them again for dK, which costs less than writing
+            # kh·kw copies of x to memory and reading them back twice (DCGAN step: about 4 % faster)
+            x = backend.xp.ascontiguousarray(x)
+            y = conv_kernels.im2col_matmul(x, w, K.reshape(-1, K.shape[-1]))
+            if y is not None:
+                y = y[0]
+                if b:
+                    y += b[0]
+                self.mode = "blocks"
+                self.save(x, K)
+                return y.reshape(n, *w.out, K.shape[-1])
         if self.mode == "cols" and self.chunk >= n:
             # (N*oh*ow, kh*kw*Cin); with padding ('same'), the windows are read without a padded copy
             cols = _im2col(x, w) if w.pads == ((0, 0), (0, 0)) else _im2col_padded(x, w)
@@ -288,7 +301,7 @@ class Conv2D(Function):
         return y
 
     def backward(self, gy):
-        if not (self.mode == "cols" and self.chunk >= gy.shape[0]):
+        if self.mode != "blocks" and not (self.mode == "cols" and self.chunk >= gy.shape[0]):
             return self._backward_chunks(gy)
         cols, K = self.saved
         w = self.win
@@ -296,7 +309,10 @@ class Conv2D(Function):
         gx = gK = None
         if self.needs[0]:                               # the first layer's input needs no gradient
             gx = _matmul_col2im(gy2, K.reshape(-1, K.shape[-1]).T, w, self.padded_shape)   # col2im(dy Kᵀ)
-        if self.needs[1]:
+        if self.needs[1] and self.mode == "blocks":     # cols is x here: dK = im2col(x)ᵀ dy, block by block
+            gK = conv_kernels.im2col_matmul(cols, w, None, gy2)
+            gK = (_im2col_padded(cols, w).T @ gy2 if gK is None else gK[1]).reshape(K.shape)
+        elif self.needs[1]:
             gK = (cols.T @ gy2).reshape(K.shape)
         if len(self.needs) == 3:                        # Σ dy over pixels: a GEMV beats .sum(axis=0) here
             return gx, gK, backend.xp.ones(gy2.shape[0], gy2.dtype) @ gy2
