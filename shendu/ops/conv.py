@@ -156,13 +156,15 @@ def _col2im_cropped(cols, w: _Window, padded_shape):
     return _crop(_col2im(cols, w, padded_shape), w.pads) if g is None else g
 
 
-def _matmul_col2im(a, b, w: _Window, padded_shape):
-    """``_col2im_cropped`` of the product a @ b (rows: N·oh·ow window positions, columns: kh·kw·C), made in
-    cache-sized blocks of images by the compiled kernel when it is there."""
+def _matmul_col2im(a, b, w: _Window, padded_shape, bias=None):
+    """``_col2im_cropped`` of the product a @ b (rows: N·oh·ow window positions, columns: kh·kw·C), + bias
+    when given, made in cache-sized blocks of images by the compiled kernel when it is there."""
     (top, bottom), (left, right) = w.pads
-    g = conv_kernels.matmul_col2im(a, b, w, (padded_shape[1] - top - bottom, padded_shape[2] - left - right))
+    g = conv_kernels.matmul_col2im(a, b, w, (padded_shape[1] - top - bottom, padded_shape[2] - left - right), bias)
     if g is None:
         g = _col2im_cropped((a @ b).reshape(padded_shape[0], *w.out, *w.k, padded_shape[-1]), w, padded_shape)
+        if bias is not None:
+            g += bias                           # a fresh array, or a view of one, that this call made
     return g
 
 
@@ -270,11 +272,9 @@ class Conv2D(Function):
             # cache, never written out whole; backward makes them again for dK, which costs less than writing
             # kh·kw copies of x to memory and reading them back twice (DCGAN step: about 4 % faster)
             x = backend.xp.ascontiguousarray(x)
-            y = conv_kernels.im2col_matmul(x, w, K.reshape(-1, K.shape[-1]))
+            y = conv_kernels.im2col_matmul(x, w, K.reshape(-1, K.shape[-1]), bias=b[0] if b else None)
             if y is not None:
                 y = y[0]
-                if b:
-                    y += b[0]
                 self.mode = "blocks"
                 self.save(x, K)
                 return y.reshape(n, *w.out, K.shape[-1])

@@ -44,7 +44,7 @@ NAME = "conv_kernels"
 
 def _build(numba):
     @numba.njit(cache=True, nogil=True)
-    def scatter(cols, out, top, left, sh, sw, dh, dw, n0, n1):
+    def scatter(cols, out, bias, top, left, sh, sw, dh, dw, n0, n1):
         cols, out = cols[n0:n1], out[n0:n1]           # the images of this range
         n_batch, height, width, channels = out.shape
         _, oh, ow, kh, kw, _ = cols.shape
@@ -64,6 +64,12 @@ def _build(numba):
                             dst, src = image[p, q], cols[n, i, j, a, b]
                             for c in range(channels):
                                 dst[c] += src[c]
+            if bias.shape[0]:                         # + bias after the sum, as y = col2im(...) + bias does
+                for p in range(height):
+                    for q in range(width):
+                        dst = image[p, q]
+                        for c in range(channels):
+                            dst[c] += bias[c]
 
     @numba.njit(cache=True, nogil=True)
     def windows(x, cols, top, left, sh, sw, dh, dw, n0, n1):
@@ -121,10 +127,11 @@ def im2col_padded(x, w):
     return cols.reshape(-1, w.k[0] * w.k[1] * x.shape[-1])
 
 
-def im2col_matmul(x, w, b=None, c=None):
-    """(cols @ b, colsᵀ @ c) with cols = im2col_padded(x, w) (N*oh*ow, kh*kw*C), either product skipped
-    when its matrix is None; made a block of images at a time, the colsᵀ c product summed over the blocks.
-    None when the compiled kernel is unavailable."""
+def im2col_matmul(x, w, b=None, c=None, bias=None):
+    """(cols @ b + bias, colsᵀ @ c) with cols = im2col_padded(x, w) (N*oh*ow, kh*kw*C), either product skipped
+    when its matrix is None (bias: None or (b.shape[1],), added to each block while it is in cache); made a
+    block of images at a time, the colsᵀ c product summed over the blocks. None when the compiled kernel is
+    unavailable."""
     if not _usable(x.dtype, x.shape[-1]):
         return None
     xp = backend.xp
@@ -141,15 +148,18 @@ def im2col_matmul(x, w, b=None, c=None):
                     w.pads[1][0], *w.s, *w.d):
             return None
         if b is not None:
-            xp.matmul(block, b, out=yb[i * rows:(i + m) * rows])
+            out = xp.matmul(block, b, out=yb[i * rows:(i + m) * rows])
+            if bias is not None:
+                out += bias
         if c is not None:
             yc += block.T @ c[i * rows:(i + m) * rows]
     return yb, yc
 
 
-def matmul_col2im(a, b, w, out_hw):
-    """col2im_cropped(a @ b), the product viewed as (N, oh, ow, kh, kw, C) and made a block of images at a
-    time; a is (N*oh*ow, F), b is (F, kh*kw*C). None when the compiled kernel is unavailable."""
+def matmul_col2im(a, b, w, out_hw, bias=None):
+    """col2im_cropped(a @ b) + bias, the product viewed as (N, oh, ow, kh, kw, C) and made a block of images at
+    a time; a is (N*oh*ow, F), b is (F, kh*kw*C), bias None or (C,). None when the compiled kernel is
+    unavailable."""
     xp = backend.xp
     rows, width = w.out[0] * w.out[1], b.shape[1]
     dtype = xp.result_type(a, b)
@@ -158,13 +168,19 @@ def matmul_col2im(a, b, w, out_hw):
     n = a.shape[0] // rows
     step = max(1, min(n, BLOCK_BYTES // (rows * width * dtype.itemsize)))
     g = xp.empty((n, *out_hw, width // (w.k[0] * w.k[1])), dtype)
+    # the bias goes in with each image's sum while it is in cache; one of another dtype is added afterwards,
+    # by NumPy's rules, as the plain form does
+    fused = bias is not None and bias.dtype == dtype and bias.shape == g.shape[-1:]
+    in_kernel = xp.ascontiguousarray(bias) if fused else xp.zeros(0, dtype)
     buffer = xp.empty((step * rows, width), dtype)
     for i in range(0, n, step):
         m = min(step, n - i)
         block = xp.matmul(a[i * rows:(i + m) * rows], b, out=buffer[:m * rows])
-        if not _run(_kernels()[0], m, block.size, block.reshape(m, *w.out, *w.k, -1), g[i:i + m], w.pads[0][0],
-                    w.pads[1][0], *w.s, *w.d):
+        if not _run(_kernels()[0], m, block.size, block.reshape(m, *w.out, *w.k, -1), g[i:i + m], in_kernel,
+                    w.pads[0][0], w.pads[1][0], *w.s, *w.d):
             return None
+    if bias is not None and not fused:
+        g += bias
     return g
 
 
@@ -176,6 +192,6 @@ def col2im_cropped(cols, w, out_hw, out=None):
         return None
     xp = backend.xp
     g = xp.empty((cols.shape[0], *out_hw, cols.shape[-1]), cols.dtype) if out is None else out
-    ok = _run(_kernels()[0], cols.shape[0], cols.size, xp.ascontiguousarray(cols), g, w.pads[0][0], w.pads[1][0],
-              *w.s, *w.d)
+    ok = _run(_kernels()[0], cols.shape[0], cols.size, xp.ascontiguousarray(cols), g, xp.zeros(0, g.dtype),
+              w.pads[0][0], w.pads[1][0], *w.s, *w.d)
     return g if ok else None

@@ -32,23 +32,21 @@ class Conv2DTranspose(Function):
         # the columns hold kh·kw·filters values per input pixel: cut the batch when they would pass TEMP_LIMIT
         per = x.shape[1] * x.shape[2] * w.k[0] * w.k[1] * K.shape[2] * backend.xp.result_type(x, K).itemsize
         self.chunk = max(1, min(n, conv.TEMP_LIMIT // max(per, 1)))
-        K2 = K.reshape(-1, K.shape[-1])
+        K2, bias = K.reshape(-1, K.shape[-1]), (b[0] if b else None)
         if self.chunk >= n:
-            y = self._forward_part(x, K2, self.padded_shape)
+            y = self._forward_part(x, K2, self.padded_shape, bias)
         else:
             y = backend.xp.empty((n, *(h - lo - hi for h, (lo, hi) in zip(self.padded_shape[1:3], w.pads)),
                                   K.shape[2]), backend.xp.result_type(x, K))
             for i in range(0, n, self.chunk):
                 part = x[i:i + self.chunk]
-                y[i:i + self.chunk] = self._forward_part(part, K2, (len(part), *self.padded_shape[1:]))
-        if b:
-            y += b[0]                                   # y is a view of a buffer this op owns
+                y[i:i + self.chunk] = self._forward_part(part, K2, (len(part), *self.padded_shape[1:]), bias)
         self.save(x, K)
         return y
 
-    def _forward_part(self, x, K2, padded_shape):
-        w = self.win
-        return _matmul_col2im(x.reshape(-1, x.shape[-1]), K2.T, w, padded_shape)     # the one GEMM, then col2im
+    def _forward_part(self, x, K2, padded_shape, bias):
+        """col2im(x K2ᵀ) + bias: the one GEMM, then col2im, the bias added to each image while it is in cache"""
+        return _matmul_col2im(x.reshape(-1, x.shape[-1]), K2.T, self.win, padded_shape, bias)
 
     def backward(self, gy):
         x, K = self.saved

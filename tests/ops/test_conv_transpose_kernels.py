@@ -140,6 +140,41 @@ def test_compiled_col2im_gives_the_plain_passes_bit_for_bit(x_shape, k, strides,
                  else 1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("bias_dtype", [None, np.float32, np.float64], ids=["no-bias", "float32-bias", "float64-bias"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("x_shape, k, strides, padding, dilation", EXACT_WINDOWS, ids=str)
+def test_blocked_product_col2im_adds_the_bias_as_the_plain_form(monkeypatch, x_shape, k, strides, padding, dilation,
+                                                                dtype, bias_dtype):
+    """The bias added inside the scatter, image by image, gives (a @ b, col2im'd) + bias exactly; a bias of
+    another dtype is added afterwards by NumPy's casting rules, as the plain form does."""
+    monkeypatch.setattr(conv_kernels, "BLOCK_BYTES", 1)
+    w = conv_window(x_shape, k, strides, padding, dilation)
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((x_shape[0] * w.out[0] * w.out[1], 5)).astype(dtype)
+    b = rng.standard_normal((5, k[0] * k[1] * x_shape[-1])).astype(dtype)
+    bias = None if bias_dtype is None else rng.standard_normal(x_shape[-1]).astype(bias_dtype)
+    got = conv_kernels.matmul_col2im(a, b, w, x_shape[1:3], bias)
+    padded = (x_shape[0], *(n + lo + hi for n, (lo, hi) in zip(x_shape[1:3], w.pads)), x_shape[-1])
+    expected = conv_module._crop(conv_module._col2im((a @ b).reshape(x_shape[0], *w.out, *k, -1), w, padded), w.pads)
+    if bias is not None:
+        expected += bias
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_blocked_im2col_product_adds_the_bias_to_each_block(monkeypatch, dtype):
+    monkeypatch.setattr(conv_kernels, "BLOCK_BYTES", 1)
+    w = conv_window((3, 7, 6, 4), (4, 4), 2, "same", 1)
+    rng = np.random.default_rng(13)
+    x, b = rng.standard_normal((3, 7, 6, 4)).astype(dtype), rng.standard_normal((64, 5)).astype(dtype)
+    bias = rng.standard_normal(5).astype(dtype)
+    got = conv_kernels.im2col_matmul(x, w, b, bias=bias)[0]
+    assert_close(got, plain_im2col(x.astype(np.float64), w) @ b + bias, atol=1e-10 if dtype == np.float64 else 1e-5,
+                 rtol=1e-5)
+    np.testing.assert_array_equal(got, conv_kernels.im2col_matmul(x, w, b)[0] + bias)
+
+
 @pytest.mark.parametrize("dtype, tol", DTYPES)
 @pytest.mark.parametrize("x_shape, k, strides, padding, dilation", [c for c in EXACT_WINDOWS if c[3] == "same"],
                          ids=str)
