@@ -123,7 +123,14 @@ def _im2col(x, w: _Window):
     if c >= 4:
         return _windows(x, w).reshape(-1, w.k[0] * w.k[1] * c)
     # few channels (a grayscale first layer): copying the window view moves runs of only c values,
-    # so copy one kernel offset at a time instead (kh*kw whole-array copies)
+    # so copy one kernel offset at a time instead (kh*kw whole-array copies). With one channel each offset
+    # fills one contiguous row of the transposed matrix, returned as its (N*oh*ow, kh*kw) transpose view:
+    # ~3.5x faster to build than writing every kh*kw-th value, and BLAS reads either layout
+    if c == 1:
+        cols = backend.xp.empty((w.k[0] * w.k[1], x.shape[0], *w.out, 1), x.dtype)
+        for i, (a, b) in enumerate(_offsets(w)):
+            cols[i] = _tap(x, w, a, b)
+        return cols.reshape(w.k[0] * w.k[1], -1).T
     cols = backend.xp.empty((x.shape[0], *w.out, w.k[0] * w.k[1], c), x.dtype)
     for i, (a, b) in enumerate(_offsets(w)):
         cols[:, :, :, i] = _tap(x, w, a, b)

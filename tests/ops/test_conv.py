@@ -135,6 +135,33 @@ def test_conv2d_skips_the_input_gradient_when_the_input_needs_none(monkeypatch):
     assert_close(kernel.grad, expected.grad.numpy(), atol=1e-10)
 
 
+# ---------------------------------------------------------------- im2col
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("channels", [1, 2, 3, 5])
+@pytest.mark.parametrize("x_shape, k, strides, padding, dilation", [
+    ((1, 5, 5), (3, 3), (1, 1), "same", (1, 1)),          # batch 1
+    ((2, 28, 28), (4, 4), (2, 2), "same", (1, 1)),        # the DCGAN discriminator's grayscale first layer
+    ((3, 9, 7), (2, 3), (3, 2), "valid", (1, 2)),         # odd sizes, stride 3, dilation
+], ids=str)
+def test_im2col_copies_the_formula(x_shape, k, strides, padding, dilation, channels, dtype):
+    """Every layout of the plain im2col (one channel: built transposed, one offset per row) holds
+    cols[n*oh*ow + i*ow + j, (a*kw + b)*C + c] = x_pad[n, i*s + a*d, j*s + b*d, c]."""
+    x = np.random.default_rng(3).standard_normal((*x_shape, channels)).astype(dtype)
+    w = conv_module._geometry("t", x_shape[1:], k, strides, dilation, padding)
+    xpad = conv_module._pad(x, w.pads)
+    got = conv_module._im2col(xpad, w)
+    expected = np.empty((x.shape[0], *w.out, *k, channels), dtype)
+    for i in range(w.out[0]):
+        for j in range(w.out[1]):
+            for a in range(k[0]):
+                for b in range(k[1]):
+                    expected[:, i, j, a, b] = xpad[:, i * strides[0] + a * dilation[0], j * strides[1] + b * dilation[1]]
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, expected.reshape(-1, k[0] * k[1] * channels))
+
+
 # ---------------------------------------------------------------- pooling
 
 # x shape, pool_size, strides, padding
