@@ -61,6 +61,9 @@ def _build(numba):
                             q = j * sw + b * dw - left
                             if q < 0 or q >= width:
                                 continue
+                            if channels == 1:             # no row of channels to vectorise: one value
+                                image[p, q, 0] += cols[n, i, j, a, b, 0]
+                                continue
                             dst, src = image[p, q], cols[n, i, j, a, b]
                             for c in range(channels):
                                 dst[c] += src[c]
@@ -105,12 +108,13 @@ def _run(kernel, n, work, *args) -> bool:
     return compiled.run(NAME, kernel, n, work, *args)
 
 
-def _usable(dtype, channels: int) -> bool:
+def _usable(dtype, channels: int, least: int = 2) -> bool:
     """Whether the compiled kernels take arrays of ``dtype`` with ``channels`` channels: NumPy float32/float64
-    with more than one channel (with one channel the inner loop has nothing to vectorise, and the plain
-    form's whole-image passes win)."""
+    with at least ``least`` channels. im2col asks for two: with one channel its copies move single values and
+    the plain form's whole-image copies win; the scatter adds one-channel values about twice as fast as the
+    plain form's passes over a zeroed padded image (a GAN generator's last, grayscale layer)."""
     dtype = backend.xp.dtype(dtype)
-    return (backend.xp.__name__ == "numpy" and dtype.char in "fd" and dtype.isnative and channels >= 2
+    return (backend.xp.__name__ == "numpy" and dtype.char in "fd" and dtype.isnative and channels >= least
             and _kernels() is not None)
 
 
@@ -163,7 +167,7 @@ def matmul_col2im(a, b, w, out_hw, bias=None):
     xp = backend.xp
     rows, width = w.out[0] * w.out[1], b.shape[1]
     dtype = xp.result_type(a, b)
-    if not (_usable(dtype, width // (w.k[0] * w.k[1])) and a.flags.c_contiguous):
+    if not (_usable(dtype, width // (w.k[0] * w.k[1]), least=1) and a.flags.c_contiguous):
         return None
     n = a.shape[0] // rows
     step = max(1, min(n, BLOCK_BYTES // (rows * width * dtype.itemsize)))
@@ -188,7 +192,7 @@ def col2im_cropped(cols, w, out_hw, out=None):
     """The cropped col2im: cols (N, oh, ow, kh, kw, C) summed onto an (N, *out_hw, C) image whose padding
     before is ``w.pads[.][0]``, written into ``out`` (a contiguous array of that shape) when given; None when
     the compiled kernel is unavailable (the caller then runs the plain ``_col2im`` and crops)."""
-    if not _usable(cols.dtype, cols.shape[-1]) or (out is not None and not out.flags.c_contiguous):
+    if not _usable(cols.dtype, cols.shape[-1], least=1) or (out is not None and not out.flags.c_contiguous):
         return None
     xp = backend.xp
     g = xp.empty((cols.shape[0], *out_hw, cols.shape[-1]), cols.dtype) if out is None else out

@@ -38,6 +38,7 @@ TRANSPOSE = [
     ((2, 4, 3, 3), (3, 2, 2, 3), (2, 3), "same", (1, 2), 1),  # output_padding, non-square
     ((1, 4, 4, 2), (3, 3, 3, 2), 2, "valid", 1, 2),         # dilation with output_padding
     ((2, 5, 4, 2), (4, 4, 2, 2), 2, "same", None, 1),       # odd input, even kernel
+    ((2, 7, 7, 4), (4, 4, 1, 4), 2, "same", None, 1),       # one output channel: the generator's last layer
 ]
 DTYPES = [(np.float64, 1e-10), (np.float32, 1e-5)]
 
@@ -122,6 +123,8 @@ EXACT_WINDOWS = CONV_WINDOWS + [
     ((1, 9, 8, 70), (4, 4), 3, "same", 1),
     ((2, 11, 10, 3), (2, 4), (1, 2), "same", (3, 2)),
     ((1, 7, 7, 2), (4, 4), 2, "valid", 1),
+    ((2, 8, 7, 1), (4, 4), 2, "same", 1),            # one channel: the grayscale layers' col2im
+    ((1, 5, 6, 1), (3, 2), (3, 1), "same", (1, 2)),
 ]
 
 
@@ -176,8 +179,8 @@ def test_blocked_im2col_product_adds_the_bias_to_each_block(monkeypatch, dtype):
 
 
 @pytest.mark.parametrize("dtype, tol", DTYPES)
-@pytest.mark.parametrize("x_shape, k, strides, padding, dilation", [c for c in EXACT_WINDOWS if c[3] == "same"],
-                         ids=str)
+@pytest.mark.parametrize("x_shape, k, strides, padding, dilation",
+                         [c for c in EXACT_WINDOWS if c[3] == "same" and c[0][-1] > 1], ids=str)
 def test_conv2d_same_multiplies_the_columns_in_blocks(monkeypatch, x_shape, k, strides, padding, dilation, dtype,
                                                       tol):
     """Conv2D 'same' with the kernels keeps x, not the columns: y = im2col(x) K and dK = im2col(x)ᵀ dy by the
@@ -252,10 +255,13 @@ def test_blocked_im2col_products_match_the_formula(monkeypatch, x_shape, k, stri
             assert_close(product, expected, atol=tol * 10, rtol=tol)
 
 
-def test_one_channel_and_integers_take_the_plain_form():
+def test_one_channel_im2col_and_integers_take_the_plain_form():
     w = conv_window((2, 6, 6, 1), (4, 4), 2, "same", 1)
-    assert conv_kernels.col2im_cropped(np.ones((2, *w.out, 4, 4, 1)), w, (6, 6)) is None
+    assert conv_kernels.im2col_padded(np.ones((2, 6, 6, 1)), w) is None
+    assert conv_kernels.im2col_matmul(np.ones((2, 6, 6, 1)), w, np.ones((16, 2))) is None
     assert conv_kernels.im2col_padded(np.ones((2, 6, 6, 3), np.int64), w) is None
+    assert conv_kernels.col2im_cropped(np.ones((2, *w.out, 4, 4, 3), np.int64), w, (6, 6)) is None
+    assert conv_kernels.col2im_cropped(np.ones((2, *w.out, 4, 4, 1)), w, (6, 6)) is not None   # one channel: fast
 
 
 def run_transpose(x, K, b, gy, strides, padding, output_padding, dilation):
