@@ -156,7 +156,7 @@ def _col2im(cols, w: _Window, padded_shape):
 
 
 def _col2im_cropped(cols, w: _Window, padded_shape):
-    """``_col2im`` without the padding: the compiled kernel that writes each pixel once when it is available
+    """``_col2im`` without the padding: the compiled scatter onto the cropped image when it is available
     (ops/conv_kernels.py), else the plain passes, then the crop."""
     (top, bottom), (left, right) = w.pads
     g = conv_kernels.col2im_cropped(cols, w, (padded_shape[1] - top - bottom, padded_shape[2] - left - right))
