@@ -1,7 +1,8 @@
 """The primitive ops: every differentiable computation in shendu is built from these."""
 from shendu.ops.activation import (elu, gelu, hard_sigmoid, leaky_relu, log_softmax, relu, selu, sigmoid,
                                    softmax, softplus, softsign, step, swish, tanh)
-from shendu.ops.conv import avg_pool1d, avg_pool2d, conv1d, conv2d, conv2d_transpose, max_pool1d, max_pool2d
+from shendu.ops.conv import avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d
+from shendu.ops.transposed_conv import conv2d_transpose
 from shendu.ops.elementwise import (abs, add, cast, clip, div, exp, log, maximum, minimum, mul, neg, pow,
                                     sqrt, square, sub, where)
 from shendu.ops.linalg import linear, matmul

@@ -20,7 +20,8 @@ import math
 
 from shendu import backend
 from shendu.autograd import Function
-from shendu.ops.conv import _ints, _padding, _transpose_axis
+from shendu.ops.conv import _ints, _padding
+from shendu.ops.transposed_conv import _transpose_axis
 from shendu.ops.depthwise import depthwise_conv
 from shendu.ops.shape import reshape
 from shendu.ops.window import Window, col2im, crop, geometry, kernel_axes, layout, pad, windows

@@ -1,4 +1,4 @@
-"""shendu/ops/conv.py: conv1d/conv2d, conv2d_transpose, max/avg pooling.
+"""shendu/ops/conv.py: conv1d/conv2d, max/avg pooling (conv2d_transpose: test_transposed_conv.py).
 
 Each case runs three checks: gradcheck (float64 central differences), and forward plus every
 gradient against PyTorch in float32 and float64. PyTorch is NCHW with symmetric padding, so the
@@ -135,65 +135,31 @@ def test_conv2d_skips_the_input_gradient_when_the_input_needs_none(monkeypatch):
     assert_close(kernel.grad, expected.grad.numpy(), atol=1e-10)
 
 
-# ---------------------------------------------------------------- conv2d_transpose
-
-# x shape, kernel shape (kh, kw, cout, cin), strides, padding, output_padding, dilation
-TRANSPOSE = [
-    ((2, 4, 5, 3), (3, 3, 2, 3), 1, "valid", None, 1),
-    ((2, 4, 3, 2), (3, 3, 2, 2), 2, "valid", None, 1),      # kernel larger than stride
-    ((1, 3, 4, 2), (2, 2, 3, 2), 3, "valid", None, 1),      # kernel smaller than stride: zero rows at the end
-    ((2, 4, 5, 3), (3, 3, 2, 3), 1, "same", None, 1),
-    ((2, 4, 3, 2), (3, 3, 2, 2), 2, "same", None, 1),
-    ((2, 3, 4, 2), (4, 4, 2, 2), 2, "same", None, 1),       # even kernel
-    ((1, 3, 3, 2), (2, 2, 3, 2), 3, "same", None, 1),
-    ((2, 3, 4, 2), (3, 2, 2, 2), (2, 3), "same", (1, 2), 1),  # output_padding, non-square
-    ((2, 3, 3, 2), (3, 3, 2, 2), 2, "valid", 1, 1),
-    ((2, 4, 4, 2), (3, 3, 2, 2), 1, "same", None, 2),       # dilated
-]
+# ---------------------------------------------------------------- im2col
 
 
-def torch_conv_transpose(x, K, b, strides, padding, output_padding, dilation):
-    """torch's un-padded transposed conv (full size (in-1)*s + k_eff), cropped or zero-extended TF's way."""
-    s, d = pair(strides), pair(dilation)
-    full = F.conv_transpose2d(nchw(x), K.permute(3, 2, 0, 1), stride=s, dilation=d)
-    pads = []
-    for axis, (n, k) in enumerate(zip(x.shape[1:3], K.shape[:2])):
-        k_eff, stride = (k - 1) * d[axis] + 1, s[axis]
-        if output_padding is None:      # Keras's deconv_output_length
-            out = n * stride + (max(k_eff - stride, 0) if padding == "valid" else 0)
-        else:
-            out = (n - 1) * stride + k_eff - 2 * (k_eff // 2 if padding == "same" else 0) + pair(output_padding)[axis]
-        before = max(full.shape[2 + axis] - out, 0) // 2 if padding == "same" else 0
-        pads += [-before, out + before - full.shape[2 + axis]]   # negative F.pad crops
-    return nhwc(F.pad(full, pads[2:] + pads[:2]) + b[:, None, None])
-
-
-@pytest.mark.parametrize("x_shape, k_shape, strides, padding, output_padding, dilation", TRANSPOSE, ids=str)
-def test_conv2d_transpose_gradcheck(x_shape, k_shape, strides, padding, output_padding, dilation):
-    assert gradcheck(lambda x, K, b: ops.conv2d_transpose(x, K, b, strides, padding, dilation, output_padding),
-                     *inputs(x_shape, k_shape, k_shape[2:3]))
-
-
-@needs_torch
-@pytest.mark.parametrize("dtype, tol", DTYPES)
-@pytest.mark.parametrize("x_shape, k_shape, strides, padding, output_padding, dilation", TRANSPOSE, ids=str)
-def test_conv2d_transpose_matches_torch(x_shape, k_shape, strides, padding, output_padding, dilation, dtype, tol):
-    check_against_torch(
-        lambda x, K, b: ops.conv2d_transpose(x, K, b, strides, padding, dilation, output_padding),
-        lambda x, K, b: torch_conv_transpose(x, K, b, strides, padding, output_padding, dilation),
-        inputs(x_shape, k_shape, k_shape[2:3]), dtype, tol)
-
-
-@pytest.mark.parametrize("x_shape, k_shape, strides, padding, output_padding, dilation", TRANSPOSE, ids=str)
-def test_conv2d_transpose_is_the_input_gradient_of_conv2d(x_shape, k_shape, strides, padding, output_padding,
-                                                          dilation):
-    x, K = inputs(x_shape, k_shape)
-    y = ops.conv2d_transpose(x, K, None, strides, padding, dilation, output_padding)
-    z = sd.tensor(np.zeros(y.shape), requires_grad=True)
-    forward = ops.conv2d(z, K, None, strides, padding, dilation)
-    assert forward.shape == x.shape
-    (forward * x).sum().backward()
-    assert_close(y, z.grad, atol=1e-12, name="conv2d_transpose vs d conv2d / d input")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("channels", [1, 2, 3, 5])
+@pytest.mark.parametrize("x_shape, k, strides, padding, dilation", [
+    ((1, 5, 5), (3, 3), (1, 1), "same", (1, 1)),          # batch 1
+    ((2, 28, 28), (4, 4), (2, 2), "same", (1, 1)),        # the DCGAN discriminator's grayscale first layer
+    ((3, 9, 7), (2, 3), (3, 2), "valid", (1, 2)),         # odd sizes, stride 3, dilation
+], ids=str)
+def test_im2col_copies_the_formula(x_shape, k, strides, padding, dilation, channels, dtype):
+    """Every layout of the plain im2col (one channel: built transposed, one offset per row) holds
+    cols[n*oh*ow + i*ow + j, (a*kw + b)*C + c] = x_pad[n, i*s + a*d, j*s + b*d, c]."""
+    x = np.random.default_rng(3).standard_normal((*x_shape, channels)).astype(dtype)
+    w = conv_module._geometry("t", x_shape[1:], k, strides, dilation, padding)
+    xpad = conv_module._pad(x, w.pads)
+    got = conv_module._im2col(xpad, w)
+    expected = np.empty((x.shape[0], *w.out, *k, channels), dtype)
+    for i in range(w.out[0]):
+        for j in range(w.out[1]):
+            for a in range(k[0]):
+                for b in range(k[1]):
+                    expected[:, i, j, a, b] = xpad[:, i * strides[0] + a * dilation[0], j * strides[1] + b * dilation[1]]
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, expected.reshape(-1, k[0] * k[1] * channels))
 
 
 # ---------------------------------------------------------------- pooling
@@ -268,9 +234,6 @@ ERRORS = [
     (lambda: ops.conv2d(np.ones((1, 6, 6, 1)), np.ones((3, 3, 1, 2)), np.ones(3)), r"bias must have shape \(2,\)"),
     (lambda: ops.conv2d(np.ones((1, 6, 6, 1)), np.ones((3, 3, 1, 2)), strides=0), r"strides must be a positive"),
     (lambda: ops.conv1d(np.ones((2, 10)), np.ones((3, 1, 4))), r"conv1d expects a 3-D input \(batch, length"),
-    (lambda: ops.conv2d_transpose(np.ones((1, 4, 4, 3)), np.ones((3, 3, 3, 2))), r"input has 3 channels.*expects 2"),
-    (lambda: ops.conv2d_transpose(np.ones((1, 4, 4, 2)), np.ones((3, 3, 3, 2)), strides=2, output_padding=2),
-     r"output_padding 2 must be >= 0 and smaller than the strides"),
     (lambda: ops.max_pool2d(np.ones((1, 2, 2, 1)), 3), r"3x3 pool window is larger than the 2x2 input"),
     (lambda: ops.avg_pool1d(np.ones((1, 8, 1)), 2, padding="causal"), r"unknown padding 'causal'"),
 ]

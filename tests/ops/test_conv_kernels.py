@@ -97,20 +97,3 @@ def test_plan_picks_the_smaller_temporary_under_the_limit():
     # many filters and channels on a big image: im2col, in chunks under the limit
     mode, chunk = plan(256, (64, 64), 5, 64, 64)
     assert mode == "cols" and 1 <= chunk < 256 and chunk * 64 * 64 * 25 * 64 * 4 <= conv_module.TEMP_LIMIT
-
-
-def test_conv2d_transpose_in_batch_chunks_matches_one_pass(monkeypatch):
-    rng = np.random.default_rng(2)
-    x, K, b = rng.standard_normal((5, 4, 3, 3)), rng.standard_normal((4, 4, 2, 3)), rng.standard_normal(2)
-    gy = None
-    results = []
-    for limit in (conv_module.TEMP_LIMIT, 4 * 3 * 16 * 2 * 8 * 2):    # the second: two examples per chunk
-        monkeypatch.setattr(conv_module, "TEMP_LIMIT", limit)
-        ts = [sd.tensor(a, requires_grad=True) for a in (x, K, b)]
-        y = ops.conv2d_transpose(*ts, strides=2, padding="same")
-        gy = rng.standard_normal(y.shape) if gy is None else gy
-        y.backward(gy)
-        results.append([y.numpy()] + [t.grad.numpy() for t in ts])
-    for one, chunked in zip(*results):
-        assert_close(chunked, one, atol=1e-12)
-    assert gradcheck(lambda x, K, b: ops.conv2d_transpose(x, K, b, strides=2, padding="same"), x[:3], K, b)
