@@ -234,11 +234,12 @@ def run_backward(outputs, grad_outputs, retain_graph=False, wanted=None, accumul
 
     Returns the list of gradients for ``wanted`` (arrays or None) when it is given.
     """
-    backend.fit_threads_to_load()           # once per backward pass: BLAS threads for the cores free now
-    if not _observers:
-        return _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate)
-    with span("autograd.backward"):         # a profiler sees the whole walk as one block
-        return _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate)
+    backend.fit_threads_to_load()           # once per backward pass: threads for the cores free now
+    with backend.hold_blas():               # BLAS on one thread where shendu's own pool splits the work
+        if not _observers:
+            return _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate)
+        with span("autograd.backward"):     # a profiler sees the whole walk as one block
+            return _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate)
 
 
 def _run_backward(outputs, grad_outputs, retain_graph, wanted, accumulate):

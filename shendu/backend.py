@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import threading
 import time
 
 import numpy
@@ -140,39 +141,113 @@ _keep_large_buffers()
 
 
 class _ThreadPolicy:
-    """How many BLAS threads to use now: as many as the cores that other processes leave free.
+    """How many threads shendu's work may use now, and who runs them.
 
-    A multi-threaded matrix product waits for its slowest thread. On a shared machine (a laptop, a
-    notebook server) a busy neighbour holds one core, so one of our BLAS threads waits for a time
-    slice every call: a step of small products can run many times slower with two threads than with
-    one. So, at most every ``interval`` seconds, the runnable threads of the whole machine are counted
-    (/proc/loadavg), our own are subtracted (/proc/self/task), and the BLAS pool is resized to the cores
-    left free, never above the thread count the process started with (OPENBLAS_NUM_THREADS / OMP_...).
-    Linux only, and only with threadpoolctl (the "fast" extra); SHENDU_ADAPT_THREADS=0 turns it off.
+    How many: as many as the cores that other processes leave free. A multi-threaded product waits for
+    its slowest thread; on a shared machine (a laptop, a notebook server) a busy neighbour holds one core,
+    so one of our threads waits for a time slice every call: a step of small products can run many times
+    slower with two threads than with one. So, at most every ``interval`` seconds, the runnable threads of
+    the whole machine are counted (/proc/loadavg), our own are subtracted (/proc/self/task), and
+    ``current`` becomes the cores left free, never above the thread count the process started with
+    (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS: ``ceiling``). Linux only; SHENDU_ADAPT_THREADS=0 turns it off.
+
+    Who: either BLAS threads its own products (``own`` off: its pool is resized to ``current``), or, in a
+    step whose convolutions and compiled loops split over images (``own`` on), shendu's worker pool
+    (``ops/compiled.py``) runs every split part and BLAS runs one thread inside the layers and the backward
+    pass (``hold_blas``). Mixing the two loses: OpenBLAS's idle threads spin for about 0.1 s after each
+    multi-threaded product, holding the core the pool's next part needs, while the pool's threads sleep
+    (and waking one costs 60-200 µs, more than OpenBLAS needs for a small product). So a step chooses from
+    what the previous one did: ``own`` when it had work to split (``note_split``), else BLAS's threads (an
+    MLP's products). Only with threadpoolctl (the "fast" extra); SHENDU_SPLIT_KERNELS=0 keeps ``own`` off.
     """
 
     interval = 0.25
 
     def __init__(self):
         self.enabled = (sys.platform.startswith("linux") and os.environ.get("SHENDU_ADAPT_THREADS", "1") != "0")
+        self.allowed = os.environ.get("SHENDU_SPLIT_KERNELS", "1") != "0"   # whether ``own`` may be chosen
+        self.own = False
+        self.split_seen = False     # this step had work that splits over images (``note_split``)
         self.checked = 0.0
         self.busy = 0.0             # smoothed count of other processes' runnable threads
         self.controller = None
+        self.started = False
         self.ceiling = self.current = None
+        self.setters = None         # each BLAS library's set_num_threads, once found
+        self.depth = 0              # nesting of hold_blas
+        self.held = False           # the outermost hold set BLAS to one thread
+        self.lock = threading.Lock()
+        self.stale = False          # a BLAS library was loaded inside a hold: rescan after it
 
     def _start(self) -> bool:
+        self.started = True
         try:
             import threadpoolctl  # imported on first use: an optional dependency (the "fast" extra)
         except ImportError:
-            self.enabled = False
+            self.enabled = self.allowed = False
             return False
         self.controller = threadpoolctl.ThreadpoolController().select(user_api="blas")
         info = self.controller.info()
         if not info:
-            self.enabled = False
+            self.enabled = self.allowed = False
             return False
         self.ceiling = self.current = max(i["num_threads"] for i in info)
+        self.setters = [lib.set_num_threads for lib in self.controller.lib_controllers]
         return True
+
+    def rescan(self) -> None:
+        """Find the BLAS libraries again: one just loaded (SciPy's, with numba) must be held too."""
+        if self.controller is None:
+            return
+        if self.depth > 0:          # inside a hold: rescan once it is released (its restore needs the same list)
+            self.stale = True
+            return
+        self.stale = False
+        import threadpoolctl  # imported on first use (see _start)
+        self.controller = threadpoolctl.ThreadpoolController().select(user_api="blas")
+        self.setters = [lib.set_num_threads for lib in self.controller.lib_controllers]
+        if self.current is not None and self.current != self.ceiling:
+            self.controller.limit(limits=1 if self.own else self.current)
+
+    def threads(self) -> int | None:
+        """The threads shendu may use now (None: not known, no threadpoolctl or no BLAS found)."""
+        if not self.started:
+            self._start()
+        return self.current
+
+    def note_split(self) -> None:
+        """A job of this step could split over images: the next step runs them on shendu's pool (``own``)."""
+        self.split_seen = True
+
+    def step(self) -> None:
+        """Once a step (a backward pass, a predict batch): choose ``own`` for it from what the last one did."""
+        own = self.allowed and self.split_seen
+        self.split_seen = False
+        if own != self.own:
+            self.own = own
+            if not self.started:
+                self._start()
+            if self.controller is not None and self.current != self.ceiling and self.depth == 0:
+                self.controller.limit(limits=self.ceiling if own else self.current)
+
+    def hold(self) -> None:
+        """Enter ``hold_blas``: BLAS on one thread (when ``own``), shendu's pool doing the splitting."""
+        with self.lock:                 # layers may run on several threads (a data pipeline's workers)
+            self.depth += 1
+            if self.depth == 1:
+                self.held = bool(self.own and self.setters and self.ceiling > 1)
+                if self.held:
+                    for set_threads in self.setters:
+                        set_threads(1)
+
+    def release(self) -> None:
+        with self.lock:
+            self.depth -= 1
+            if self.depth == 0 and self.held:
+                for set_threads in self.setters:
+                    set_threads(self.ceiling)
+        if self.depth == 0 and self.stale:
+            self.rescan()
 
     @staticmethod
     def _own_running() -> int:
@@ -196,11 +271,14 @@ class _ThreadPolicy:
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
     def update(self) -> None:
+        self.step()
         now = time.monotonic()
         if not self.enabled or now - self.checked < self.interval:
             return
         self.checked = now
-        if self.controller is None and not self._start():
+        if not self.started:
+            self._start()
+        if self.controller is None:
             return
         try:
             others = self._others()
@@ -210,11 +288,33 @@ class _ThreadPolicy:
         self.busy = 0.5 * self.busy + 0.5 * others          # smoothed: one check can catch a passing blip
         want = max(1, min(self.ceiling, self._cores() - int(self.busy + 0.5)))
         if want != self.current:
-            self.controller.limit(limits=want)
+            if not self.own:
+                self.controller.limit(limits=want)
             self.current = want
 
 
 _threads = _ThreadPolicy()
+
+
+class _HoldBlas:
+    """``with hold_blas():`` BLAS on one thread inside when the policy runs its own threads (see
+    ``_ThreadPolicy``); a nested hold costs two integer updates. A class, not a generator: it wraps every
+    outermost layer call and backward pass."""
+    __slots__ = ()
+
+    def __enter__(self):
+        _threads.hold()
+
+    def __exit__(self, *exc):
+        _threads.release()
+
+
+_HOLD = _HoldBlas()
+
+
+def hold_blas() -> _HoldBlas:
+    """A context in which BLAS runs one thread when shendu's own worker pool splits the step's work."""
+    return _HOLD
 
 
 def fit_threads_to_load() -> None:

@@ -17,7 +17,7 @@ class FakeController:
 def policy(monkeypatch, ceiling, cores, others):
     p = backend._ThreadPolicy()
     p.enabled, p.interval = True, 0.0
-    p.controller, p.ceiling, p.current = FakeController(), ceiling, ceiling
+    p.controller, p.ceiling, p.current, p.started = FakeController(), ceiling, ceiling, True
     monkeypatch.setattr(p, "_cores", lambda: cores)
     monkeypatch.setattr(p, "_others", lambda: others[0])
     return p
@@ -56,3 +56,39 @@ def test_counting_runnable_threads_reads_this_machine():
         pytest.skip("the policy reads /proc: Linux only")
     assert p._own_running() >= 1              # this thread is running while it counts
     assert p._others() >= 0 and p._cores() >= 1
+
+
+def test_a_step_with_image_jobs_runs_the_next_on_shendu_s_threads_with_blas_on_one(monkeypatch):
+    p = policy(monkeypatch, ceiling=2, cores=2, others=[0])
+    calls = []
+    p.setters = [calls.append]
+    p.allowed = True
+    with_hold = backend._HoldBlas
+    monkeypatch.setattr(backend, "_threads", p)
+    p.step()
+    assert not p.own                                # no image job seen: BLAS threads its own products
+    with with_hold():
+        pass
+    assert calls == []
+    p.note_split()                                  # e.g. a convolution a block of images at a time
+    p.step()
+    assert p.own
+    with with_hold():
+        with with_hold():                           # nested: layers inside a model, ops inside a layer
+            assert calls == [1]
+        assert calls == [1]
+    assert calls == [1, 2]                          # back to the starting count once the outer hold ends
+    p.step()                                        # a step without image jobs: BLAS's threads again
+    assert not p.own
+
+
+def test_own_threads_can_be_turned_off_and_ignore_load_for_blas(monkeypatch):
+    monkeypatch.setenv("SHENDU_SPLIT_KERNELS", "0")
+    assert not backend._ThreadPolicy().allowed
+    others = [1]
+    p = policy(monkeypatch, ceiling=2, cores=2, others=others)
+    p.allowed = True
+    for _ in range(2):                              # two steps, each with image jobs, beside a busy neighbour
+        p.note_split()
+        p.update()
+    assert p.own and p.current == 1 and p.controller.limits == []   # the pool shrinks; BLAS is held per layer

@@ -557,7 +557,8 @@ class Layer(GraphAccess, LossesAndMetrics):
         _context.depth += 1
         _context.training = training          # what the layers called inside see as the default
         try:
-            with autograd.layer_scope(self.name):       # names the ops for a trace or profiler
+            # names the ops for a trace or profiler; BLAS on one thread where shendu's own pool splits the work
+            with autograd.layer_scope(self.name), backend.hold_blas():
                 outputs = self.call(inputs, *args, **kwargs)
         except autograd.BroadcastError as error:
             if error.layer is not None:           # an inner layer has named itself already

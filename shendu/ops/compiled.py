@@ -4,14 +4,17 @@
   optional dependency), or None where they cannot run (no numba, a backend other than NumPy, a compile
   failure); ``disable(name)`` turns them off after a failure and the caller's NumPy form runs from then on;
 - ``call(name, kernel, *args)``: run a kernel, False (and ``disable``) when numba fails to compile it;
-- ``threads()``: how many threads a kernel may use now, the BLAS thread count backend's adaptive policy
-  chose (the cores other processes leave free);
+- ``threads()``: how many threads a kernel may use now, the count backend's adaptive policy chose (the cores
+  other processes leave free); ``splitting()``: whether jobs split over them in this step (the policy's choice);
 - ``parts(n, work)``: ranges of n independent rows (images, batch rows) for those threads, one range when the
   work (in element operations) is too small for a second thread to pay for its start;
 - ``run_parts(kernel, parts, args)``: ``kernel(*args, r0, r1)`` over each range, the first in this thread and
   the others on a small pool of worker threads (the kernels are ``nogil``); ``run(name, kernel, n, work,
   *args)`` does both, and ``call``'s fallback. Not numba's ``prange``: its
   OpenMP/TBB workers spin while idle, which on shared cores takes time from BLAS and from other processes;
+- ``run_images(fn, n, work)``: a job over n independent images (a convolution a block of images at a time),
+  split over the threads with every product in it on one BLAS thread; ``product(a, b)``: a matrix product
+  split by rows (or columns) in a step that runs on shendu's own threads;
 - ``one_blas_thread()``: small per-step products on one BLAS thread (a recurrence's time loop).
 """
 from __future__ import annotations
@@ -24,19 +27,19 @@ from concurrent.futures import ThreadPoolExecutor
 from shendu import backend
 
 MIN_PART_WORK = 2 ** 17     # element operations a worker thread must get to pay for waking it (~30-50 µs)
-# Whether jobs split over threads at all. Off by default: measured at 2 threads with OpenBLAS (whose idle
-# threads spin for a while after each product), the CNN step ran 13.6 -> 18.7 ms and the DCGAN step 86 -> 103
-# ms with the splits on: the second part waits for the core a spinning BLAS thread holds. SHENDU_SPLIT_KERNELS=1
-# turns them on (e.g. with a BLAS whose threads sleep when idle); the results are the same either way.
-# Running every product on one BLAS thread too, with all the splitting on this pool, was measured as well (2
-# threads): CNN predict 18.2 -> 14.2 ms, the CNN step 13.9 -> 13.6, but the MLP step 1.47 -> 2.30 and the DCGAN
-# step 81 -> 126 (its strided convolutions unsplit): waking a sleeping worker costs 60-200 µs here, and OpenBLAS
-# threads small products better.
+# Whether jobs split over threads: in a step that runs on shendu's own threads (backend._ThreadPolicy.own: the
+# step before had convolutions or loops to split over images), or always with SHENDU_SPLIT_KERNELS=1 (the tests;
+# =0 never). Any split gives the same values as one part, bit for bit, except the sums over images of a
+# convolution's dK, added part by part in image order. Measured at 2 threads: splitting while OpenBLAS threads
+# the products lost (CNN 13.6 -> 18.7 ms: OpenBLAS's idle threads spin ~0.1 s after a product, on the core the
+# second part needs); splitting everything on this pool with BLAS on one thread won for convolutions (DCGAN step
+# 76 -> 71 ms, CNN predict 17.6 -> 14.5) but lost for the MLP (1.47 -> 2.30 ms: waking a sleeping worker costs
+# 60-200 µs here, and OpenBLAS threads small products better), hence the choice per step.
 SPLIT = os.environ.get("SHENDU_SPLIT_KERNELS", "0") == "1"
+MIN_PRODUCT_WORK = 2 ** 21  # multiply-adds a part of a split matrix product must get (~20-40 µs of one core)
 
 _built = {}         # name -> the kernels make(numba) returned, or None where numba is missing or fails
 _blas = []          # threadpoolctl's controller, made on first use (it scans the loaded libraries once)
-_blas_threads = []  # the BLAS pool's size when the adaptive policy has not chosen one yet, read once
 _pool = []          # [executor, its thread count, the process id that made it], made on first parallel use
 _pool_lock = threading.Lock()
 _inside = threading.local()     # .part: this thread runs one part of a split job (no further splits)
@@ -79,7 +82,7 @@ def run(name: str, kernel, n: int, work: int, *args) -> bool:
     without asking the thread count, when the work is too small for two); False (and ``disable(name)``) when
     numba fails to compile it."""
     try:
-        if not SPLIT or n < 2 or work < 2 * MIN_PART_WORK:
+        if n < 2 or work < 2 * MIN_PART_WORK or not splitting():
             kernel(*args, 0, n)
         else:
             run_parts(kernel, parts(n, work), args)
@@ -98,29 +101,22 @@ def usable(*arrays) -> bool:
 
 
 def threads() -> int:
-    """The threads a kernel may use now: the BLAS thread count of backend's adaptive policy when it has
-    chosen one (the cores that other processes leave free), else the BLAS pool's size, else 1."""
-    policy = backend._threads
-    if policy.current is not None:
-        return max(1, policy.current)
-    if not _blas:
-        try:
-            import threadpoolctl      # optional dependency, imported on first use
-            _blas.append(threadpoolctl.ThreadpoolController())
-        except ImportError:  # pragma: no cover - threadpoolctl comes with the "fast" extra
-            _blas.append(None)
-    if _blas[0] is None:
-        return 1
-    if not _blas_threads:       # the pool's size, read once (reading it costs more than a small kernel)
-        _blas_threads.append(max([1] + [i["num_threads"] for i in _blas[0].select(user_api="blas").info()]))
-    return _blas_threads[0]
+    """The threads a kernel may use now: backend's thread policy's count (the cores that other processes
+    leave free, at most the BLAS pool's size the process started with), else 1."""
+    return max(1, backend._threads.threads() or 1)
+
+
+def splitting() -> bool:
+    """Whether jobs split over threads now: in a step that runs shendu's own threads (backend's policy), or
+    always with SHENDU_SPLIT_KERNELS=1."""
+    return SPLIT or backend._threads.own
 
 
 def parts(n: int, work: int, most: int | None = None):
     """Ranges (r0, r1) of n independent rows for ``threads()`` threads (or ``most``), at most one per
     ``MIN_PART_WORK`` of ``work`` (the element operations of all n rows), so tiny arrays stay on one thread;
     one range inside a part of a split job (the pool's threads are busy: a nested split would wait on them)."""
-    if not SPLIT or getattr(_inside, "part", False):     # off, or inside a part (its threads are all taken)
+    if not splitting() or getattr(_inside, "part", False):   # off, or inside a part (its threads are all taken)
         return [(0, n)]
     count = threads() if most is None else most
     count = max(1, min(count, n, work // MIN_PART_WORK))
@@ -161,12 +157,15 @@ def run_images(fn, n: int, work: int) -> None:
     """``fn(i0, i1)`` over ranges of n independent images: with more than one part (see ``parts``), each range
     on its own thread and every matrix product in it on one BLAS thread, so that the products, the copies and
     the compiled loops between them all run on every thread, and no BLAS thread spins while a loop waits for
-    the core. ``fn`` must write only its own images' outputs (or its own part's partial sums)."""
+    the core. ``fn`` must write only its own images' outputs (or its own part's partial sums). Such a job
+    makes the next step run on shendu's own threads (``backend._ThreadPolicy``)."""
+    if n > 1 and work >= 2 * MIN_PART_WORK and not getattr(_inside, "part", False):
+        backend._threads.note_split()
     ranges = parts(n, work)
     if len(ranges) == 1:
         fn(0, n)
         return
-    with one_blas_thread():
+    with blas_one_thread_for_parts():
         run_parts(fn, ranges)
 
 
@@ -186,6 +185,7 @@ def one_blas_thread():
     ``get_original_num_threads()`` says what the pool had), or None. A no-op without threadpoolctl or NumPy."""
     if backend.xp.__name__ != "numpy":
         return contextlib.nullcontext()
+    backend._threads.threads()      # the policy reads the thread count the process started with before any limit
     if not _blas:
         try:
             import threadpoolctl      # optional dependency, imported on first use
@@ -195,6 +195,45 @@ def one_blas_thread():
     return _blas[0].limit(limits=1, user_api="blas") if _blas[0] is not None else contextlib.nullcontext()
 
 
+def blas_one_thread_for_parts():
+    """BLAS on one thread while the parts of a split job run: ``backend.hold_blas`` in a step on shendu's own
+    threads (there it is on one thread already: free), else threadpoolctl's limiter."""
+    return backend.hold_blas() if backend._threads.own else one_blas_thread()
+
+
 def rescan_blas() -> None:
     """Forget threadpoolctl's list of libraries: one just loaded (SciPy's BLAS, with numba) must be limited too."""
     _blas.clear()
+    backend._threads.rescan()
+
+
+def _rows_product(a, b, out, r0, r1):
+    """out[r0:r1] = a[r0:r1] @ b: one part of ``product`` (NumPy releases the GIL inside BLAS)."""
+    backend.xp.matmul(a[r0:r1], b, out=out[r0:r1])
+
+
+def _cols_product(a, b, out, c0, c1):
+    """out[:, c0:c1] = a @ b[:, c0:c1]: one part of ``product`` when ``a`` has fewer rows than ``b`` columns."""
+    backend.xp.matmul(a, b[:, c0:c1], out=out[:, c0:c1])
+
+
+def product(a, b, out=None):
+    """a @ b for 2-D arrays; in a step on shendu's own threads (where BLAS runs one), split over them, each part
+    a one-thread BLAS call making its own rows of the result (or its own columns, when ``a`` has fewer rows
+    than ``b`` columns): each element is the same dot product as in one call, so any split gives the same
+    result. One plain call otherwise, for a small product, or inside a part of another split job."""
+    xp = backend.xp
+    count = 1
+    if splitting() and xp.__name__ == "numpy" and not getattr(_inside, "part", False):
+        M, K = a.shape
+        N = b.shape[1]
+        count = min(threads(), (M * K * N) // MIN_PRODUCT_WORK, max(M, N) // 8)
+    if count < 2:
+        return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
+    if out is None:
+        out = xp.empty((a.shape[0], b.shape[1]), xp.result_type(a, b))
+    size, kernel = (a.shape[0], _rows_product) if a.shape[0] >= b.shape[1] else (b.shape[1], _cols_product)
+    edges = [size * k // count for k in range(count + 1)]
+    with blas_one_thread_for_parts():
+        run_parts(kernel, list(zip(edges[:-1], edges[1:])), (a, b, out))
+    return out

@@ -143,20 +143,35 @@ def im2col_matmul(x, w, b=None, c=None, bias=None):
     step = max(1, min(n, BLOCK_BYTES // (rows * width * x.dtype.itemsize)))
     x = xp.ascontiguousarray(x)
     yb = None if b is None else xp.empty((n * rows, b.shape[1]), xp.result_type(x, b))
-    yc = None if c is None else xp.zeros((width, c.shape[1]), xp.result_type(x, c))
-    buffer = xp.empty((step * rows, width), x.dtype)
-    for i in range(0, n, step):
-        m = min(step, n - i)
-        block = buffer[:m * rows]
-        if not _run(_kernels()[1], m, block.size, x[i:i + m], block.reshape(m, *w.out, *w.k, -1), w.pads[0][0],
-                    w.pads[1][0], *w.s, *w.d):
-            return None
-        if b is not None:
-            out = xp.matmul(block, b, out=yb[i * rows:(i + m) * rows])
-            if bias is not None:
-                out += bias
-        if c is not None:
-            yc += block.T @ c[i * rows:(i + m) * rows]
+    sums = {}           # first image of a part -> that part's colsᵀ c, added in image order after
+    failed = []
+
+    def images(i0, i1):
+        yc = None if c is None else xp.zeros((width, c.shape[1]), xp.result_type(x, c))
+        buffer = xp.empty((min(step, i1 - i0) * rows, width), x.dtype)
+        for i in range(i0, i1, step):
+            m = min(step, i1 - i)
+            block = buffer[:m * rows]
+            if not _run(_kernels()[1], m, block.size, x[i:i + m], block.reshape(m, *w.out, *w.k, -1),
+                        w.pads[0][0], w.pads[1][0], *w.s, *w.d):
+                failed.append(True)
+                return
+            if b is not None:
+                out = xp.matmul(block, b, out=yb[i * rows:(i + m) * rows])
+                if bias is not None:
+                    out += bias
+            if c is not None:
+                yc += block.T @ c[i * rows:(i + m) * rows]
+        sums[i0] = yc
+    compiled.run_images(images, n, n * rows * (width + (0 if b is None else b.shape[1])))
+    if failed:
+        return None
+    yc = None
+    if c is not None:
+        parts = [sums[i] for i in sorted(sums)]
+        yc = parts[0]
+        for part in parts[1:]:
+            yc += part
     return yb, yc
 
 
@@ -176,13 +191,20 @@ def matmul_col2im(a, b, w, out_hw, bias=None):
     # by NumPy's rules, as the plain form does
     fused = bias is not None and bias.dtype == dtype and bias.shape == g.shape[-1:]
     in_kernel = xp.ascontiguousarray(bias) if fused else xp.zeros(0, dtype)
-    buffer = xp.empty((step * rows, width), dtype)
-    for i in range(0, n, step):
-        m = min(step, n - i)
-        block = xp.matmul(a[i * rows:(i + m) * rows], b, out=buffer[:m * rows])
-        if not _run(_kernels()[0], m, block.size, block.reshape(m, *w.out, *w.k, -1), g[i:i + m], in_kernel,
-                    w.pads[0][0], w.pads[1][0], *w.s, *w.d):
-            return None
+    failed = []
+
+    def images(i0, i1):
+        buffer = xp.empty((min(step, i1 - i0) * rows, width), dtype)
+        for i in range(i0, i1, step):
+            m = min(step, i1 - i)
+            block = xp.matmul(a[i * rows:(i + m) * rows], b, out=buffer[:m * rows])
+            if not _run(_kernels()[0], m, block.size, block.reshape(m, *w.out, *w.k, -1), g[i:i + m], in_kernel,
+                        w.pads[0][0], w.pads[1][0], *w.s, *w.d):
+                failed.append(True)
+                return
+    compiled.run_images(images, n, n * rows * (a.shape[1] + width))
+    if failed:
+        return None
     if bias is not None and not fused:
         g += bias
     return g

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from shendu import backend
 from shendu.autograd import Function
+from shendu.ops import compiled
 from shendu.ops.shape import reshape
 from shendu.tensor import Tensor, as_tensor
 
@@ -16,14 +17,22 @@ class MatMul(Function):
     """y = a @ b;   da = dy @ bᵀ, db = aᵀ @ dy (batched over leading axes)"""
     def forward(self, a, b):
         self.save(a, b)
-        return _same_dtype(a @ b, a, b)
+        return _same_dtype(_product(a, b), a, b)
 
     def backward(self, gy):
         a, b = self.saved
         xp = backend.xp
-        ga = gy @ xp.swapaxes(b, -1, -2) if self.needs[0] else None
-        gb = xp.swapaxes(a, -1, -2) @ gy if self.needs[1] else None
+        ga = _product(gy, xp.swapaxes(b, -1, -2)) if self.needs[0] else None
+        gb = _product(xp.swapaxes(a, -1, -2), gy) if self.needs[1] else None
         return ga, gb
+
+
+def _product(a, b):
+    """a @ b; a product of two same-dtype float matrices through ``compiled.product`` (split over shendu's
+    threads in a step that runs them)."""
+    if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype.kind == "f":
+        return compiled.product(a, b)
+    return a @ b
 
 
 class Linear(Function):
@@ -35,7 +44,7 @@ class Linear(Function):
     relu = False
 
     def forward(self, x, W, *b):
-        z = _same_dtype(x @ W, x, W)
+        z = _same_dtype(_product(x.reshape(-1, x.shape[-1]), W).reshape(*x.shape[:-1], W.shape[-1]), x, W)
         if b:
             z += b[0]
         if self.relu:
@@ -49,10 +58,10 @@ class Linear(Function):
         x, W = self.saved[:2]
         if self.relu:
             gz = gz * (self.saved[2] > 0)
-        gx = gz @ W.T if self.needs[0] else None
         x2 = x.reshape(-1, x.shape[-1])
         gz2 = gz.reshape(-1, gz.shape[-1])
-        gW = x2.T @ gz2 if self.needs[1] else None
+        gx = _product(gz2, W.T).reshape(x.shape) if self.needs[0] else None
+        gW = _product(x2.T, gz2) if self.needs[1] else None
         if len(self.needs) == 3:
             return gx, gW, gz2.sum(axis=0)
         return gx, gW

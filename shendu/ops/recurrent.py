@@ -127,10 +127,10 @@ class LSTM(Recurrent):
         A = xp.empty((T, B, u), XW.dtype)              # tanh(c_t)
         rm = self.recurrent_mask
         array = compiled.kernel_array
-        with compiled.one_blas_thread() as limiter:
+        with compiled.one_blas_thread():
             args = (XW, array(b_, XW.dtype, 1), array(U_, XW.dtype, 2), H, C, G, A, compiled.kernel_mask(m),
                     array(rm, XW.dtype, 2))
-            parts = compiled.batch_parts(B, limiter)
+            parts = compiled.batch_parts(B)
             if not (kernels and compiled.run(kernels.lstm_forward, parts, lambda p: args)):
                 if kernels:
                     XW += b_
@@ -200,8 +200,8 @@ class LSTM(Recurrent):
         kernels = compiled.kernels(G.dtype) if fused else None
         dh = xp.ascontiguousarray(dh, G.dtype)
         gb_ = None
-        with compiled.one_blas_thread() as limiter:
-            parts = compiled.batch_parts(B, limiter)
+        with compiled.one_blas_thread():
+            parts = compiled.batch_parts(B)
             dbs = xp.zeros((len(parts), 4 * u), G.dtype)           # each thread's share of the bias gradient
             array = compiled.kernel_array
             args = (G, C, A, UT, array(GY, G.dtype, 3), compiled.kernel_mask(m), array(rm, G.dtype, 2), dh, dc, dZ)
@@ -274,10 +274,10 @@ class GRU(Recurrent):
         fast = self.reset_after and (self.activation, self.recurrent_activation) == ("tanh", "sigmoid")
         kernels = compiled.kernels(XW.dtype) if fast else None
         array = compiled.kernel_array
-        with compiled.one_blas_thread() as limiter:
+        with compiled.one_blas_thread():
             args = (XW, array(U, XW.dtype, 2), array(b_rec, XW.dtype, 1), H, ZR, HH, P, compiled.kernel_mask(m),
                     array(rm, XW.dtype, 2))
-            parts = compiled.batch_parts(B, limiter)
+            parts = compiled.batch_parts(B)
             if not (kernels and compiled.run(kernels.gru_forward, parts, lambda p: args)):
                 self._steps(XW, U, b_rec, H, ZR, HH, P, m)
         self.save(xt, W, U, H, ZR, HH, P, m, valid)
@@ -330,8 +330,8 @@ class GRU(Recurrent):
         kernels = compiled.kernels(HH.dtype) if fast else None
         gb_in = gb_rec = None
         array = compiled.kernel_array
-        with compiled.one_blas_thread() as limiter:
-            parts = compiled.batch_parts(B, limiter)
+        with compiled.one_blas_thread():
+            parts = compiled.batch_parts(B)
             dbs = xp.zeros((2, len(parts), 3 * u), HH.dtype)      # each thread's share of the bias gradients
             args = (ZR, HH, P, H, UT, array(GY, HH.dtype, 3), compiled.kernel_mask(m), array(rm, HH.dtype, 2), dh,
                     dXW, dR)

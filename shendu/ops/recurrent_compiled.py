@@ -41,14 +41,11 @@ def kernels(dtype):
     return _kernels["module"]
 
 
-def batch_parts(B, limiter):
-    """Row ranges of the batch, one per BLAS thread the process had before ``one_blas_thread`` (``limiter``)
+def batch_parts(B):
+    """Row ranges of the batch, one per thread allowed now (``compiled.threads()``: backend's thread policy)
     and at least 16 rows each: the rows of a recurrence are independent, so a compiled loop runs each range in
     its own thread, each with one-thread BLAS calls."""
-    threads = 1
-    if limiter is not None:
-        threads = max(1, limiter.get_original_num_threads().get("blas") or 1)
-    workers = max(1, min(threads, B // 16))
+    workers = max(1, min(compiled.threads(), B // 16))
     edges = [B * k // workers for k in range(workers + 1)]
     return list(zip(edges[:-1], edges[1:]))
 
@@ -99,8 +96,8 @@ def matmul(a, b):
     xp = backend.xp
     if xp.__name__ == "numpy" and a.ndim == 2 and b.ndim == 2:
         M, K = a.shape
-        with one_blas_thread() as limiter:
-            parts = batch_parts(max(M, K), limiter)
+        with one_blas_thread():
+            parts = batch_parts(max(M, K))
             if len(parts) > 1 and M >= K:
                 out = xp.empty((M, b.shape[1]), xp.result_type(a, b))
                 if run(_rows_matmul, parts, lambda p: (a, b, out)):

@@ -101,7 +101,6 @@ def element_parts(n):
     """Ranges (i0, i1) of n flat elements, one per allowed thread (as the recurrent loops split batch rows,
     ``recurrent_compiled.batch_parts``). Each element's update reads and writes only that element, so any
     split gives the one-thread result bit for bit."""
-    with compiled.one_blas_thread() as limiter:
-        blocks = compiled.batch_parts(n // _BLOCK, limiter)
+    blocks = compiled.batch_parts(n // _BLOCK)
     edges = [b0 * _BLOCK for b0, _ in blocks] + [n]
     return list(zip(edges[:-1], edges[1:]))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import shendu as sd
-from shendu import ops
+from shendu import backend, ops
 from shendu.ops import compiled, conv_kernels, conv_loops
 from shendu.ops import conv as conv_module
 from shendu.ops.conv_fused import conv2d_act
@@ -50,6 +50,7 @@ def same(a, b):
 def test_parts_cover_the_rows_and_keep_small_work_on_one_thread(monkeypatch):
     monkeypatch.setattr(compiled, "threads", lambda: 2)
     monkeypatch.setattr(compiled, "SPLIT", False)
+    monkeypatch.setattr(backend._threads, "own", False)
     assert compiled.parts(64, 10 ** 12) == [(0, 64)]                            # splitting off
     monkeypatch.setattr(compiled, "SPLIT", True)
     assert compiled.parts(64, 100) == [(0, 64)]                                 # too little work to split
@@ -193,3 +194,68 @@ def test_fused_conv_splits_over_images_with_one_thread_products(split):
     same(one[:2], many[:2])                 # y and dx: each image's own products and loops, bit for bit
     for o, m in zip(one[2:], many[2:]):     # dK, dbias: each thread's partial sum, then added in image order
         np.testing.assert_allclose(m, o, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, k, s, padding", [((5, 7, 6, 3), (4, 4), (2, 2), "same"),
+                                                    ((4, 6, 6, 2), (3, 3), (1, 1), "same")], ids=str)
+def test_blocked_im2col_products_split_over_images(split, monkeypatch, dtype, x_shape, k, s, padding):
+    """cols @ b + bias and colsᵀ c a block of images at a time, the images split over threads: cols @ b is each
+    image's own rows (bit for bit), colsᵀ c each part's sum, added in image order (the formula's value)."""
+    rng = np.random.default_rng(5)
+    w = window(x_shape, k, s, padding)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    width, rows = k[0] * k[1] * x_shape[-1], x_shape[0] * w.out[0] * w.out[1]
+    b, c, bias = (rng.standard_normal(shape).astype(dtype) for shape in ((width, 4), (rows, 3), (4,)))
+    monkeypatch.setattr(conv_kernels, "BLOCK_BYTES", w.out[0] * w.out[1] * width * x.itemsize * 2)   # 2 images
+    one, many = split(lambda: conv_kernels.im2col_matmul(x, w, b, c, bias))
+    same(one[0], many[0])
+    cols = conv_module._windows(conv_module._pad(x, w.pads), w).reshape(rows, width).astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(one[0], cols @ b + bias, rtol=tol, atol=tol)
+    for got in (one[1], many[1]):
+        np.testing.assert_allclose(got, cols.T @ c, rtol=tol, atol=tol * 10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M, K, N", [(37, 5, 12), (3, 20, 41), (1, 1, 1), (64, 300, 24)])
+def test_products_split_by_rows_or_columns_give_the_product(monkeypatch, dtype, M, K, N):
+    """``product`` splits the rows of a tall a (the columns of a wide b) over threads: each element is the same
+    dot product as in one call."""
+    rng = np.random.default_rng(M * K + N)
+    a, b = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
+    monkeypatch.setattr(compiled, "SPLIT", True)
+    monkeypatch.setattr(compiled, "threads", lambda: 3)
+    monkeypatch.setattr(compiled, "MIN_PRODUCT_WORK", 1)
+    seen = []
+    monkeypatch.setattr(compiled, "run_parts", lambda kernel, parts, args: (seen.append(kernel.__name__),
+                                                                           [kernel(*args, *p) for p in parts]))
+    got = compiled.product(a, b)
+    assert got.dtype == dtype and got.shape == (M, N)
+    if max(M, N) >= 16:
+        assert seen == ["_rows_product" if M >= N else "_cols_product"]
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=tol, atol=tol * np.sqrt(K))
+    out = np.empty((M, N), dtype)
+    assert compiled.product(a, b, out=out) is out
+    np.testing.assert_array_equal(out, got)
+
+
+def test_a_dense_layer_splits_its_products_in_a_step_on_shendu_s_threads(monkeypatch):
+    """Dense forward and backward through ``product``, split: the same values as with splitting off."""
+    rng = np.random.default_rng(9)
+    x, W, b = rng.standard_normal((40, 30)), rng.standard_normal((30, 20)), rng.standard_normal(20)
+
+    def step():
+        ts = [sd.tensor(v.astype(np.float32), requires_grad=True) for v in (x, W, b)]
+        y = ops.linear(*ts, relu=True)
+        y.backward(np.sin(np.arange(y.size)).reshape(y.shape).astype(np.float32))
+        return [y.numpy()] + [t.grad.numpy() for t in ts]
+    monkeypatch.setattr(backend._threads, "own", False)
+    monkeypatch.setattr(compiled, "SPLIT", False)
+    one = step()
+    monkeypatch.setattr(compiled, "SPLIT", True)
+    monkeypatch.setattr(compiled, "threads", lambda: 2)
+    monkeypatch.setattr(compiled, "MIN_PRODUCT_WORK", 1)
+    for o, m in zip(one, step()):
+        np.testing.assert_allclose(m, o, rtol=1e-6, atol=1e-6)

@@ -8,23 +8,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shendu.ops import recurrent_compiled
+from shendu.ops import compiled, recurrent_compiled
 
 
-def test_batch_parts_cover_the_batch_once():
-    class Limiter:
-        def __init__(self, threads):
-            self.threads = threads
-
-        def get_original_num_threads(self):
-            return {"blas": self.threads}
-
-    assert recurrent_compiled.batch_parts(64, None) == [(0, 64)]
-    assert recurrent_compiled.batch_parts(64, Limiter(1)) == [(0, 64)]
-    assert recurrent_compiled.batch_parts(64, Limiter(2)) == [(0, 32), (32, 64)]
-    assert recurrent_compiled.batch_parts(20, Limiter(4)) == [(0, 20)]              # at least 16 rows a thread
-    parts = recurrent_compiled.batch_parts(67, Limiter(3))
-    assert parts[0][0] == 0 and parts[-1][1] == 67 and all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+def test_batch_parts_cover_the_batch_once(monkeypatch):
+    for threads, B, want in [(1, 64, [(0, 64)]), (2, 64, [(0, 32), (32, 64)]), (4, 20, [(0, 20)])]:  # >= 16 rows
+        monkeypatch.setattr(compiled, "threads", lambda: threads)
+        assert recurrent_compiled.batch_parts(B) == want
+    monkeypatch.setattr(compiled, "threads", lambda: 3)
+    parts = recurrent_compiled.batch_parts(67)
+    assert len(parts) == 3 and parts[0][0] == 0 and parts[-1][1] == 67
+    assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -38,7 +32,7 @@ def test_all_steps_matmul_split_over_threads_matches_the_product(monkeypatch, dt
     want = a.astype(np.float64) @ b.astype(np.float64)
     one = recurrent_compiled.matmul(a, b)
     monkeypatch.setattr(recurrent_compiled, "batch_parts",     # by rows of a tall a, by the sum of a wide one
-                        lambda n, limiter: [(0, n // 3), (n // 3, n // 2), (n // 2, n)])
+                        lambda n: [(0, n // 3), (n // 3, n // 2), (n // 2, n)])
     split = recurrent_compiled.matmul(a, b)
     tol = 1e-12 if dtype == np.float64 else 2e-5
     for got in (one, split):

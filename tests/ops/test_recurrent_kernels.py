@@ -154,7 +154,7 @@ def test_compiled_lstm_loops_split_over_threads_match_the_numpy_loops(dtype, tol
     seeds = [rng.standard_normal((B, T, u)), rng.standard_normal((B, u)), rng.standard_normal((B, u))]
     args = (arrays, dtype, mask, drop, False, True, seeds)
     plain = _run_lstm(*args, compiled=False, monkeypatch=monkeypatch)
-    monkeypatch.setattr(recurrent_compiled, "batch_parts", lambda B, limiter: [(0, 13), (13, 27), (27, B)])
+    monkeypatch.setattr(recurrent_compiled, "batch_parts", lambda B: [(0, 13), (13, 27), (27, B)])
     split = _run_lstm(*args, compiled=True, monkeypatch=monkeypatch)
     for got, want in zip(split, plain):
         assert_close(got, want, atol=tol, rtol=tol)
@@ -199,7 +199,7 @@ def test_compiled_gru_loops_match_the_numpy_loops(dtype, tol, B, T, n, u, masked
     for got, want in zip(fast, plain):
         assert got.dtype == dtype
         assert_close(got, want, atol=tol, rtol=tol)
-    monkeypatch.setattr(recurrent_compiled, "batch_parts", lambda B, limiter: [(0, B // 2), (B // 2, B)])
+    monkeypatch.setattr(recurrent_compiled, "batch_parts", lambda B: [(0, B // 2), (B // 2, B)])
     split = _run_gru(*args, compiled=True, monkeypatch=monkeypatch)          # rows over two threads
     for got, want in zip(split, plain):
         assert_close(got, want, atol=tol, rtol=tol)
@@ -209,7 +209,7 @@ def test_compiled_gru_loops_match_the_numpy_loops(dtype, tol, B, T, n, u, masked
 def test_a_forked_child_runs_the_split_loops(monkeypatch):
     """The worker threads do not survive fork: a child makes its own pool instead of waiting forever."""
     _kernels()
-    monkeypatch.setattr(recurrent_compiled, "batch_parts", lambda B, limiter: [(0, B // 2), (B // 2, B)])
+    monkeypatch.setattr(recurrent_compiled, "batch_parts", lambda B: [(0, B // 2), (B // 2, B)])
     x, W, U = (np.full(s, 0.1, np.float32) for s in ((4, 3, 2), (2, 8), (2, 8)))
     want = ops.lstm(x, W, U)[0].numpy()                     # the parent's pool exists now
     pid = os.fork()

@@ -138,7 +138,7 @@ def test_adam_kernel_split_over_threads_equals_one_thread_bit_for_bit(monkeypatc
     assert kernels.adam_in_place(g, *one, *args)
     monkeypatch.setattr(kernels, "SPLIT", 0)
     monkeypatch.setattr(kernels, "_BLOCK", 7)
-    monkeypatch.setattr(recurrent_compiled, "batch_parts", lambda n, limiter: [(0, 1), (1, n // 2), (n // 2, n)])
+    monkeypatch.setattr(recurrent_compiled, "batch_parts", lambda n: [(0, 1), (1, n // 2), (n // 2, n)])
     assert kernels.element_parts(w.size) == [(0, 7), (7, 7 * (w.size // 7 // 2)), (7 * (w.size // 7 // 2), w.size)]
     split = [a.copy() for a in (w, m, v)]
     assert kernels.adam_in_place(g, *split, *args)
