@@ -153,8 +153,8 @@ class _ThreadPolicy:
 
     Who: either BLAS threads its own products (``own`` off: its pool is resized to ``current``), or, in a
     step whose convolutions and compiled loops split over images (``own`` on), shendu's worker pool
-    (``ops/compiled.py``) runs every split part and BLAS runs one thread inside the layers and the backward
-    pass (``hold_blas``). Mixing the two loses: OpenBLAS's idle threads spin for about 0.1 s after each
+    (``ops/compiled.py``) runs every split part on ``current`` threads and BLAS runs one thread inside the
+    layers and the backward pass (``hold_blas``; ``current`` outside them). Mixing the two loses: OpenBLAS's idle threads spin for about 0.1 s after each
     multi-threaded product, holding the core the pool's next part needs, while the pool's threads sleep
     (and waking one costs 60-200 µs, more than OpenBLAS needs for a small product). So a step chooses from
     what the previous one did: ``own`` when it had work to split (``note_split``), else BLAS's threads (an
@@ -207,7 +207,7 @@ class _ThreadPolicy:
         self.controller = threadpoolctl.ThreadpoolController().select(user_api="blas")
         self.setters = [lib.set_num_threads for lib in self.controller.lib_controllers]
         if self.current is not None and self.current != self.ceiling:
-            self.controller.limit(limits=1 if self.own else self.current)
+            self._set_blas(self.current)
 
     def threads(self) -> int | None:
         """The threads shendu may use now (None: not known, no threadpoolctl or no BLAS found)."""
@@ -221,31 +221,27 @@ class _ThreadPolicy:
 
     def step(self) -> None:
         """Once a step (a backward pass, a predict batch): choose ``own`` for it from what the last one did."""
-        own = self.allowed and self.split_seen
+        self.own = self.allowed and self.split_seen
         self.split_seen = False
-        if own != self.own:
-            self.own = own
-            if not self.started:
-                self._start()
-            if self.controller is not None and self.current != self.ceiling and self.depth == 0:
-                self.controller.limit(limits=self.ceiling if own else self.current)
+
+    def _set_blas(self, count: int) -> None:
+        for set_threads in self.setters:
+            set_threads(count)
 
     def hold(self) -> None:
         """Enter ``hold_blas``: BLAS on one thread (when ``own``), shendu's pool doing the splitting."""
         with self.lock:                 # layers may run on several threads (a data pipeline's workers)
             self.depth += 1
             if self.depth == 1:
-                self.held = bool(self.own and self.setters and self.ceiling > 1)
+                self.held = bool(self.own and self.setters and self.current > 1)
                 if self.held:
-                    for set_threads in self.setters:
-                        set_threads(1)
+                    self._set_blas(1)
 
     def release(self) -> None:
         with self.lock:
             self.depth -= 1
             if self.depth == 0 and self.held:
-                for set_threads in self.setters:
-                    set_threads(self.ceiling)
+                self._set_blas(self.current)        # what BLAS has outside: the cores left free
         if self.depth == 0 and self.stale:
             self.rescan()
 
@@ -288,9 +284,10 @@ class _ThreadPolicy:
         self.busy = 0.5 * self.busy + 0.5 * others          # smoothed: one check can catch a passing blip
         want = max(1, min(self.ceiling, self._cores() - int(self.busy + 0.5)))
         if want != self.current:
-            if not self.own:
-                self.controller.limit(limits=want)
-            self.current = want
+            with self.lock:
+                self.current = want
+                if self.depth == 0 or not self.held:    # else the hold's release sets it
+                    self._set_blas(want)
 
 
 _threads = _ThreadPolicy()

@@ -18,6 +18,7 @@ def policy(monkeypatch, ceiling, cores, others):
     p = backend._ThreadPolicy()
     p.enabled, p.interval = True, 0.0
     p.controller, p.ceiling, p.current, p.started = FakeController(), ceiling, ceiling, True
+    p.setters = [p.controller.limits.append]        # what the policy sets BLAS's thread count with
     monkeypatch.setattr(p, "_cores", lambda: cores)
     monkeypatch.setattr(p, "_others", lambda: others[0])
     return p
@@ -60,8 +61,7 @@ def test_counting_runnable_threads_reads_this_machine():
 
 def test_a_step_with_image_jobs_runs_the_next_on_shendu_s_threads_with_blas_on_one(monkeypatch):
     p = policy(monkeypatch, ceiling=2, cores=2, others=[0])
-    calls = []
-    p.setters = [calls.append]
+    calls = p.controller.limits
     p.allowed = True
     with_hold = backend._HoldBlas
     monkeypatch.setattr(backend, "_threads", p)
@@ -82,13 +82,16 @@ def test_a_step_with_image_jobs_runs_the_next_on_shendu_s_threads_with_blas_on_o
     assert not p.own
 
 
-def test_own_threads_can_be_turned_off_and_ignore_load_for_blas(monkeypatch):
+def test_own_threads_can_be_turned_off_and_shrink_with_load(monkeypatch):
     monkeypatch.setenv("SHENDU_SPLIT_KERNELS", "0")
     assert not backend._ThreadPolicy().allowed
     others = [1]
     p = policy(monkeypatch, ceiling=2, cores=2, others=others)
     p.allowed = True
+    monkeypatch.setattr(backend, "_threads", p)
     for _ in range(2):                              # two steps, each with image jobs, beside a busy neighbour
         p.note_split()
         p.update()
-    assert p.own and p.current == 1 and p.controller.limits == []   # the pool shrinks; BLAS is held per layer
+    assert p.own and p.current == 1 and p.controller.limits == [1]  # the pool and BLAS shrink to the free core
+    with backend._HoldBlas():
+        assert p.controller.limits == [1]           # one thread already: nothing to hold
