@@ -295,3 +295,56 @@ def read_events(logdir):
     acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "histograms": 0, "images": 0, "tensors": 0})
     acc.Reload()
     return acc
+
+
+# ---------------------------------------------------------------- PyTorch as the oracle of convolutions and pooling
+# channels-last shendu against channels-first torch, TensorFlow's padding rule spelled out
+
+
+def per_axis(v, rank):
+    """An int or a tuple of ``rank`` ints, as a tuple."""
+    return (v,) * rank if isinstance(v, int) else tuple(v)
+
+
+def tf_pads(size, k, s, d, padding):
+    """(before, after) padding of one axis by TensorFlow's rule ('valid', 'same' or 'causal')."""
+    k_eff = (k - 1) * d + 1
+    if padding == "valid":
+        return 0, 0
+    if padding == "causal":
+        return k_eff - 1, 0
+    total = max((-(-size // s) - 1) * s + k_eff - size, 0)
+    return total // 2, total - total // 2
+
+
+def first(x):
+    """A channels-last torch tensor, channels-first."""
+    return x.movedim(-1, 1)
+
+
+def last(y):
+    """A channels-first torch tensor, channels-last."""
+    return y.movedim(1, -1)
+
+
+def tf_padded(x, kernel, strides, dilation, padding, value=0.0):
+    """Channels-first torch x padded on its spatial axes as TensorFlow pads them."""
+    import torch.nn.functional as F     # the oracle: imported by the tests that compare with PyTorch only
+    pads = [tf_pads(n, k, s, d, padding) for n, k, s, d in zip(x.shape[2:], kernel, strides, dilation)]
+    return F.pad(x, [p for pair in reversed(pads) for p in pair], value=value)
+
+
+def check_against_torch(fn, ref, arrays, dtype, tol):
+    """fn(shendu Tensors) and ref(torch tensors) agree on the output and every input gradient."""
+    import torch                        # the oracle (see tf_padded)
+    ts = [sd.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    tts = [torch.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    y, yt = fn(*ts), ref(*tts)
+    assert y.dtype == dtype, f"{dtype.__name__} inputs gave a {y.dtype} output"
+    assert_close(y, yt.detach().numpy(), atol=tol, rtol=tol, name="forward")
+    gy = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
+    y.backward(gy)
+    yt.backward(torch.tensor(gy))
+    for i, (t, tt) in enumerate(zip(ts, tts)):
+        assert t.grad.dtype == dtype, f"gradient of input {i} is {t.grad.dtype}"
+        assert_close(t.grad, tt.grad.numpy(), atol=tol, rtol=tol, name=f"gradient of input {i}")

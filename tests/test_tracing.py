@@ -25,7 +25,7 @@ def test_trace_of_cnn_first_batch_lists_every_op_and_gradients_fit_uses(rng):
         model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
     ops = [s.op for s in t.forward]
     # Conv2D(activation="relu") and Dense(activation="relu") each run as one op, the bias and ReLU fused in
-    assert ops[:6] == ["Conv2DAct", "MaxPool2D", "Reshape", "Linear", "Linear", "Softmax"]
+    assert ops[:6] == ["Conv2DAct", "MaxPool", "Reshape", "Linear", "Linear", "Softmax"]
     names = [model.layers[i].name for i in (0, 1, 2, 3, 4, 4)]
     assert [s.layer for s in t.forward[:6]] == [f"{model.name}/{n}" for n in names]
     assert all(s.layer == "" for s in t.forward[6:])       # the loss belongs to no layer

@@ -1,10 +1,10 @@
-"""Convolution and pooling over images (batch, height, width, channels) and sequences (batch, length, channels).
+"""Convolution over images (batch, height, width, channels) and sequences (batch, length, channels).
 
 A convolution is ONE matrix product on an im2col matrix: each output pixel's receptive field
 (kh × kw × channels values) becomes one row, read through a strided *view* of the padded input,
 so building it is a single copy with no Python loop. Backward turns rows back into pixels
-(col2im) with a loop over the kh × kw kernel offsets only. Pooling loops over the same offsets,
-one whole-array maximum or sum per offset. Where numba is installed, ops/conv_kernels.py runs
+(col2im) with a loop over the kh × kw kernel offsets only (pooling, ops/pool.py, loops over the
+same offsets). Where numba is installed, ops/conv_kernels.py runs
 col2im (the input gradient, and the transposed convolution's forward: ops/transposed_conv.py) and
 the padded im2col as compiled loops, a few images at a time multiplied while in cache, never
 building the padded copy; these forms remain the fallback and the reference.
@@ -30,7 +30,6 @@ from typing import NamedTuple
 
 from shendu import backend
 from shendu.autograd import Function
-from shendu.ops import conv_loops
 from shendu.ops import conv_kernels
 from shendu.ops.shape import reshape
 from shendu.tensor import Tensor, as_tensor
@@ -392,112 +391,3 @@ def conv1d(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rat
     n, length, channels = x.shape
     y = _conv(reshape(x, (n, 1, length, channels)), reshape(kernel, (1, *kernel.shape)), bias, win)
     return reshape(y, (n, win.out[1], y.shape[-1]))
-
-
-# ---------------------------------------------------------------- pooling
-
-
-class MaxPool2D(Function):
-    """y[n,i,j,c] = max_{a,b} x[n, i*s+a, j*s+b, c];   dx = dy routed to each window's first maximum, as PyTorch"""
-    def forward(self, x):
-        xp, w = backend.xp, self.win
-        low = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min   # 'same' padding never wins
-        xpad = _pad(x, w.pads, low)
-        fast = conv_loops.max_pool(xpad, w)       # one compiled pass that also keeps each window's argmax
-        if fast is not None:
-            self.padded_shape = xpad.shape
-            self.save(fast[1])
-            return fast[0]
-        # one whole-array maximum per kernel offset: much faster in NumPy than reducing short window axes
-        y = _tap(xpad, w, 0, 0).copy()
-        for a, b in _offsets(w)[1:]:
-            xp.maximum(y, _tap(xpad, w, a, b), out=y)
-        self.save(xpad, y)
-        return y
-
-    def backward(self, gy):
-        if len(self.saved) == 1:                    # the compiled forward's argmax: route dy there
-            return _crop(conv_loops.max_pool_grad(gy, self.saved[0], self.win, self.padded_shape), self.win.pads)
-        xpad, y = self.saved
-        xp, w = backend.xp, self.win
-        g = xp.zeros(xpad.shape, gy.dtype)
-        offsets = _offsets(w)
-        # windows that do not overlap (stride >= pool size) each own their pixels: write, don't add
-        disjoint = all(s >= k * d for s, k, d in zip(w.s, w.k, w.d))
-        taken = hit = None                        # windows whose maximum already got the gradient (ties)
-        for n, (a, b) in enumerate(offsets):
-            hit = xp.equal(_tap(xpad, w, a, b), y, out=hit)
-            if n:
-                hit &= ~taken
-            if n < len(offsets) - 1:
-                taken = hit.copy() if taken is None else xp.logical_or(taken, hit, out=taken)
-            if disjoint:
-                xp.multiply(gy, hit, out=_tap(g, w, a, b))   # a bool multiply: several times faster than where()
-            else:
-                _tap(g, w, a, b)[...] += gy * hit
-        return _crop(g, w.pads)
-
-
-class AvgPool2D(Function):
-    """y[n,i,j,c] = Σ_{a,b} x[n, i*s+a, j*s+b, c] / count[i,j];   dx[n, i*s+a, j*s+b, c] += dy[n,i,j,c] / count[i,j]
-    (count = the window's real, un-padded cells, as in TensorFlow)"""
-    def forward(self, x):
-        xp, w = backend.xp, self.win
-        xpad = _pad(x, w.pads)
-        if w.pads == ((0, 0), (0, 0)):
-            self.count = w.k[0] * w.k[1]
-        else:   # count the real cells per axis: the window [start, start + k) clipped to [0, size)
-            per_axis = []
-            for size, k, s, (before, _), out in zip(x.shape[1:3], w.k, w.s, w.pads, w.out):
-                start = xp.arange(out) * s - before
-                per_axis.append(xp.minimum(start + k, size) - xp.maximum(start, 0))
-            self.count = (per_axis[0][:, None] * per_axis[1][None, :])[:, :, None].astype(x.dtype)
-        self.padded_shape = xpad.shape
-        y = _tap(xpad, w, 0, 0).copy()
-        for a, b in _offsets(w)[1:]:              # one whole-array add per offset (see MaxPool2D)
-            y += _tap(xpad, w, a, b)
-        return y / self.count
-
-    def backward(self, gy):
-        w = self.win
-        g = backend.xp.zeros(self.padded_shape, gy.dtype)
-        share = gy / self.count
-        for a, b in _offsets(w):
-            _tap(g, w, a, b)[...] += share
-        return _crop(g, w.pads)
-
-
-def _pool(cls, op, x, pool_size, strides, padding, rank) -> Tensor:
-    x = as_tensor(x)
-    layout = "(batch, length, channels)" if rank == 1 else "(batch, height, width, channels)"
-    if x.ndim != rank + 2:
-        raise ValueError(f"{op} expects a {rank + 2}-D input {layout} but got shape {x.shape}.")
-    pool_size = _ints(pool_size, rank, "pool_size", op)
-    strides = pool_size if strides is None else _ints(strides, rank, "strides", op)
-    win = _geometry(op, x.shape[1:-1], pool_size, strides, (1,) * rank,
-                    _padding(op, padding, ("valid", "same")), what="pool window")
-    if rank == 2:
-        return cls.apply(x, win=win)
-    n, length, channels = x.shape
-    y = cls.apply(reshape(x, (n, 1, length, channels)), win=win)
-    return reshape(y, (n, win.out[1], channels))
-
-
-def max_pool2d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
-    """Max over each pool_size window of x (batch, height, width, channels); strides default to pool_size."""
-    return _pool(MaxPool2D, "max_pool2d", x, pool_size, strides, padding, 2)
-
-
-def avg_pool2d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
-    """Mean over each pool_size window of x (batch, height, width, channels); 'same' ignores the padding."""
-    return _pool(AvgPool2D, "avg_pool2d", x, pool_size, strides, padding, 2)
-
-
-def max_pool1d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
-    """Max over each window of x (batch, length, channels); strides default to pool_size."""
-    return _pool(MaxPool2D, "max_pool1d", x, pool_size, strides, padding, 1)
-
-
-def avg_pool1d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
-    """Mean over each window of x (batch, length, channels); 'same' ignores the padding."""
-    return _pool(AvgPool2D, "avg_pool1d", x, pool_size, strides, padding, 1)

@@ -1,7 +1,7 @@
 """Sliding windows over any number of spatial axes, channels-last: geometry, padding, im2col, col2im.
 
 Shared by the rank-generic convolutions (ops/conv_nd.py), depthwise convolutions (ops/depthwise.py)
-and 3-D pooling (ops/pool_nd.py). Padding follows TensorFlow, by ops/conv.py's rule:
+and pooling (ops/pool.py). Padding follows TensorFlow, by ops/conv.py's rule:
   'valid'   no padding, out = (in - k_eff) // stride + 1, with k_eff = (k - 1) * dilation + 1
   'same'    out = ceil(in / stride); the total padding split half before, the odd one after
   'causal'  (one spatial axis) pad k_eff - 1 before, so y[t] sees only x[..t]

@@ -6,27 +6,15 @@ from functools import partial
 
 import numpy as np
 import pytest
-from helpers import layer_contract
+from helpers import layer_contract, tf_pads
 
 from shendu import layers
-
-
-def _tf_pads(size, k, s, d, padding):
-    """(before, after) padding of one axis by TensorFlow's rule; k_eff = (k - 1) d + 1."""
-    k_eff = (k - 1) * d + 1
-    if padding == "valid":
-        return 0, 0
-    if padding == "causal":
-        return k_eff - 1, 0
-    out = -(-size // s)
-    total = max((out - 1) * s + k_eff - size, 0)
-    return total // 2, total - total // 2
 
 
 def np_conv2d(x, K, b, strides, padding, dilation):
     """y[n,i,j,f] = Σ_{a,b,c} xpad[n, i s + a d, j s + b d, c] K[a,b,c,f] + b[f]; x (N,H,W,C), K (kh,kw,C,F)."""
     (sh, sw), (dh, dw), (kh, kw) = strides, dilation, K.shape[:2]
-    pads = [_tf_pads(x.shape[1 + i], K.shape[i], strides[i], dilation[i], padding) for i in range(2)]
+    pads = [tf_pads(x.shape[1 + i], K.shape[i], strides[i], dilation[i], padding) for i in range(2)]
     xp = np.pad(x, ((0, 0), *pads, (0, 0)))
     oh = (xp.shape[1] - ((kh - 1) * dh + 1)) // sh + 1
     ow = (xp.shape[2] - ((kw - 1) * dw + 1)) // sw + 1

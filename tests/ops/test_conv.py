@@ -1,4 +1,4 @@
-"""shendu/ops/conv.py: conv1d/conv2d, max/avg pooling (conv2d_transpose: test_transposed_conv.py).
+"""shendu/ops/conv.py: conv1d/conv2d (conv2d_transpose: test_transposed_conv.py; pooling: test_pool.py).
 
 Each case runs three checks: gradcheck (float64 central differences), and forward plus every
 gradient against PyTorch in float32 and float64. PyTorch is NCHW with symmetric padding, so the
@@ -13,6 +13,7 @@ import shendu as sd
 from shendu import ops
 from shendu.ops import conv as conv_module
 from shendu.testing import assert_close, gradcheck
+from helpers import tf_pads
 
 try:
     import torch          # the oracle, for the tests marked needs_torch only: the others run without it
@@ -20,17 +21,6 @@ try:
 except ImportError:
     torch = F = None
 needs_torch = pytest.mark.skipif(torch is None, reason="compares with PyTorch, which is not installed")
-
-
-def tf_pads(size, k, s, d, padding):
-    """(before, after) padding along one axis, TensorFlow's rule."""
-    k_eff = (k - 1) * d + 1
-    if padding == "valid":
-        return 0, 0
-    if padding == "causal":
-        return k_eff - 1, 0
-    total = max((-(-size // s) - 1) * s + k_eff - size, 0)
-    return total // 2, total - total // 2
 
 
 def pair(v):
@@ -162,63 +152,6 @@ def test_im2col_copies_the_formula(x_shape, k, strides, padding, dilation, chann
     np.testing.assert_array_equal(got, expected.reshape(-1, k[0] * k[1] * channels))
 
 
-# ---------------------------------------------------------------- pooling
-
-# x shape, pool_size, strides, padding
-POOL2D = [
-    ((2, 6, 6, 3), 2, None, "valid"),
-    ((1, 7, 7, 2), 3, 2, "valid"),          # overlapping windows
-    ((2, 7, 5, 2), 3, 2, "same"),
-    ((2, 5, 6, 1), (2, 3), (1, 2), "same"),
-    ((1, 4, 4, 1), 2, 1, "valid"),
-]
-POOL1D = [((2, 9, 3), 3, 2, "same"), ((2, 8, 2), 2, None, "valid"), ((1, 7, 2), 3, 1, "valid")]
-POOLS = [(name, *case) for name in ("max", "avg") for case in POOL2D + POOL1D]
-
-
-def shendu_pool(name, x_shape):
-    rank = len(x_shape) - 2
-    return getattr(ops, f"{name}_pool{rank}d")
-
-
-def torch_pool(name, x, pool_size, strides, padding):
-    """TF pooling through torch: -inf padding for max; for avg, the sum over real cells / their count."""
-    rank = x.ndim - 2
-    k = pair(pool_size) if rank == 2 else (pool_size,)
-    s = k if strides is None else (pair(strides) if rank == 2 else (strides,))
-    one = (1,) * rank
-    if name == "max":
-        pool = F.max_pool2d if rank == 2 else F.max_pool1d
-        return nhwc(pool(torch_pad(nchw(x), k, s, one, padding, -float("inf")), k, s))
-    pool = F.avg_pool2d if rank == 2 else F.avg_pool1d
-    total = pool(torch_pad(nchw(x), k, s, one, padding), k, s)
-    count = pool(torch_pad(torch.ones_like(nchw(x)), k, s, one, padding), k, s)
-    return nhwc(total / count)
-
-
-@pytest.mark.parametrize("name, x_shape, pool_size, strides, padding", POOLS, ids=str)
-def test_pool_gradcheck(name, x_shape, pool_size, strides, padding):
-    pool = shendu_pool(name, x_shape)
-    x = np.random.default_rng(0).permutation(np.prod(x_shape)).reshape(x_shape) / 7.0   # distinct: no ties
-    assert gradcheck(lambda x: pool(x, pool_size, strides, padding), x)
-
-
-@needs_torch
-@pytest.mark.parametrize("dtype, tol", DTYPES)
-@pytest.mark.parametrize("name, x_shape, pool_size, strides, padding", POOLS, ids=str)
-def test_pool_matches_torch(name, x_shape, pool_size, strides, padding, dtype, tol):
-    pool = shendu_pool(name, x_shape)
-    check_against_torch(lambda x: pool(x, pool_size, strides, padding),
-                        lambda x: torch_pool(name, x, pool_size, strides, padding), inputs(x_shape), dtype, tol)
-
-
-@needs_torch
-def test_max_pool_sends_each_window_gradient_to_one_element_like_torch():
-    x = np.ones((1, 5, 5, 2))                     # every element ties
-    check_against_torch(lambda x: ops.max_pool2d(x, 3, 2), lambda x: torch_pool("max", x, 3, 2, "valid"),
-                        [x], np.float64, 1e-12)
-
-
 # ---------------------------------------------------------------- errors that teach
 
 ERRORS = [
@@ -234,8 +167,6 @@ ERRORS = [
     (lambda: ops.conv2d(np.ones((1, 6, 6, 1)), np.ones((3, 3, 1, 2)), np.ones(3)), r"bias must have shape \(2,\)"),
     (lambda: ops.conv2d(np.ones((1, 6, 6, 1)), np.ones((3, 3, 1, 2)), strides=0), r"strides must be a positive"),
     (lambda: ops.conv1d(np.ones((2, 10)), np.ones((3, 1, 4))), r"conv1d expects a 3-D input \(batch, length"),
-    (lambda: ops.max_pool2d(np.ones((1, 2, 2, 1)), 3), r"3x3 pool window is larger than the 2x2 input"),
-    (lambda: ops.avg_pool1d(np.ones((1, 8, 1)), 2, padding="causal"), r"unknown padding 'causal'"),
 ]
 
 

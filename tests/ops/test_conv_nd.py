@@ -1,4 +1,4 @@
-"""shendu/ops/conv_nd.py, window.py, depthwise.py, pool_nd.py: rank-generic, grouped, depthwise and transposed convs, 3-D pooling.
+"""shendu/ops/conv_nd.py, window.py, depthwise.py: rank-generic, grouped, depthwise and transposed convs (pooling: test_pool.py).
 
 Each case: gradcheck (float64 central differences) and forward plus every gradient against PyTorch in
 float32 and float64. PyTorch is channels-first with symmetric padding, so the references move the
@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import shendu as sd
 from shendu import ops
-from shendu.testing import assert_close, gradcheck
+from shendu.testing import gradcheck
+from helpers import check_against_torch, first, last, per_axis, tf_padded
 
 try:
     import torch          # the oracle, for the tests marked needs_torch only: the others run without it
@@ -21,33 +21,6 @@ except ImportError:
 needs_torch = pytest.mark.skipif(torch is None, reason="compares with PyTorch, which is not installed")
 
 DTYPES = [pytest.param(np.float32, 2e-5, id="float32"), pytest.param(np.float64, 1e-10, id="float64")]
-
-
-def per_axis(v, rank):
-    return (v,) * rank if isinstance(v, int) else tuple(v)
-
-
-def tf_pads(size, k, s, d, padding):
-    k_eff = (k - 1) * d + 1
-    if padding == "valid":
-        return 0, 0
-    if padding == "causal":
-        return k_eff - 1, 0
-    total = max((-(-size // s) - 1) * s + k_eff - size, 0)
-    return total // 2, total - total // 2
-
-
-def first(x):          # torch: channels-last -> channels-first, and back
-    return x.movedim(-1, 1)
-
-
-def last(y):
-    return y.movedim(1, -1)
-
-
-def tf_padded(x, kernel, strides, dilation, padding, value=0.0):
-    pads = [tf_pads(n, k, s, d, padding) for n, k, s, d in zip(x.shape[2:], kernel, strides, dilation)]
-    return F.pad(x, [p for pair in reversed(pads) for p in pair], value=value)
 
 
 def torch_conv(x, K, b, strides, padding, dilation, groups=1):
@@ -83,21 +56,6 @@ def torch_conv_transpose(x, K, b, strides, padding, dilation, output_padding):
         index.append(slice(before, before + out))
     y = last(y[tuple(index)])
     return y if b is None else y + b
-
-
-def check_against_torch(fn, ref, arrays, dtype, tol):
-    """fn(shendu Tensors) and ref(torch tensors) agree on the output and every input gradient."""
-    ts = [sd.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
-    tts = [torch.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
-    y, yt = fn(*ts), ref(*tts)
-    assert y.dtype == dtype, f"{dtype.__name__} inputs gave a {y.dtype} output"
-    assert_close(y, yt.detach().numpy(), atol=tol, rtol=tol, name="forward")
-    gy = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
-    y.backward(gy)
-    yt.backward(torch.tensor(gy))
-    for i, (t, tt) in enumerate(zip(ts, tts)):
-        assert t.grad.dtype == dtype, f"gradient of input {i} is {t.grad.dtype}"
-        assert_close(t.grad, tt.grad.numpy(), atol=tol, rtol=tol, name=f"gradient of input {i}")
 
 
 def inputs(*shapes, seed=0):
@@ -240,54 +198,3 @@ def test_conv_transpose_refuses_output_padding_not_below_the_stride():
     x, K = inputs((1, 4, 2), (3, 2, 2))
     with pytest.raises(ValueError, match="output_padding"):
         ops.conv1d_transpose(x, K, strides=2, output_padding=2)
-
-
-# ---------------------------------------------------------------- 3-D pooling
-
-POOL3D = [
-    ((1, 4, 4, 4, 2), 2, None, "valid"),
-    ((2, 5, 6, 7, 3), (2, 3, 2), None, "valid"),
-    ((2, 5, 4, 5, 2), 3, 2, "same"),
-    ((2, 3, 5, 4, 1), (2, 2, 3), (1, 2, 1), "same"),
-]
-
-
-def torch_pool(kind, x, pool, strides, padding):
-    pool = per_axis(pool, 3)
-    strides = pool if strides is None else per_axis(strides, 3)
-    if kind == "max":
-        xpad = tf_padded(first(x), pool, strides, (1, 1, 1), padding, value=-np.inf)
-        return last(F.max_pool3d(xpad, pool, strides))
-    ones = torch.ones_like(first(x)[:, :1])
-    total = F.avg_pool3d(tf_padded(first(x), pool, strides, (1, 1, 1), padding), pool, strides, divisor_override=1)
-    count = F.avg_pool3d(tf_padded(ones, pool, strides, (1, 1, 1), padding), pool, strides, divisor_override=1)
-    return last(total / count)
-
-
-@needs_torch
-@pytest.mark.parametrize("kind", ["max", "avg"])
-@pytest.mark.parametrize("x_shape, pool, strides, padding", POOL3D, ids=str)
-def test_pool3d_matches_torch_and_gradcheck(kind, x_shape, pool, strides, padding):
-    op = ops.max_pool3d if kind == "max" else ops.avg_pool3d
-    # distinct values: no ties, so the max's gradient is well defined for the finite differences
-    x = np.random.default_rng(0).permutation(np.prod(x_shape)).reshape(x_shape) / np.prod(x_shape)
-    for dtype, tol in ((np.float32, 1e-6), (np.float64, 1e-12)):
-        check_against_torch(lambda t: op(t, pool, strides, padding),
-                            lambda t: torch_pool(kind, t, pool, strides, padding), [x], dtype, tol)
-    assert gradcheck(lambda t: op(t, pool, strides, padding), x)
-
-
-def test_pool3d_explains_a_wrong_rank():
-    with pytest.raises(ValueError, match=r"5-D input \(batch, depth, height, width, channels\)"):
-        ops.max_pool3d(np.zeros((2, 4, 4, 3)))
-
-
-@pytest.mark.parametrize("shape, pool, strides, padding", [((2, 7, 3), 2, None, "valid"), ((2, 7, 6, 2), 3, 2, "same"),
-                                                           ((1, 5, 4, 3), (2, 3), 1, "valid")], ids=str)
-def test_rank_generic_pooling_agrees_with_the_1d_and_2d_ops(shape, pool, strides, padding):
-    x = np.random.default_rng(5).permutation(np.prod(shape)).reshape(shape) / np.prod(shape)
-    pairs = ((ops.max_pool, ops.max_pool1d, ops.max_pool2d), (ops.avg_pool, ops.avg_pool1d, ops.avg_pool2d))
-    for generic, one, two in pairs:
-        fixed = one if len(shape) == 3 else two
-        assert_close(generic(x, pool, strides, padding), fixed(x, pool, strides, padding).numpy(), atol=1e-12)
-        assert gradcheck(lambda t: generic(t, pool, strides, padding), x)
