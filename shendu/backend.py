@@ -154,11 +154,12 @@ class _ThreadPolicy:
     Who: either BLAS threads its own products (``own`` off: its pool is resized to ``current``), or, in a
     step whose convolutions and compiled loops split over images (``own`` on), shendu's worker pool
     (``ops/compiled.py``) runs every split part on ``current`` threads and BLAS runs one thread inside the
-    layers and the backward pass (``hold_blas``; ``current`` outside them). Mixing the two loses: OpenBLAS's idle threads spin for about 0.1 s after each
-    multi-threaded product, holding the core the pool's next part needs, while the pool's threads sleep
-    (and waking one costs 60-200 µs, more than OpenBLAS needs for a small product). So a step chooses from
-    what the previous one did: ``own`` when it had work to split (``note_split``), else BLAS's threads (an
-    MLP's products). Only with threadpoolctl (the "fast" extra); SHENDU_SPLIT_KERNELS=0 keeps ``own`` off.
+    layers and the backward pass (``hold_blas``; ``current`` outside them). Mixing the two loses:
+    OpenBLAS's idle threads spin for about 0.1 s after each multi-threaded product, holding the core the
+    pool's next part needs, while the pool's threads sleep (and waking one costs 60-200 µs, more than
+    OpenBLAS needs for a small product). So a step chooses from what the previous one did: ``own`` when it
+    had work to split (``note_split``), else BLAS's threads (an MLP's products). Only with threadpoolctl
+    (the "fast" extra); SHENDU_SPLIT_KERNELS=0 keeps ``own`` off.
     """
 
     interval = 0.25

@@ -29,12 +29,13 @@ from shendu import backend
 MIN_PART_WORK = 2 ** 17     # element operations a worker thread must get to pay for waking it (~30-50 µs)
 # Whether jobs split over threads: in a step that runs on shendu's own threads (backend._ThreadPolicy.own: the
 # step before had convolutions or loops to split over images), or always with SHENDU_SPLIT_KERNELS=1 (the tests;
-# =0 never). Any split gives the same values as one part, bit for bit, except the sums over images of a
-# convolution's dK, added part by part in image order. Measured at 2 threads: splitting while OpenBLAS threads
-# the products lost (CNN 13.6 -> 18.7 ms: OpenBLAS's idle threads spin ~0.1 s after a product, on the core the
-# second part needs); splitting everything on this pool with BLAS on one thread won for convolutions (DCGAN step
-# 76 -> 71 ms, CNN predict 17.6 -> 14.5) but lost for the MLP (1.47 -> 2.30 ms: waking a sleeping worker costs
-# 60-200 µs here, and OpenBLAS threads small products better), hence the choice per step.
+# =0 never). A split kernel gives the one-part values bit for bit; a convolution's dK, summed over images part
+# by part in image order, and a product split by columns (``product``) may differ in the last bits. Measured at
+# 2 threads: splitting while OpenBLAS threads the products lost (CNN 13.6 -> 18.7 ms: OpenBLAS's idle threads
+# spin ~0.1 s after a product, on the core the second part needs); splitting everything on this pool with BLAS
+# on one thread won for convolutions (DCGAN step 76 -> 71 ms, CNN predict 17.6 -> 14.5) but lost for the MLP
+# (1.47 -> 2.30 ms: waking a sleeping worker costs 60-200 µs here, and OpenBLAS threads small products better),
+# hence the choice per step.
 SPLIT = os.environ.get("SHENDU_SPLIT_KERNELS", "0") == "1"
 MIN_PRODUCT_WORK = 2 ** 21  # multiply-adds a part of a split matrix product must get (~20-40 µs of one core)
 
@@ -220,8 +221,9 @@ def _cols_product(a, b, out, c0, c1):
 def product(a, b, out=None):
     """a @ b for 2-D arrays; in a step on shendu's own threads (where BLAS runs one), split over them, each part
     a one-thread BLAS call making its own rows of the result (or its own columns, when ``a`` has fewer rows
-    than ``b`` columns): each element is the same dot product as in one call, so any split gives the same
-    result. One plain call otherwise, for a small product, or inside a part of another split job."""
+    than ``b`` columns): each element is the same dot product as in one call (by rows, the same bits here; by
+    columns, BLAS may pick another kernel for the narrower panel and round the last bit differently). One plain
+    call otherwise, for a small product, or inside a part of another split job."""
     xp = backend.xp
     count = 1
     if splitting() and xp.__name__ == "numpy" and not getattr(_inside, "part", False):
