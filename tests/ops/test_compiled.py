@@ -259,3 +259,44 @@ def test_a_dense_layer_splits_its_products_in_a_step_on_shendu_s_threads(monkeyp
     monkeypatch.setattr(compiled, "MIN_PRODUCT_WORK", 1)
     for o, m in zip(one, step()):
         np.testing.assert_allclose(m, o, rtol=1e-6, atol=1e-6)
+
+
+def _train(model_layers, x, y, steps=3):
+    from shendu import keras
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(model_layers())
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    owns = []
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+        owns.append(backend._threads.own)
+    return owns, [w.copy() for w in model.get_weights()]
+
+
+def test_a_cnn_step_runs_on_shendu_s_threads_and_an_mlp_on_blas_s_with_the_same_numbers(monkeypatch):
+    """After a step with convolutions over image blocks the policy runs the next on shendu's pool (BLAS on one
+    thread in the layers); an MLP's steps keep BLAS's threads. The weights match training with splits off."""
+    from shendu import keras
+    L = keras.layers
+    rng = np.random.default_rng(4)
+    images, labels = rng.random((32, 28, 28, 1)).astype(np.float32), rng.integers(0, 10, 32)
+
+    def cnn():
+        return [L.Input((28, 28, 1)), L.Conv2D(16, 3, activation="relu"), L.MaxPooling2D(2), L.Flatten(),
+                L.Dense(10, activation="softmax")]
+
+    def mlp():
+        return [L.Input((28, 28, 1)), L.Flatten(), L.Dense(64, activation="relu"), L.Dense(10, activation="softmax")]
+    monkeypatch.setattr(compiled, "threads", lambda: 2)
+    for name in ("own", "split_seen"):              # put back after the test, as the policy had them
+        monkeypatch.setattr(backend._threads, name, getattr(backend._threads, name))
+    monkeypatch.setattr(backend._threads, "allowed", True)
+    owns, split = _train(cnn, images, labels)
+    assert owns[1:] == [True, True]                 # chosen from the first step on
+    owns_mlp, _ = _train(mlp, images, labels)
+    assert not any(owns_mlp[1:])                    # the first step still follows the CNN's last one
+    monkeypatch.setattr(backend._threads, "allowed", False)
+    owns, plain = _train(cnn, images, labels)
+    assert not any(owns)
+    for s, p in zip(split, plain):                  # dK's sums over images, part by part: last bits only
+        np.testing.assert_allclose(s, p, rtol=1e-5, atol=1e-6)
