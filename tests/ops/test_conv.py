@@ -13,7 +13,7 @@ import shendu as sd
 from shendu import ops
 from shendu.ops import conv as conv_module
 from shendu.testing import assert_close, gradcheck
-from helpers import tf_pads
+from helpers import check_against_torch, first, last, per_axis, tf_padded
 
 try:
     import torch          # the oracle, for the tests marked needs_torch only: the others run without it
@@ -21,41 +21,6 @@ try:
 except ImportError:
     torch = F = None
 needs_torch = pytest.mark.skipif(torch is None, reason="compares with PyTorch, which is not installed")
-
-
-def pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def nchw(x):           # torch tensors: NHWC <-> NCHW, and (N, L, C) <-> (N, C, L)
-    return x.movedim(-1, 1)
-
-
-def nhwc(y):
-    return y.movedim(1, -1)
-
-
-def torch_pad(x, kernel, strides, dilation, padding, value=0.0):
-    """x NCHW (or NCL) padded by the TF rule on its trailing spatial axes; F.pad lists the last axis first."""
-    spatial = x.shape[2:]
-    pads = [tf_pads(n, k, s, d, padding) for n, k, s, d in zip(spatial, kernel, strides, dilation)]
-    return F.pad(x, [p for lo_hi in reversed(pads) for p in lo_hi], value=value)
-
-
-def check_against_torch(fn, ref, arrays, dtype, tol):
-    """fn(shendu Tensors) and ref(torch tensors) agree on the output and every input gradient."""
-    rng = np.random.default_rng(1)
-    ts = [sd.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
-    tts = [torch.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
-    y, yt = fn(*ts), ref(*tts)
-    assert y.dtype == dtype, f"{dtype.__name__} inputs gave a {y.dtype} output"
-    assert_close(y, yt.detach().numpy(), atol=tol, rtol=tol, name="forward")
-    gy = rng.standard_normal(y.shape).astype(dtype)
-    y.backward(gy)
-    yt.backward(torch.tensor(gy))
-    for i, (t, tt) in enumerate(zip(ts, tts)):
-        assert t.grad.dtype == dtype, f"gradient of input {i} is {t.grad.dtype}"
-        assert_close(t.grad, tt.grad.numpy(), atol=tol, rtol=tol, name=f"gradient of input {i}")
 
 
 DTYPES = [pytest.param(np.float32, 1e-5, id="float32"), pytest.param(np.float64, 1e-10, id="float64")]
@@ -91,10 +56,10 @@ def torch_conv(x, K, b, strides, padding, dilation):
     """TF-padded convolution of NHWC (or NLC) x with an HWIO (or LIO) kernel, through torch."""
     rank = K.ndim - 2
     conv = F.conv2d if rank == 2 else F.conv1d
-    strides, dilation = (pair(strides), pair(dilation)) if rank == 2 else ((strides,), (dilation,))
-    xpad = torch_pad(nchw(x), K.shape[:rank], strides, dilation, padding)
+    strides, dilation = (per_axis(strides, 2), per_axis(dilation, 2)) if rank == 2 else ((strides,), (dilation,))
+    xpad = tf_padded(first(x), K.shape[:rank], strides, dilation, padding)
     weight = K.permute(2, 1, 0) if rank == 1 else K.permute(3, 2, 0, 1)
-    return nhwc(conv(xpad, weight, b, stride=strides, dilation=dilation))
+    return last(conv(xpad, weight, b, stride=strides, dilation=dilation))
 
 
 @pytest.mark.parametrize("x_shape, k_shape, strides, padding, dilation", CONV2D + CONV1D, ids=str)
