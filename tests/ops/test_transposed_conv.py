@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_conv import DTYPES, F, check_against_torch, inputs, needs_torch, nchw, nhwc, pair
+from helpers import check_against_torch, first, last, per_axis
+from test_conv import DTYPES, F, inputs, needs_torch
 
 import shendu as sd
 from shendu import ops
@@ -34,18 +35,18 @@ TRANSPOSE = [
 
 def torch_conv_transpose(x, K, b, strides, padding, output_padding, dilation):
     """torch's un-padded transposed conv (full size (in-1)*s + k_eff), cropped or zero-extended TF's way."""
-    s, d = pair(strides), pair(dilation)
-    full = F.conv_transpose2d(nchw(x), K.permute(3, 2, 0, 1), stride=s, dilation=d)
+    s, d = per_axis(strides, 2), per_axis(dilation, 2)
+    full = F.conv_transpose2d(first(x), K.permute(3, 2, 0, 1), stride=s, dilation=d)
     pads = []
     for axis, (n, k) in enumerate(zip(x.shape[1:3], K.shape[:2])):
         k_eff, stride = (k - 1) * d[axis] + 1, s[axis]
         if output_padding is None:      # Keras's deconv_output_length
             out = n * stride + (max(k_eff - stride, 0) if padding == "valid" else 0)
         else:
-            out = (n - 1) * stride + k_eff - 2 * (k_eff // 2 if padding == "same" else 0) + pair(output_padding)[axis]
+            out = (n - 1) * stride + k_eff - 2 * (k_eff // 2 if padding == "same" else 0) + per_axis(output_padding, 2)[axis]
         before = max(full.shape[2 + axis] - out, 0) // 2 if padding == "same" else 0
         pads += [-before, out + before - full.shape[2 + axis]]   # negative F.pad crops
-    return nhwc(F.pad(full, pads[2:] + pads[:2]) + b[:, None, None])
+    return last(F.pad(full, pads[2:] + pads[:2]) + b[:, None, None])
 
 
 @pytest.mark.parametrize("x_shape, k_shape, strides, padding, output_padding, dilation", TRANSPOSE, ids=str)
