@@ -81,18 +81,10 @@ def call(name: str, kernel, *args) -> bool:
 def run(name: str, kernel, n: int, work: int, *args) -> bool:
     """``kernel(*args, r0, r1)`` over n independent rows, split on ``parts(n, work)`` (one call on this thread,
     without asking the thread count, when the work is too small for two); False (and ``disable(name)``) when
-    numba fails to compile it."""
-    try:
-        if n < 2 or work < 2 * MIN_PART_WORK or not splitting():
-            kernel(*args, 0, n)
-        else:
-            run_parts(kernel, parts(n, work), args)
-    except Exception as error:
-        if not type(error).__module__.startswith("numba"):
-            raise
-        disable(name)
-        return False
-    return True
+    numba fails to compile it (``call``)."""
+    if n < 2 or work < 2 * MIN_PART_WORK or not splitting():
+        return call(name, kernel, *args, 0, n)
+    return call(name, run_parts, kernel, parts(n, work), args)
 
 
 def usable(*arrays) -> bool:
