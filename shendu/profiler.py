@@ -35,12 +35,14 @@ def _prod(shape) -> int:
     return math.prod(int(n) for n in shape)
 
 
-def forward_flops(op: str, arrays, outputs) -> int:
+def forward_flops(op: str, arrays, outputs, fn=None) -> int:
     """Multiply-adds x 2 of the ops with a known count; 0 for the others."""
     if op in ("MatMul", "Linear"):
         return 2 * _prod(outputs[0].shape) * int(arrays[0].shape[-1])
     if op in ("Conv2D", "Conv2DAct"):
         return 2 * _prod(outputs[0].shape) * _prod(arrays[1].shape[:-1])
+    if op == "Conv2DActPool" and fn is not None:   # the output is pooled: count the convolution's own
+        return 2 * int(arrays[0].shape[0]) * _prod(fn.win.out) * _prod(arrays[1].shape)
     if op == "Conv2DTranspose":
         return 2 * _prod(arrays[0].shape) * _prod(arrays[1].shape[:-1])
     return 0
@@ -319,7 +321,7 @@ class profile:
         if self.with_flops:
             op = type(fn).__name__
             if phase == "forward":
-                fn._flops = event.flops = forward_flops(op, arrays, results)
+                fn._flops = event.flops = forward_flops(op, arrays, results, fn)
             else:   # each operand gradient of a matmul or convolution costs one forward's worth
                 needed = sum(1 for need in tuple(fn.needs)[:2] if need)
                 event.flops = getattr(fn, "_flops", 0) * needed

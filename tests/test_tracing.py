@@ -24,16 +24,22 @@ def test_trace_of_cnn_first_batch_lists_every_op_and_gradients_fit_uses(rng):
     with sd.trace() as t:                                     # one epoch of one batch: fit's first batch
         model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
     ops = [s.op for s in t.forward]
-    # Conv2D(activation="relu") and Dense(activation="relu") each run as one op, the bias and ReLU fused in
-    assert ops[:6] == ["Conv2DAct", "MaxPool", "Reshape", "Linear", "Linear", "Softmax"]
-    names = [model.layers[i].name for i in (0, 1, 2, 3, 4, 4)]
-    assert [s.layer for s in t.forward[:6]] == [f"{model.name}/{n}" for n in names]
-    assert all(s.layer == "" for s in t.forward[6:])       # the loss belongs to no layer
+    # Dense(activation="relu") runs as one op, the bias and ReLU fused in; so do Conv2D(activation="relu") and
+    # the MaxPooling2D after it (a Sequential runs them as one op; fuse_conv_pool = False runs two, below)
+    assert ops[:5] == ["Conv2DActPool", "Reshape", "Linear", "Linear", "Softmax"]
+    names = [model.layers[i].name for i in (0, 2, 3, 4, 4)]
+    assert [s.layer for s in t.forward[:5]] == [f"{model.name}/{n}" for n in names]
+    assert all(s.layer == "" for s in t.forward[5:])       # the loss belongs to no layer
     # shapes and formulas
     conv = t.forward[0]
     assert [a.shape for a in conv.inputs] == [(6, 8, 8, 1), (3, 3, 1, 4), (4,)]
-    assert conv.outputs[0].shape == (6, 6, 6, 4)
-    assert conv.formula.startswith("y[n,i,j,f] = act(Σ")
+    assert conv.outputs[0].shape == (6, 3, 3, 4)
+    assert conv.formula.startswith("p[n,i,j,f] = max_{a,b} y[")
+    model.fuse_conv_pool = False
+    with sd.trace() as apart:
+        model.predict(x, verbose=0)
+    assert [s.op for s in apart.forward[:2]] == ["Conv2DAct", "MaxPool"]
+    assert apart.forward[0].formula.startswith("y[n,i,j,f] = act(Σ")
     assert all(s.formula and s.inputs and s.outputs for s in t.forward + t.backward)
     assert all(isinstance(a.shape, tuple) for s in t.forward for a in s.inputs + s.outputs)
     # backward runs from the last op to the first, one step per forward step but the softmax: the
@@ -49,9 +55,11 @@ def test_trace_of_cnn_first_batch_lists_every_op_and_gradients_fit_uses(rng):
     kernel = model.layers[0].weights[0].path
     assert t.rows()[0]["in"].split("; ")[1].startswith(f"{kernel} (3, 3, 1, 4): ")
     assert f"d({kernel}) (3, 3, 1, 4)" in t.rows()[-1]["out"]
-    # forward values are the layer's real output: relu(conv2d(x, K) + b) with the weights the step began from
+    # forward values are the layers' real output: max_pool2d(relu(conv2d(x, K) + b)) with the weights the step
+    # began from
     K, b = (before[w.path] for w in model.layers[0].weights)
-    np.testing.assert_allclose(conv.outputs[0], sd.ops.relu(sd.ops.conv2d(x, K, b)).numpy(), rtol=1e-6, atol=1e-6)
+    expected = sd.ops.max_pool2d(sd.ops.relu(sd.ops.conv2d(x, K, b)), 2).numpy()
+    np.testing.assert_allclose(conv.outputs[0], expected, rtol=1e-6, atol=1e-6)
 
 
 def test_trace_table_markdown_and_html(tmp_path):
@@ -77,7 +85,7 @@ def test_trace_of_inference_names_weights(rng):
     model = _cnn()
     with sd.trace() as t:
         model.predict(rng.random((2, 8, 8, 1), dtype="float32"), verbose=0)
-    assert not t.backward and t.forward[0].op == "Conv2DAct"
+    assert not t.backward and t.forward[0].op == "Conv2DActPool"
     assert t.rows()[0]["in"].split("; ")[1].startswith(model.layers[0].weights[0].path)
 
 

@@ -221,13 +221,42 @@ class Conv2D(BaseConv):
                                    self.groups)
         return ops.conv2d(x, kernel, bias, self.strides, self.padding, self.dilation_rate)
 
+    _then_pool = None   # the pool_size of a MaxPooling2D run inside this call (``call_pooled``), else None
+
+    def _fusable(self) -> bool:
+        """stride 1, undilated, ungrouped, channels-last, relu or no activation: the fused ops' case."""
+        return (self.groups == 1 and self.strides == (1, 1) and self.dilation_rate == (1, 1)
+                and self.data_format == "channels_last"
+                and (self.activation is activations_module.relu or self.activation is activations_module.linear))
+
     def _convolve_activated(self, x, kernel, bias):
-        # stride 1, undilated, ungrouped, relu or no activation: bias and ReLU fused into the convolution
-        relu = self.activation is activations_module.relu
-        if (self.groups > 1 or self.strides != (1, 1) or self.dilation_rate != (1, 1)
-                or not (relu or self.activation is activations_module.linear)):
+        # bias and ReLU fused into the convolution, and the max pool after it when call_pooled asks
+        if not self._fusable():
             return None
-        return conv_fused.conv2d_act(x, kernel, bias, 1, self.padding, 1, "relu" if relu else "linear")
+        activation = "relu" if self.activation is activations_module.relu else "linear"
+        if self._then_pool is not None:
+            return conv_fused.conv2d_act_pool(x, kernel, bias, self.padding, activation, self._then_pool)
+        return conv_fused.conv2d_act(x, kernel, bias, 1, self.padding, 1, activation)
+
+    def fuses_pool(self, pool) -> bool:
+        """Whether ``call_pooled(x, pool)`` runs this layer and the layer ``pool`` after it as one op: a plain
+        Conv2D of the fused case, then a MaxPooling2D whose windows tile its output (strides = pool_size,
+        'valid'), neither with an activity regularizer, both computing in one dtype."""
+        from shendu.layers.pooling import MaxPooling2D
+
+        return (type(self) is Conv2D and type(pool) is MaxPooling2D and self._fusable()
+                and pool.strides == pool.pool_size and pool.padding == "valid"
+                and pool.data_format == "channels_last" and self.activity_regularizer is None
+                and pool.activity_regularizer is None and self.compute_dtype == pool.compute_dtype)
+
+    def call_pooled(self, x, pool):
+        """``pool(self(x))`` as one op, ``conv2d_act_pool`` (``fuses_pool`` says when): the convolution's output
+        is pooled block by block while in cache and never written whole. Sequential calls it."""
+        self._then_pool = pool.pool_size
+        try:
+            return self(x)
+        finally:
+            self._then_pool = None
 
 
 class Conv1D(BaseConv):

@@ -19,7 +19,12 @@ from shendu.tensor import Tensor
 
 
 class Sequential(Model):
-    """``Sequential([Dense(64, activation='relu', input_shape=(784,)), Dense(10, activation='softmax')])``."""
+    """``Sequential([Dense(64, activation='relu', input_shape=(784,)), Dense(10, activation='softmax')])``.
+
+    A Conv2D (relu or no activation, stride 1) followed by a MaxPooling2D that tiles its output runs as one
+    op, ``conv2d_act_pool``: the same numbers, without writing the convolution's output whole.
+    ``model.fuse_conv_pool = False`` runs them as two layers (to step through or profile each)."""
+    fuse_conv_pool = True
 
     def __init__(self, layers=None, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
@@ -154,8 +159,17 @@ class Sequential(Model):
                 raise ValueError(f"Sequential model '{self.name}' expects input of shape {expected} (None is the "
                                  f"batch axis) but got {tuple(inputs.shape)}.")
         x = _cast_to_input_dtype(inputs, getattr(self._stack[0], "input_dtype", None) if self._stack else None)
-        for layer in self._stack:
+        stack, i = self._stack, 0
+        while i < len(stack):
+            layer = stack[i]
+            after = stack[i + 1] if i + 1 < len(stack) else None
+            if (self.fuse_conv_pool and after is not None and isinstance(x, Tensor)
+                    and getattr(layer, "fuses_pool", None) is not None and layer.fuses_pool(after)):
+                x = layer.call_pooled(x, after)     # Conv2D then MaxPooling2D, as one op (conv2d_act_pool)
+                i += 2
+                continue
             x = layer(x)
+            i += 1
         return x
 
     def _maybe_build(self, inputs):

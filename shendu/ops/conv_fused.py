@@ -16,8 +16,8 @@ The composed form, ``relu(conv2d(x, K, bias))``, is the tests' oracle.
 from __future__ import annotations
 
 from shendu import autograd, backend
-from shendu.ops import compiled, conv_kernels, conv_loops
-from shendu.ops.conv import Conv2D, _col2im, _crop, _offsets, _pad, _plan, _tap, _windows, conv2d_inputs
+from shendu.ops import compiled, conv, conv_kernels, conv_loops
+from shendu.ops.conv import Conv2D, _col2im, _crop, _offsets, _pad, _tap, _windows, conv2d_inputs
 from shendu.tensor import Tensor
 
 ACTIVATIONS = ("linear", "relu")
@@ -45,7 +45,7 @@ class Conv2DAct(Conv2D):
         w, xp = self.win, backend.xp
         xpad = _pad(x, w.pads)
         n, dtype = x.shape[0], xp.result_type(x, K)
-        plan = _plan(x.shape, xpad.shape[1:3], K.shape, w, dtype.itemsize)
+        plan = conv._plan(x.shape, xpad.shape[1:3], K.shape, w, dtype.itemsize)   # (read here: tests patch it)
         self.blocked = plan == ("cols", n) and w.s == (1, 1) and w.d == (1, 1)
         if not self.blocked:                            # Conv2D's own forms: chunks, the shift form, strides
             y = super().forward(x, K, *b)               # a fresh array this op owns
@@ -56,7 +56,7 @@ class Conv2DAct(Conv2D):
         self.padded_shape, (self.mode, self.chunk) = xpad.shape, plan
         rows, f = w.out[0] * w.out[1], K.shape[-1]
         K2 = K.reshape(-1, f)
-        y = xp.empty((n * rows, f), dtype)
+        y = self._outputs(n, f, dtype)
         # the im2col rows of a few images at a time, multiplied while they are still in cache; the columns
         # are kept whole for dK when a gradient will be asked for, else one block's buffer is reused. At two
         # or more threads, each thread runs this for its own share of the images (one-thread products)
@@ -66,19 +66,39 @@ class Conv2DAct(Conv2D):
 
         def images(i0, i1):
             buffer = None if self.keep else xp.empty((min(step, i1 - i0) * rows, K2.shape[0]), dtype)
+            z = self._scratch(min(step, i1 - i0) * rows, f, dtype)
             for i in range(i0, i1, step):
                 m = min(step, i1 - i)
                 r = slice(i * rows, (i + m) * rows)
-                block, out = (kept[r] if self.keep else buffer[:m * rows]), y[r]
+                block, out = (kept[r] if self.keep else buffer[:m * rows]), (y[r] if z is None else z[:m * rows])
                 _im2col_into(xpad[i:i + m], w, block)
                 xp.matmul(block, K2, out=out)
-                conv_loops.bias_relu(out, bias, relu)
+                self._epilogue(out, bias, relu, i, m)
         compiled.run_images(images, n, n * rows * (K2.shape[0] + f))
-        cols = kept
-        y = y.reshape(n, *w.out, f)
+        return self._finish(kept, K, y)
+
+    # the hooks Conv2DActPool changes: where a block's product goes, what is made of it, what is kept
+    def _outputs(self, n, f, dtype):
+        return backend.xp.empty((n * self.win.out[0] * self.win.out[1], f), dtype)
+
+    def _scratch(self, rows, f, dtype):
+        return None                                     # each block's product is written into y itself
+
+    def _epilogue(self, z, bias, relu, i, m):
+        conv_loops.bias_relu(z, bias, relu)
+
+    def _finish(self, cols, K, y):
+        y = y.reshape(-1, *self.win.out, K.shape[-1])
         if self.keep:
             self.save(cols, K, y) if self.activation == "relu" else self.save(cols, K)
         return y
+
+    def _block_grad(self, gy, r, i, m):
+        """dz of the images i .. i+m (rows r of the block products): dy where y > 0 for relu, else dy."""
+        f = gy.shape[-1]
+        if self.activation != "relu":
+            return gy.reshape(-1, f)[r]
+        return conv_loops.relu_mask(gy.reshape(-1, f)[r], self.saved[2].reshape(-1, f)[r])
 
     def _images_per_block(self, n, K, dtype):
         """Images whose im2col rows and outputs fill about BLOCK_BYTES."""
@@ -98,8 +118,6 @@ class Conv2DAct(Conv2D):
         xp, w = backend.xp, self.win
         cols, K = saved[:2]
         n, f, rows = gy.shape[0], K.shape[-1], w.out[0] * w.out[1]
-        gy2 = gy.reshape(-1, f)
-        a2 = saved[2].reshape(-1, f) if relu else None
         K2 = K.reshape(-1, f)
         want_b = len(self.needs) == 3 and self.needs[2]
         out_hw = tuple(m - lo - hi for m, (lo, hi) in zip(self.padded_shape[1:3], w.pads))
@@ -113,7 +131,7 @@ class Conv2DAct(Conv2D):
             for i in range(i0, i1, step):
                 m = min(step, i1 - i)
                 r = slice(i * rows, (i + m) * rows)
-                gz = conv_loops.relu_mask(gy2[r], a2[r]) if relu else gy2[r]
+                gz = self._block_grad(gy, r, i, m)
                 if gK is not None:
                     gK += cols[r].T @ gz
                 if gb is not None:                      # Σ dz over pixels: a GEMV beats .sum(axis=0) here
@@ -135,6 +153,41 @@ class Conv2DAct(Conv2D):
         return (gx, gK, gb) if len(self.needs) == 3 else (gx, gK)
 
 
+class Conv2DActPool(Conv2DAct):
+    """p[n,i,j,f] = max_{a,b} y[n, i·ph+a, j·pw+b, f], y = act(conv2d(x, K) + bias);   dz = dp at each window's
+    argmax where p > 0 (relu), else 0, then Conv2DAct's dK = colsᵀ dz, dx = col2im(dz Kᵀ), dbias = Σ dz
+
+    Conv2DAct followed by a max pool whose windows tile y (stride = pool size, 'valid'), in one op. Each block's
+    product is pooled while in cache, so y is never written whole: only p and each window's argmax are kept.
+    The max of ReLU'd values is the ReLU of the max, so the ReLU runs once per window. Runs only on
+    Conv2DAct's blocked form (conv2d_act_pool checks)."""
+    pool = (2, 2)
+
+    def _outputs(self, n, f, dtype):
+        shape = (n, *(o // p for o, p in zip(self.win.out, self.pool)), f)
+        self.pooled, self.arg = backend.xp.empty(shape, dtype), backend.xp.empty(shape, backend.xp.uint8)
+        return self.pooled
+
+    def _scratch(self, rows, f, dtype):
+        return backend.xp.empty((rows, f), dtype)       # one block's product, reused block after block
+
+    def _epilogue(self, z, bias, relu, i, m):
+        conv_loops.bias_act_pool(z.reshape(m, *self.win.out, -1), bias, relu, self.pool, self.pooled[i:i + m],
+                                 self.arg[i:i + m])
+
+    def _finish(self, cols, K, y):
+        if self.keep:
+            self.save(cols, K, y, self.arg)
+        self.pooled = self.arg = None
+        return y
+
+    def _block_grad(self, gy, r, i, m):
+        gz = backend.xp.empty((m, *self.win.out, gy.shape[-1]), gy.dtype)
+        conv_loops.pool_act_grad(gy[i:i + m], self.saved[3][i:i + m], self.saved[2][i:i + m],
+                                 self.activation == "relu", self.pool, gz)
+        return gz.reshape(m * self.win.out[0] * self.win.out[1], -1)
+
+
 def conv2d_act(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1,
                activation: str = "relu") -> Tensor:
     """act(conv2d(x, kernel) + bias) as one op, act 'relu' or 'linear'; arguments as ``conv2d``.
@@ -153,3 +206,24 @@ def conv2d_act(x, kernel, bias=None, strides=1, padding: str = "valid", dilation
     args = (x, kernel) if bias is None else (x, kernel, bias)
     keep = autograd.is_grad_enabled() and any(t.requires_grad for t in args)   # will backward run?
     return Conv2DAct.apply(*args, win=win, activation=activation, keep=keep)
+
+
+def conv2d_act_pool(x, kernel, bias=None, padding: str = "valid", activation: str = "relu",
+                    pool_size=(2, 2)) -> Tensor:
+    """max_pool2d(conv2d_act(x, kernel, bias, 1, padding, 1, activation), pool_size) as one op (stride-1 Conv2D,
+    a max pool with strides = pool_size and 'valid' padding: the tutorial CNN's Conv2D + MaxPooling2D).
+    Where Conv2DAct's blocked form does not run (the batch chunked, the shift form), it is those two ops."""
+    from shendu.ops.pool import max_pool2d
+
+    pool_size = (pool_size, pool_size) if isinstance(pool_size, int) else tuple(pool_size)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"conv2d_act_pool: activation must be one of {ACTIVATIONS}, got {activation!r}.")
+    x, kernel, bias, win = conv2d_inputs(x, kernel, bias, 1, padding, 1)
+    xp = backend.xp
+    padded_hw = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:3], win.pads))
+    plan = conv._plan(x.shape, padded_hw, kernel.shape, win, xp.result_type(x.data, kernel.data).itemsize)
+    if plan != ("cols", x.shape[0]) or any(o < p for o, p in zip(win.out, pool_size)):
+        return max_pool2d(conv2d_act(x, kernel, bias, 1, padding, 1, activation), pool_size)
+    args = (x, kernel) if bias is None else (x, kernel, bias)
+    keep = autograd.is_grad_enabled() and any(t.requires_grad for t in args)
+    return Conv2DActPool.apply(*args, win=win, activation=activation, keep=keep, pool=pool_size)

@@ -86,7 +86,56 @@ def _build(numba):
                                 for c in range(c_):
                                     g[n, r, q, c] += gy[n, i, j, c] if arg[n, i, j, c] == k else 0
 
-    return {"relu_mask": relu_mask, "bias_relu": bias_relu, "max_pool": max_pool, "max_pool_grad": max_pool_grad}
+    @numba.njit(cache=True, nogil=True)
+    def bias_act_pool(z, b, relu, ph, pw, y, arg, r0, r1):
+        # y[n,i,j,f] = act(max_{a,b} z[n, i*ph+a, j*pw+b, f] + b[f]), arg its first maximum's offset a*pw + b:
+        # pooling tiles z (stride = pool size, the last rows and columns left over are dropped); the maximum
+        # of ReLU'd values is the ReLU of the maximum, so the ReLU runs once per window
+        z, y, arg = z[r0:r1], y[r0:r1], arg[r0:r1]
+        n_, oh, ow, c_ = y.shape
+        for n in range(n_):
+            for i in range(oh):
+                for j in range(ow):
+                    for c in range(c_):
+                        y[n, i, j, c] = z[n, i * ph, j * pw, c] + b[c]
+                        arg[n, i, j, c] = 0
+                    for a in range(ph):
+                        for q in range(pw):
+                            if a == 0 and q == 0:
+                                continue
+                            r, s = i * ph + a, j * pw + q
+                            for c in range(c_):
+                                v, m = z[n, r, s, c] + b[c], y[n, i, j, c]
+                                if v > m or (v != v and m == m):
+                                    y[n, i, j, c] = v
+                                    arg[n, i, j, c] = a * pw + q
+                    if relu:
+                        for c in range(c_):
+                            v = y[n, i, j, c]
+                            y[n, i, j, c] = v if v > 0 else 0
+
+    @numba.njit(cache=True, nogil=True)
+    def pool_act_grad(gy, arg, y, relu, ph, pw, gz, r0, r1):
+        # gz[n, i*ph+a, j*pw+b, f] = gy[n,i,j,f] where a*pw + b is the window's argmax (and y > 0 for relu), else
+        # 0: every element of gz written once, row by row, the pooled rows left over included
+        gy, arg, y, gz = gy[r0:r1], arg[r0:r1], y[r0:r1], gz[r0:r1]
+        n_, oh, ow, c_ = gy.shape
+        for n in range(n_):
+            for r in range(gz.shape[1]):
+                i, a = r // ph, r % ph
+                for s in range(gz.shape[2]):
+                    j, q = s // pw, s % pw
+                    if i >= oh or j >= ow:
+                        for c in range(c_):
+                            gz[n, r, s, c] = 0
+                        continue
+                    k = a * pw + q
+                    for c in range(c_):
+                        hit = arg[n, i, j, c] == k and (y[n, i, j, c] > 0 or not relu)
+                        gz[n, r, s, c] = gy[n, i, j, c] if hit else 0
+
+    return {"relu_mask": relu_mask, "bias_relu": bias_relu, "max_pool": max_pool, "max_pool_grad": max_pool_grad,
+            "bias_act_pool": bias_act_pool, "pool_act_grad": pool_act_grad}
 
 
 def kernels():
@@ -157,3 +206,37 @@ def max_pool_grad(gy, arg, win, padded_shape):
         for b in range(win.k[1]):
             g[:, a:a + (oh - 1) * sh + 1:sh, b:b + (ow - 1) * sw + 1:sw] += gy * (arg == a * win.k[1] + b)
     return g
+
+
+def bias_act_pool(z, b, relu: bool, pool, y, arg) -> None:
+    """y = act(max over each pool window of z + b) and arg = each window's first maximum, a*pw + b, written
+    into y and arg (n, oh, ow, F): windows of pool = (ph, pw) that tile z (n, h, w, F), stride = pool size,
+    the rows and columns left over (h - oh*ph, w - ow*pw) dropped."""
+    xp, k = backend.xp, kernels()
+    n, f, (oh, ow), (ph, pw) = z.shape[0], z.shape[-1], y.shape[1:3], pool
+    b = xp.zeros(f, z.dtype) if b is None else b
+    if k is not None and compiled.usable(z, b, y) and _run(k["bias_act_pool"], n, z.size, z, b, relu, ph, pw, y,
+                                                           arg):
+        return
+    # the plain form: windows as a trailing axis, its first maximum (a NaN wins)
+    windows = (z[:, :oh * ph, :ow * pw] + b).reshape(n, oh, ph, ow, pw, f).transpose(0, 1, 3, 5, 2, 4)
+    windows = windows.reshape(n, oh, ow, f, ph * pw)
+    arg[...] = windows.argmax(axis=-1)
+    y[...] = xp.take_along_axis(windows, arg[..., None].astype(xp.intp), axis=-1)[..., 0]
+    if relu:
+        y[...] = xp.where(y > 0, y, 0)          # NaN -> 0, as the compiled loop and bias_relu
+
+
+def pool_act_grad(gy, arg, y, relu: bool, pool, out) -> None:
+    """out (n, h, w, F) = the gradient of ``bias_act_pool``'s z: gy at each window's argmax where (for relu)
+    y > 0, else 0; every element of out written."""
+    xp, k = backend.xp, kernels()
+    (oh, ow), (ph, pw) = gy.shape[1:3], pool
+    if k is not None and compiled.usable(gy, y, out) and _run(k["pool_act_grad"], out.shape[0], out.size,
+                                                              xp.ascontiguousarray(gy), arg, y, relu, ph, pw, out):
+        return
+    g = gy * (y > 0) if relu else gy
+    out[...] = 0
+    for a in range(ph):
+        for q in range(pw):
+            out[:, a:oh * ph:ph, q:ow * pw:pw] = g * (arg == a * pw + q)
