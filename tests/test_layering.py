@@ -83,6 +83,8 @@ DEFERRED: dict[tuple[str, str], str] = {
         "the compiled time loops import numba at their top: an optional dependency, loaded on first use",
     ("shendu.tensor", "shendu.ops"): _TENSOR,
     ("shendu.tensor", "shendu.autograd"): _TENSOR,
+    ("shendu.layers.conv", "shendu.layers.pooling"):
+        "Conv2D.fuses_pool asks whether the next layer is a MaxPooling2D; pooling builds on conv's shape helpers",
     ("shendu.layers.symbolic", "shendu.layers.core"):
         "arithmetic on a KerasTensor makes a TensorOp layer; layers.base (and so core) builds on symbolic",
     ("shendu.layers.recurrent", "shendu.layers"):

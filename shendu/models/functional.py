@@ -125,13 +125,39 @@ class Functional(Model):
                   else v for t, v in zip(self.inputs, values)]     # an Input's dtype converts raw integer data
         computed = {id(t): v for t, v in zip(self.inputs, values)}
         lookup = lambda t: computed[id(t)] if isinstance(t, KerasTensor) else t  # noqa: E731
-        for node in self._nodes:
+        pairs, nodes, i = (self._pool_pairs() if self.fuse_conv_pool else ()), self._nodes, 0
+        while i < len(nodes):
+            node = nodes[i]
             args = map_structure(lookup, node.args)
             kwargs = map_structure(lookup, node.kwargs)
-            out = node.layer(*args, **kwargs)
+            if i in pairs and isinstance(args[0], Tensor) and node.layer.fuses_pool(nodes[i + 1].layer):
+                i += 1                              # Conv2D then MaxPooling2D, as one op (conv2d_act_pool)
+                out, node = node.layer.call_pooled(args[0], nodes[i].layer), nodes[i]
+            else:
+                out = node.layer(*args, **kwargs)
             for sym, real in zip(flatten(node.outputs), flatten(out)):
                 computed[id(sym)] = real
+            i += 1
         return map_structure(lookup, self._outputs_struct)
+
+    fuse_conv_pool = True       # as Sequential's: a Conv2D and the MaxPooling2D fed by it alone run as one op
+
+    def _pool_pairs(self) -> set:
+        """Indexes i of the nodes calling a layer with ``fuses_pool`` (Conv2D) on one tensor whose output only
+        node i + 1 reads, alone: the candidates ``call`` runs with node i + 1's layer through ``call_pooled``."""
+        if getattr(self, "_pairs", None) is None:
+            uses = {}
+            for t in [t for node in self._nodes for t in node.inputs] + self.outputs:
+                uses[id(t)] = uses.get(id(t), 0) + 1
+            self._pairs = set()
+            for i, (node, after) in enumerate(zip(self._nodes, self._nodes[1:])):
+                outs = flatten(node.outputs)
+                if (len(outs) == 1 and uses.get(id(outs[0])) == 1 and len(node.args) == 1 and not node.kwargs
+                        and isinstance(node.args[0], KerasTensor) and len(after.args) == 1
+                        and after.args[0] is outs[0] and not after.kwargs
+                        and getattr(node.layer, "fuses_pool", None) is not None):
+                    self._pairs.add(i)
+        return self._pairs
 
     def compute_output_spec(self, inputs, *args, **kwargs):
         """The graph walked on symbolic tensors: each layer's ``compute_output_spec``, no node recorded."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 from shendu import autograd, backend
 from shendu.ops import compiled, conv, conv_kernels, conv_loops
 from shendu.ops.conv import Conv2D, _col2im, _crop, _offsets, _pad, _tap, _windows, conv2d_inputs
+from shendu.ops.pool import max_pool2d
 from shendu.tensor import Tensor
 
 ACTIVATIONS = ("linear", "relu")
@@ -213,8 +214,6 @@ def conv2d_act_pool(x, kernel, bias=None, padding: str = "valid", activation: st
     """max_pool2d(conv2d_act(x, kernel, bias, 1, padding, 1, activation), pool_size) as one op (stride-1 Conv2D,
     a max pool with strides = pool_size and 'valid' padding: the tutorial CNN's Conv2D + MaxPooling2D).
     Where Conv2DAct's blocked form does not run (the batch chunked, the shift form), it is those two ops."""
-    from shendu.ops.pool import max_pool2d
-
     pool_size = (pool_size, pool_size) if isinstance(pool_size, int) else tuple(pool_size)
     if activation not in ACTIVATIONS:
         raise ValueError(f"conv2d_act_pool: activation must be one of {ACTIVATIONS}, got {activation!r}.")

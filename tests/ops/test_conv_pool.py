@@ -221,3 +221,25 @@ def test_fused_pair_keeps_layer_shapes_and_symbolic_build():
     assert model.layers[1].output.shape == (None, 5, 5, 4)
     out = model(np.zeros((2, 12, 12, 1), np.float32))
     assert out.shape == (2, 3)
+
+
+def test_functional_fuses_a_conv_and_the_pool_that_alone_reads_it(rng):
+    """Input -> Conv2D -> MaxPooling2D runs fused; a conv output that a second layer (or the outputs) also
+    reads runs as two layers. Both give the two-layer numbers."""
+    x = rng.standard_normal((3, 10, 10, 2)).astype("float32")
+    inputs = layers.Input((10, 10, 2))
+    conv = layers.Conv2D(4, 3, activation="relu")
+    pooled = layers.MaxPooling2D(2)(conv(inputs))
+    chain = models.Model(inputs, layers.Flatten()(pooled))
+    c2 = layers.Conv2D(4, 3)(inputs)
+    shared = models.Model(inputs, [layers.MaxPooling2D(2)(c2), layers.GlobalAveragePooling2D()(c2)])
+    for model, fused in ((chain, True), (shared, False)):
+        with sd.trace() as t:
+            got = model(x)
+        assert ("Conv2DActPool" in [e.op for e in t.forward]) == fused
+        model.fuse_conv_pool = False
+        with sd.trace() as t:
+            expected = model(x)
+        assert "Conv2DActPool" not in [e.op for e in t.forward]
+        for g, e in zip(got if isinstance(got, list) else [got], expected if isinstance(expected, list) else [expected]):
+            assert_close(g, e, atol=1e-6)
