@@ -16,7 +16,7 @@ The composed form, ``relu(conv2d(x, K, bias))``, is the tests' oracle.
 from __future__ import annotations
 
 from shendu import autograd, backend
-from shendu.ops import compiled, conv, conv_kernels, conv_loops
+from shendu.ops import compiled, conv, conv_direct, conv_kernels, conv_loops
 from shendu.ops.conv import Conv2D, _col2im, _crop, _offsets, _pad, _tap, _windows, conv2d_inputs
 from shendu.ops.pool import max_pool2d
 from shendu.tensor import Tensor
@@ -163,6 +163,30 @@ class Conv2DActPool(Conv2DAct):
     The max of ReLU'd values is the ReLU of the max, so the ReLU runs once per window. Runs only on
     Conv2DAct's blocked form (conv2d_act_pool checks)."""
     pool = (2, 2)
+    direct = False      # whether the forward ran conv_direct's loops (a first layer: few input channels)
+
+    def forward(self, x, K, *b):
+        w = self.win
+        if conv_direct.applies(x, K, w, self.pool):
+            xpad = _pad(x, w.pads)
+            out = conv_direct.forward(xpad, K, b[0] if b else None, self.activation == "relu", self.pool,
+                                      tuple(o // p for o, p in zip(w.out, self.pool)))
+            if out is not None:
+                self.direct, self.padded_shape = True, xpad.shape
+                if self.keep:
+                    self.save(xpad, K, *out)
+                return out[0]
+        return super().forward(x, K, *b)
+
+    def backward(self, gy):
+        if not self.direct:
+            return super().backward(gy)
+        xpad, K, y, arg = self.saved
+        need_b = len(self.needs) == 3 and self.needs[2]
+        gx, gK, gb = conv_direct.backward(xpad, K, gy, y, arg, self.activation == "relu", self.pool, self.win,
+                                          self.needs[0], self.needs[1], need_b)
+        gx = None if gx is None else _crop(gx, self.win.pads)
+        return (gx, gK, gb) if len(self.needs) == 3 else (gx, gK)
 
     def _outputs(self, n, f, dtype):
         shape = (n, *(o // p for o, p in zip(self.win.out, self.pool)), f)

@@ -14,7 +14,7 @@ import pytest
 import shendu as sd
 from shendu import ops
 from shendu.keras import layers, models
-from shendu.ops import compiled, conv_fused, conv_loops
+from shendu.ops import compiled, conv_direct, conv_fused, conv_loops
 from shendu.ops import conv as conv_module
 from shendu.ops.conv_fused import conv2d_act, conv2d_act_pool
 from shendu.testing import assert_close, gradcheck
@@ -64,23 +64,31 @@ def check(values, padding, activation, pool, dtype, tol, seed=1):
     return y
 
 
+@pytest.mark.parametrize("form", ["direct", "blocked"])
 @pytest.mark.parametrize("dtype, tol", DTYPES)
 @pytest.mark.parametrize("activation", ["relu", "linear"])
 @pytest.mark.parametrize("x_shape, k_shape, padding, pool", CASES, ids=str)
-def test_fused_pool_matches_the_composed_ops(dtype, tol, activation, x_shape, k_shape, padding, pool):
+def test_fused_pool_matches_the_composed_ops(monkeypatch, form, dtype, tol, activation, x_shape, k_shape, padding,
+                                             pool):
+    """Both forms: conv_direct's loops (kh·kw·C ≤ MAX_TERMS) and the blocked im2col products."""
+    if form == "blocked":
+        monkeypatch.setattr(conv_direct, "MAX_TERMS", 0)
     y = check(arrays(x_shape, k_shape), padding, activation, pool, dtype, tol)
     assert type(y.creator).__name__ == "Conv2DActPool"
+    assert y.creator.direct == (form == "direct" and np.prod(k_shape[:3]) <= conv_direct.MAX_TERMS)
 
 
 @pytest.mark.parametrize("block_bytes", [1, 3000, 1 << 30])
 def test_fused_pool_in_blocks(monkeypatch, block_bytes):
     """Blocks of one image, of a few (the last one short), or the whole batch: the same numbers."""
     monkeypatch.setattr(conv_fused, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(conv_direct, "MAX_TERMS", 0)
     check(arrays((5, 9, 8, 3), (3, 3, 3, 4)), "same", "relu", (2, 2), np.float64, 1e-10)
 
 
 def test_fused_pool_without_the_compiled_loops(monkeypatch):
     """The NumPy forms of the pooled epilogue and its gradient give the compiled loops' numbers."""
+    monkeypatch.setattr(conv_direct, "MAX_TERMS", 0)
     values = arrays((3, 9, 8, 3), (3, 3, 3, 4))
     gy = np.random.default_rng(3).standard_normal((3, 3, 3, 4))
     fused = lambda x, K, b: conv2d_act_pool(x, K, b, "valid", "relu", (2, 2))     # noqa: E731
@@ -241,5 +249,6 @@ def test_functional_fuses_a_conv_and_the_pool_that_alone_reads_it(rng):
         with sd.trace() as t:
             expected = model(x)
         assert "Conv2DActPool" not in [e.op for e in t.forward]
-        for g, e in zip(got if isinstance(got, list) else [got], expected if isinstance(expected, list) else [expected]):
+        listed = lambda out: out if isinstance(out, list) else [out]     # noqa: E731
+        for g, e in zip(listed(got), listed(expected)):
             assert_close(g, e, atol=1e-6)

@@ -1,0 +1,78 @@
+"""shendu/ops/conv_direct.py: the direct convolution + activation + max pool loops of first layers, against
+the plain backward (the whole convolution's gradient through im2col) and the composed ops; which layers
+take it; and that Conv2DActPool falls back to the im2col form where it does not apply."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import shendu as sd
+from shendu import ops
+from shendu.ops import compiled, conv_direct
+from shendu.ops.conv import conv2d_inputs
+from shendu.ops.conv_fused import conv2d_act, conv2d_act_pool
+from shendu.testing import assert_close
+
+pytestmark = pytest.mark.skipif(compiled.build("probe", lambda numba: True) is None, reason="needs numba")
+
+# x shape, kernel shape, padding, pool: grayscale and RGB first layers, 5x5 kernels, leftovers, 'same'
+CASES = [((3, 12, 12, 1), (3, 3, 1, 8), "valid", (2, 2)), ((2, 9, 11, 3), (3, 3, 3, 5), "same", (2, 2)),
+         ((1, 13, 12, 1), (5, 5, 1, 6), "valid", (3, 2)), ((2, 8, 8, 2), (2, 2, 2, 4), "same", (1, 1))]
+
+
+def window(x, K, padding):
+    return conv2d_inputs(sd.tensor(x), sd.tensor(K), None, 1, padding, 1)[3]
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-11), (np.float32, 2e-5)])
+@pytest.mark.parametrize("relu", [True, False])
+@pytest.mark.parametrize("x_shape, k_shape, padding, pool", CASES, ids=str)
+def test_direct_loops_against_the_plain_formula(dtype, tol, relu, x_shape, k_shape, padding, pool):
+    rng = np.random.default_rng(0)
+    x, K = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(k_shape).astype(dtype)
+    b = rng.standard_normal(k_shape[-1]).astype(dtype)
+    w = window(x, K, padding)
+    assert conv_direct.applies(x, K, w, pool)
+    xpad = ops.conv._pad(x, w.pads)
+    pooled = tuple(o // p for o, p in zip(w.out, pool))
+    y, arg = conv_direct.forward(xpad, K, b, relu, pool, pooled)
+    composed = ops.max_pool2d(conv2d_act(x, K, b, 1, padding, 1, "relu" if relu else "linear"), pool).numpy()
+    assert_close(y, composed, atol=tol, rtol=tol, name="forward")
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    got = conv_direct.backward(xpad, K, gy, y, arg, relu, pool, w, True, True, True)
+    expected = conv_direct.plain_backward(xpad, K, gy, y, arg, relu, pool, w, True, True, True)
+    for name, g, e in zip(("dx", "dK", "dbias"), got, expected):
+        assert g.dtype == dtype
+        assert_close(g, e, atol=tol, rtol=tol, name=name)
+    none = conv_direct.backward(xpad, K, gy, y, arg, relu, pool, w, False, True, False)
+    assert none[0] is None and none[2] is None
+    assert_close(none[1], expected[1], atol=tol, rtol=tol, name="dK alone")
+
+
+def test_direct_form_split_over_threads_gives_the_one_thread_numbers(monkeypatch):
+    """Each thread sums its own images' dK and dbias, added in image order: a fixed result for a fixed split."""
+    rng = np.random.default_rng(1)
+    x, K, b = rng.standard_normal((7, 10, 10, 1)), rng.standard_normal((3, 3, 1, 4)), rng.standard_normal(4)
+    runs = []
+    for split in (False, True):
+        monkeypatch.setattr(compiled, "SPLIT", split)
+        ts = [sd.tensor(v, requires_grad=True) for v in (x, K, b)]
+        y = conv2d_act_pool(*ts)
+        y.backward(np.ones(y.shape))
+        assert y.creator.direct
+        runs.append([y.numpy()] + [t.grad.numpy() for t in ts])
+    for one, split in zip(*runs):
+        assert_close(split, one, atol=1e-12)
+
+
+def test_which_layers_take_the_direct_form():
+    rng = np.random.default_rng(2)
+    x1, x32 = rng.standard_normal((2, 10, 10, 1)), rng.standard_normal((2, 10, 10, 32))
+    K1, K32 = rng.standard_normal((3, 3, 1, 4)), rng.standard_normal((3, 3, 32, 64))
+    assert conv_direct.applies(x1, K1, window(x1, K1, "valid"), (2, 2))
+    assert not conv_direct.applies(x32, K32, window(x32, K32, "valid"), (2, 2))          # 288 terms: im2col
+    assert not conv_direct.applies(x1, K1, window(x1, K1, "valid"), (5, 4))              # a pool of 20 cells
+    assert not conv_direct.applies(x1.astype(np.int32), K1, window(x1, K1, "valid"), (2, 2))
+    grad = lambda v: sd.tensor(v, requires_grad=True)                                    # noqa: E731
+    assert conv2d_act_pool(grad(x1), grad(K1)).creator.direct
+    assert not conv2d_act_pool(grad(x32), grad(K32)).creator.direct
