@@ -224,9 +224,8 @@ class Conv2D(BaseConv):
     _then_pool = None   # the pool_size of a MaxPooling2D run inside this call (``call_pooled``), else None
 
     def _fusable(self) -> bool:
-        """stride 1, undilated, ungrouped, channels-last, relu or no activation: the fused ops' case."""
-        return (self.groups == 1 and self.strides == (1, 1) and self.dilation_rate == (1, 1)
-                and self.data_format == "channels_last"
+        """undilated, ungrouped, relu or no activation: conv2d_act's case."""
+        return (self.groups == 1 and self.dilation_rate == (1, 1)
                 and (self.activation is activations_module.relu or self.activation is activations_module.linear))
 
     def _convolve_activated(self, x, kernel, bias):
@@ -236,16 +235,16 @@ class Conv2D(BaseConv):
         activation = "relu" if self.activation is activations_module.relu else "linear"
         if self._then_pool is not None:
             return conv_fused.conv2d_act_pool(x, kernel, bias, self.padding, activation, self._then_pool)
-        return conv_fused.conv2d_act(x, kernel, bias, 1, self.padding, 1, activation)
+        return conv_fused.conv2d_act(x, kernel, bias, self.strides, self.padding, 1, activation)
 
     def fuses_pool(self, pool) -> bool:
         """Whether ``call_pooled(x, pool)`` runs this layer and the layer ``pool`` after it as one op: a plain
-        Conv2D of the fused case, then a MaxPooling2D whose windows tile its output (strides = pool_size,
-        'valid'), neither with an activity regularizer, both computing in one dtype."""
+        stride-1, channels-last Conv2D of conv2d_act's case, then a MaxPooling2D whose windows tile its output
+        (strides = pool_size, 'valid'), neither with an activity regularizer, both computing in one dtype."""
         from shendu.layers.pooling import MaxPooling2D
 
-        return (type(self) is Conv2D and type(pool) is MaxPooling2D and self._fusable()
-                and pool.strides == pool.pool_size and pool.padding == "valid"
+        return (type(self) is Conv2D and type(pool) is MaxPooling2D and self._fusable() and self.strides == (1, 1)
+                and self.data_format == "channels_last" and pool.strides == pool.pool_size and pool.padding == "valid"
                 and pool.data_format == "channels_last" and self.activity_regularizer is None
                 and pool.activity_regularizer is None and self.compute_dtype == pool.compute_dtype)
 

@@ -25,16 +25,17 @@ MAX_TERMS = 32      # kh·kw·C at most: a first layer (3×3 RGB is 27); wider l
 MAX_POOL = 16       # ph·pw at most (the argmax is a uint8)
 
 
-def _build(kh, kw, C, ph, pw):
+def _build(kh, kw, C, sh, sw, ph, pw):
     T, P = kh * kw * C, ph * pw
 
     def make(numba):
 
         @numba.njit(cache=True, nogil=True)
         def patches(x, n, i, j, patch):
-            # patch[p, t] = x[n, i*ph + p // pw + a, j*pw + p % pw + b, c], t = (a*kw + b)*C + c
+            # patch[p, t] = x[n, r*sh + a, q*sw + b, c] for output pixel (r, q) = (i*ph + p // pw, j*pw + p % pw),
+            # t = (a*kw + b)*C + c
             for p in range(P):
-                r0, c0 = i * ph + p // pw, j * pw + p % pw
+                r0, c0 = (i * ph + p // pw) * sh, (j * pw + p % pw) * sw
                 t = 0
                 for a in range(kh):
                     for b in range(kw):
@@ -50,7 +51,7 @@ def _build(kh, kw, C, ph, pw):
                 for i in range(oh):
                     for j in range(ow):
                         patches(x, n, i, j, patch)
-                        out, at = y[n, i, j], arg[n, i, j]
+                        out, at = y[n, i, j], (arg[n, i, j] if P > 1 else arg[0, 0, 0])
                         for f in range(F):
                             best = bias[f]
                             for t in range(T):
@@ -63,7 +64,8 @@ def _build(kh, kw, C, ph, pw):
                                 if v > best or (v != v and best == best):
                                     best, k = v, p
                             out[f] = best if (best > 0 or not relu) else 0
-                            at[f] = k
+                            if P > 1:                       # no pool (P = 1): no argmax to keep
+                                at[f] = k
 
         @numba.njit(cache=True, nogil=True)
         def backward(x, K2, gy, y, arg, relu, gx, gK, gb, patch, w, sK, sb, n0, n1):
@@ -79,11 +81,11 @@ def _build(kh, kw, C, ph, pw):
                 for i in range(oh):
                     for j in range(ow):
                         patches(x, n, i, j, patch)
-                        g0, a0, y0 = gy[n, i, j], arg[n, i, j], y[n, i, j]
+                        g0, a0, y0 = gy[n, i, j], (arg[n, i, j] if P > 1 else arg[0, 0, 0]), y[n, i, j]
                         for p in range(P):
                             for f in range(F):
                                 g = g0[f] if (y0[f] > 0 or not relu) else 0
-                                w[p, f] = g if a0[f] == p else 0
+                                w[p, f] = g if (P == 1 or a0[f] == p) else 0
                         for f in range(F):
                             s = sb[f]
                             for p in range(P):
@@ -97,7 +99,7 @@ def _build(kh, kw, C, ph, pw):
                                 sK[t, f] = s
                         if want_dx:
                             for p in range(P):
-                                r0, c0 = i * ph + p // pw, j * pw + p % pw
+                                r0, c0 = (i * ph + p // pw) * sh, (j * pw + p % pw) * sw
                                 t = 0
                                 for a in range(kh):
                                     for b in range(kw):
@@ -114,60 +116,61 @@ def _build(kh, kw, C, ph, pw):
     return make
 
 
-def _name(K, pool) -> str:
-    return f"conv_direct_{K.shape[0]}x{K.shape[1]}x{K.shape[2]}_pool{pool[0]}x{pool[1]}"
+def _name(K, win, pool) -> str:
+    return f"conv_direct_{'x'.join(map(str, K.shape[:3]))}_stride{win.s[0]}x{win.s[1]}_pool{pool[0]}x{pool[1]}"
 
 
-def kernels(K, pool):
-    """(forward, backward) compiled for K's size and channel count and this pool size, or None."""
-    return compiled.build(_name(K, pool), _build(*K.shape[:3], *pool))
+def kernels(K, win, pool):
+    """(forward, backward) compiled for K's size and channel count, the window's strides and the pool size,
+    or None (no numba, or not on NumPy)."""
+    return compiled.build(_name(K, win, pool), _build(*K.shape[:3], *win.s, *pool))
 
 
-def applies(x, K, win, pool) -> bool:
-    """Whether the direct form runs: stride 1, undilated, kh·kw·C ≤ MAX_TERMS, a pool of ≤ MAX_POOL cells,
-    float32/float64 NumPy arrays, and numba there."""
-    return (win.s == (1, 1) and win.d == (1, 1) and K.shape[0] * K.shape[1] * K.shape[2] <= MAX_TERMS
+def applies(x, K, win, pool=(1, 1)) -> bool:
+    """Whether the direct form runs: undilated, kh·kw·C ≤ MAX_TERMS, a pool of ≤ MAX_POOL cells ((1, 1): no
+    pool), float32/float64 NumPy arrays, and numba there."""
+    return (win.d == (1, 1) and K.shape[0] * K.shape[1] * K.shape[2] <= MAX_TERMS
             and pool[0] * pool[1] <= MAX_POOL and compiled.usable(x, K)
-            and kernels(K, pool) is not None)
+            and kernels(K, win, pool) is not None)
 
 
-def forward(xpad, K, bias, relu: bool, pool, pooled_hw):
-    """(y, arg) of act(conv(xpad, K) + bias) max-pooled over pool windows, or None when numba fails to
-    compile the kernel (it is then off and the caller runs the im2col form)."""
+def forward(xpad, K, bias, relu: bool, win, pool=(1, 1)):
+    """(y, arg) of act(conv(xpad, K) + bias) max-pooled over pool windows (arg: a stand-in without a pool),
+    or None when numba fails to compile the kernel (it is then off and the caller runs the im2col form)."""
     xp = backend.xp
     n, F = xpad.shape[0], K.shape[-1]
-    y = xp.empty((n, *pooled_hw, F), xpad.dtype)
-    arg = xp.empty(y.shape, xp.uint8)
+    y = xp.empty((n, *(o // p for o, p in zip(win.out, pool)), F), xpad.dtype)
+    arg = xp.empty(y.shape if pool[0] * pool[1] > 1 else (1, 1, 1, 1), xp.uint8)
     bias = xp.zeros(F, xpad.dtype) if bias is None else bias
-    kernel, failed = kernels(K, pool)[0], []
+    kernel, failed = kernels(K, win, pool)[0], []
     x, K2 = xp.ascontiguousarray(xpad), xp.ascontiguousarray(K).reshape(-1, F)
 
     def images(i0, i1):
         patch = xp.empty((pool[0] * pool[1], K2.shape[0]), x.dtype)
-        if not compiled.call(_name(K, pool), kernel, x, K2, bias, relu, y, arg, patch, i0, i1):
+        if not compiled.call(_name(K, win, pool), kernel, x, K2, bias, relu, y, arg, patch, i0, i1):
             failed.append(i0)
     compiled.run_images(images, n, y.size * K2.shape[0] * pool[0] * pool[1])
     return None if failed else (y, arg)
 
 
-def backward(xpad, K, gy, y, arg, relu: bool, pool, win, need_x: bool, need_K: bool, need_b: bool):
+def backward(xpad, K, gy, y, arg, relu: bool, win, pool, need_x: bool, need_K: bool, need_b: bool):
     """(dx over the padded input or None, dK or None, dbias or None) of ``forward``'s output gradient gy."""
     xp = backend.xp
     F = K.shape[-1]
     x, K2, gy = xp.ascontiguousarray(xpad), xp.ascontiguousarray(K).reshape(-1, F), xp.ascontiguousarray(gy)
     gx = xp.empty(x.shape, gy.dtype) if need_x else xp.zeros((), gy.dtype)
-    kernel, sums, failed, cells = kernels(K, pool)[1], {}, [], pool[0] * pool[1]
+    kernel, sums, failed, cells = kernels(K, win, pool)[1], {}, [], pool[0] * pool[1]
 
     def images(i0, i1):
         gK, gb = xp.zeros(K2.shape, gy.dtype), xp.zeros(F, gy.dtype)
         scratch = (xp.empty((cells, K2.shape[0]), x.dtype), xp.empty((cells, F), x.dtype),
                    xp.empty(K2.shape, x.dtype), xp.empty(F, x.dtype))
-        if not compiled.call(_name(K, pool), kernel, x, K2, gy, y, arg, relu, gx, gK, gb, *scratch, i0, i1):
+        if not compiled.call(_name(K, win, pool), kernel, x, K2, gy, y, arg, relu, gx, gK, gb, *scratch, i0, i1):
             failed.append(i0)                           # numba failed: the plain form below runs instead
         sums[i0] = gK, gb
     compiled.run_images(images, x.shape[0], gy.size * K2.shape[0] * pool[0] * pool[1])
     if failed:
-        return plain_backward(x, K, gy, y, arg, relu, pool, win, need_x, need_K, need_b)
+        return plain_backward(x, K, gy, y, arg, relu, win, pool, need_x, need_K, need_b)
     parts = [sums[i] for i in sorted(sums)]
     gK, gb = parts[0]
     for pK, pb in parts[1:]:
@@ -176,13 +179,16 @@ def backward(xpad, K, gy, y, arg, relu: bool, pool, win, need_x: bool, need_K: b
     return (gx if need_x else None), (gK.reshape(K.shape) if need_K else None), (gb if need_b else None)
 
 
-def plain_backward(xpad, K, gy, y, arg, relu: bool, pool, win, need_x: bool, need_K: bool, need_b: bool):
+def plain_backward(xpad, K, gy, y, arg, relu: bool, win, pool, need_x: bool, need_K: bool, need_b: bool):
     """``backward`` in NumPy, through the whole convolution's gradient: dz = dy routed to each window's argmax
     (conv_loops.pool_act_grad), then dK = im2colᵀ dz, dbias = Σ dz, dx = col2im(dz Kᵀ) (the tests' oracle,
     and what runs if numba fails on the backward after compiling the forward)."""
     xp, F = backend.xp, K.shape[-1]
-    gz = xp.empty((xpad.shape[0], *win.out, F), gy.dtype)
-    conv_loops.pool_act_grad(gy, arg, y, relu, pool, gz)
+    if pool[0] * pool[1] > 1:
+        gz = xp.empty((xpad.shape[0], *win.out, F), gy.dtype)
+        conv_loops.pool_act_grad(gy, arg, y, relu, pool, gz)
+    else:
+        gz = gy * (y > 0) if relu else gy
     gz2 = gz.reshape(-1, F)
     gK = (conv._im2col(xpad, win).T @ gz2).reshape(K.shape) if need_K else None
     gb = gz2.sum(axis=0) if need_b else None

@@ -41,9 +41,19 @@ class Conv2DAct(Conv2D):
     """y[n,i,j,f] = act(Σ_{a,b,c} x[n, i*s+a*d, j*s+b*d, c] K[a,b,c,f] + bias[f]), act = relu or linear;
     dz = dy * (y > 0) for relu, then Conv2D's backward with dz: dK = colsᵀ dz, dx = col2im(dz Kᵀ), dbias = Σ dz"""
     keep = True         # whether backward will run (conv2d_act says): if not, the columns are not kept
+    pool = (1, 1)       # no pool after (Conv2DActPool's is its own)
+    direct = False      # whether the forward ran conv_direct's loops (a first layer: few input channels)
 
     def forward(self, x, K, *b):
         w, xp = self.win, backend.xp
+        if conv_direct.applies(x, K, w, self.pool):
+            xpad = _pad(x, w.pads)
+            out = conv_direct.forward(xpad, K, b[0] if b else None, self.activation == "relu", w, self.pool)
+            if out is not None:
+                self.direct = True
+                if self.keep:
+                    self.save(xpad, K, *out)
+                return out[0]
         xpad = _pad(x, w.pads)
         n, dtype = x.shape[0], xp.result_type(x, K)
         plan = conv._plan(x.shape, xpad.shape[1:3], K.shape, w, dtype.itemsize)   # (read here: tests patch it)
@@ -109,6 +119,12 @@ class Conv2DAct(Conv2D):
     def backward(self, gy):
         saved = self.saved
         relu = self.activation == "relu"
+        if self.direct:
+            need_b = len(self.needs) == 3 and self.needs[2]
+            gx, gK, gb = conv_direct.backward(*saved[:2], gy, *saved[2:], relu, self.win, self.pool, self.needs[0],
+                                              self.needs[1], need_b)
+            gx = None if gx is None else _crop(gx, self.win.pads)
+            return (gx, gK, gb) if len(self.needs) == 3 else (gx, gK)
         if not self.blocked:
             if relu:
                 gy, saved = conv_loops.relu_mask(gy, saved[-1]), saved[:-1]
@@ -163,30 +179,6 @@ class Conv2DActPool(Conv2DAct):
     The max of ReLU'd values is the ReLU of the max, so the ReLU runs once per window. Runs only on
     Conv2DAct's blocked form (conv2d_act_pool checks)."""
     pool = (2, 2)
-    direct = False      # whether the forward ran conv_direct's loops (a first layer: few input channels)
-
-    def forward(self, x, K, *b):
-        w = self.win
-        if conv_direct.applies(x, K, w, self.pool):
-            xpad = _pad(x, w.pads)
-            out = conv_direct.forward(xpad, K, b[0] if b else None, self.activation == "relu", self.pool,
-                                      tuple(o // p for o, p in zip(w.out, self.pool)))
-            if out is not None:
-                self.direct, self.padded_shape = True, xpad.shape
-                if self.keep:
-                    self.save(xpad, K, *out)
-                return out[0]
-        return super().forward(x, K, *b)
-
-    def backward(self, gy):
-        if not self.direct:
-            return super().backward(gy)
-        xpad, K, y, arg = self.saved
-        need_b = len(self.needs) == 3 and self.needs[2]
-        gx, gK, gb = conv_direct.backward(xpad, K, gy, y, arg, self.activation == "relu", self.pool, self.win,
-                                          self.needs[0], self.needs[1], need_b)
-        gx = None if gx is None else _crop(gx, self.win.pads)
-        return (gx, gK, gb) if len(self.needs) == 3 else (gx, gK)
 
     def _outputs(self, n, f, dtype):
         shape = (n, *(o // p for o, p in zip(self.win.out, self.pool)), f)

@@ -10,41 +10,43 @@ import shendu as sd
 from shendu import ops
 from shendu.ops import compiled, conv_direct
 from shendu.ops.conv import conv2d_inputs
-from shendu.ops.conv_fused import conv2d_act, conv2d_act_pool
+from shendu.ops.conv_fused import conv2d_act_pool
 from shendu.testing import assert_close
 
 pytestmark = pytest.mark.skipif(compiled.build("probe", lambda numba: True) is None, reason="needs numba")
 
-# x shape, kernel shape, padding, pool: grayscale and RGB first layers, 5x5 kernels, leftovers, 'same'
-CASES = [((3, 12, 12, 1), (3, 3, 1, 8), "valid", (2, 2)), ((2, 9, 11, 3), (3, 3, 3, 5), "same", (2, 2)),
-         ((1, 13, 12, 1), (5, 5, 1, 6), "valid", (3, 2)), ((2, 8, 8, 2), (2, 2, 2, 4), "same", (1, 1))]
+# x shape, kernel shape, strides, padding, pool: grayscale and RGB first layers, 5x5 kernels, leftovers, 'same'
+# with an even kernel, a DCGAN discriminator's strided first layer (no pool)
+CASES = [((3, 12, 12, 1), (3, 3, 1, 8), 1, "valid", (2, 2)), ((2, 9, 11, 3), (3, 3, 3, 5), 1, "same", (2, 2)),
+         ((1, 13, 12, 1), (5, 5, 1, 6), 1, "valid", (3, 2)), ((2, 8, 8, 2), (2, 2, 2, 4), 1, "same", (1, 1)),
+         ((2, 9, 10, 1), (4, 4, 1, 6), 2, "same", (1, 1)), ((1, 11, 9, 2), (3, 3, 2, 3), (2, 1), "valid", (1, 1))]
 
 
-def window(x, K, padding):
-    return conv2d_inputs(sd.tensor(x), sd.tensor(K), None, 1, padding, 1)[3]
+def window(x, K, padding, strides=1):
+    return conv2d_inputs(sd.tensor(x), sd.tensor(K), None, strides, padding, 1)[3]
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-11), (np.float32, 2e-5)])
 @pytest.mark.parametrize("relu", [True, False])
-@pytest.mark.parametrize("x_shape, k_shape, padding, pool", CASES, ids=str)
-def test_direct_loops_against_the_plain_formula(dtype, tol, relu, x_shape, k_shape, padding, pool):
+@pytest.mark.parametrize("x_shape, k_shape, strides, padding, pool", CASES, ids=str)
+def test_direct_loops_against_the_plain_formula(dtype, tol, relu, x_shape, k_shape, strides, padding, pool):
     rng = np.random.default_rng(0)
     x, K = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(k_shape).astype(dtype)
     b = rng.standard_normal(k_shape[-1]).astype(dtype)
-    w = window(x, K, padding)
+    w = window(x, K, padding, strides)
     assert conv_direct.applies(x, K, w, pool)
     xpad = ops.conv._pad(x, w.pads)
-    pooled = tuple(o // p for o, p in zip(w.out, pool))
-    y, arg = conv_direct.forward(xpad, K, b, relu, pool, pooled)
-    composed = ops.max_pool2d(conv2d_act(x, K, b, 1, padding, 1, "relu" if relu else "linear"), pool).numpy()
+    y, arg = conv_direct.forward(xpad, K, b, relu, w, pool)
+    z = ops.conv2d(x, K, b, strides, padding)
+    composed = ops.max_pool2d(ops.relu(z) if relu else z, pool).numpy()
     assert_close(y, composed, atol=tol, rtol=tol, name="forward")
     gy = rng.standard_normal(y.shape).astype(dtype)
-    got = conv_direct.backward(xpad, K, gy, y, arg, relu, pool, w, True, True, True)
-    expected = conv_direct.plain_backward(xpad, K, gy, y, arg, relu, pool, w, True, True, True)
+    got = conv_direct.backward(xpad, K, gy, y, arg, relu, w, pool, True, True, True)
+    expected = conv_direct.plain_backward(xpad, K, gy, y, arg, relu, w, pool, True, True, True)
     for name, g, e in zip(("dx", "dK", "dbias"), got, expected):
         assert g.dtype == dtype
         assert_close(g, e, atol=tol, rtol=tol, name=name)
-    none = conv_direct.backward(xpad, K, gy, y, arg, relu, pool, w, False, True, False)
+    none = conv_direct.backward(xpad, K, gy, y, arg, relu, w, pool, False, True, False)
     assert none[0] is None and none[2] is None
     assert_close(none[1], expected[1], atol=tol, rtol=tol, name="dK alone")
 

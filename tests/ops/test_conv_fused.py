@@ -13,7 +13,7 @@ import shendu as sd
 from shendu import ops
 from shendu.keras import layers, models
 from shendu.ops import conv as conv_module
-from shendu.ops import compiled, conv_loops
+from shendu.ops import compiled, conv_direct, conv_loops
 from shendu.ops.conv_fused import conv2d_act
 from shendu.testing import assert_close, gradcheck
 
@@ -50,10 +50,19 @@ def run(fn, values, gy, dtype):
     return [y.numpy()] + [t.grad.numpy() for t in ts]
 
 
+@pytest.fixture(params=["direct", "im2col"])
+def form(request, monkeypatch):
+    """Each test below runs twice: first layers through conv_direct's loops (kh·kw·C ≤ MAX_TERMS), and every
+    layer through the im2col forms (MAX_TERMS = 0)."""
+    if request.param == "im2col":
+        monkeypatch.setattr(conv_direct, "MAX_TERMS", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("dtype, tol", DTYPES)
 @pytest.mark.parametrize("activation", ["relu", "linear"])
 @pytest.mark.parametrize("x_shape, k_shape, padding", CASES, ids=str)
-def test_fused_matches_the_composed_ops(dtype, tol, activation, x_shape, k_shape, padding):
+def test_fused_matches_the_composed_ops(form, dtype, tol, activation, x_shape, k_shape, padding):
     values = arrays(x_shape, k_shape)
     out_shape = composed(*values, padding, "linear").shape
     gy = np.random.default_rng(1).standard_normal(out_shape)
@@ -65,7 +74,7 @@ def test_fused_matches_the_composed_ops(dtype, tol, activation, x_shape, k_shape
 
 
 @pytest.mark.parametrize("mode, chunk", [("cols", 1), ("shift", 99), ("shift", 1)])
-def test_fused_on_every_conv_plan(monkeypatch, mode, chunk):
+def test_fused_on_every_conv_plan(form, monkeypatch, mode, chunk):
     values = arrays((3, 7, 6, 4), (3, 3, 4, 2))
     gy = np.random.default_rng(2).standard_normal((3, 7, 6, 2))
     expected = run(lambda x, K, b: composed(x, K, b, "same", "relu"), values, gy, np.float64)
@@ -75,7 +84,7 @@ def test_fused_on_every_conv_plan(monkeypatch, mode, chunk):
         assert_close(g, e, atol=1e-10, name=f"{mode} {name}")
 
 
-def test_fused_without_the_compiled_loops(monkeypatch):
+def test_fused_without_the_compiled_loops(form, monkeypatch):
     values = arrays((2, 6, 6, 3), (3, 3, 3, 4))
     gy = np.random.default_rng(3).standard_normal((2, 4, 4, 4))
     with_loops = run(lambda x, K, b: conv2d_act(x, K, b), values, gy, np.float32)
@@ -87,13 +96,13 @@ def test_fused_without_the_compiled_loops(monkeypatch):
 
 @pytest.mark.parametrize("activation", ["relu", "linear"])
 @pytest.mark.parametrize("x_shape, k_shape, padding", CASES[1:3], ids=str)
-def test_fused_gradcheck(activation, x_shape, k_shape, padding):
+def test_fused_gradcheck(form, activation, x_shape, k_shape, padding):
     x, K, b = arrays(x_shape, k_shape)
     b = b + 0.3       # shift the pre-activations off the ReLU kink a little
     assert gradcheck(lambda x, K, b: conv2d_act(x, K, b, padding=padding, activation=activation), x, K, b)
 
 
-def test_fused_without_bias_and_strided():
+def test_fused_without_bias_and_strided(form):
     x, K, _ = arrays((2, 9, 8, 2), (3, 3, 2, 3))
     gy = np.random.default_rng(4).standard_normal((2, 5, 4, 3))
     got = run(lambda x, K: conv2d_act(x, K, None, strides=2, padding="same"), (x, K), gy, np.float64)
@@ -120,11 +129,12 @@ def test_fused_rejects_other_activations():
 
 
 def test_conv2d_layer_fuses_only_what_it_can(rng):
-    """A stride-1 relu (or linear) Conv2D runs the fused op; strides and other activations keep the
+    """A relu (or linear) Conv2D runs the fused op, strided or not; dilations and other activations keep the
     composed ops, all giving the same numbers."""
     x = rng.standard_normal((2, 8, 8, 3)).astype("float32")
     cases = [(dict(activation="relu"), "Conv2DAct"), (dict(), "Conv2DAct"),
-             (dict(activation="relu", strides=2), "Conv2D"), (dict(activation="tanh"), "Conv2D")]
+             (dict(activation="relu", strides=2), "Conv2DAct"), (dict(activation="tanh"), "Conv2D"),
+             (dict(activation="relu", dilation_rate=2), "Conv2D")]
     for kwargs, op in cases:
         layer = layers.Conv2D(4, 3, padding="same", **kwargs)
         model = models.Sequential([layers.Input((8, 8, 3)), layer])
@@ -132,13 +142,13 @@ def test_conv2d_layer_fuses_only_what_it_can(rng):
             y = model(x)
         assert t.forward[0].op == op, kwargs
         K, b = (w.numpy() for w in layer.weights)
-        z = ops.conv2d(x, K, b, layer.strides, "same").numpy()
+        z = ops.conv2d(x, K, b, layer.strides, "same", layer.dilation_rate).numpy()
         expected = {"relu": np.maximum(z, 0), "tanh": np.tanh(z)}.get(kwargs.get("activation"), z)
         assert_close(y, expected, atol=1e-5, name=str(kwargs))
 
 
 @pytest.mark.parametrize("block_bytes", [1, 3000, 1 << 30])
-def test_fused_forward_in_blocks_with_and_without_gradients(monkeypatch, block_bytes):
+def test_fused_forward_in_blocks_with_and_without_gradients(form, monkeypatch, block_bytes):
     """Blocks of one image, of a few (the last one short), or the whole batch: the same numbers, with
     the columns kept for backward or (under no_grad) not kept at all."""
     from shendu.ops import conv_fused
@@ -155,7 +165,7 @@ def test_fused_forward_in_blocks_with_and_without_gradients(monkeypatch, block_b
     assert_close(y, expected[0], atol=1e-10, name="no_grad forward")
 
 
-def test_fused_gradients_of_only_some_inputs(monkeypatch):
+def test_fused_gradients_of_only_some_inputs(form, monkeypatch):
     """A first layer: x needs no gradient (no dx is built); a bias that needs none; blocks of two images."""
     from shendu.ops import conv_fused
     monkeypatch.setattr(conv_fused, "BLOCK_BYTES", 2 * 6 * 5 * (3 * 3 * 2 + 3) * 8)
