@@ -11,8 +11,9 @@ outputs of every filter, and keeps their maximum and argmax: nothing but the poo
     backward: w[p, f] = dy[f] where p = arg[f] and (relu) y[f] > 0, else 0
               dK[t, f] += Σ_p w[p, f] patch[p, t],  dbias[f] += Σ_p w[p, f],  dx[patch p, t] += Σ_f w[p, f] K[t, f]
 
-The kernel size, channels and pool size are compile-time constants of each compiled pair (``kernels``),
-so the short loops over them unroll and the loops over filters vectorise. Sums run in another order
+The kernel size, channels, strides and pool size are compile-time constants of each compiled pair
+(``kernels``; numba caches each on disk), so the short loops over them unroll. The patch is gathered by
+the same loops in both kernels: a shared compiled helper would keep numba from caching them. Sums run in another order
 than the GEMM's (bias first): the numbers agree to rounding, not bit for bit. Each thread sums dK and
 dbias for its own images, one image at a time, and the parts are added in image order.
 """
@@ -31,26 +32,20 @@ def _build(kh, kw, C, sh, sw, ph, pw):
     def make(numba):
 
         @numba.njit(cache=True, nogil=True)
-        def patches(x, n, i, j, patch):
-            # patch[p, t] = x[n, r*sh + a, q*sw + b, c] for output pixel (r, q) = (i*ph + p // pw, j*pw + p % pw),
-            # t = (a*kw + b)*C + c
-            for p in range(P):
-                r0, c0 = (i * ph + p // pw) * sh, (j * pw + p % pw) * sw
-                t = 0
-                for a in range(kh):
-                    for b in range(kw):
-                        for c in range(C):
-                            patch[p, t] = x[n, r0 + a, c0 + b, c]
-                            t += 1
-
-        @numba.njit(cache=True, nogil=True)
         def forward(x, K2, bias, relu, y, arg, patch, n0, n1):
             # patch: (P, T) scratch
             oh, ow, F = y.shape[1], y.shape[2], y.shape[3]
             for n in range(n0, n1):
                 for i in range(oh):
                     for j in range(ow):
-                        patches(x, n, i, j, patch)
+                        for p in range(P):      # patch[p, t] = x[n, r*sh + a, q*sw + b, c], (r, q) the cell's pixel
+                            r0, c0 = (i * ph + p // pw) * sh, (j * pw + p % pw) * sw
+                            t = 0
+                            for a in range(kh):
+                                for b in range(kw):
+                                    for c in range(C):
+                                        patch[p, t] = x[n, r0 + a, c0 + b, c]
+                                        t += 1
                         out, at = y[n, i, j], (arg[n, i, j] if P > 1 else arg[0, 0, 0])
                         for f in range(F):
                             best = bias[f]
@@ -80,7 +75,14 @@ def _build(kh, kw, C, sh, sw, ph, pw):
                     gx[n] = 0
                 for i in range(oh):
                     for j in range(ow):
-                        patches(x, n, i, j, patch)
+                        for p in range(P):      # patch[p, t] = x[n, r*sh + a, q*sw + b, c], (r, q) the cell's pixel
+                            r0, c0 = (i * ph + p // pw) * sh, (j * pw + p % pw) * sw
+                            t = 0
+                            for a in range(kh):
+                                for b in range(kw):
+                                    for c in range(C):
+                                        patch[p, t] = x[n, r0 + a, c0 + b, c]
+                                        t += 1
                         g0, a0, y0 = gy[n, i, j], (arg[n, i, j] if P > 1 else arg[0, 0, 0]), y[n, i, j]
                         for p in range(P):
                             for f in range(F):
