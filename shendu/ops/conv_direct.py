@@ -9,7 +9,8 @@ outputs of every filter, and keeps their maximum and argmax: nothing but the poo
     forward:  z[p, f] = b[f] + Σ_t patch[p, t] K[t, f]  (p in the pool window, t = (a, b, c) in the kernel)
               y[f] = act(max_p z[p, f]),  arg[f] = the first p reaching it (a NaN wins, as max_pool2d's)
     backward: w[p, f] = dy[f] where p = arg[f] and (relu) y[f] > 0, else 0
-              dK[t, f] += Σ_p w[p, f] patch[p, t],  dbias[f] += Σ_p w[p, f],  dx[patch p, t] += Σ_f w[p, f] K[t, f]
+              dK[t, f] += Σ_p w[p, f] patch[p, t],  dbias[f] += Σ_p w[p, f]
+              (no dx: the direct form runs where the input needs no gradient, as a first layer's)
 
 The kernel size, channels, strides and pool size are compile-time constants of each compiled pair
 (``kernels``; numba caches each on disk), so the short loops over them unroll. The patch is gathered by
@@ -63,16 +64,12 @@ def _build(kh, kw, C, sh, sw, ph, pw):
                                 at[f] = k
 
         @numba.njit(cache=True, nogil=True)
-        def backward(x, K2, gy, y, arg, relu, gx, gK, gb, patch, w, sK, sb, n0, n1):
-            # gK (T, F), gb (F,): this part's sums, added to; gx: the padded input's gradient, or a 0-d
-            # stand-in; patch (P, T), w (P, F), sK (T, F), sb (F,): scratch
+        def backward(x, gy, y, arg, relu, gK, gb, patch, w, sK, sb, n0, n1):
+            # gK (T, F), gb (F,): this part's sums, added to; patch (P, T), w (P, F), sK (T, F), sb (F,): scratch
             oh, ow, F = gy.shape[1], gy.shape[2], gy.shape[3]
-            want_dx = gx.ndim == 4
             for n in range(n0, n1):
                 sK[:] = 0                                # one image's sums, then added: shorter float sums
                 sb[:] = 0
-                if want_dx:
-                    gx[n] = 0
                 for i in range(oh):
                     for j in range(ow):
                         for p in range(P):      # patch[p, t] = x[n, r*sh + a, q*sw + b, c], (r, q) the cell's pixel
@@ -99,18 +96,6 @@ def _build(kh, kw, C, sh, sw, ph, pw):
                                 for p in range(P):
                                     s += w[p, f] * patch[p, t]
                                 sK[t, f] = s
-                        if want_dx:
-                            for p in range(P):
-                                r0, c0 = (i * ph + p // pw) * sh, (j * pw + p % pw) * sw
-                                t = 0
-                                for a in range(kh):
-                                    for b in range(kw):
-                                        for c in range(C):
-                                            s = 0.0
-                                            for f in range(F):
-                                                s += w[p, f] * K2[t, f]
-                                            gx[n, r0 + a, c0 + b, c] += s
-                                            t += 1
                 gK += sK
                 gb += sb
 
@@ -155,36 +140,37 @@ def forward(xpad, K, bias, relu: bool, win, pool=(1, 1)):
     return None if failed else (y, arg)
 
 
-def backward(xpad, K, gy, y, arg, relu: bool, win, pool, need_x: bool, need_K: bool, need_b: bool):
-    """(dx over the padded input or None, dK or None, dbias or None) of ``forward``'s output gradient gy."""
+def backward(xpad, K, gy, y, arg, relu: bool, win, pool, need_K: bool, need_b: bool):
+    """(dK or None, dbias or None) of ``forward``'s output gradient gy. No dx: the direct form runs only
+    where the input needs no gradient (a first layer; measured, a loop for dx lost to the GEMM and col2im)."""
     xp = backend.xp
     F = K.shape[-1]
-    x, K2, gy = xp.ascontiguousarray(xpad), xp.ascontiguousarray(K).reshape(-1, F), xp.ascontiguousarray(gy)
-    gx = xp.empty(x.shape, gy.dtype) if need_x else xp.zeros((), gy.dtype)
-    kernel, sums, failed, cells = kernels(K, win, pool)[1], {}, [], pool[0] * pool[1]
+    x, gy = xp.ascontiguousarray(xpad), xp.ascontiguousarray(gy)
+    T, cells = K.shape[0] * K.shape[1] * K.shape[2], pool[0] * pool[1]
+    kernel, sums, failed = kernels(K, win, pool)[1], {}, []
 
     def images(i0, i1):
-        gK, gb = xp.zeros(K2.shape, gy.dtype), xp.zeros(F, gy.dtype)
-        scratch = (xp.empty((cells, K2.shape[0]), x.dtype), xp.empty((cells, F), x.dtype),
-                   xp.empty(K2.shape, x.dtype), xp.empty(F, x.dtype))
-        if not compiled.call(_name(K, win, pool), kernel, x, K2, gy, y, arg, relu, gx, gK, gb, *scratch, i0, i1):
+        gK, gb = xp.zeros((T, F), gy.dtype), xp.zeros(F, gy.dtype)
+        scratch = (xp.empty((cells, T), x.dtype), xp.empty((cells, F), x.dtype), xp.empty((T, F), x.dtype),
+                   xp.empty(F, x.dtype))
+        if not compiled.call(_name(K, win, pool), kernel, x, gy, y, arg, relu, gK, gb, *scratch, i0, i1):
             failed.append(i0)                           # numba failed: the plain form below runs instead
         sums[i0] = gK, gb
-    compiled.run_images(images, x.shape[0], gy.size * K2.shape[0] * pool[0] * pool[1])
+    compiled.run_images(images, x.shape[0], gy.size * T * cells)
     if failed:
-        return plain_backward(x, K, gy, y, arg, relu, win, pool, need_x, need_K, need_b)
+        return plain_backward(x, K, gy, y, arg, relu, win, pool, need_K, need_b)
     parts = [sums[i] for i in sorted(sums)]
     gK, gb = parts[0]
     for pK, pb in parts[1:]:
         gK += pK
         gb += pb
-    return (gx if need_x else None), (gK.reshape(K.shape) if need_K else None), (gb if need_b else None)
+    return (gK.reshape(K.shape) if need_K else None), (gb if need_b else None)
 
 
-def plain_backward(xpad, K, gy, y, arg, relu: bool, win, pool, need_x: bool, need_K: bool, need_b: bool):
+def plain_backward(xpad, K, gy, y, arg, relu: bool, win, pool, need_K: bool, need_b: bool):
     """``backward`` in NumPy, through the whole convolution's gradient: dz = dy routed to each window's argmax
-    (conv_loops.pool_act_grad), then dK = im2colᵀ dz, dbias = Σ dz, dx = col2im(dz Kᵀ) (the tests' oracle,
-    and what runs if numba fails on the backward after compiling the forward)."""
+    (conv_loops.pool_act_grad), then dK = im2colᵀ dz and dbias = Σ dz (the tests' oracle, and what runs if
+    numba fails on the backward after compiling the forward)."""
     xp, F = backend.xp, K.shape[-1]
     if pool[0] * pool[1] > 1:
         gz = xp.empty((xpad.shape[0], *win.out, F), gy.dtype)
@@ -193,9 +179,4 @@ def plain_backward(xpad, K, gy, y, arg, relu: bool, win, pool, need_x: bool, nee
         gz = gy * (y > 0) if relu else gy
     gz2 = gz.reshape(-1, F)
     gK = (conv._im2col(xpad, win).T @ gz2).reshape(K.shape) if need_K else None
-    gb = gz2.sum(axis=0) if need_b else None
-    gx = None
-    if need_x:
-        cols = (gz2 @ K.reshape(-1, F).T).reshape(xpad.shape[0], *win.out, *win.k, K.shape[2])
-        gx = conv._col2im(cols, win, xpad.shape)
-    return gx, gK, gb
+    return gK, (gz2.sum(axis=0) if need_b else None)

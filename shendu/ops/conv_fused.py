@@ -43,10 +43,11 @@ class Conv2DAct(Conv2D):
     keep = True         # whether backward will run (conv2d_act says): if not, the columns are not kept
     pool = (1, 1)       # no pool after (Conv2DActPool's is its own)
     direct = False      # whether the forward ran conv_direct's loops (a first layer: few input channels)
+    x_grad = True       # whether backward will want dx (conv2d_act says): conv_direct's loops give none
 
     def forward(self, x, K, *b):
         w, xp = self.win, backend.xp
-        if conv_direct.applies(x, K, w, self.pool):
+        if not self.x_grad and conv_direct.applies(x, K, w, self.pool):
             xpad = _pad(x, w.pads)
             out = conv_direct.forward(xpad, K, b[0] if b else None, self.activation == "relu", w, self.pool)
             if out is not None:
@@ -121,10 +122,8 @@ class Conv2DAct(Conv2D):
         relu = self.activation == "relu"
         if self.direct:
             need_b = len(self.needs) == 3 and self.needs[2]
-            gx, gK, gb = conv_direct.backward(*saved[:2], gy, *saved[2:], relu, self.win, self.pool, self.needs[0],
-                                              self.needs[1], need_b)
-            gx = None if gx is None else _crop(gx, self.win.pads)
-            return (gx, gK, gb) if len(self.needs) == 3 else (gx, gK)
+            gK, gb = conv_direct.backward(*saved[:2], gy, *saved[2:], relu, self.win, self.pool, self.needs[1], need_b)
+            return (None, gK, gb) if len(self.needs) == 3 else (None, gK)
         if not self.blocked:
             if relu:
                 gy, saved = conv_loops.relu_mask(gy, saved[-1]), saved[:-1]
@@ -222,7 +221,7 @@ def conv2d_act(x, kernel, bias=None, strides=1, padding: str = "valid", dilation
     x, kernel, bias, win = conv2d_inputs(x, kernel, bias, strides, padding, dilation_rate)
     args = (x, kernel) if bias is None else (x, kernel, bias)
     keep = autograd.is_grad_enabled() and any(t.requires_grad for t in args)   # will backward run?
-    return Conv2DAct.apply(*args, win=win, activation=activation, keep=keep)
+    return Conv2DAct.apply(*args, win=win, activation=activation, keep=keep, x_grad=keep and x.requires_grad)
 
 
 def conv2d_act_pool(x, kernel, bias=None, padding: str = "valid", activation: str = "relu",
@@ -241,4 +240,5 @@ def conv2d_act_pool(x, kernel, bias=None, padding: str = "valid", activation: st
         return max_pool2d(conv2d_act(x, kernel, bias, 1, padding, 1, activation), pool_size)
     args = (x, kernel) if bias is None else (x, kernel, bias)
     keep = autograd.is_grad_enabled() and any(t.requires_grad for t in args)
-    return Conv2DActPool.apply(*args, win=win, activation=activation, keep=keep, pool=pool_size)
+    return Conv2DActPool.apply(*args, win=win, activation=activation, keep=keep, x_grad=keep and x.requires_grad,
+                               pool=pool_size)

@@ -52,8 +52,8 @@ def run(fn, values, gy, dtype):
 
 @pytest.fixture(params=["direct", "im2col"])
 def form(request, monkeypatch):
-    """Each test below runs twice: first layers through conv_direct's loops (kh·kw·C ≤ MAX_TERMS), and every
-    layer through the im2col forms (MAX_TERMS = 0)."""
+    """A test taking it runs twice: first layers (no dx wanted) through conv_direct's loops where kh·kw·C ≤
+    MAX_TERMS, and with those loops off (MAX_TERMS = 0). Layers whose input wants a gradient never take them."""
     if request.param == "im2col":
         monkeypatch.setattr(conv_direct, "MAX_TERMS", 0)
     return request.param
@@ -62,7 +62,7 @@ def form(request, monkeypatch):
 @pytest.mark.parametrize("dtype, tol", DTYPES)
 @pytest.mark.parametrize("activation", ["relu", "linear"])
 @pytest.mark.parametrize("x_shape, k_shape, padding", CASES, ids=str)
-def test_fused_matches_the_composed_ops(form, dtype, tol, activation, x_shape, k_shape, padding):
+def test_fused_matches_the_composed_ops(dtype, tol, activation, x_shape, k_shape, padding):
     values = arrays(x_shape, k_shape)
     out_shape = composed(*values, padding, "linear").shape
     gy = np.random.default_rng(1).standard_normal(out_shape)
@@ -74,7 +74,7 @@ def test_fused_matches_the_composed_ops(form, dtype, tol, activation, x_shape, k
 
 
 @pytest.mark.parametrize("mode, chunk", [("cols", 1), ("shift", 99), ("shift", 1)])
-def test_fused_on_every_conv_plan(form, monkeypatch, mode, chunk):
+def test_fused_on_every_conv_plan(monkeypatch, mode, chunk):
     values = arrays((3, 7, 6, 4), (3, 3, 4, 2))
     gy = np.random.default_rng(2).standard_normal((3, 7, 6, 2))
     expected = run(lambda x, K, b: composed(x, K, b, "same", "relu"), values, gy, np.float64)
@@ -84,7 +84,7 @@ def test_fused_on_every_conv_plan(form, monkeypatch, mode, chunk):
         assert_close(g, e, atol=1e-10, name=f"{mode} {name}")
 
 
-def test_fused_without_the_compiled_loops(form, monkeypatch):
+def test_fused_without_the_compiled_loops(monkeypatch):
     values = arrays((2, 6, 6, 3), (3, 3, 3, 4))
     gy = np.random.default_rng(3).standard_normal((2, 4, 4, 4))
     with_loops = run(lambda x, K, b: conv2d_act(x, K, b), values, gy, np.float32)
@@ -96,13 +96,13 @@ def test_fused_without_the_compiled_loops(form, monkeypatch):
 
 @pytest.mark.parametrize("activation", ["relu", "linear"])
 @pytest.mark.parametrize("x_shape, k_shape, padding", CASES[1:3], ids=str)
-def test_fused_gradcheck(form, activation, x_shape, k_shape, padding):
+def test_fused_gradcheck(activation, x_shape, k_shape, padding):
     x, K, b = arrays(x_shape, k_shape)
     b = b + 0.3       # shift the pre-activations off the ReLU kink a little
     assert gradcheck(lambda x, K, b: conv2d_act(x, K, b, padding=padding, activation=activation), x, K, b)
 
 
-def test_fused_without_bias_and_strided(form):
+def test_fused_without_bias_and_strided():
     x, K, _ = arrays((2, 9, 8, 2), (3, 3, 2, 3))
     gy = np.random.default_rng(4).standard_normal((2, 5, 4, 3))
     got = run(lambda x, K: conv2d_act(x, K, None, strides=2, padding="same"), (x, K), gy, np.float64)
@@ -181,3 +181,19 @@ def test_fused_gradients_of_only_some_inputs(form, monkeypatch):
             assert (t.grad is None) == (not g)
             if g:
                 assert_close(t.grad, e.grad, atol=1e-10)
+
+
+@pytest.mark.parametrize("x_shape, k_shape, strides, padding", [((3, 9, 9, 1), (3, 3, 1, 4), 1, "valid"),
+                                                                ((2, 10, 9, 3), (3, 3, 3, 5), 2, "same")], ids=str)
+def test_first_layer_takes_the_direct_loops(x_shape, k_shape, strides, padding):
+    """An input that needs no gradient (a first layer): conv_direct's loops, forward and gradients as the
+    composed ops; gradcheck of K and bias through them."""
+    x, K, b = arrays(x_shape, k_shape)
+    y = conv2d_act(x, sd.tensor(K, requires_grad=True), b, strides, padding)
+    assert y.creator.direct
+    gy = np.random.default_rng(8).standard_normal(y.shape)
+    got = run(lambda K, b: conv2d_act(x, K, b, strides, padding), (K, b), gy, np.float64)
+    expected = run(lambda K, b: ops.relu(ops.conv2d(x, K, b, strides, padding)), (K, b), gy, np.float64)
+    for name, g, e in zip(("forward", "dK", "dbias"), got, expected):
+        assert_close(g, e, atol=1e-10, name=name)
+    assert gradcheck(lambda K, b: conv2d_act(x, K, b + 0.3, strides, padding), K, b)

@@ -48,36 +48,40 @@ def composed(x, K, b, padding, activation, pool):
     return ops.max_pool2d(ops.relu(z) if activation == "relu" else z, pool)
 
 
-def run(fn, values, gy, dtype):
-    ts = [sd.tensor(v.astype(dtype), requires_grad=True) for v in values]
+def run(fn, values, gy, dtype, x_grad=True):
+    """fn's output and the gradients of its inputs (x's only when ``x_grad``: a first layer's input needs none)."""
+    ts = [sd.tensor(v.astype(dtype), requires_grad=x_grad or i > 0) for i, v in enumerate(values)]
     y = fn(*ts)
     y.backward(gy.astype(dtype))
-    return [y.numpy()] + [t.grad.numpy() for t in ts], y
+    return [y.numpy()] + [t.grad.numpy() for t in ts if t.requires_grad], y
 
 
-def check(values, padding, activation, pool, dtype, tol, seed=1):
+def check(values, padding, activation, pool, dtype, tol, seed=1, x_grad=True):
     out_shape = composed(*values, padding, activation, pool).shape
     gy = np.random.default_rng(seed).standard_normal(out_shape)
-    got, y = run(lambda x, K, b: conv2d_act_pool(x, K, b, padding, activation, pool), values, gy, dtype)
-    expected, _ = run(lambda x, K, b: composed(x, K, b, padding, activation, pool), values, gy, dtype)
-    for name, g, e in zip(("forward", "dx", "dK", "dbias"), got, expected):
+    got, y = run(lambda x, K, b: conv2d_act_pool(x, K, b, padding, activation, pool), values, gy, dtype, x_grad)
+    expected, _ = run(lambda x, K, b: composed(x, K, b, padding, activation, pool), values, gy, dtype, x_grad)
+    names = ("forward", "dx", "dK", "dbias") if x_grad else ("forward", "dK", "dbias")
+    for name, g, e in zip(names, got, expected):
         assert g.dtype == dtype, f"{name} is {g.dtype}"
         assert_close(g, e, atol=tol, rtol=tol, name=name)
     return y
 
 
-@pytest.mark.parametrize("form", ["direct", "blocked"])
+@pytest.mark.parametrize("form", ["first layer", "inner layer", "blocked first layer"])
 @pytest.mark.parametrize("dtype, tol", DTYPES)
 @pytest.mark.parametrize("activation", ["relu", "linear"])
 @pytest.mark.parametrize("x_shape, k_shape, padding, pool", CASES, ids=str)
 def test_fused_pool_matches_the_composed_ops(monkeypatch, form, dtype, tol, activation, x_shape, k_shape, padding,
                                              pool):
-    """Both forms: conv_direct's loops (kh·kw·C ≤ MAX_TERMS) and the blocked im2col products."""
-    if form == "blocked":
+    """Each form: a first layer (no dx) runs conv_direct's loops where kh·kw·C ≤ MAX_TERMS, an inner layer (dx
+    wanted) or a wider one the blocked im2col products; and a first layer with the direct loops off."""
+    if form == "blocked first layer":
         monkeypatch.setattr(conv_direct, "MAX_TERMS", 0)
-    y = check(arrays(x_shape, k_shape), padding, activation, pool, dtype, tol)
+    first = form != "inner layer"
+    y = check(arrays(x_shape, k_shape), padding, activation, pool, dtype, tol, x_grad=not first)
     assert type(y.creator).__name__ == "Conv2DActPool"
-    assert y.creator.direct == (form == "direct" and np.prod(k_shape[:3]) <= conv_direct.MAX_TERMS)
+    assert y.creator.direct == (form == "first layer" and np.prod(k_shape[:3]) <= conv_direct.MAX_TERMS)
 
 
 @pytest.mark.parametrize("block_bytes", [1, 3000, 1 << 30])
