@@ -258,3 +258,15 @@ def test_functional_fuses_a_conv_and_the_pool_that_alone_reads_it(rng):
         listed = lambda out: out if isinstance(out, list) else [out]     # noqa: E731
         for g, e in zip(listed(got), listed(expected)):
             assert_close(g, e, atol=1e-6)
+
+
+def test_rows_the_pool_drops_are_never_computed():
+    """'valid' convolution whose last output row and column the pool drops (11x11 -> 5x5): the fused op gets
+    the input those outputs do not read cut away (12x12 of 13x13), and that input's gradient is zero."""
+    x, K, b = arrays((2, 13, 13, 3), (3, 3, 3, 4))
+    ts = [sd.tensor(v, requires_grad=True) for v in (x, K, b)]
+    y = conv2d_act_pool(*ts, "valid", "relu", (2, 2))
+    assert y.shape == (2, 5, 5, 4) and y.creator.inputs[0].shape == (2, 12, 12, 3)
+    y.backward(np.ones(y.shape))
+    assert not ts[0].grad.numpy()[:, 12:].any() and not ts[0].grad.numpy()[:, :, 12:].any()
+    check((x, K, b), "valid", "relu", (2, 2), np.float64, 1e-10)
