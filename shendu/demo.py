@@ -113,11 +113,15 @@ def write_first_batch_trace(model, x, y, file: Path) -> None:
     clone.build((None, 28, 28, 1))
     model.build((None, 28, 28, 1))
     clone.set_weights(model.get_weights())
+    clone.fuse_conv_pool = False        # each layer's own op and formula, as the tutorial draws them
     with trace() as t:
         probabilities = clone(x)
         loss = keras.losses.sparse_categorical_crossentropy(y, probabilities).mean()
         loss.backward()
-    file.write_text("# The tutorial CNN's first batch, op by op\n\n" + t.to_markdown(), encoding="utf-8")
+    note = ("Training runs each Conv2D and the MaxPooling2D after it as one op, `Conv2DActPool`, without "
+            "writing the convolution's output whole; this trace runs them apart (`model.fuse_conv_pool = False`) "
+            "so that each layer's formula shows. The numbers are the same.\n\n")
+    file.write_text("# The tutorial CNN's first batch, op by op\n\n" + note + t.to_markdown(), encoding="utf-8")
 
 
 def write_pictures(history: dict, images, labels, predicted, folder: Path) -> list:

@@ -26,6 +26,8 @@ def test_mnist_demo_learns_digits_and_writes_its_run_folder(capsys, tmp_path, mo
         assert (tmp_path / "run" / name).stat().st_size > 0, name
     history = (tmp_path / "run" / "history.csv").read_text().splitlines()
     assert history[0].split(",")[:2] == ["epoch", "accuracy"] and len(history) == 2
+    trace = (tmp_path / "run" / "first_batch_trace.md").read_text()
+    assert "| Conv2DAct |" in trace and "| MaxPool |" in trace      # each tutorial layer's own op and formula
     restored = keras.models.load_model(str(tmp_path / "run" / "model.keras"))
     assert restored.count_params() == 225_034
 
