@@ -217,6 +217,8 @@ def product(a, b, out=None):
     columns, BLAS may pick another kernel for the narrower panel and round the last bit differently). One plain
     call otherwise, for a small product, or inside a part of another split job."""
     xp = backend.xp
+    if a.shape[1] == 1:     # an outer product (a Dense(1)'s dx): each element one multiply, as in BLAS, whose
+        return xp.multiply(a, b) if out is None else xp.multiply(a, b, out=out)   # K = 1 GEMM is ~8x slower
     count = 1
     if splitting() and xp.__name__ == "numpy" and not getattr(_inside, "part", False):
         M, K = a.shape

@@ -241,6 +241,21 @@ def test_products_split_by_rows_or_columns_give_the_product(monkeypatch, dtype, 
     np.testing.assert_array_equal(out, got)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_outer_product_is_a_multiply_with_blas_numbers(dtype):
+    """K = 1 (a Dense(1)'s dx = dz Wᵀ): the broadcast multiply, not BLAS's slow K = 1 GEMM; each element is one
+    rounded product either way, so the numbers are BLAS's exactly; and the Dense layer's gradient through it."""
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((128, 1)).astype(dtype), rng.standard_normal((1, 700)).astype(dtype)
+    np.testing.assert_array_equal(compiled.product(a, b), a @ b)
+    out = np.empty((128, 700), dtype)
+    assert compiled.product(a, b, out=out) is out
+    np.testing.assert_array_equal(out, a @ b)
+    x, W = sd.tensor(rng.standard_normal((5, 7)), requires_grad=True), sd.tensor(rng.standard_normal((7, 1)))
+    ops.linear(x, W).backward(np.ones((5, 1)))
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones((5, 1)) @ W.numpy().T)
+
+
 def test_a_dense_layer_splits_its_products_in_a_step_on_shendu_s_threads(monkeypatch):
     """Dense forward and backward through ``product``, split: the same values as with splitting off."""
     rng = np.random.default_rng(9)
