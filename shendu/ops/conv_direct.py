@@ -14,9 +14,9 @@ outputs of every filter, and keeps their maximum and argmax: nothing but the poo
 
 The kernel size, channels, strides and pool size are compile-time constants of each compiled pair
 (``kernels``; numba caches each on disk), so the short loops over them unroll. The patch is gathered by
-the same loops in both kernels: a shared compiled helper would keep numba from caching them. Sums run in another order
-than the GEMM's (bias first): the numbers agree to rounding, not bit for bit. Each thread sums dK and
-dbias for its own images, one image at a time, and the parts are added in image order.
+the same loops in both kernels: a shared compiled helper would keep numba from caching them. Sums run
+in another order than the GEMM's (bias first): the numbers agree to rounding, not bit for bit. Each
+thread sums dK and dbias for its own images, one image at a time, and the parts are added in image order.
 """
 from __future__ import annotations
 

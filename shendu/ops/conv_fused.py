@@ -11,7 +11,10 @@ itself; other strides and Conv2D's chunked and shift forms run Conv2D's code, th
   block's share of dK and dbias, and dx of its images by col2im (windows never reach across images).
 The element loops (bias + ReLU, the mask) are ``conv_loops``' compiled ones and col2im is
 ``conv_kernels.col2im_cropped`` (each pixel of the cropped image written once) when numba is there.
-The composed form, ``relu(conv2d(x, K, bias))``, is the tests' oracle.
+A first layer (its input wants no gradient, kh·kw·C ≤ conv_direct.MAX_TERMS) runs ``conv_direct``'s
+loops instead, at any stride. ``Conv2DActPool`` is the same op with the max pool after it fused in
+(what a Sequential runs for Conv2D + MaxPooling2D). The composed form, ``relu(conv2d(x, K, bias))``
+(then ``max_pool2d``), is the tests' oracle.
 """
 from __future__ import annotations
 
@@ -175,8 +178,8 @@ class Conv2DActPool(Conv2DAct):
 
     Conv2DAct followed by a max pool whose windows tile y (stride = pool size, 'valid'), in one op. Each block's
     product is pooled while in cache, so y is never written whole: only p and each window's argmax are kept.
-    The max of ReLU'd values is the ReLU of the max, so the ReLU runs once per window. Runs only on
-    Conv2DAct's blocked form (conv2d_act_pool checks)."""
+    The max of ReLU'd values is the ReLU of the max, so the ReLU runs once per window. Runs on Conv2DAct's
+    blocked form (conv2d_act_pool checks), or, for a first layer, conv_direct's loops."""
     pool = (2, 2)
 
     def _outputs(self, n, f, dtype):
