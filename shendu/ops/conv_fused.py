@@ -50,18 +50,19 @@ class Conv2DAct(Conv2D):
 
     def forward(self, x, K, *b):
         w, xp = self.win, backend.xp
+        xpad = _pad(x, w.pads)
         if not self.x_grad and conv_direct.applies(x, K, w, self.pool):
-            xpad = _pad(x, w.pads)
             out = conv_direct.forward(xpad, K, b[0] if b else None, self.activation == "relu", w, self.pool)
             if out is not None:
                 self.direct = True
                 if self.keep:
                     self.save(xpad, K, *out)
                 return out[0]
-        xpad = _pad(x, w.pads)
         n, dtype = x.shape[0], xp.result_type(x, K)
         plan = conv._plan(x.shape, xpad.shape[1:3], K.shape, w, dtype.itemsize)   # (read here: tests patch it)
         self.blocked = plan == ("cols", n) and w.s == (1, 1) and w.d == (1, 1)
+        if not self.blocked and self.pool != (1, 1):    # conv2d_act_pool checks the plan before it applies this
+            raise RuntimeError(f"Conv2DActPool needs the blocked im2col form, but the plan is {plan}.")
         if not self.blocked:                            # Conv2D's own forms: chunks, the shift form, strides
             y = super().forward(x, K, *b)               # a fresh array this op owns
             if self.activation == "relu":
