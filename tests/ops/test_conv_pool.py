@@ -19,6 +19,8 @@ from shendu.ops import conv as conv_module
 from shendu.ops.conv_fused import conv2d_act_pool
 from shendu.testing import assert_close, gradcheck
 
+from helpers import check_against_torch
+
 try:
     import torch          # the oracle of one test only
     F = torch.nn.functional
@@ -159,15 +161,12 @@ def test_fused_pool_without_bias_and_without_gradients():
 
 @pytest.mark.skipif(torch is None, reason="compares with PyTorch, which is not installed")
 def test_fused_pool_against_torch():
-    x, K, b = arrays((2, 11, 11, 3), (3, 3, 3, 5))
-    gy = np.random.default_rng(5).standard_normal((2, 4, 4, 5))
-    got, _ = run(lambda x, K, b: conv2d_act_pool(x, K, b, "valid", "relu", 2), (x, K, b), gy, np.float32)
-    tx, tK, tb = (torch.tensor(a.astype(np.float32), requires_grad=True) for a in (x, K, b))
-    z = F.relu(F.conv2d(tx.permute(0, 3, 1, 2), tK.permute(3, 2, 0, 1), tb))
-    y = F.max_pool2d(z, 2).permute(0, 2, 3, 1)
-    y.backward(torch.tensor(gy.astype(np.float32)))
-    for name, g, e in zip(("forward", "dx", "dK", "dbias"), got, (y, tx.grad, tK.grad, tb.grad)):
-        assert_close(g, e.detach().numpy(), atol=1e-4, rtol=1e-4, name=name)
+    """max_pool2d(relu(conv2d)) in PyTorch (NCHW, kernel (out, in, kh, kw)): output and every gradient."""
+    def ref(x, K, b):
+        z = F.relu(F.conv2d(x.permute(0, 3, 1, 2), K.permute(3, 2, 0, 1), b))
+        return F.max_pool2d(z, 2).permute(0, 2, 3, 1)
+    check_against_torch(lambda x, K, b: conv2d_act_pool(x, K, b, "valid", "relu", 2),
+                        ref, arrays((2, 11, 11, 3), (3, 3, 3, 5)), np.float32, 1e-4)
 
 
 def test_fused_pool_rejects_other_activations():
