@@ -11,7 +11,7 @@ from shendu import ops
 from shendu.ops import compiled, conv_direct
 from shendu.ops.conv import conv2d_inputs
 from shendu.ops.conv_fused import conv2d_act_pool
-from shendu.testing import assert_close
+from shendu.testing import assert_close, gradcheck
 
 pytestmark = pytest.mark.skipif(compiled.build("probe", lambda numba: True) is None, reason="needs numba")
 
@@ -77,3 +77,11 @@ def test_which_layers_take_the_direct_form():
     assert conv2d_act_pool(x1, grad(K1)).creator.direct
     assert not conv2d_act_pool(grad(x1), grad(K1)).creator.direct       # dx wanted: im2col's GEMM gives it
     assert not conv2d_act_pool(x32, grad(K32)).creator.direct
+
+
+def test_direct_pooled_gradcheck():
+    """Finite differences of K and bias through the pooled direct loops (float64, a first layer's x)."""
+    rng = np.random.default_rng(4)
+    x, K, b = rng.standard_normal((2, 7, 8, 2)), rng.standard_normal((2, 3, 2, 3)), rng.standard_normal(3) + 0.3
+    assert conv2d_act_pool(x, sd.tensor(K, requires_grad=True), b, "same").creator.direct
+    assert gradcheck(lambda K, b: conv2d_act_pool(x, K, b, "same", "relu", (2, 2)), K, b)
