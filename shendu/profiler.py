@@ -41,8 +41,9 @@ def forward_flops(op: str, arrays, outputs, fn=None) -> int:
         return 2 * _prod(outputs[0].shape) * int(arrays[0].shape[-1])
     if op in ("Conv2D", "Conv2DAct"):
         return 2 * _prod(outputs[0].shape) * _prod(arrays[1].shape[:-1])
-    if op == "Conv2DActPool" and fn is not None:   # the output is pooled: count the convolution's own
-        return 2 * int(arrays[0].shape[0]) * _prod(fn.win.out) * _prod(arrays[1].shape)
+    if op == "Conv2DActPool" and fn is not None:   # the output is pooled: the convolution outputs the pool reads
+        used = [o // p * p for o, p in zip(fn.win.out, fn.pool)]
+        return 2 * int(arrays[0].shape[0]) * _prod(used) * _prod(arrays[1].shape)
     if op == "Conv2DTranspose":
         return 2 * _prod(arrays[0].shape) * _prod(arrays[1].shape[:-1])
     return 0

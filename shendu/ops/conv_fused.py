@@ -13,13 +13,14 @@ The element loops (bias + ReLU, the mask) are ``conv_loops``' compiled ones and 
 ``conv_kernels.col2im_cropped`` (each pixel of the cropped image written once) when numba is there.
 A first layer (its input wants no gradient, kh·kw·C ≤ conv_direct.MAX_TERMS) runs ``conv_direct``'s
 loops instead, at any stride. ``Conv2DActPool`` is the same op with the max pool after it fused in
-(what a Sequential runs for Conv2D + MaxPooling2D). The composed form, ``relu(conv2d(x, K, bias))``
+(what a Sequential runs for Conv2D + MaxPooling2D); for a wide 3×3 layer and a 2×2 pool it runs
+``conv_winograd``'s F(2×2, 3×3), whose output tiles are the pool's windows. The composed form, ``relu(conv2d(x, K, bias))``
 (then ``max_pool2d``), is the tests' oracle.
 """
 from __future__ import annotations
 
 from shendu import autograd, backend
-from shendu.ops import compiled, conv, conv_direct, conv_kernels, conv_loops
+from shendu.ops import compiled, conv, conv_direct, conv_kernels, conv_loops, conv_winograd
 from shendu.ops.conv import Conv2D, _col2im, _crop, _offsets, _pad, _tap, _windows, conv2d_inputs
 from shendu.ops.pool import max_pool2d
 from shendu.tensor import Tensor
@@ -180,8 +181,30 @@ class Conv2DActPool(Conv2DAct):
     Conv2DAct followed by a max pool whose windows tile y (stride = pool size, 'valid'), in one op. Each block's
     product is pooled while in cache, so y is never written whole: only p and each window's argmax are kept.
     The max of ReLU'd values is the ReLU of the max, so the ReLU runs once per window. Runs on Conv2DAct's
-    blocked form (conv2d_act_pool checks), or, for a first layer, conv_direct's loops."""
+    blocked form (conv2d_act_pool checks), or, for a first layer, conv_direct's loops, or for 3×3 kernels and
+    2×2 pools, conv_winograd's F(2×2, 3×3), whose 2×2 output tiles are the pool's windows."""
     pool = (2, 2)
+    winograd = False    # whether the forward ran conv_winograd's form
+
+    def forward(self, x, K, *b):
+        if not conv_winograd.applies(x, K, self.win, self.pool):
+            return super().forward(x, K, *b)
+        self.winograd = True
+        xpad = _pad(x, self.win.pads)
+        y, arg, V, U = conv_winograd.forward(xpad, K, b[0] if b else None, self.activation == "relu", self.keep)
+        if self.keep:
+            self.padded_shape = xpad.shape
+            self.save(y, arg, V, U)
+        return y
+
+    def backward(self, gy):
+        if not self.winograd:
+            return super().backward(gy)
+        need_b = len(self.needs) == 3 and self.needs[2]
+        gx, gK, gb = conv_winograd.backward(gy, *self.saved, self.activation == "relu", self.padded_shape,
+                                            self.needs[0], self.needs[1], need_b)
+        gx = None if gx is None else _crop(gx, self.win.pads)
+        return (gx, gK, gb) if len(self.needs) == 3 else (gx, gK)
 
     def _outputs(self, n, f, dtype):
         shape = (n, *(o // p for o, p in zip(self.win.out, self.pool)), f)
@@ -238,7 +261,8 @@ def conv2d_act_pool(x, kernel, bias=None, padding: str = "valid", activation: st
         raise ValueError(f"conv2d_act_pool: activation must be one of {ACTIVATIONS}, got {activation!r}.")
     x, kernel, bias, win = conv2d_inputs(x, kernel, bias, 1, padding, 1)
     used = tuple(o // p * p for o, p in zip(win.out, pool_size))     # the rows and columns the pool reads
-    if win.pads == ((0, 0), (0, 0)) and used != win.out and all(used):
+    winograd = conv_winograd.applies(x.data, kernel.data, win, pool_size)   # its tiles skip those rows itself
+    if win.pads == ((0, 0), (0, 0)) and used != win.out and all(used) and not winograd:
         # the pool drops the last rows or columns of the output: leave out the input that only they read
         # (x[:, :used + k - 1]), so no product computes them (the tutorial CNN's second layer: 11x11 -> 10x10,
         # 17 % of its work); the slice's backward gives the left-out input its zero gradient
