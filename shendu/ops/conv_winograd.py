@@ -51,6 +51,20 @@ def _taps(M, rows: bool):
     return [[(k, v) for k, v in enumerate(line) if v] for line in lines]
 
 
+def _cached(make):
+    """``make(dtype)`` made once per array module and dtype: a step would otherwise rebuild its small tables."""
+    made = {}
+
+    def get(dtype):
+        key = (backend.xp.__name__, backend.xp.dtype(dtype).str)
+        if key not in made:
+            made[key] = make(dtype)
+        return made[key]
+    get.__doc__ = make.__doc__
+    return get
+
+
+@_cached
 def _tables(dtype):
     """The transforms as the tap tables the compiled loops read (each loop writes one row: see ``_build``):
     - in_at (16, 4, 2), in_sign (16, 4): V[4a+b] = Σ_k in_sign[k]·d[in_at[k]], the 2×2 nonzeros of Bᵀ's rows a, b;
@@ -189,7 +203,9 @@ def applies(x, K, win, pool) -> bool:
 # ---------------------------------------------------------------- the plain forms (the tests' oracle)
 
 
+@_cached
 def _arrays(dtype):
+    """Bᵀ, G and Aᵀ as arrays of ``dtype``."""
     xp = backend.xp
     return xp.asarray(BT, dtype), xp.asarray(G, dtype), xp.asarray(AT, dtype)
 
@@ -202,6 +218,7 @@ def _tile_view(x, th, tw):
         x, (n, th, tw, 4, 4, c), (s[0], 2 * s[1], 2 * s[2], s[1], s[2], s[3]), writeable=False)
 
 
+@_cached
 def _kron_G(dtype):
     """G ⊗ G (16, 9): (G g Gᵀ)[i, j] = Σ_ab G[i, a] G[j, b] g[a, b] is row 4i + j of it times g flattened."""
     _, G_, _ = _arrays(dtype)
