@@ -13,8 +13,8 @@ The element loops (bias + ReLU, the mask) are ``conv_loops``' compiled ones and 
 ``conv_kernels.col2im_cropped`` (each pixel of the cropped image written once) when numba is there.
 A first layer (its input wants no gradient, kh·kw·C ≤ conv_direct.MAX_TERMS) runs ``conv_direct``'s
 loops instead, at any stride. ``Conv2DActPool`` is the same op with the max pool after it fused in
-(what a Sequential runs for Conv2D + MaxPooling2D); for a wide 3×3 layer and a 2×2 pool it runs
-``conv_winograd``'s F(2×2, 3×3), whose output tiles are the pool's windows. The composed form, ``relu(conv2d(x, K, bias))``
+(what a Sequential runs for Conv2D + MaxPooling2D). A wide 3×3 layer at stride 1 runs ``conv_winograd``'s
+F(2×2, 3×3) instead of im2col, pooled or not (its 2×2 output tiles are a 2×2 pool's windows). The composed form, ``relu(conv2d(x, K, bias))``
 (then ``max_pool2d``), is the tests' oracle.
 """
 from __future__ import annotations
@@ -48,6 +48,7 @@ class Conv2DAct(Conv2D):
     pool = (1, 1)       # no pool after (Conv2DActPool's is its own)
     direct = False      # whether the forward ran conv_direct's loops (a first layer: few input channels)
     x_grad = True       # whether backward will want dx (conv2d_act says): conv_direct's loops give none
+    winograd = False    # whether the forward ran conv_winograd's F(2×2, 3×3) (a wide 3×3 layer)
 
     def forward(self, x, K, *b):
         w, xp = self.win, backend.xp
@@ -61,6 +62,8 @@ class Conv2DAct(Conv2D):
                 return out[0]
         n, dtype = x.shape[0], xp.result_type(x, K)
         plan = conv._plan(x.shape, xpad.shape[1:3], K.shape, w, dtype.itemsize)   # (read here: tests patch it)
+        if plan == ("cols", n) and conv_winograd.applies(x, K, w, self.pool):   # its tiles take less than cols
+            return self._winograd(xpad, K, b)
         self.blocked = plan == ("cols", n) and w.s == (1, 1) and w.d == (1, 1)
         if not self.blocked and self.pool != (1, 1):    # conv2d_act_pool checks the plan before it applies this
             raise RuntimeError(f"Conv2DActPool needs the blocked im2col form, but the plan is {plan}.")
@@ -94,6 +97,15 @@ class Conv2DAct(Conv2D):
         compiled.run_images(images, n, n * rows * (K2.shape[0] + f))
         return self._finish(kept, K, y)
 
+    def _winograd(self, xpad, K, b):
+        self.winograd = True
+        y, arg, V, U = conv_winograd.forward(xpad, K, b[0] if b else None, self.activation == "relu", self.keep,
+                                             pooled=self.pool != (1, 1))
+        if self.keep:
+            self.padded_shape = xpad.shape
+            self.save(y, arg, V, U)
+        return y
+
     # the hooks Conv2DActPool changes: where a block's product goes, what is made of it, what is kept
     def _outputs(self, n, f, dtype):
         return backend.xp.empty((n * self.win.out[0] * self.win.out[1], f), dtype)
@@ -125,6 +137,12 @@ class Conv2DAct(Conv2D):
     def backward(self, gy):
         saved = self.saved
         relu = self.activation == "relu"
+        if self.winograd:
+            need_b = len(self.needs) == 3 and self.needs[2]
+            gx, gK, gb = conv_winograd.backward(gy, *saved, relu, self.padded_shape, self.needs[0], self.needs[1],
+                                                need_b)
+            gx = None if gx is None else _crop(gx, self.win.pads)
+            return (gx, gK, gb) if len(self.needs) == 3 else (gx, gK)
         if self.direct:
             need_b = len(self.needs) == 3 and self.needs[2]
             gK, gb = conv_direct.backward(*saved[:2], gy, *saved[2:], relu, self.win, self.pool, self.needs[1], need_b)
@@ -181,31 +199,9 @@ class Conv2DActPool(Conv2DAct):
     Conv2DAct followed by a max pool whose windows tile y (stride = pool size, 'valid'), in one op. Each block's
     product is pooled while in cache, so y is never written whole: only p and each window's argmax are kept.
     The max of ReLU'd values is the ReLU of the max, so the ReLU runs once per window. Runs on Conv2DAct's
-    blocked form (conv2d_act_pool checks), or, for a first layer, conv_direct's loops, or for 3×3 kernels and
+    blocked form (conv2d_act_pool checks), or, for a first layer, conv_direct's loops, or for wide 3×3 layers and
     2×2 pools, conv_winograd's F(2×2, 3×3), whose 2×2 output tiles are the pool's windows."""
     pool = (2, 2)
-    winograd = False    # whether the forward ran conv_winograd's form
-
-    def forward(self, x, K, *b):
-        if not conv_winograd.applies(x, K, self.win, self.pool):
-            return super().forward(x, K, *b)
-        self.winograd = True
-        xpad = _pad(x, self.win.pads)
-        y, arg, V, U = conv_winograd.forward(xpad, K, b[0] if b else None, self.activation == "relu", self.keep)
-        if self.keep:
-            self.padded_shape = xpad.shape
-            self.save(y, arg, V, U)
-        return y
-
-    def backward(self, gy):
-        if not self.winograd:
-            return super().backward(gy)
-        need_b = len(self.needs) == 3 and self.needs[2]
-        gx, gK, gb = conv_winograd.backward(gy, *self.saved, self.activation == "relu", self.padded_shape,
-                                            self.needs[0], self.needs[1], need_b)
-        gx = None if gx is None else _crop(gx, self.win.pads)
-        return (gx, gK, gb) if len(self.needs) == 3 else (gx, gK)
-
     def _outputs(self, n, f, dtype):
         shape = (n, *(o // p for o, p in zip(self.win.out, self.pool)), f)
         self.pooled, self.arg = backend.xp.empty(shape, dtype), backend.xp.empty(shape, backend.xp.uint8)

@@ -1,4 +1,4 @@
-"""Winograd's F(2×2, 3×3): a 3×3 convolution + bias + activation + 2×2 max pool with 16 products per 2×2 tile.
+"""Winograd's F(2×2, 3×3): a 3×3 convolution + bias + activation (+ a 2×2 max pool) with 16 products per 2×2 tile.
 
 A 3×3 convolution makes each 2×2 block of outputs from a 4×4 tile d of the input with 36 multiplies per
 channel pair; Winograd's minimal filtering (Lavin & Gray, 2015) makes them with 16:
@@ -7,20 +7,23 @@ channel pair; Winograd's minimal filtering (Lavin & Gray, 2015) makes them with 
 
 Summed over input channels, the 16 elementwise products become 16 matrix products, one per tile position p:
 M[p] = V[p] U[p] with V[p] (tiles, C) the transformed input and U[p] (C, F) the transformed kernel, 2.25×
-fewer multiplies than im2col's GEMM. The 2×2 output tiles are exactly the pool's windows, so the output
-transform, the bias, the activation and the pool run in one pass and only the pooled values and each
-window's argmax are kept (as ``Conv2DActPool``). The backward is the same algebra transposed:
+fewer multiplies than im2col's GEMM. With a 2×2 max pool after it, the 2×2 output tiles are exactly the
+pool's windows, so the output transform, the bias, the activation and the pool run in one pass and only the
+pooled values and each window's argmax are kept (as ``Conv2DActPool``); without one, the tiles cover the
+output (an odd size's last tiles reach one row or column past it). The backward is the same algebra
+transposed:
 
-    dM = A dY Aᵀ                        (dY: the tile's 2×2 gradient, dy at its argmax, 0 elsewhere)
+    dM = A dY Aᵀ                        (dY: the tile's 2×2 gradient; pooled, dy at its argmax, 0 elsewhere)
     dU[p] = V[p]ᵀ dM[p],  dK = Gᵀ dU G  (summed over tiles by the product)
     dV[p] = dM[p] U[p]ᵀ,  dx += B dV Bᵀ (tiles overlap by two rows and columns: added)
 
 The transforms' entries are 0, ±1 and ±½, so the rounding is close to the direct sum's, not equal to it: a
 window's argmax can differ where two outputs tie to rounding. The tile transforms are compiled loops over
 contiguous channels (numba); the 16 products of a block of images are one ``matmul`` call. Without numba
-Conv2DActPool runs im2col instead; the plain NumPy forms (einsum) here are the tests' oracle for the loops,
-and run in a loop's place if numba fails to compile it. Measured on the tutorial CNN's second layer (32 -> 64
-channels, 12×12, batch 64, one thread), forward and backward took 6.0 ms against im2col's 10.2 ms.
+these layers run im2col instead; the plain NumPy forms (einsum) here are the tests' oracle for the loops,
+and run in a loop's place if numba fails to compile it. Measured forward and backward, batch 64, one thread:
+the tutorial CNN's second layer with its pool (32 -> 64 channels, 13×13) 6.0 ms against im2col's 10.2 ms;
+unpooled, 32 -> 64 on 15×15 13.9 against 28.3 ms, 64 -> 64 on 16×16 'same' 33 against 63 ms.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from shendu import backend
 from shendu.ops import compiled
 
 NAME = "conv_winograd"
-# False (or SHENDU_WINOGRAD=0): Conv2DActPool runs im2col, whose numbers equal Conv2D + MaxPooling2D's bit for bit
+# False (or SHENDU_WINOGRAD=0): those layers run im2col (whose numbers equal Conv2D + MaxPooling2D's bit for bit)
 enabled = os.environ.get("SHENDU_WINOGRAD", "1") != "0"
 # Winograd runs where C·F / (C + F) > MIN_WIDTH (C input channels, F filters): the products' saving grows with C·F,
 # the transforms' cost with C + F. Measured (forward + backward, one thread, 14×14, batch 64): 16 -> 32 channels
@@ -156,6 +159,64 @@ def _build(numba):
                             out[f] = g[f] * (c0 if a == 0 else (c1 if a == 1 else (c2 if a == 2 else c3)))
 
     @numba.njit(cache=True, nogil=True)
+    def output_act(M, t0, bias, relu, y, n0, n1):
+        # no pool: y[n, 2i+a, 2j+b, f] = act((Aᵀ m A)[a, b] + bias[f]), the outputs inside y only (the last tiles
+        # of an odd size reach a row or column past it); one loop per output row a of the tile
+        oh, ow, F = y.shape[1], y.shape[2], y.shape[3]
+        th, tw = (oh + 1) // 2, (ow + 1) // 2
+        for n in range(n0, n1):
+            for i in range(th):
+                for j in range(tw):
+                    t = t0 + ((n - n0) * th + i) * tw + j
+                    for a in range(min(2, oh - 2 * i)):
+                        row = y[n, 2 * i + a]
+                        q = 2 * j
+                        for f in range(F):
+                            if a == 0:      # Aᵀ's row 0: m0 + m1 + m2 down each column
+                                c0 = M[0, t, f] + M[4, t, f] + M[8, t, f]
+                                c1 = M[1, t, f] + M[5, t, f] + M[9, t, f]
+                                c2 = M[2, t, f] + M[6, t, f] + M[10, t, f]
+                                c3 = M[3, t, f] + M[7, t, f] + M[11, t, f]
+                            else:           # row 1: m1 - m2 - m3
+                                c0 = M[4, t, f] - M[8, t, f] - M[12, t, f]
+                                c1 = M[5, t, f] - M[9, t, f] - M[13, t, f]
+                                c2 = M[6, t, f] - M[10, t, f] - M[14, t, f]
+                                c3 = M[7, t, f] - M[11, t, f] - M[15, t, f]
+                            v = c0 + c1 + c2 + bias[f]
+                            row[q, f] = v if (v > 0 or not relu) else 0
+                            if q + 1 < ow:
+                                v = c1 - c2 - c3 + bias[f]
+                                row[q + 1, f] = v if (v > 0 or not relu) else 0
+
+    @numba.njit(cache=True, nogil=True)
+    def grad_act_tiles(gy, y, relu, grad, d, dM, t0, n0, n1, gb):
+        # no pool: the tile's 2×2 gradient dY[k = 2a + b] = dy where (relu) y > 0, 0 past the output's edge (d: a
+        # (4, F) scratch), gb += Σ dY; then dM[p] = Σ_k grad[p, k]·dY[k], A dY Aᵀ (grad's entries: 0 and ±1)
+        oh, ow, F = gy.shape[1], gy.shape[2], gy.shape[3]
+        th, tw = (oh + 1) // 2, (ow + 1) // 2
+        zero = grad[0, 0] - grad[0, 0]
+        for n in range(n0, n1):
+            for i in range(th):
+                for j in range(tw):
+                    t = t0 + ((n - n0) * th + i) * tw + j
+                    for k in range(4):
+                        r, q, out = 2 * i + (k >> 1), 2 * j + (k & 1), d[k]
+                        if r < oh and q < ow:
+                            dy, top = gy[n, r, q], y[n, r, q]
+                            for f in range(F):
+                                out[f] = dy[f] if (top[f] > 0 or not relu) else zero
+                            for f in range(F):
+                                gb[f] += out[f]
+                        else:
+                            for f in range(F):
+                                out[f] = zero
+                    for p in range(16):
+                        c0, c1, c2, c3 = grad[p, 0], grad[p, 1], grad[p, 2], grad[p, 3]
+                        out = dM[p, t]
+                        for f in range(F):
+                            out[f] = (c0 * d[0, f] + c1 * d[1, f]) + (c2 * d[2, f] + c3 * d[3, f])
+
+    @numba.njit(cache=True, nogil=True)
     def input_grad(dV, t0, gx, th, tw, n0, n1, at, sign, w):
         # gx[n, 2i:2i+4, 2j:2j+4, c] += B dV Bᵀ: first w[4a+q] = Σ_p Bᵀ[p, a] dV[4p+q], then pixel (a, b) gets
         # Σ_q Bᵀ[q, b] w[4a+q]; Bᵀ's column a has the ≤ 3 nonzeros at[a], sign[a]. w: a (16, C) scratch. The
@@ -183,7 +244,7 @@ def _build(numba):
                                 out[c] += s0 * w0[c] + s1 * w1[c] + s2 * w2[c]
 
     return {"input_tiles": input_tiles, "output_pool": output_pool, "grad_tiles": grad_tiles,
-            "input_grad": input_grad}
+            "output_act": output_act, "grad_act_tiles": grad_act_tiles, "input_grad": input_grad}
 
 
 def kernels():
@@ -192,11 +253,11 @@ def kernels():
 
 
 def applies(x, K, win, pool) -> bool:
-    """Whether F(2×2, 3×3) runs: a 3×3 kernel, stride 1, undilated, a 2×2 pool with at least one window, channels
-    and filters wide enough (MIN_WIDTH), float32/float64 NumPy arrays, and the compiled loops there."""
-    C, F = K.shape[2], K.shape[3]
-    return (enabled and K.shape[:2] == (3, 3) and win.s == (1, 1) and win.d == (1, 1) and tuple(pool) == (2, 2)
-            and C * F > MIN_WIDTH * (C + F) and all(o >= 2 for o in win.out) and compiled.usable(x, K)
+    """Whether F(2×2, 3×3) runs: a 3×3 kernel, stride 1, undilated, no pool or a 2×2 one with at least one window,
+    channels and filters wide enough (MIN_WIDTH), float32/float64 NumPy arrays, and the compiled loops there."""
+    C, F, pool = K.shape[2], K.shape[3], tuple(pool)
+    return (enabled and K.shape[:2] == (3, 3) and win.s == (1, 1) and win.d == (1, 1) and pool in ((1, 1), (2, 2))
+            and C * F > MIN_WIDTH * (C + F) and all(o >= pool[0] for o in win.out) and compiled.usable(x, K)
             and kernels() is not None)
 
 
@@ -271,6 +332,33 @@ def plain_grad_tiles(gy, arg, y, relu, grad, g, dM, t0, n0, n1, gb):
     gb += g.reshape(-1, F).sum(axis=0)
 
 
+def plain_output_act(M, t0, bias, relu, y, n0, n1):
+    """``output_act`` in NumPy: every tile's Aᵀ m A + bias (activated), the part inside y written."""
+    xp = backend.xp
+    _, _, AT_ = _arrays(M.dtype)
+    _, oh, ow, F = y.shape
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    m = M[:, _rows(n0, n1, th, tw, t0)].reshape(4, 4, n1 - n0, th, tw, F)
+    z = xp.einsum("ip,pqntsf,jq->ntisjf", AT_, m, AT_, optimize=True).reshape(n1 - n0, 2 * th, 2 * tw, F)
+    z = z[:, :oh, :ow] + bias
+    y[n0:n1] = xp.where(z > 0, z, 0) if relu else z
+
+
+def plain_grad_act_tiles(gy, y, relu, grad, d, dM, t0, n0, n1, gb):
+    """``grad_act_tiles`` in NumPy: dM = A dY Aᵀ of each tile's 2×2 gradient (0 past the edge); gb += Σ dY."""
+    xp = backend.xp
+    _, _, AT_ = _arrays(gy.dtype)
+    _, oh, ow, F = gy.shape
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    g = xp.where(y[n0:n1] > 0, gy[n0:n1], 0) if relu else gy[n0:n1]
+    gb += g.reshape(-1, F).sum(axis=0)
+    full = xp.zeros((n1 - n0, 2 * th, 2 * tw, F), gy.dtype)
+    full[:, :oh, :ow] = g
+    dY = full.reshape(n1 - n0, th, 2, tw, 2, F)
+    dm = xp.einsum("ip,ntiswf,wq->pqntsf", AT_, dY, AT_, optimize=True)
+    dM[:, _rows(n0, n1, th, tw, t0)] = dm.reshape(16, -1, F)
+
+
 def plain_input_grad(dV, t0, gx, th, tw, n0, n1, *tables):
     """``input_grad`` in NumPy: gx = the sum of every tile's B dV Bᵀ at its place (tiles overlap), 0 elsewhere."""
     xp = backend.xp
@@ -289,7 +377,7 @@ def plain_input_grad(dV, t0, gx, th, tw, n0, n1, *tables):
 
 
 PLAIN = {"input_tiles": plain_input_tiles, "output_pool": plain_output_pool, "grad_tiles": plain_grad_tiles,
-         "input_grad": plain_input_grad}
+         "output_act": plain_output_act, "grad_act_tiles": plain_grad_act_tiles, "input_grad": plain_input_grad}
 
 
 def _run(loop: str, *args) -> None:
@@ -303,18 +391,33 @@ def _images_per_block(tiles, C, F, itemsize, n):
     return max(1, min(n, BLOCK_BYTES // (tiles * 16 * (C + F) * itemsize)))
 
 
-def forward(xpad, K, bias, relu: bool, keep: bool):
-    """(y, arg, V, U): the pooled act(conv3×3(xpad, K) + bias) over 2×2 windows, each window's argmax, and what
-    the backward reads (V: every tile's transformed input, kept when ``keep``; U: the transformed kernel).
-    xpad (n, H, W, C) is the padded input; the pool's windows cover output rows and columns 0 .. 2·((H-2)//2) - 1,
-    so input rows and columns past 2·((H-2)//2) + 1 are not read (the pool drops what they make)."""
+def _tile_counts(h, w, pooled: bool):
+    """Tiles per column and row of an (h, w) padded input: the pool's windows (the last row or column of an odd
+    output left out, as the pool drops it), or, without a pool, enough to cover every output."""
+    oh, ow = h - 2, w - 2
+    return (oh // 2, ow // 2) if pooled else ((oh + 1) // 2, (ow + 1) // 2)
+
+
+def forward(xpad, K, bias, relu: bool, keep: bool, pooled: bool = True):
+    """(y, arg, V, U): act(conv3×3(xpad, K) + bias), max-pooled over 2×2 windows (``pooled``, with each window's
+    argmax: arg) or not (arg None), and what the backward reads (V: every tile's transformed input, kept when
+    ``keep``; U: the transformed kernel). xpad (n, H, W, C) is the padded input. Pooled, input rows and columns
+    past the windows' tiles are not read (the pool drops what they make); not pooled, an odd output's last
+    tiles reach one row or column past the input, read as zeros."""
     xp = backend.xp
     n, h, w, C = xpad.shape
-    th, tw, F = (h - 2) // 2, (w - 2) // 2, K.shape[-1]
+    F = K.shape[-1]
+    th, tw = _tile_counts(h, w, pooled)
     x = xp.ascontiguousarray(xpad)
+    if 2 * th + 2 > h or 2 * tw + 2 > w:
+        x = xp.zeros((n, 2 * th + 2, 2 * tw + 2, C), xpad.dtype)
+        x[:, :h, :w] = xpad
     U = kernel_transform(K)
     bias = xp.zeros(F, x.dtype) if bias is None else bias
-    y, arg = xp.empty((n, th, tw, F), x.dtype), xp.empty((n, th, tw, F), xp.uint8)
+    if pooled:
+        y, arg = xp.empty((n, th, tw, F), x.dtype), xp.empty((n, th, tw, F), xp.uint8)
+    else:
+        y, arg = xp.empty((n, h - 2, w - 2, F), x.dtype), None
     V = xp.empty((16, n * th * tw, C), x.dtype) if keep else None
     in_at, in_sign, _, _, _ = _tables(x.dtype)
     step, tiles = _images_per_block(th * tw, C, F, x.dtype.itemsize, n), th * tw
@@ -328,19 +431,27 @@ def forward(xpad, K, bias, relu: bool, keep: bool):
             t0 = i * tiles if keep else 0
             _run("input_tiles", x, th, tw, i, i + m, Vs, t0, in_at, in_sign)
             xp.matmul(Vs[:, t0:t0 + m * tiles], U, out=M[:, :m * tiles])     # M[p] = V[p] U[p], 16 products
-            _run("output_pool", M, 0, bias, relu, y, arg, i, i + m)
+            if pooled:
+                _run("output_pool", M, 0, bias, relu, y, arg, i, i + m)
+            else:
+                _run("output_act", M, 0, bias, relu, y, i, i + m)
     compiled.run_images(images, n, n * tiles * 16 * (C * F + C + F))
     return y, arg, V, U
 
 
 def backward(gy, y, arg, V, U, relu: bool, padded_shape, need_x: bool, need_K: bool, need_b: bool):
-    """(dx of the padded input or None, dK or None, dbias or None) from the pooled output's gradient gy."""
+    """(dx of the padded input or None, dK or None, dbias or None) from the output's gradient gy (pooled when
+    ``forward`` gave an arg)."""
     xp = backend.xp
-    n, th, tw, F = gy.shape
-    C, tiles = U.shape[1], th * tw
+    n, F = gy.shape[0], gy.shape[-1]
+    pooled = arg is not None
+    h, w, C = padded_shape[1], padded_shape[2], U.shape[1]
+    th, tw = _tile_counts(h, w, pooled)
+    tiles = th * tw
     gy = xp.ascontiguousarray(gy)
     Ut = xp.ascontiguousarray(U.transpose(0, 2, 1))          # (16, F, C): dV[p] = dM[p] U[p]ᵀ
-    gx = xp.empty(padded_shape, gy.dtype) if need_x else None       # grad_in zeroes and fills its images
+    # grad_in zeroes and fills its images, over the tiles' reach when that passes the input (cut off after)
+    gx = xp.empty((n, max(h, 2 * th + 2), max(w, 2 * tw + 2), C), gy.dtype) if need_x else None
     _, _, grad, back_at, back_sign = _tables(gy.dtype)
     step = _images_per_block(tiles, C, F, gy.dtype.itemsize, n)
     sums = {}
@@ -350,16 +461,19 @@ def backward(gy, y, arg, V, U, relu: bool, padded_shape, need_x: bool, need_K: b
         dU, gb = xp.zeros((16, C, F), gy.dtype), xp.zeros(F, gy.dtype)
         dM = xp.empty((16, rows, F), gy.dtype)
         dV = xp.empty((16, rows, C), gy.dtype) if need_x else None
-        g, w = xp.empty(F, gy.dtype), xp.empty((16, C), gy.dtype)     # the loops' scratch rows
+        g, w_ = xp.empty((4, F), gy.dtype), xp.empty((16, C), gy.dtype)     # the loops' scratch rows
         for i in range(i0, i1, step):
             m = min(step, i1 - i)
-            _run("grad_tiles", gy, arg, y, relu, grad, g, dM, 0, i, i + m, gb)
+            if pooled:
+                _run("grad_tiles", gy, arg, y, relu, grad, g[0], dM, 0, i, i + m, gb)
+            else:
+                _run("grad_act_tiles", gy, y, relu, grad, g, dM, 0, i, i + m, gb)
             dMb = dM[:, :m * tiles]
             if need_K:                                  # dU[p] += V[p]ᵀ dM[p]
                 dU += xp.matmul(V[:, i * tiles:(i + m) * tiles].transpose(0, 2, 1), dMb)
             if need_x:                                  # dV[p] = dM[p] U[p]ᵀ, then dx = B dV Bᵀ
                 xp.matmul(dMb, Ut, out=dV[:, :m * tiles])
-                _run("input_grad", dV, 0, gx, th, tw, i, i + m, back_at, back_sign, w)
+                _run("input_grad", dV, 0, gx, th, tw, i, i + m, back_at, back_sign, w_)
         sums[i0] = dU, gb
     compiled.run_images(images, n, n * tiles * 16 * (C * F * (need_K + need_x) + C + F))
     parts = [sums[i] for i in sorted(sums)]
@@ -367,4 +481,6 @@ def backward(gy, y, arg, V, U, relu: bool, padded_shape, need_x: bool, need_K: b
     for pU, pb in parts[1:]:                 # the threads' partial sums, added in image order
         dU += pU
         gb += pb
+    if need_x and gx.shape[1:3] != (h, w):
+        gx = gx[:, :h, :w]
     return gx, (kernel_grad(dU) if need_K else None), (gb if need_b else None)

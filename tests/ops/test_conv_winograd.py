@@ -1,8 +1,8 @@
-"""shendu/ops/conv_winograd.py: F(2×2, 3×3) for a 3×3 Conv2D + bias + activation + 2×2 max pool.
+"""shendu/ops/conv_winograd.py: F(2×2, 3×3) for a 3×3 Conv2D + bias + activation, with a 2×2 max pool or not.
 
 The transforms against the direct sum; each compiled tile loop against its plain NumPy form (the oracle)
-over image ranges and tile offsets; the whole op (Conv2DActPool's Winograd form) against the composed
-primitives max_pool2d(relu(conv2d)) in float64 and float32, on edge shapes (batch 1, one filter, rows and
+over image ranges and tile offsets; the whole op (Conv2DActPool's and Conv2DAct's Winograd forms) against
+the composed primitives max_pool2d(relu(conv2d)) and relu(conv2d) in float64 and float32, on edge shapes (batch 1, one filter, rows and
 columns the pool drops, 'same' padding, blocks of one image or many, threads); a float64 gradcheck;
 PyTorch; ties and NaNs; which layers take it.
 """
@@ -15,7 +15,7 @@ import shendu as sd
 from shendu import ops
 from shendu.ops import compiled, conv_fused, conv_winograd
 from shendu.ops.conv import conv2d_inputs
-from shendu.ops.conv_fused import conv2d_act_pool
+from shendu.ops.conv_fused import conv2d_act, conv2d_act_pool
 from shendu.testing import assert_close, gradcheck
 
 from helpers import check_against_torch
@@ -45,10 +45,11 @@ def arrays(x_shape, k_shape, seed=0, dtype=np.float64):
     return [rng.standard_normal(s).astype(dtype) for s in (x_shape, k_shape, k_shape[-1:])]
 
 
-def composed(x, K, b, padding, activation):
-    """The oracle, from the primitives: max_pool2d(act(conv2d(x, K) + b), 2)."""
+def composed(x, K, b, padding, activation, pooled=True):
+    """The oracle, from the primitives: max_pool2d(act(conv2d(x, K) + b), 2), or act(conv2d(x, K) + b)."""
     z = ops.conv2d(x, K, b, 1, padding)
-    return ops.max_pool2d(ops.relu(z) if activation == "relu" else z, 2)
+    y = ops.relu(z) if activation == "relu" else z
+    return ops.max_pool2d(y, 2) if pooled else y
 
 
 def run(fn, values, gy, x_grad=True):
@@ -110,6 +111,21 @@ def test_compiled_loops_against_the_plain_forms(dtype, th, tw, F):
         np.testing.assert_array_equal(dMs[0], dMs[1])       # ±g and 0: exact either way
         assert_close(gbs[0], gbs[1], atol=tol, name="dbias")
 
+    for oh, ow in ((2 * th, 2 * tw), (2 * th - 1, 2 * tw - 1)):       # unpooled outputs, even or odd
+        for relu in (True, False):
+            ys = [np.full((n, oh, ow, F), 7.0, dtype) for _ in range(2)]
+            k["output_act"](M, t0, bias, relu, ys[0], n0, n1)
+            conv_winograd.plain_output_act(M, t0, bias, relu, ys[1], n0, n1)
+            assert_close(ys[0], ys[1], atol=tol, name="output_act")
+            assert (ys[0][[0, 3]] == 7).all()
+
+            gy, y = rng.standard_normal((2, n, oh, ow, F)).astype(dtype)
+            dMs, gbs = [np.full((16, rows, F), 7.0, dtype) for _ in range(2)], [np.ones(F, dtype) for _ in range(2)]
+            k["grad_act_tiles"](gy, y, relu, grad, np.empty((4, F), dtype), dMs[0], t0, n0, n1, gbs[0])
+            conv_winograd.plain_grad_act_tiles(gy, y, relu, grad, None, dMs[1], t0, n0, n1, gbs[1])
+            assert_close(dMs[0], dMs[1], atol=tol, name="grad_act_tiles")
+            assert_close(gbs[0], gbs[1], atol=tol, name="dbias")
+
     dV = rng.standard_normal((16, rows, C)).astype(dtype)
     gxs = [np.full((n, 2 * th + 3, 2 * tw + 2, C), 7.0, dtype) for _ in range(2)]
     k["input_grad"](dV, t0, gxs[0], th, tw, n0, n1, back_at, back_sign, np.empty((16, C), dtype))
@@ -126,6 +142,23 @@ def test_winograd_matches_the_composed_ops(dtype, tol, activation, x_shape, k_sh
     gy = np.random.default_rng(1).standard_normal(composed(*values, padding, activation).shape).astype(dtype)
     got, y = run(lambda x, K, b: conv2d_act_pool(x, K, b, padding, activation), values, gy)
     expected, _ = run(lambda x, K, b: composed(x, K, b, padding, activation), values, gy)
+    assert y.creator.winograd == COMPILED
+    for name, g, e in zip(("forward", "dx", "dK", "dbias"), got, expected):
+        assert g.dtype == dtype, f"{name} is {g.dtype}"
+        assert_close(g, e, atol=tol, rtol=tol, name=name)
+
+
+@pytest.mark.parametrize("dtype, tol", DTYPES)
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+@pytest.mark.parametrize("x_shape, k_shape, padding", CASES + [((2, 3, 3, 4), (3, 3, 4, 2), "valid")], ids=str)
+def test_unpooled_winograd_matches_the_composed_ops(dtype, tol, activation, x_shape, k_shape, padding):
+    """A Conv2D with no pool after it (conv2d_act, what a relu or linear Conv2D layer runs): odd outputs have
+    last tiles that reach past the input (read as zeros, their outputs past the edge dropped)."""
+    values = arrays(x_shape, k_shape, dtype=dtype)
+    fused = lambda x, K, b: conv2d_act(x, K, b, 1, padding, 1, activation)                  # noqa: E731
+    gy = np.random.default_rng(1).standard_normal(composed(*values, padding, activation, False).shape).astype(dtype)
+    got, y = run(fused, values, gy)
+    expected, _ = run(lambda x, K, b: composed(x, K, b, padding, activation, False), values, gy)
     assert y.creator.winograd == COMPILED
     for name, g, e in zip(("forward", "dx", "dK", "dbias"), got, expected):
         assert g.dtype == dtype, f"{name} is {g.dtype}"
@@ -174,6 +207,13 @@ def test_winograd_gradcheck():
     assert gradcheck(lambda x, K, b: conv2d_act_pool(x, K, b, "same", "relu"), x, K, b + 0.3)
 
 
+def test_unpooled_winograd_gradcheck():
+    """Finite differences of x, K and bias through the unpooled form, an odd output (float64, 'valid')."""
+    x, K, b = arrays((2, 7, 6, 4), (3, 3, 4, 3), seed=9)
+    assert conv2d_act(x, sd.tensor(K, requires_grad=True), b).creator.winograd == COMPILED
+    assert gradcheck(lambda x, K, b: conv2d_act(x, K, b, 1, "valid", 1, "relu"), x, K, b + 0.3)
+
+
 def test_winograd_without_bias_or_input_gradient():
     """No bias; a layer whose input wants no gradient (dK and dbias only); no gradient at all (predict)."""
     x, K, b = arrays((2, 8, 8, 4), (3, 3, 4, 5), seed=5)
@@ -199,6 +239,11 @@ def test_winograd_against_torch():
     check_against_torch(lambda x, K, b: conv2d_act_pool(x, K, b), ref, (x, K, b), np.float64, 1e-10)
     check_against_torch(lambda x, K, b: conv2d_act_pool(x, K, b), ref, (x, K, b), np.float32, 1e-4)
 
+    def unpooled(x, K, b):
+        return F.relu(F.conv2d(x.permute(0, 3, 1, 2), K.permute(3, 2, 0, 1), b, padding=1)).permute(0, 2, 3, 1)
+    check_against_torch(lambda x, K, b: conv2d_act(x, K, b, 1, "same"), unpooled, (x, K, b), np.float64, 1e-10)
+    check_against_torch(lambda x, K, b: conv2d_act(x, K, b, 1, "same"), unpooled, (x, K, b), np.float32, 1e-4)
+
 
 def test_ties_and_nans_follow_max_pool():
     """Equal outputs in a window (a zero input: each is the bias) send the gradient to the first, as max_pool2d;
@@ -216,8 +261,8 @@ def test_ties_and_nans_follow_max_pool():
 
 
 def test_which_layers_take_winograd(monkeypatch):
-    """3×3 kernels, stride 1, a 2×2 pool, channels and filters wide enough (C·F > MIN_WIDTH·(C + F)), and the
-    switch on; else the im2col form (or conv_direct's loops for a first layer)."""
+    """3×3 kernels, stride 1, undilated, a 2×2 pool or none, channels and filters wide enough (C·F > MIN_WIDTH·
+    (C + F)), and the switch on; else the im2col form (or conv_direct's loops for a first layer)."""
     monkeypatch.setattr(conv_winograd, "MIN_WIDTH", 8)
     rng = np.random.default_rng(8)
     grad = lambda v: sd.tensor(v, requires_grad=True)                                # noqa: E731
@@ -229,6 +274,9 @@ def test_which_layers_take_winograd(monkeypatch):
     assert not conv2d_act_pool(grad(x32), grad(K3[..., :8])).creator.winograd        # 32 -> 8: too narrow
     assert not conv2d_act_pool(grad(x4), grad(K3[:, :, :4, :16])).creator.winograd   # 4 -> 16
     assert conv2d_act_pool(x2, grad(K3[:, :, :2, :8])).creator.direct                # a first layer's loops
+    assert conv2d_act(grad(x32), grad(K3), padding="same").creator.winograd == COMPILED  # no pool
+    assert not conv2d_act(grad(x32), grad(K3), strides=2).creator.winograd            # stride 2
+    assert not conv2d_act(grad(x32), grad(K3), dilation_rate=2).creator.winograd      # dilated
     w = conv2d_inputs(sd.tensor(x32), sd.tensor(K3), None, 2, "valid", 1)[3]
     assert not conv_winograd.applies(x32, K3, w, (2, 2))                             # stride 2
     monkeypatch.setattr(conv_winograd, "enabled", False)                             # SHENDU_WINOGRAD=0
