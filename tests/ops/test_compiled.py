@@ -78,6 +78,52 @@ def test_run_parts_runs_every_part_and_raises_a_part_s_error():
         compiled.run_parts(broken, [(0, 1), (1, 2)])
 
 
+@pytest.mark.parametrize("spin", [0.0, 0.005, 0.5], ids=["sleeping", "polling", "awake throughout"])
+def test_workers_poll_then_sleep_and_are_woken(monkeypatch, spin):
+    """Jobs reach a worker whether it polls or sleeps: with no polling it sleeps at once and is notified; with
+    a short poll it has fallen asleep after a pause; the poster's wait polls or sleeps the same way."""
+    monkeypatch.setattr(compiled, "SPIN_SECONDS", spin)
+    out = np.zeros(4)
+
+    def kernel(value, r0, r1):
+        out[r0:r1] = value
+    for value in range(1, 30):
+        compiled.run_parts(kernel, [(0, 2), (2, 4)], (value,))
+        assert (out == value).all()
+    if spin == 0.005:
+        worker = compiled._workers(1)[0]
+        for _ in range(200):                # polling ends after SPIN_SECONDS: then it sleeps
+            if worker.sleeping:
+                break
+            threading.Event().wait(0.005)
+        assert worker.sleeping
+        compiled.run_parts(kernel, [(0, 2), (2, 4)], (-1,))
+        assert (out == -1).all()
+
+
+def test_run_parts_from_two_threads_at_once():
+    """Layers called from two threads (a data pipeline's): one holds the workers, the other runs its own parts
+    in turn; both get every part done."""
+    results, barrier = {}, threading.Barrier(2)
+
+    def job(name):
+        out = np.zeros(6)
+
+        def kernel(r0, r1):
+            out[r0:r1] += 1
+        barrier.wait()
+        for _ in range(200):
+            compiled.run_parts(kernel, [(0, 2), (2, 4), (4, 6)])
+        results[name] = out
+
+    threads = [threading.Thread(target=job, args=(k,)) for k in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert all((results[k] == 200).all() for k in "ab")
+
+
 def test_build_falls_back_to_none_and_disable_sticks(monkeypatch):
     monkeypatch.delitem(compiled._built, "t-broken", raising=False)
 
