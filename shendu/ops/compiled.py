@@ -240,6 +240,7 @@ class _Worker:
                 _part(kernel, *args)
             except BaseException as error:      # handed to the poster, raised there
                 self.error = error
+            del kernel, args                    # hold no arrays while idle
             self.flags[1] = seen
             if self.waiting:
                 with self.done:
