@@ -81,6 +81,8 @@ _TENSOR = "Tensor's methods (+, @, .sum(), .backward()) are the ops and the engi
 DEFERRED: dict[tuple[str, str], str] = {
     ("shendu.ops.recurrent_compiled", "shendu.ops.recurrent_kernels"):
         "the compiled time loops import numba at their top: an optional dependency, loaded on first use",
+    ("shendu.ops.conv_winograd", "shendu.ops.winograd_kernels"):
+        "the compiled Winograd loops import numba and SciPy at their top: optional, loaded on first use",
     ("shendu.tensor", "shendu.ops"): _TENSOR,
     ("shendu.tensor", "shendu.autograd"): _TENSOR,
     ("shendu.layers.conv", "shendu.layers.pooling"):

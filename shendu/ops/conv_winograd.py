@@ -19,8 +19,9 @@ transposed:
 
 The transforms' entries are 0, ±1 and ±½, so the rounding is close to the direct sum's, not equal to it: a
 window's argmax can differ where two outputs tie to rounding. The tile transforms are compiled loops over
-contiguous channels (numba); the 16 products of a block of images are one ``matmul`` call. Without numba
-these layers run im2col instead; the plain NumPy forms (einsum) here are the tests' oracle for the loops,
+contiguous channels (``winograd_kernels``, numba), and each thread runs its share of the images, blocks of
+transforms and the 16 products between them, in one compiled call. Without numba (or SciPy, whose BLAS the
+compiled products call) these layers run im2col instead; the plain NumPy forms (einsum) here are the tests' oracle for the loops,
 and run in a loop's place if numba fails to compile it. Measured forward and backward, batch 64, one thread:
 the tutorial CNN's second layer with its pool (32 -> 64 channels, 13×13) 6.0 ms against im2col's 10.2 ms;
 unpooled, 32 -> 64 on 15×15 13.9 against 28.3 ms, 64 -> 64 on 16×16 'same' 33 against 63 ms.
@@ -28,6 +29,8 @@ unpooled, 32 -> 64 on 15×15 13.9 against 28.3 ms, 64 -> 64 on 16×16 'same' 33 
 from __future__ import annotations
 
 import os
+
+import numpy
 
 from shendu import backend
 from shendu.ops import compiled
@@ -83,173 +86,17 @@ def _tables(dtype):
             xp.asarray([[k for k, _ in c] for c in cols], xp.intp), xp.asarray([[v for _, v in c] for c in cols], dtype))
 
 
-def _build(numba):
-    # Arrays of tiles are position-major, V[p, t, c]: the 16 products read contiguous matrices. Each loop
-    # covers images n0 .. n1 and their tiles t0 + (n - n0)·th·tw + i·tw + j of the tile arrays. Each inner loop
-    # runs along contiguous channels and writes one row: a loop that writes several rows of one array is not
-    # vectorised (their strides are known only at run time, so they might overlap) and ran 4-5x slower.
-    @numba.njit(cache=True, nogil=True)
-    def input_tiles(x, th, tw, n0, n1, V, t0, at, sign):
-        # V[4a+b, t, c] = (Bᵀ d B)[a, b] = Σ_k sign[4a+b, k]·d[at[4a+b, k]], d = x[n, 2i:2i+4, 2j:2j+4, c]:
-        # each of the 16 is four signed taps of the tile (th × tw tiles per image: rows past them are not read)
-        C = x.shape[3]
-        for n in range(n0, n1):
-            for p in range(16):
-                s0, s1, s2, s3 = sign[p, 0], sign[p, 1], sign[p, 2], sign[p, 3]
-                for i in range(th):
-                    for j in range(tw):
-                        r, q = 2 * i, 2 * j
-                        x0, x1 = x[n, r + at[p, 0, 0], q + at[p, 0, 1]], x[n, r + at[p, 1, 0], q + at[p, 1, 1]]
-                        x2, x3 = x[n, r + at[p, 2, 0], q + at[p, 2, 1]], x[n, r + at[p, 3, 0], q + at[p, 3, 1]]
-                        out = V[p, t0 + ((n - n0) * th + i) * tw + j]
-                        for c in range(C):
-                            out[c] = (s0 * x0[c] + s1 * x1[c]) + (s2 * x2[c] + s3 * x3[c])
-
-    @numba.njit(cache=True, nogil=True)
-    def output_pool(M, t0, bias, relu, y, arg, n0, n1):
-        # the tile's outputs Aᵀ m A + bias; y[n,i,j,f] = act(their max), arg = the first maximum's 2a + b
-        th, tw, F = y.shape[1], y.shape[2], y.shape[3]
-        for n in range(n0, n1):
-            for i in range(th):
-                for j in range(tw):
-                    t = t0 + ((n - n0) * th + i) * tw + j
-                    for f in range(F):
-                        # Aᵀ m: rows 0..3 of each column summed into two rows (s: m0+m1+m2, e: m1-m2-m3)
-                        s0 = M[0, t, f] + M[4, t, f] + M[8, t, f]
-                        s1 = M[1, t, f] + M[5, t, f] + M[9, t, f]
-                        s2 = M[2, t, f] + M[6, t, f] + M[10, t, f]
-                        s3 = M[3, t, f] + M[7, t, f] + M[11, t, f]
-                        e0 = M[4, t, f] - M[8, t, f] - M[12, t, f]
-                        e1 = M[5, t, f] - M[9, t, f] - M[13, t, f]
-                        e2 = M[6, t, f] - M[10, t, f] - M[14, t, f]
-                        e3 = M[7, t, f] - M[11, t, f] - M[15, t, f]
-                        b = bias[f]
-                        v00, v01 = s0 + s1 + s2 + b, s1 - s2 - s3 + b
-                        v10, v11 = e0 + e1 + e2 + b, e1 - e2 - e3 + b
-                        m, k = v00, 0       # the first maximum in row-major order; a NaN wins
-                        if v01 > m or (v01 != v01 and m == m):
-                            m, k = v01, 1
-                        if v10 > m or (v10 != v10 and m == m):
-                            m, k = v10, 2
-                        if v11 > m or (v11 != v11 and m == m):
-                            m, k = v11, 3
-                        y[n, i, j, f] = m if (m > 0 or not relu) else 0
-                        arg[n, i, j, f] = k
-
-    @numba.njit(cache=True, nogil=True)
-    def grad_tiles(gy, arg, y, relu, grad, g, dM, t0, n0, n1, gb):
-        # dM = A dY Aᵀ, dY = the tile's 2×2 gradient: g at its argmax k = 2a + b, 0 elsewhere, so
-        # dM[p, t, f] = grad[p, k]·g with g = dy where (relu) y > 0, else 0 (g: an (F,) scratch row). gb += Σ g
-        th, tw, F = gy.shape[1], gy.shape[2], gy.shape[3]
-        zero = grad[0, 0] - grad[0, 0]
-        for n in range(n0, n1):
-            for i in range(th):
-                for j in range(tw):
-                    t = t0 + ((n - n0) * th + i) * tw + j
-                    dy, top, k = gy[n, i, j], y[n, i, j], arg[n, i, j]
-                    for f in range(F):
-                        g[f] = dy[f] if (top[f] > 0 or not relu) else zero
-                    for f in range(F):
-                        gb[f] += g[f]
-                    for p in range(16):
-                        c0, c1, c2, c3 = grad[p, 0], grad[p, 1], grad[p, 2], grad[p, 3]
-                        out = dM[p, t]
-                        for f in range(F):
-                            a = k[f]
-                            out[f] = g[f] * (c0 if a == 0 else (c1 if a == 1 else (c2 if a == 2 else c3)))
-
-    @numba.njit(cache=True, nogil=True)
-    def output_act(M, t0, bias, relu, y, n0, n1):
-        # no pool: y[n, 2i+a, 2j+b, f] = act((Aᵀ m A)[a, b] + bias[f]), the outputs inside y only (the last tiles
-        # of an odd size reach a row or column past it); one loop per output row a of the tile
-        oh, ow, F = y.shape[1], y.shape[2], y.shape[3]
-        th, tw = (oh + 1) // 2, (ow + 1) // 2
-        for n in range(n0, n1):
-            for i in range(th):
-                for j in range(tw):
-                    t = t0 + ((n - n0) * th + i) * tw + j
-                    for a in range(min(2, oh - 2 * i)):
-                        row = y[n, 2 * i + a]
-                        q = 2 * j
-                        for f in range(F):
-                            if a == 0:      # Aᵀ's row 0: m0 + m1 + m2 down each column
-                                c0 = M[0, t, f] + M[4, t, f] + M[8, t, f]
-                                c1 = M[1, t, f] + M[5, t, f] + M[9, t, f]
-                                c2 = M[2, t, f] + M[6, t, f] + M[10, t, f]
-                                c3 = M[3, t, f] + M[7, t, f] + M[11, t, f]
-                            else:           # row 1: m1 - m2 - m3
-                                c0 = M[4, t, f] - M[8, t, f] - M[12, t, f]
-                                c1 = M[5, t, f] - M[9, t, f] - M[13, t, f]
-                                c2 = M[6, t, f] - M[10, t, f] - M[14, t, f]
-                                c3 = M[7, t, f] - M[11, t, f] - M[15, t, f]
-                            v = c0 + c1 + c2 + bias[f]
-                            row[q, f] = v if (v > 0 or not relu) else 0
-                            if q + 1 < ow:
-                                v = c1 - c2 - c3 + bias[f]
-                                row[q + 1, f] = v if (v > 0 or not relu) else 0
-
-    @numba.njit(cache=True, nogil=True)
-    def grad_act_tiles(gy, y, relu, grad, d, dM, t0, n0, n1, gb):
-        # no pool: the tile's 2×2 gradient dY[k = 2a + b] = dy where (relu) y > 0, 0 past the output's edge (d: a
-        # (4, F) scratch), gb += Σ dY; then dM[p] = Σ_k grad[p, k]·dY[k], A dY Aᵀ (grad's entries: 0 and ±1)
-        oh, ow, F = gy.shape[1], gy.shape[2], gy.shape[3]
-        th, tw = (oh + 1) // 2, (ow + 1) // 2
-        zero = grad[0, 0] - grad[0, 0]
-        for n in range(n0, n1):
-            for i in range(th):
-                for j in range(tw):
-                    t = t0 + ((n - n0) * th + i) * tw + j
-                    for k in range(4):
-                        r, q, out = 2 * i + (k >> 1), 2 * j + (k & 1), d[k]
-                        if r < oh and q < ow:
-                            dy, top = gy[n, r, q], y[n, r, q]
-                            for f in range(F):
-                                out[f] = dy[f] if (top[f] > 0 or not relu) else zero
-                            for f in range(F):
-                                gb[f] += out[f]
-                        else:
-                            for f in range(F):
-                                out[f] = zero
-                    for p in range(16):
-                        c0, c1, c2, c3 = grad[p, 0], grad[p, 1], grad[p, 2], grad[p, 3]
-                        out = dM[p, t]
-                        for f in range(F):
-                            out[f] = (c0 * d[0, f] + c1 * d[1, f]) + (c2 * d[2, f] + c3 * d[3, f])
-
-    @numba.njit(cache=True, nogil=True)
-    def input_grad(dV, t0, gx, th, tw, n0, n1, at, sign, w):
-        # gx[n, 2i:2i+4, 2j:2j+4, c] += B dV Bᵀ: first w[4a+q] = Σ_p Bᵀ[p, a] dV[4p+q], then pixel (a, b) gets
-        # Σ_q Bᵀ[q, b] w[4a+q]; Bᵀ's column a has the ≤ 3 nonzeros at[a], sign[a]. w: a (16, C) scratch. The
-        # images' gx is zeroed here first, rows and columns past the th × tw tiles included (tiles overlap by two
-        # rows and columns: their shares are added)
-        C = gx.shape[3]
-        gx[n0:n1] = 0
-        for n in range(n0, n1):
-            for i in range(th):
-                for j in range(tw):
-                    t = t0 + ((n - n0) * th + i) * tw + j
-                    for a in range(4):
-                        s0, s1, s2 = sign[a, 0], sign[a, 1], sign[a, 2]
-                        for q in range(4):
-                            v0, v1, v2 = dV[4 * at[a, 0] + q, t], dV[4 * at[a, 1] + q, t], dV[4 * at[a, 2] + q, t]
-                            out = w[4 * a + q]
-                            for c in range(C):
-                                out[c] = s0 * v0[c] + s1 * v1[c] + s2 * v2[c]
-                    for a in range(4):
-                        for b in range(4):
-                            s0, s1, s2 = sign[b, 0], sign[b, 1], sign[b, 2]
-                            w0, w1, w2 = w[4 * a + at[b, 0]], w[4 * a + at[b, 1]], w[4 * a + at[b, 2]]
-                            out = gx[n, 2 * i + a, 2 * j + b]
-                            for c in range(C):
-                                out[c] += s0 * w0[c] + s1 * w1[c] + s2 * w2[c]
-
-    return {"input_tiles": input_tiles, "output_pool": output_pool, "grad_tiles": grad_tiles,
-            "output_act": output_act, "grad_act_tiles": grad_act_tiles, "input_grad": input_grad}
+def _load(numba):
+    """The compiled loops, from ``winograd_kernels`` (imported here: it needs numba and SciPy)."""
+    from shendu.ops import winograd_kernels as k
+    compiled.rescan_blas()      # SciPy's BLAS (numba's np.dot) has just been loaded and must be held too
+    return {name: getattr(k, name) for name in ("input_tiles", "output_pool", "grad_tiles", "output_act",
+                                                "grad_act_tiles", "input_grad", "forward_part", "backward_part")}
 
 
 def kernels():
-    """The compiled tile loops as a dict, or None (numba missing or failing, or not on NumPy)."""
-    return compiled.build(NAME, _build)
+    """The compiled tile loops as a dict, or None (numba or SciPy missing, a compile failure, or not on NumPy)."""
+    return compiled.build(NAME, _load)
 
 
 def applies(x, K, win, pool) -> bool:
@@ -391,6 +238,9 @@ def _images_per_block(tiles, C, F, itemsize, n):
     return max(1, min(n, BLOCK_BYTES // (tiles * 16 * (C + F) * itemsize)))
 
 
+NO_ARG = numpy.zeros((1, 1, 1, 1), numpy.uint8)     # the parts' arg where there is no pool
+
+
 def _tile_counts(h, w, pooled: bool):
     """Tiles per column and row of an (h, w) padded input: the pool's windows (the last row or column of an odd
     output left out, as the pool drops it), or, without a pool, enough to cover every output."""
@@ -426,7 +276,11 @@ def forward(xpad, K, bias, relu: bool, keep: bool, pooled: bool = True):
         rows = min(step, i1 - i0) * tiles
         Vs = V if keep else xp.empty((16, rows, C), x.dtype)        # the kept tiles, or one block's
         M = xp.empty((16, rows, F), x.dtype)
-        for i in range(i0, i1, step):
+        k = kernels()
+        if k is not None and compiled.call(NAME, k["forward_part"], x, th, tw, i0, i1, step, Vs, keep, U, M, bias,
+                                           relu, pooled, y, NO_ARG if arg is None else arg, in_at, in_sign):
+            return
+        for i in range(i0, i1, step):       # numba failed to compile the part: the same steps, loop by loop
             m = min(step, i1 - i)
             t0 = i * tiles if keep else 0
             _run("input_tiles", x, th, tw, i, i + m, Vs, t0, in_at, in_sign)
@@ -462,7 +316,16 @@ def backward(gy, y, arg, V, U, relu: bool, padded_shape, need_x: bool, need_K: b
         dM = xp.empty((16, rows, F), gy.dtype)
         dV = xp.empty((16, rows, C), gy.dtype) if need_x else None
         g, w_ = xp.empty((4, F), gy.dtype), xp.empty((16, C), gy.dtype)     # the loops' scratch rows
-        for i in range(i0, i1, step):
+        sums[i0] = dU, gb
+        k = kernels()
+        if k is not None and compiled.call(
+                NAME, k["backward_part"], gy, y, NO_ARG if arg is None else arg, relu, pooled, grad, g, dM,
+                V if need_K else g[:1, :1].reshape(1, 1, 1), dU, xp.empty((C, F), gy.dtype), Ut,
+                dV if need_x else g[:1, :1].reshape(1, 1, 1), gx if need_x else g[:1, :1].reshape(1, 1, 1, 1),
+                th, tw, i0, i1, step, gb, need_K, need_x, back_at, back_sign, w_):
+            return
+        dU[...], gb[...] = 0, 0
+        for i in range(i0, i1, step):       # numba failed to compile the part: the same steps, loop by loop
             m = min(step, i1 - i)
             if pooled:
                 _run("grad_tiles", gy, arg, y, relu, grad, g[0], dM, 0, i, i + m, gb)
@@ -474,7 +337,6 @@ def backward(gy, y, arg, V, U, relu: bool, padded_shape, need_x: bool, need_K: b
             if need_x:                                  # dV[p] = dM[p] U[p]ᵀ, then dx = B dV Bᵀ
                 xp.matmul(dMb, Ut, out=dV[:, :m * tiles])
                 _run("input_grad", dV, 0, gx, th, tw, i, i + m, back_at, back_sign, w_)
-        sums[i0] = dU, gb
     compiled.run_images(images, n, n * tiles * 16 * (C * F * (need_K + need_x) + C + F))
     parts = [sums[i] for i in sorted(sums)]
     dU, gb = parts[0]

@@ -200,6 +200,28 @@ def test_winograd_falls_back_without_the_compiled_loops(monkeypatch):
             assert_close(g, e, atol=2e-5)
 
 
+@needs_numba
+@pytest.mark.parametrize("pooled", [True, False])
+def test_part_kernels_match_the_loop_by_loop_steps(monkeypatch, pooled):
+    """forward_part and backward_part (a thread's share in one compiled call) against the same steps run loop by
+    loop from Python, as they run when numba cannot compile a part: the same numbers."""
+    monkeypatch.setattr(conv_winograd, "BLOCK_BYTES", 20000)             # several blocks, the last one short
+    values = arrays((5, 9, 8, 6), (3, 3, 6, 5), seed=10, dtype=np.float32)
+    op = (lambda x, K, b: conv2d_act_pool(x, K, b, "same")) if pooled else \
+        (lambda x, K, b: conv2d_act(x, K, b, 1, "same"))                                       # noqa: E731
+    with sd.no_grad():
+        shape = op(*values).shape
+    gy = np.random.default_rng(10).standard_normal(shape).astype(np.float32)
+    with_parts, _ = run(op, values, gy)
+    k, call = conv_winograd.kernels(), compiled.call
+    monkeypatch.setattr(compiled, "call", lambda name, kernel, *args: False if kernel in (
+        k["forward_part"], k["backward_part"]) else call(name, kernel, *args))
+    by_loops, y = run(op, values, gy)
+    assert y.creator.winograd
+    for g, e in zip(with_parts, by_loops):
+        assert_close(g, e, atol=1e-5)
+
+
 def test_winograd_gradcheck():
     """Finite differences of x, K and bias through the Winograd form (float64, 'same', a dropped column)."""
     x, K, b = arrays((2, 6, 7, 4), (3, 3, 4, 3), seed=4)
