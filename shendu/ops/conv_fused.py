@@ -14,8 +14,8 @@ The element loops (bias + ReLU, the mask) are ``conv_loops``' compiled ones and 
 A first layer (its input wants no gradient, kh·kw·C ≤ conv_direct.MAX_TERMS) runs ``conv_direct``'s
 loops instead, at any stride. ``Conv2DActPool`` is the same op with the max pool after it fused in
 (what a Sequential runs for Conv2D + MaxPooling2D). A wide 3×3 layer at stride 1 runs ``conv_winograd``'s
-F(2×2, 3×3) instead of im2col, pooled or not (its 2×2 output tiles are a 2×2 pool's windows). The composed form, ``relu(conv2d(x, K, bias))``
-(then ``max_pool2d``), is the tests' oracle.
+F(2×2, 3×3) instead of im2col, pooled or not (its 2×2 output tiles are a 2×2 pool's windows). The composed
+form, ``relu(conv2d(x, K, bias))`` (then ``max_pool2d``), is the tests' oracle.
 """
 from __future__ import annotations
 
@@ -202,6 +202,7 @@ class Conv2DActPool(Conv2DAct):
     blocked form (conv2d_act_pool checks), or, for a first layer, conv_direct's loops, or for wide 3×3 layers and
     2×2 pools, conv_winograd's F(2×2, 3×3), whose 2×2 output tiles are the pool's windows."""
     pool = (2, 2)
+
     def _outputs(self, n, f, dtype):
         shape = (n, *(o // p for o, p in zip(self.win.out, self.pool)), f)
         self.pooled, self.arg = backend.xp.empty(shape, dtype), backend.xp.empty(shape, backend.xp.uint8)

@@ -72,7 +72,7 @@ def _cached(make):
 
 @_cached
 def _tables(dtype):
-    """The transforms as the tap tables the compiled loops read (each loop writes one row: see ``_build``):
+    """The transforms as the tap tables the compiled loops read (each loop writes one row: ``winograd_kernels``):
     - in_at (16, 4, 2), in_sign (16, 4): V[4a+b] = Σ_k in_sign[k]·d[in_at[k]], the 2×2 nonzeros of Bᵀ's rows a, b;
     - grad (16, 4): dM[4u+v] = grad[4u+v, 2a+b]·g for an argmax (a, b), grad = A[u, a]·A[v, b];
     - back_at (4, 3), back_sign (4, 3): the ≤ 3 nonzeros of each column of Bᵀ (sign 0 pads), for dx = B dV Bᵀ."""
