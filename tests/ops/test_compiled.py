@@ -101,6 +101,19 @@ def test_workers_poll_then_sleep_and_are_woken(monkeypatch, spin):
         assert (out == -1).all()
 
 
+def test_the_compiled_poll_sees_another_thread_s_store():
+    """The pool's compiled poll: True at once when the flag holds the value, False after its polls when it never
+    does, and True once another thread stores the value (each poll reads the flag again, not a hoisted copy)."""
+    spin = compiled.build("spin", compiled._build_spin)[0]
+    flags, counter = np.zeros(2, np.int64), np.zeros(1, np.int64)
+    assert spin(flags, 0, 0, 10, counter)
+    assert not spin(flags, 1, 5, 1000, counter) and counter[0] == 1000
+    setter = threading.Timer(0.02, lambda: flags.__setitem__(1, 5))
+    setter.start()
+    assert spin(flags, 1, 5, 1 << 50, counter)       # would poll for days if the read were hoisted
+    setter.join()
+
+
 def test_run_parts_from_two_threads_at_once():
     """Layers called from two threads (a data pipeline's): one holds the workers, the other runs its own parts
     in turn; both get every part done."""
