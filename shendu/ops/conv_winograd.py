@@ -324,7 +324,6 @@ def backward(gy, y, arg, V, U, relu: bool, padded_shape, need_x: bool, need_K: b
                 dV if need_x else g[:1, :1].reshape(1, 1, 1), gx if need_x else g[:1, :1].reshape(1, 1, 1, 1),
                 th, tw, i0, i1, step, gb, need_K, need_x, back_at, back_sign, w_):
             return
-        dU[...], gb[...] = 0, 0
         for i in range(i0, i1, step):       # numba failed to compile the part: the same steps, loop by loop
             m = min(step, i1 - i)
             if pooled:
