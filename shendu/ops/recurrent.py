@@ -105,7 +105,11 @@ class LSTM(Recurrent):
     is one compiled call (``recurrent_kernels.lstm_forward`` / ``lstm_backward``, batch rows split over the
     allowed threads); otherwise ``_steps`` / ``_steps_backward`` make 10 NumPy calls per forward step, 6 per
     backward step. The two give the same numbers (tests/ops/test_recurrent_kernels.py).
+
+    When both W and U want gradients, forward keeps x_t and h_{t-1} side by side, [x_t | h_{t-1}], so that
+    backward makes dW and dU in one product, dZᵀ [x | h], instead of xᵀ dZ and hᵀ dZ (one pass over dZ).
     """
+    weight_grads = False        # set by ``lstm``: the kernel and the recurrent kernel both want gradients
 
     def forward(self, x, W, U, b, h0, c0):
         xp = backend.xp
@@ -118,7 +122,9 @@ class LSTM(Recurrent):
             U_[:, :3 * u] *= 0.5
             b_[:3 * u] *= 0.5
         kernels = compiled.kernels(xp.result_type(x, W_)) if fused else None
-        xt, XW, m, valid = self._project(x, W_, None if kernels else b_)
+        # with both weight gradients wanted, x_t and h_{t-1} side by side: backward's two products are one
+        stack = u if self.keep_grads and self.weight_grads else 0
+        xs, XW, m, valid = self._project(x, W_, None if kernels else b_, room=stack)
         T, B = XW.shape[:2]
         H = xp.empty((T + 1, B, u), XW.dtype)
         C = xp.empty((T + 1, B, u), XW.dtype)
@@ -136,7 +142,10 @@ class LSTM(Recurrent):
                     XW += b_
                 self._steps(XW, U_, H, C, G, A, m, fused)
         if self.keep_grads:
-            self.save(xt, W, U, H, C, G, A, m, valid)
+            if stack:                                   # xs = [x_t | h_{t-1}] (T, B, in + u)
+                hp = xs[..., x.shape[2]:]
+                hp[...] = H[:-1] if rm is None else H[:-1] * rm
+            self.save(xs, W, U, H, C, G, A, m, valid)
         return self._outputs(H, valid), H[-1].copy(), C[-1].copy()
 
     def _steps(self, XW, U_, H, C, G, A, m, fused):
@@ -189,7 +198,7 @@ class LSTM(Recurrent):
 
     def backward(self, gy, gh, gc):
         xp = backend.xp
-        xt, W, U, H, C, G, A, m, valid = self.saved
+        xs, W, U, H, C, G, A, m, valid = self.saved
         T, B, u = G.shape[0], G.shape[1], G.shape[2] // 4
         GY, dh = self._start_backward(gy, gh, valid, (B, u), G.dtype)
         dc = xp.zeros((B, u), G.dtype) if gc is None else gc.astype(G.dtype)      # a copy: ours to update
@@ -209,15 +218,21 @@ class LSTM(Recurrent):
                 gb_ = dbs.sum(axis=0)
             else:
                 self._steps_backward(GY, dh, dc, dZ, UT, C, G, A, m)
-        gU = None
-        if self.needs[2]:
+        n_in = W.shape[0]
+        gU = gW_ = None
+        if xs.shape[2] > n_in:      # forward stacked [x_t | h_{t-1}]: dW and dU in one product, dZᵀ [x | h]
+            R = compiled.matmul(dZ.reshape(T * B, 4 * u).T, xs.reshape(T * B, n_in + u))
+            gW_, gU = R[:, :n_in].T, xp.empty_like(U)
+            gU[:, order] = R[:, n_in:].T
+        elif self.needs[2]:
             Hp = H[:-1] if rm is None else H[:-1] * rm
             gU = xp.empty_like(U)
             # back to Keras's column order
             gU[:, order] = compiled.matmul(Hp.reshape(T * B, u).T, dZ.reshape(T * B, 4 * u))
-        gx, gW_, gb_ = self._input_grads(dZ, xt, W[:, order], gb_)
+        gx, gW2, gb_ = self._input_grads(dZ, xs[..., :n_in], W[:, order], gb_, kernel=gW_ is None)
+        gW_ = gW2 if gW_ is None else gW_
         gW = None
-        if gW_ is not None:
+        if gW_ is not None and self.needs[1]:
             gW = xp.empty_like(W)
             gW[:, order] = gW_
         gb = xp.empty_like(gb_)
@@ -426,7 +441,8 @@ def lstm(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None, 
     keep_grads = is_grad_enabled() and any(t.requires_grad for t in inputs)
     return LSTM.apply(*inputs, **op_params(mask, go_backwards, return_sequences, zero_output_for_mask,
                                            recurrent_dropout_mask, activation=activation,
-                                           recurrent_activation=recurrent_activation, keep_grads=keep_grads))
+                                           recurrent_activation=recurrent_activation, keep_grads=keep_grads,
+                                           weight_grads=inputs[1].requires_grad and inputs[2].requires_grad))
 
 
 def gru(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None, activation: str = "tanh",

@@ -78,10 +78,17 @@ ACTIVATIONS = {
 }
 
 
-def time_major(x, go_backwards):
-    """(batch, time, f) -> contiguous (time, batch, f), in reading order."""
+def time_major(x, go_backwards, room=0):
+    """(batch, time, f) -> contiguous (time, batch, f), in reading order; with ``room``, the first f columns of
+    a (time, batch, f + room) array whose last ``room`` columns are left for the caller."""
+    xp = backend.xp
     x = x.transpose(1, 0, 2)
-    return backend.xp.ascontiguousarray(x[::-1] if go_backwards else x)
+    x = x[::-1] if go_backwards else x
+    if not room:
+        return xp.ascontiguousarray(x)
+    out = xp.empty(x.shape[:2] + (x.shape[2] + room,), x.dtype)
+    out[..., :x.shape[2]] = x
+    return out
 
 
 def batch_major(a, go_backwards):
@@ -97,12 +104,14 @@ class Recurrent(Function):
     None), go_backwards, return_sequences, zero_output_for_mask, recurrent_mask ((batch, units) or None).
     """
 
-    def _project(self, x, W, b):
-        """x_t W + b for every step in one matmul; the mask in reading order, time-major."""
+    def _project(self, x, W, b, room=0):
+        """x_t W + b for every step in one matmul; the mask in reading order, time-major. With ``room``, x_t
+        sits in the first columns of a wider array, the rest left for the caller (see ``time_major``)."""
         xp = backend.xp
-        xt = time_major(x, self.go_backwards)                              # (T, B, in)
-        T, B, n_in = xt.shape
-        XW = compiled.matmul(xt.reshape(T * B, n_in), W).reshape(T, B, W.shape[1])
+        n_in = x.shape[2]
+        xt = time_major(x, self.go_backwards, room)                        # (T, B, in [+ room])
+        T, B = xt.shape[:2]
+        XW = compiled.matmul(xt[..., :n_in].reshape(T * B, n_in), W).reshape(T, B, W.shape[1])
         if b is not None:                      # None: the caller adds b itself (a compiled loop, in its pass)
             XW += b
         m = valid = None
@@ -135,14 +144,15 @@ class Recurrent(Function):
             dh += gy if valid is None else xp.where(valid[-1], gy, 0)
         return GY, dh
 
-    def _input_grads(self, dXW, xt, W, gb=None):
-        """dx = dXW Wᵀ, dW = xᵀ dXW, db = Σ dXW over all steps at once (unless a compiled loop summed it: gb)."""
+    def _input_grads(self, dXW, xt, W, gb=None, kernel=True):
+        """dx = dXW Wᵀ, dW = xᵀ dXW (unless ``kernel`` is False: the caller makes it), db = Σ dXW over all
+        steps at once (unless a compiled loop summed it: gb)."""
         T, B, k = dXW.shape
         d2 = dXW.reshape(T * B, k)
         gx = None
         if self.needs[0]:
             gx = batch_major(compiled.matmul(d2, W.T).reshape(T, B, W.shape[0]), self.go_backwards)
-        gW = compiled.matmul(xt.reshape(T * B, -1).T, d2) if self.needs[1] else None
+        gW = compiled.matmul(xt.reshape(T * B, -1).T, d2) if self.needs[1] and kernel else None
         return gx, gW, d2.sum(axis=0) if gb is None else gb
 
 

@@ -224,14 +224,20 @@ def test_a_forked_child_runs_the_split_loops(monkeypatch):
 
 
 @pytest.mark.parametrize("frozen", [1, 2, 0])
-def test_lstm_gradients_with_a_frozen_input(frozen):
-    """Backward forms dW and dU in one matmul when both are asked for; each alone gives the same values."""
+@pytest.mark.parametrize("variant", ["plain", "masked, backwards, recurrent dropout"])
+def test_lstm_gradients_with_a_frozen_input(frozen, variant):
+    """Backward forms dW and dU in one product from [x_t | h_{t-1}] when both are asked for; each alone
+    (its own product) gives the same values, also with a mask, go_backwards and a recurrent dropout mask."""
     rng = np.random.default_rng(8)
     arrays = [rng.standard_normal(s) * 0.5 for s in ((3, 5, 4), (4, 12), (3, 12), (12,))]
+    extra = {}
+    if variant != "plain":
+        extra = dict(mask=rng.random((3, 5)) > 0.3, go_backwards=True,
+                     recurrent_dropout_mask=(rng.random((3, 3)) > 0.4) / 0.6)
     full = [shendu.tensor(a, requires_grad=True) for a in arrays]
-    ops.lstm(*full, return_sequences=True)[0].sum().backward()
+    ops.lstm(*full, return_sequences=True, **extra)[0].sum().backward()
     part = [shendu.tensor(a, requires_grad=k != frozen) for k, a in enumerate(arrays)]
-    ops.lstm(*part, return_sequences=True)[0].sum().backward()
+    ops.lstm(*part, return_sequences=True, **extra)[0].sum().backward()
     for k, (a, b) in enumerate(zip(full, part)):
         if k == frozen:
             assert b.grad is None
