@@ -80,10 +80,14 @@ class _Spatial(Layer):
         channels_first = self.data_format == "channels_first"
         if channels_first:
             inputs = ops.transpose(inputs, (0,) + tuple(range(2, self.rank + 2)) + (1,))
-        y = self.activation(self._convolve(inputs))
+        y = self._activated(inputs)
         if channels_first:
             y = ops.transpose(y, (0, self.rank + 1) + tuple(range(1, self.rank + 1)))
         return y
+
+    def _activated(self, x):
+        """activation(convolution of x)."""
+        return self.activation(self._convolve(x))
 
     def get_config(self):
         return {**super().get_config(), "depth_multiplier": self.depth_multiplier,
@@ -185,9 +189,14 @@ class BaseSeparableConv(_Spatial):
                                     constraint=self.bias_constraint) if self.use_bias else None
         self.built = True
 
-    def _convolve(self, x):
+    def _convolve(self, x, relu=False):
         return ops.separable_conv(x, self.depthwise_kernel, self.pointwise_kernel, self.bias, self.strides,
-                                  self.padding, self.dilation_rate)
+                                  self.padding, self.dilation_rate, relu=relu)
+
+    def _activated(self, x):
+        if self.activation is activations_module.relu:      # ReLU fused into the pointwise product's op
+            return self._convolve(x, relu=True)
+        return self.activation(self._convolve(x))
 
     def compute_output_shape(self, input_shape):
         return conv_output_shape(self, input_shape, self.filters)

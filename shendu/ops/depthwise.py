@@ -3,7 +3,9 @@
 A depthwise conv is a grouped conv with one channel per group. Its im2col matrix would be as large
 as an ordinary conv's for a tiny product, so it is one einsum over the strided window view instead,
 with no copy of the input at all; the input gradient is the same kind of einsum over the output
-gradient spread out by the stride (the transposed convolution, written as a correlation).
+gradient spread out by the stride (the transposed convolution, written as a correlation). In 2-D,
+with numba there, compiled loops along each pixel's channels run instead (``depthwise_kernels``: the
+einsum form ran at a few hundred MFLOP/s, 4-9x slower); the einsum form is their reference and fallback.
 
 Kernel layout as tf.keras: (*kernel_size, channels, depth_multiplier); output channel
 c * depth_multiplier + m is channel c filtered by K[..., c, m].
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from shendu import backend
 from shendu.autograd import Function
+from shendu.ops import depthwise_kernels
 from shendu.ops.conv import _ints, _padding
 from shendu.ops.linalg import linear
 from shendu.ops.shape import reshape
@@ -31,20 +34,34 @@ class DepthwiseConv(Function):
     # output once, with no im2col copy: several times faster than a whole-array multiply-add per offset.
     def forward(self, x, K, *b):
         w, xp = self.win, backend.xp
+        y = depthwise_kernels.forward(x, K, b[0] if b else None, w)     # the compiled loops skip the padding
+        if y is not None:
+            self.save(x, K)
+            return y
         xpad = pad(x, w.pads)
+        self.save(xpad, K)
+        self.padded = True
         p, a = _subscripts(len(w.k))
         y = xp.einsum(f"n{p}{a}c,{a}cm->n{p}cm", windows(xpad, w), K)
         y = y.reshape(*y.shape[:-2], -1)
         if b:
             y += b[0]
-        self.save(xpad, K)
         return y
+
+    padded = False      # whether forward saved the padded input (its einsum form ran)
 
     def backward(self, gy):
         xpad, K = self.saved
         w, xp = self.win, backend.xp
         channels, mult = K.shape[-2:]
         p, a = _subscripts(len(w.k))
+        gy = xp.ascontiguousarray(gy)       # once for all (a pooling's gradient is a broadcast view)
+        gb = gy.reshape(-1, channels * mult).sum(axis=0) if len(self.needs) == 3 else None
+        if not self.padded:
+            grads = depthwise_kernels.backward(xpad, K, gy, w, self.needs[0], self.needs[1])
+            if grads is not None:
+                return (*grads, gb) if len(self.needs) == 3 else grads
+            xpad = pad(xpad, w.pads)        # the compiled loops failed here: the einsum form, on the padded input
         gx = gK = None
         if self.needs[0]:
             # dx is a depthwise correlation of dy, spread out by the stride (zeros between its values) and
@@ -61,9 +78,7 @@ class DepthwiseConv(Function):
             gx = crop(xp.einsum(f"n{p}{a}cm,{a}cm->n{p}c", view, flipped), w.pads)
         if self.needs[1]:
             gK = xp.einsum(f"n{p}{a}c,n{p}cm->{a}cm", windows(xpad, w), gy.reshape(*gy.shape[:-1], channels, mult))
-        if len(self.needs) == 3:
-            return gx, gK, gy.reshape(-1, channels * mult).sum(axis=0)
-        return gx, gK
+        return (gx, gK, gb) if len(self.needs) == 3 else (gx, gK)
 
 
 def depthwise_conv(x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1) -> Tensor:
@@ -101,8 +116,9 @@ def depthwise_conv(x, kernel, bias=None, strides=1, padding: str = "valid", dila
 
 
 def separable_conv(x, depthwise_kernel, pointwise_kernel, bias=None, strides=1, padding: str = "valid",
-                   dilation_rate=1) -> Tensor:
-    """y = pointwise(depthwise(x)) + bias: a depthwise conv, then a 1x...x1 conv mixing the channels.
+                   dilation_rate=1, relu: bool = False) -> Tensor:
+    """y = pointwise(depthwise(x)) + bias: a depthwise conv, then a 1x...x1 conv mixing the channels
+    (with ``relu``, max(y, 0) in the same op as the pointwise product, as ``linear``'s).
 
     Composed from ``depthwise_conv`` and ``linear`` (both differentiable).
 
@@ -121,4 +137,4 @@ def separable_conv(x, depthwise_kernel, pointwise_kernel, bias=None, strides=1, 
         raise ValueError(f"separable_conv{rank}d: the pointwise kernel must have shape "
                          f"{(1,) * rank + (y.shape[-1], '<filters>')} (channels * depth_multiplier inputs), "
                          f"got {pointwise_kernel.shape}.")
-    return linear(y, reshape(pointwise_kernel, pointwise_kernel.shape[-2:]), bias)
+    return linear(y, reshape(pointwise_kernel, pointwise_kernel.shape[-2:]), bias, relu=relu)

@@ -309,3 +309,25 @@ def test_the_keras_io_conv1d_transpose_autoencoder_learns():
     model.compile(optimizer=sk.optimizers.Adam(learning_rate=0.001), loss="mse")
     history = model.fit(x, x, epochs=8, batch_size=16, validation_split=0.1, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+
+
+@pytest.mark.parametrize("make", [layers.SeparableConv2D, layers.SeparableConv1D])
+def test_separable_conv_with_relu_runs_it_in_the_pointwise_op_and_equals_relu_after(make):
+    """activation='relu' is fused into the pointwise product's op; the values and gradients are ReLU's after
+    the linear layer's, weights shared."""
+    import shendu
+
+    shape = (2, 7, 6, 3) if make is layers.SeparableConv2D else (2, 9, 3)
+    x = np.random.default_rng(0).standard_normal(shape)
+    fused, plain = make(4, 3, padding="same", activation="relu"), make(4, 3, padding="same")
+    fused.build(shape), plain.build(shape)
+    plain.set_weights(fused.get_weights())
+    outs = []
+    for layer, act in ((fused, lambda y: y), (plain, shendu.ops.relu)):
+        t = shendu.tensor(x, requires_grad=True)
+        y = act(layer(t))
+        (y * y).sum().backward()
+        outs.append([y.numpy(), t.grad.numpy()] + [w.grad.numpy() for w in layer.trainable_weights])
+    assert (outs[0][0] == 0).any() and (outs[0][0] > 0).any()
+    for got, want in zip(*outs):
+        assert_close(got, want, atol=1e-6, rtol=1e-6)
