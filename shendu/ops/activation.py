@@ -187,14 +187,21 @@ class Softmax(Function):
     """a_i = e^{z_i - max z} / Σ_j e^{z_j - max z};   dz = a * (da - Σ da·a)"""
     def forward(self, z):
         xp = backend.xp
-        e = xp.exp(z - z.max(axis=self.axis, keepdims=True))   # subtract the max: no overflow
-        a = e / e.sum(axis=self.axis, keepdims=True)
+        a = z - z.max(axis=self.axis, keepdims=True)            # subtract the max: no overflow
+        if a.dtype.kind != "f":                                 # integers: exp's float64, as NumPy gives
+            a = a.astype(xp.float64)
+        xp.exp(a, out=a)                                        # in place: one array-sized temporary in all
+        a /= a.sum(axis=self.axis, keepdims=True)
         self.save(a)
         return a
 
     def backward(self, ga):
         (a,) = self.saved
-        return a * (ga - (ga * a).sum(axis=self.axis, keepdims=True))
+        g = ga * a
+        s = g.sum(axis=self.axis, keepdims=True)
+        backend.xp.subtract(ga, s, out=g)
+        g *= a
+        return g
 
 
 class LogSoftmax(Function):

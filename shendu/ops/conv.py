@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 from shendu import backend
 from shendu.autograd import Function
-from shendu.ops import conv_kernels
+from shendu.ops import compiled, conv_kernels
 from shendu.ops.shape import reshape
 from shendu.tensor import Tensor, as_tensor
 
@@ -168,7 +168,7 @@ def _matmul_col2im(a, b, w: _Window, padded_shape, bias=None):
     (top, bottom), (left, right) = w.pads
     g = conv_kernels.matmul_col2im(a, b, w, (padded_shape[1] - top - bottom, padded_shape[2] - left - right), bias)
     if g is None:
-        g = _col2im_cropped((a @ b).reshape(padded_shape[0], *w.out, *w.k, padded_shape[-1]), w, padded_shape)
+        g = _col2im_cropped(compiled.product(a, b).reshape(padded_shape[0], *w.out, *w.k, padded_shape[-1]), w, padded_shape)
         if bias is not None:
             g += bias                           # a fresh array, or a view of one, that this call made
     return g
@@ -226,7 +226,7 @@ def _shift_forward(xpad, K, w: _Window):
     n, hp, wp, c = xpad.shape
     kh, kw, _, f = K.shape
     Kt = backend.xp.ascontiguousarray(K.transpose(0, 1, 3, 2)).reshape(kh * kw * f, c)
-    Z = (Kt @ xpad.reshape(-1, c).T).reshape(kh, kw, f * n, hp, wp)
+    Z = compiled.product(Kt, xpad.reshape(-1, c).T).reshape(kh, kw, f * n, hp, wp)
     y = _tap(Z[0, 0], w, 0, 0).copy()                          # (F·N, oh, ow)
     for a, b in _offsets(w)[1:]:
         y += _tap(Z[a, b], w, a, b)
@@ -252,14 +252,14 @@ def _conv_backward_chunk(mode, xpad, K, gy, w: _Window, gK, want_x):
         G = _shift_cols(gy, w, xpad.shape[1:3])                     # (kh·kw·F, N·Hp·Wp)
         if gK is not None:      # dK[a,b,c,f] = Σ x_pad[n,p,c] G[a,b,f,n,p]; as x_padᵀ Gᵀ: OpenBLAS runs
             # this (C, N·Hp·Wp) @ (N·Hp·Wp, kh·kw·F) order ~40× faster than G x_pad with its long inner axis
-            gK += (xpad.reshape(-1, c).T @ G.T).reshape(c, *w.k, f).transpose(1, 2, 0, 3)
+            gK += compiled.product(xpad.reshape(-1, c).T, G.T).reshape(c, *w.k, f).transpose(1, 2, 0, 3)
         if want_x:                                                  # dx_pad = Gᵀ K_(abf, c)
             Kt = backend.xp.ascontiguousarray(K.transpose(0, 1, 3, 2)).reshape(-1, c)
-            return _crop((G.T @ Kt).reshape(xpad.shape), w.pads)
+            return _crop(compiled.product(G.T, Kt).reshape(xpad.shape), w.pads)
         return None
     gy2 = gy.reshape(-1, f)
     if gK is not None:
-        gK += (_im2col(xpad, w).T @ gy2).reshape(K.shape)
+        gK += compiled.product(_im2col(xpad, w).T, gy2).reshape(K.shape)
     if want_x:
         return _matmul_col2im(gy2, K.reshape(-1, f).T, w, xpad.shape)
     return None
@@ -287,7 +287,7 @@ class Conv2D(Function):
         if self.mode == "cols" and self.chunk >= n:
             # (N*oh*ow, kh*kw*Cin); with padding ('same'), the windows are read without a padded copy
             cols = _im2col(x, w) if w.pads == ((0, 0), (0, 0)) else _im2col_padded(x, w)
-            y = cols @ K.reshape(-1, K.shape[-1])       # the one GEMM
+            y = compiled.product(cols, K.reshape(-1, K.shape[-1]))      # the one GEMM
             if b:
                 y += b[0]
             self.save(cols, K)                          # cols again give dK
@@ -300,7 +300,8 @@ class Conv2D(Function):
             if self.mode == "shift":
                 y[i:i + self.chunk] = _shift_forward(part, K, w)
             else:
-                y[i:i + self.chunk] = (_im2col(part, w) @ K.reshape(-1, K.shape[-1])).reshape(len(part), *w.out, -1)
+                y[i:i + self.chunk] = compiled.product(_im2col(part, w), K.reshape(-1, K.shape[-1])).reshape(
+                    len(part), *w.out, -1)
         if b:
             y += b[0]
         self.save(xpad, K)
@@ -317,9 +318,9 @@ class Conv2D(Function):
             gx = _matmul_col2im(gy2, K.reshape(-1, K.shape[-1]).T, w, self.padded_shape)   # col2im(dy Kᵀ)
         if self.needs[1] and self.mode == "blocks":     # cols is x here: dK = im2col(x)ᵀ dy, block by block
             gK = conv_kernels.im2col_matmul(cols, w, None, gy2)
-            gK = (_im2col_padded(cols, w).T @ gy2 if gK is None else gK[1]).reshape(K.shape)
+            gK = (compiled.product(_im2col_padded(cols, w).T, gy2) if gK is None else gK[1]).reshape(K.shape)
         elif self.needs[1]:
-            gK = (cols.T @ gy2).reshape(K.shape)
+            gK = compiled.product(cols.T, gy2).reshape(K.shape)
         if len(self.needs) == 3:                        # Σ dy over pixels: a GEMV beats .sum(axis=0) here
             return gx, gK, backend.xp.ones(gy2.shape[0], gy2.dtype) @ gy2
         return gx, gK

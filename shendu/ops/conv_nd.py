@@ -20,6 +20,7 @@ import math
 
 from shendu import backend
 from shendu.autograd import Function
+from shendu.ops import compiled
 from shendu.ops.conv import _ints, _padding
 from shendu.ops.transposed_conv import _transpose_axis
 from shendu.ops.depthwise import depthwise_conv
@@ -147,7 +148,7 @@ class ConvNDTranspose(Function):
     def forward(self, x, K, *b):
         w = self.win                                    # the window of the conv this op is the adjoint of
         rows = K.reshape(-1, K.shape[-1])               # (taps*Cout, Cin)
-        cols = x.reshape(-1, x.shape[-1]) @ rows.T      # the one GEMM
+        cols = compiled.product(x.reshape(-1, x.shape[-1]), rows.T)      # the one GEMM
         y = crop(col2im(cols.reshape(x.shape[0], *w.out, *w.k, K.shape[-2]), w, self.padded_shape), w.pads)
         if b:
             y += b[0]                                   # y is a view of a buffer this op owns
@@ -157,8 +158,8 @@ class ConvNDTranspose(Function):
     def backward(self, gy):
         x, K = self.saved
         cols = windows(pad(gy, self.win.pads), self.win).reshape(-1, K[..., 0].size)   # (N*in, taps*Cout)
-        gx = (cols @ K.reshape(-1, K.shape[-1])).reshape(x.shape) if self.needs[0] else None
-        gK = (cols.T @ x.reshape(-1, x.shape[-1])).reshape(K.shape) if self.needs[1] else None
+        gx = compiled.product(cols, K.reshape(-1, K.shape[-1])).reshape(x.shape) if self.needs[0] else None
+        gK = compiled.product(cols.T, x.reshape(-1, x.shape[-1])).reshape(K.shape) if self.needs[1] else None
         if len(self.needs) == 3:
             return gx, gK, gy.reshape(-1, gy.shape[-1]).sum(axis=0)
         return gx, gK

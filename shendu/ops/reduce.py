@@ -57,7 +57,10 @@ class Max(Function):
     def backward(self, gy):
         x, y = self.saved
         mask = x == y
-        count = mask.sum(axis=self.axes, keepdims=True)
+        # counted in x's float type (exact below 2^24 ties): an int64 count would make the share, and the
+        # whole gradient, float64
+        dtype = x.dtype if x.dtype.kind == "f" else None
+        count = mask.sum(axis=self.axes, keepdims=True, dtype=dtype)
         return mask * (_expand(gy, x.shape, self.axes) / count)
 
 

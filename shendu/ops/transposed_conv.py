@@ -18,7 +18,7 @@ import numbers
 
 from shendu import backend
 from shendu.autograd import Function
-from shendu.ops import conv, conv_kernels
+from shendu.ops import compiled, conv, conv_kernels
 from shendu.ops.conv import _check_conv, _im2col_padded, _ints, _matmul_col2im, _padding, _Window
 from shendu.tensor import Tensor, as_tensor
 
@@ -60,7 +60,8 @@ class Conv2DTranspose(Function):
                                               x2 if self.needs[1] else None)     # blocks of im2col(dy), in cache
             if both is None:
                 cols = _im2col_padded(gy, self.win)                                 # (N*H*W, kh*kw*Cout)
-                both = (cols @ K2 if self.needs[0] else None, cols.T @ x2 if self.needs[1] else None)
+                both = (compiled.product(cols, K2) if self.needs[0] else None,
+                        compiled.product(cols.T, x2) if self.needs[1] else None)
             gx = None if both[0] is None else both[0].reshape(x.shape)
             gK = None if both[1] is None else both[1].reshape(K.shape)
             return (gx, gK) if gb is None else (gx, gK, gb)
@@ -69,9 +70,9 @@ class Conv2DTranspose(Function):
         for i in range(0, n, self.chunk):
             cols = _im2col_padded(gy[i:i + self.chunk], self.win)
             if gx is not None:
-                gx[i:i + self.chunk] = (cols @ K2).reshape(-1, *x.shape[1:])
+                gx[i:i + self.chunk] = compiled.product(cols, K2).reshape(-1, *x.shape[1:])
             if gK is not None:
-                gK += cols.T @ x[i:i + self.chunk].reshape(-1, x.shape[-1])
+                gK += compiled.product(cols.T, x[i:i + self.chunk].reshape(-1, x.shape[-1]))
         gK = None if gK is None else gK.reshape(K.shape)
         return (gx, gK) if gb is None else (gx, gK, gb)
 

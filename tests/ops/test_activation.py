@@ -101,6 +101,13 @@ def test_softmax_rows_sum_to_one_and_its_gradient_of_the_sum_is_zero():
     np.testing.assert_allclose(z.grad.numpy(), np.zeros((4, 6)), atol=1e-12)
 
 
+def test_softmax_of_integers_is_computed_in_float64():
+    want = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
+    got = ops.softmax(sd.tensor(np.array([[1, 2, 3]])), axis=-1).numpy()
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got[0], want, rtol=1e-15)
+
+
 def test_relu_gradient_is_zero_at_and_below_zero():
     z = sd.tensor([-1.0, 0.0, 2.0], requires_grad=True)
     ops.relu(z).sum().backward()

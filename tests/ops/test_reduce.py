@@ -86,3 +86,16 @@ def test_mean_of_float32_stays_float32_and_divides_by_the_reduced_count():
     y.backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_allclose(x.grad.numpy(), np.full((4, 5), 1 / 20))
+
+
+def test_max_gradient_of_float32_is_made_in_float32_and_shares_ties():
+    """The share dy / count is float32 (an int64 count made the whole gradient float64 before the engine's cast)."""
+    from shendu.ops import reduce as reduce_module
+
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, -1.0]], np.float32)
+    fn = reduce_module.Max()
+    fn.axis, fn.keepdims = 1, False
+    fn.forward(x)
+    (gx,) = (fn.backward(np.array([1.0, 4.0], np.float32)),)
+    assert gx.dtype == np.float32
+    np.testing.assert_array_equal(gx, [[0.0, 0.5, 0.5], [4.0, 0.0, 0.0]])
