@@ -55,6 +55,8 @@ def run(kernel, parts, args) -> bool:
     first in this thread and the others on the shared worker pool (the kernels release the GIL). False (and
     the NumPy loop from then on) if it cannot compile here, e.g. numba without SciPy, which its matrix product
     needs."""
+    if len(parts) > 1:      # a split step: its other products too on shendu's threads (backend._ThreadPolicy)
+        backend._threads.note_split()
     try:
         compiled.run_parts(kernel, parts, args)
     except Exception as error:  # numba's typing/lowering errors have no common public base class

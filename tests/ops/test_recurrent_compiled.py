@@ -1,13 +1,15 @@
 """shendu/ops/recurrent_compiled.py: the recurrent ops' work split over threads.
 
 - ``batch_parts``: the row ranges, one per allowed thread, cover the batch once;
-- ``matmul``: the all-steps products in parts (by rows, or by the inner sum) give the values of one a @ b.
+- ``matmul``: the all-steps products in parts (by rows, or by the inner sum) give the values of one a @ b;
+- ``run``: a split job marks its step as one on shendu's threads (backend's policy), one part does not.
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from shendu import backend
 from shendu.ops import compiled, recurrent_compiled
 
 
@@ -39,3 +41,14 @@ def test_all_steps_matmul_split_over_threads_matches_the_product(monkeypatch, dt
         assert got.dtype == dtype and got.shape == (M, N)
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(K))
     np.testing.assert_allclose(split, one, rtol=tol, atol=tol)
+
+
+def test_a_split_job_marks_the_step_for_shendus_threads(monkeypatch):
+    """Split time loops run on the pool with one-thread BLAS; the step's other products must not leave
+    multi-threaded OpenBLAS workers spinning on the cores those parts need, so the next step runs own threads."""
+    monkeypatch.setattr(backend._threads, "split_seen", False)
+    seen = []
+    recurrent_compiled.run(lambda r0, r1: seen.append((r0, r1)), [(0, 4)], ())
+    assert seen == [(0, 4)] and not backend._threads.split_seen
+    recurrent_compiled.run(lambda r0, r1: seen.append((r0, r1)), [(0, 2), (2, 4)], ())
+    assert sorted(seen[1:]) == [(0, 2), (2, 4)] and backend._threads.split_seen
