@@ -120,6 +120,21 @@ def _observed(phase, fn, method, arrays):
     return result
 
 
+def _sum_axes(g, axes):
+    """g summed over ``axes``, kept as size 1. An inner axis of a few values (an upsampling's repeats) is summed
+    by adding its slices: NumPy's reduction over such an axis ran at a third of the speed of memory."""
+    few = [a for a in axes if g.shape[a] <= 8 and a != g.ndim - 1]
+    rest = tuple(a for a in axes if a not in few)
+    if rest:
+        g = g.sum(axis=rest, keepdims=True)
+    for a in few:
+        total = g[(slice(None),) * a + (slice(0, 1),)].copy()
+        for k in range(1, g.shape[a]):
+            total += g[(slice(None),) * a + (slice(k, k + 1),)]
+        g = total
+    return g
+
+
 def sum_to(g, shape):
     """Sum a broadcast gradient back to ``shape``: d(x + y)/dx sums over the broadcast axes."""
     if g.shape == shape:
@@ -128,7 +143,7 @@ def sum_to(g, shape):
     if lead >= 0:
         axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
         if axes:
-            g = g.sum(axis=axes, keepdims=True)
+            g = _sum_axes(g, axes)
         if lead:
             g = g.reshape(g.shape[lead:])
     if g.shape != tuple(shape):   # never reshape a wrong gradient into place: that hides a broken backward

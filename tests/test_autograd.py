@@ -194,6 +194,26 @@ def test_sum_to_reduces_leading_and_size_one_axes():
     assert autograd.sum_to(g, (2, 3, 4)) is g
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("g_shape, shape", [
+    ((4, 5, 2, 5, 2, 3), (4, 5, 1, 5, 1, 3)),          # an upsampling's repeats: inner axes of 2, added by slices
+    ((2, 3, 9, 4), (2, 3, 1, 4)),                      # an inner axis of 9: NumPy's reduction
+    ((6, 3, 4), (4,)),                                 # leading axes and a small inner one together
+    ((3, 8, 1), (3, 1, 1)),
+    ((5, 7), (5, 1)),                                  # the last axis: NumPy's reduction
+])
+def test_sum_to_over_small_inner_axes_equals_numpys_sum(g_shape, shape, dtype):
+    g = np.random.default_rng(0).standard_normal(g_shape).astype(dtype)
+    lead = len(g_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g_shape[i + lead] != 1)
+    got = autograd.sum_to(g, shape)
+    assert got.shape == shape and got.dtype == dtype
+    np.testing.assert_allclose(got, g.sum(axis=axes, keepdims=True).reshape(shape), rtol=1e-6, atol=1e-6)
+    if lead == 0:
+        got[...] = 0                                   # a fresh array: the gradient given is left alone
+        assert np.any(g != 0)
+
+
 # ---------------------------------------------------------------------------------------------- dtypes
 def test_float32_stays_float32_through_ops_and_gradients():
     x = sd.tensor(np.array([[0.5, -1.0], [2.0, 0.25]], np.float32), requires_grad=True)
