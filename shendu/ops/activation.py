@@ -74,14 +74,17 @@ def _build_leaky(numba):
     return forward, backward
 
 
-def _compiled_leaky(*arrays):
-    """The compiled (forward, backward) loops when every array is a contiguous NumPy float32/float64 array
-    of one shape and numba is there, else None."""
+def _loopable(*arrays) -> bool:
+    """Whether compiled loops take these arrays: contiguous NumPy float32/float64 arrays of one shape."""
     first = arrays[0]
-    if (backend.xp.__name__ != "numpy" or first.dtype.char not in "fd" or not first.dtype.isnative or not first.ndim
-            or any(a.shape != first.shape or a.dtype != first.dtype or not a.flags.c_contiguous for a in arrays)):
-        return None
-    return compiled.build("leaky_relu", _build_leaky)
+    return not (backend.xp.__name__ != "numpy" or first.dtype.char not in "fd" or not first.dtype.isnative
+                or not first.ndim or any(a.shape != first.shape or a.dtype != first.dtype or not a.flags.c_contiguous
+                                         for a in arrays))
+
+
+def _compiled_leaky(*arrays):
+    """The compiled (forward, backward) loops when ``_loopable(*arrays)`` and numba is there, else None."""
+    return compiled.build("leaky_relu", _build_leaky) if _loopable(*arrays) else None
 
 
 def _run_leaky(loop, n, *args) -> bool:
@@ -183,10 +186,71 @@ def _erf(x):
         return xp.vectorize(math.erf, otypes=[x.dtype])(x)
 
 
+def _build_softmax(numba):
+    # Rows of the last axis. NumPy's max along a short last axis ran at a tenth of memory speed (attention
+    # scores: 64 keys a row); the exp between these loops stays NumPy's vectorised one.
+    @numba.njit(cache=True, nogil=True)
+    def shift(z, out, r0, r1):
+        # out = z - max z per row (a NaN in the row makes the max NaN, as NumPy's)
+        for r in range(r0, r1):
+            row, o = z[r], out[r]
+            m = row[0]
+            for c in range(row.shape[0]):
+                v = row[c]
+                if v > m or v != v:
+                    m = v
+            for c in range(row.shape[0]):
+                o[c] = row[c] - m
+
+    @numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+    def scale(a, r0, r1):
+        # a /= Σ a per row (the sum may reassociate: vectorised)
+        for r in range(r0, r1):
+            row = a[r]
+            total = row.dtype.type(0)
+            for c in range(row.shape[0]):
+                total += row[c]
+            for c in range(row.shape[0]):
+                row[c] /= total
+
+    @numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+    def backward(a, ga, g, r0, r1):
+        # g = a (da - Σ da·a) per row
+        for r in range(r0, r1):
+            ar, gr, o = a[r], ga[r], g[r]
+            dot = ar.dtype.type(0)
+            for c in range(ar.shape[0]):
+                dot += gr[c] * ar[c]
+            for c in range(ar.shape[0]):
+                o[c] = ar[c] * (gr[c] - dot)
+    return shift, scale, backward
+
+
+def _softmax_rows(axis, *arrays):
+    """The compiled softmax loops when ``axis`` is the last of contiguous NumPy float32/float64 arrays of one
+    shape and numba is there, else None."""
+    first = arrays[0]
+    if first.ndim == 0 or axis not in (-1, first.ndim - 1) or first.size == 0 or not _loopable(*arrays):
+        return None
+    return compiled.build("softmax_rows", _build_softmax)
+
+
 class Softmax(Function):
-    """a_i = e^{z_i - max z} / Σ_j e^{z_j - max z};   dz = a * (da - Σ da·a)"""
+    """a_i = e^{z_i - max z} / Σ_j e^{z_j - max z};   dz = a * (da - Σ da·a)
+    (along the last axis with numba: compiled row loops around NumPy's exp)"""
     def forward(self, z):
         xp = backend.xp
+        loops = _softmax_rows(self.axis, z)
+        if loops:
+            z2 = z.reshape(-1, z.shape[-1])
+            a = xp.empty_like(z2)
+            rows, width = z2.shape
+            if compiled.run("softmax_rows", loops[0], rows, 2 * z.size, z2, a):
+                xp.exp(a, out=a)
+                if compiled.run("softmax_rows", loops[1], rows, 2 * z.size, a):
+                    a = a.reshape(z.shape)
+                    self.save(a)
+                    return a
         a = z - z.max(axis=self.axis, keepdims=True)            # subtract the max: no overflow
         if a.dtype.kind != "f":                                 # integers: exp's float64, as NumPy gives
             a = a.astype(xp.float64)
@@ -197,6 +261,13 @@ class Softmax(Function):
 
     def backward(self, ga):
         (a,) = self.saved
+        xp = backend.xp
+        loops = _softmax_rows(self.axis, a, ga) if xp.ndim(ga) else None
+        if loops:
+            g = xp.empty_like(a)
+            if compiled.run("softmax_rows", loops[2], a.size // a.shape[-1], 2 * a.size, a.reshape(-1, a.shape[-1]),
+                            ga.reshape(-1, a.shape[-1]), g.reshape(-1, a.shape[-1])):
+                return g
         g = ga * a
         s = g.sum(axis=self.axis, keepdims=True)
         backend.xp.subtract(ga, s, out=g)
