@@ -316,22 +316,41 @@ def _cols_product(a, b, out, c0, c1):
     backend.xp.matmul(a, b[:, c0:c1], out=out[:, c0:c1])
 
 
+def _inner_product(a, b, partial, p, k0, k1):
+    """partial[p] = a[:, k0:k1] @ b[k0:k1]: one part of ``product`` split over its inner sum."""
+    backend.xp.matmul(a[:, k0:k1], b[k0:k1], out=partial[p])
+
+
 def product(a, b, out=None):
     """a @ b for 2-D arrays; in a step on shendu's own threads (where BLAS runs one), split over them, each part
     a one-thread BLAS call making its own rows of the result (or its own columns, when ``a`` has fewer rows
     than ``b`` columns): each element is the same dot product as in one call (by rows, the same bits here; by
-    columns, BLAS may pick another kernel for the narrower panel and round the last bit differently). One plain
-    call otherwise, for a small product, or inside a part of another split job."""
+    columns, BLAS may pick another kernel for the narrower panel and round the last bit differently). A wide
+    product (a weight gradient xᵀ dz: a few rows and columns, a long sum over the batch) splits its sum
+    instead, each part's partial product then added in order: by rows or columns each thread would read all
+    of the long operands. One plain call otherwise, for a small product, or inside a part of another split job."""
     xp = backend.xp
     if a.shape[1] == 1:     # an outer product (a Dense(1)'s dx): each element one multiply, as in BLAS, whose
         return xp.multiply(a, b) if out is None else xp.multiply(a, b, out=out)   # K = 1 GEMM is ~8x slower
     count = 1
+    M, K = a.shape
+    N = b.shape[1]
     if splitting() and xp.__name__ == "numpy" and not getattr(_inside, "part", False):
-        M, K = a.shape
-        N = b.shape[1]
-        count = min(threads(), (M * K * N) // MIN_PRODUCT_WORK, max(M, N) // 8)
+        count = min(threads(), (M * K * N) // MIN_PRODUCT_WORK, max(M, N, K // 4) // 8)
     if count < 2:
         return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
+    if K > 4 * max(M, N):                               # split the long sum
+        edges = [K * k // count for k in range(count + 1)]
+        partial = xp.empty((count, M, N), xp.result_type(a, b))
+        with blas_one_thread_for_parts():
+            run_parts(_inner_product, list(zip(edges[:-1], edges[1:])), lambda p: (a, b, partial, p))
+        total = partial[0]
+        for p in range(1, count):
+            total += partial[p]
+        if out is None:
+            return total
+        out[...] = total
+        return out
     if out is None:
         out = xp.empty((a.shape[0], b.shape[1]), xp.result_type(a, b))
     size, kernel = (a.shape[0], _rows_product) if a.shape[0] >= b.shape[1] else (b.shape[1], _cols_product)

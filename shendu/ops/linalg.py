@@ -4,6 +4,7 @@ from __future__ import annotations
 from shendu import backend
 from shendu.autograd import Function
 from shendu.ops import compiled
+from shendu.ops.activation import _relu_grad
 from shendu.ops.shape import reshape
 from shendu.tensor import Tensor, as_tensor
 
@@ -35,6 +36,15 @@ def _product(a, b):
     return a @ b
 
 
+def _column_sums(g):
+    """Σ over the rows of g (the bias gradient): a GEMV ones @ g for many rows, which ran ~4x faster than
+    NumPy's .sum(axis=0) on a (65536, 32) float32 gradient (as Conv2D's bias gradient)."""
+    xp = backend.xp
+    if g.ndim == 2 and g.shape[0] >= 1024 and g.dtype.kind == "f":
+        return xp.ones(g.shape[0], g.dtype) @ g
+    return g.sum(axis=0)
+
+
 class Linear(Function):
     """z = x W + b  (x: (..., in), W: (in, out), b: (out,));   dx = dz Wᵀ, dW = xᵀ dz, db = Σ dz
 
@@ -57,13 +67,13 @@ class Linear(Function):
     def backward(self, gz):
         x, W = self.saved[:2]
         if self.relu:
-            gz = gz * (self.saved[2] > 0)
+            gz = _relu_grad(self.saved[2], gz)
         x2 = x.reshape(-1, x.shape[-1])
         gz2 = gz.reshape(-1, gz.shape[-1])
         gx = _product(gz2, W.T).reshape(x.shape) if self.needs[0] else None
         gW = _product(x2.T, gz2) if self.needs[1] else None
         if len(self.needs) == 3:
-            return gx, gW, gz2.sum(axis=0)
+            return gx, gW, _column_sums(gz2)
         return gx, gW
 
 

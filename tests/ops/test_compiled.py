@@ -277,21 +277,25 @@ def test_blocked_im2col_products_split_over_images(split, monkeypatch, dtype, x_
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("M, K, N", [(37, 5, 12), (3, 20, 41), (1, 1, 1), (64, 300, 24)])
-def test_products_split_by_rows_or_columns_give_the_product(monkeypatch, dtype, M, K, N):
+@pytest.mark.parametrize("M, K, N", [(37, 5, 12), (3, 20, 41), (1, 1, 1), (64, 200, 24), (16, 700, 9),
+                                     (5, 999, 3)])
+def test_products_split_by_rows_columns_or_sum_give_the_product(monkeypatch, dtype, M, K, N):
     """``product`` splits the rows of a tall a (the columns of a wide b) over threads: each element is the same
-    dot product as in one call."""
+    dot product as in one call; a long sum (K > 4 max(M, N): a weight gradient) splits over K, the parts'
+    partial products added in order."""
     rng = np.random.default_rng(M * K + N)
     a, b = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
     monkeypatch.setattr(compiled, "SPLIT", True)
     monkeypatch.setattr(compiled, "threads", lambda: 3)
     monkeypatch.setattr(compiled, "MIN_PRODUCT_WORK", 1)
     seen = []
-    monkeypatch.setattr(compiled, "run_parts", lambda kernel, parts, args: (seen.append(kernel.__name__),
-                                                                           [kernel(*args, *p) for p in parts]))
+    monkeypatch.setattr(compiled, "run_parts", lambda kernel, parts, args: (seen.append(kernel.__name__), [
+        kernel(*(args(i) if callable(args) else args), *p) for i, p in enumerate(parts)]))
     got = compiled.product(a, b)
     assert got.dtype == dtype and got.shape == (M, N)
-    if max(M, N) >= 16:
+    if K > 4 * max(M, N):
+        assert seen == ["_inner_product"]
+    elif max(M, N) >= 16:
         assert seen == ["_rows_product" if M >= N else "_cols_product"]
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=tol, atol=tol * np.sqrt(K))
