@@ -5,11 +5,11 @@
 - layer norm: the same formulas per row, over its C values.
 
 NumPy's form (``normalization.py``) makes about ten array-sized temporaries per pass, and on a (64, 26, 26, 32)
-activation each costs a trip through memory. Here batch norm reads x twice (its sums, then y and x̂ written)
-and dy twice (its sums, then dx); layer norm does each row in one visit while it is in cache. Rows are split
+activation each costs a trip through memory. Here batch norm reads x three times (its mean, its variance, then
+y and x̂ written) and dy twice (its sums, then dx); layer norm does each row in one visit while it is in cache. Rows are split
 over the allowed threads (``compiled.run``); the per-channel sums are each thread's own, in float64, added in
-row order. Batch norm's variance is Σx²/n - μ² from those float64 sums (Keras 3's moments use the same
-formula, in the input's precision). Each function returns None where the kernels cannot run (no numba,
+row order. Batch norm's statistics take two passes, as the NumPy form's: the mean, then the mean square
+about it, both summed in float64. Each function returns None where the kernels cannot run (no numba,
 another backend or dtype); ``normalization.py`` then runs its NumPy form.
 """
 from __future__ import annotations
@@ -22,14 +22,14 @@ NAME = "normalization_kernels"
 
 def _build(numba):
     @numba.njit(cache=True, nogil=True)
-    def column_sums(x, sums, r0, r1):
-        # sums[0] += Σ x, sums[1] += Σ x² over rows r0..r1 (float64)
+    def column_sums(x, center, sums, r0, r1):
+        # sums[0] += Σ (x - center), sums[1] += Σ (x - center)² over rows r0..r1 (float64)
         C = x.shape[1]
         s, q = sums[0], sums[1]
         for r in range(r0, r1):
             row = x[r]
             for c in range(C):
-                v = numba.float64(row[c])
+                v = numba.float64(row[c]) - center[c]
                 s[c] += v
                 q[c] += v * v
 
@@ -136,11 +136,15 @@ def batch_norm_forward(x2, gamma, beta, epsilon):
     xp = backend.xp
     x2 = xp.ascontiguousarray(x2)
     n, C = x2.shape
-    sums = _summed(_kernels()[0], (x2,), n, C, x2.dtype)
+    # two passes, as the NumPy form: the mean, then the squares about it (float64 sums both times)
+    sums = _summed(_kernels()[0], (x2, xp.zeros(C)), n, C, x2.dtype)
     if sums is None:
         return None
     mean = sums[0] / n
-    var = xp.maximum(sums[1] / n - mean * mean, 0.0)
+    sums = _summed(_kernels()[0], (x2, mean), n, C, x2.dtype)
+    if sums is None:
+        return None
+    var = sums[1] / n - (sums[0] / n) ** 2          # the second term: the first pass's rounding, tiny
     inv_std = 1.0 / xp.sqrt(var + epsilon)
     mean, var, inv_std = (a.astype(x2.dtype) for a in (mean, var, inv_std))
     xhat, y = xp.empty_like(x2), xp.empty_like(x2)
