@@ -21,6 +21,31 @@ def models(workload, s, keras):
                            layers.Dense(10, activation="softmax")])
     if workload == "bigconv":
         return Sequential([layers.Input((28, 28, s["channels"])), layers.Conv2D(1, 7, padding="same")])
+    if workload == "bncnn":
+        return Sequential([layers.Input((28, 28, 1)), layers.Conv2D(32, 3), layers.BatchNormalization(),
+                           layers.ReLU(), layers.MaxPooling2D(2), layers.Conv2D(64, 3), layers.BatchNormalization(),
+                           layers.ReLU(), layers.MaxPooling2D(2), layers.Flatten(),
+                           layers.Dense(10, activation="softmax")])
+    if workload == "sepconv":
+        return Sequential([layers.Input((32, 32, 16)), layers.SeparableConv2D(32, 3, padding="same", activation="relu"),
+                           layers.DepthwiseConv2D(3, padding="same"), layers.GlobalAveragePooling2D(),
+                           layers.Dense(10, activation="softmax")])
+    if workload == "transformer":
+        inputs = layers.Input((s["time"], 128))
+        h = layers.LayerNormalization()(layers.Add()([inputs, layers.MultiHeadAttention(4, 32)(inputs, inputs)]))
+        f = layers.Dense(128)(layers.Dense(256, activation="relu")(h))
+        h = layers.LayerNormalization()(layers.Add()([h, f]))
+        outputs = layers.Dense(10, activation="softmax")(layers.GlobalAveragePooling1D()(h))
+        return keras.Model(inputs, outputs)
+    if workload == "textcnn":
+        return Sequential([layers.Input((s["time"],), dtype="int32"), layers.Embedding(10000, 64),
+                           layers.Conv1D(128, 5, activation="relu"), layers.GlobalMaxPooling1D(),
+                           layers.Dense(10, activation="softmax")])
+    if workload == "lstmseq":
+        return Sequential([layers.Input((s["time"],), dtype="int32"), layers.Embedding(5000, 64),
+                           layers.LSTM(128, return_sequences=True),
+                           layers.TimeDistributed(layers.Dense(64, activation="relu")),
+                           layers.GlobalAveragePooling1D(), layers.Dense(10, activation="softmax")])
     raise ValueError(workload)
 
 

@@ -32,7 +32,8 @@ HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.py"
 ROOT = HERE.parent.parent            # the folder holding the shendu package the suite was started from
 # steps per timed block: enough that a block lasts long against timer noise, short enough for slow cases
-STEPS = {"mlp": 50, "cnn": 20, "lstm": 10, "bilstm": 5, "dcgan": 5, "bigconv": 3, "predict": 10}
+STEPS = {"mlp": 50, "cnn": 20, "lstm": 10, "bilstm": 5, "dcgan": 5, "bigconv": 3, "predict": 10, "bncnn": 20,
+         "sepconv": 10, "transformer": 5, "textcnn": 10, "lstmseq": 10}
 HOG = "while True: pass"             # the competing CPU-bound process of the contention run
 
 

@@ -65,3 +65,31 @@ def test_keras_fit_variant_never_divides_a_predict_call_by_the_fit_batches():
         assert run_keras.step("predict", smoke=True, fit=True) is None
     finally:
         sys.path.remove(str(ROOT / "shendu" / "bench"))
+
+
+@pytest.mark.skipif(not _has("torch"), reason="needs torch")
+@pytest.mark.parametrize("workload", ["bncnn", "sepconv", "transformer", "textcnn", "lstmseq"])
+def test_extra_workloads_start_from_the_same_model_in_shendu_and_torch(workload):
+    """The weight conversions hold: from spec's initial weights both frameworks predict the same
+    probabilities on the workload's data (training mode, batch statistics, as the step runs)."""
+    import numpy as np
+    import torch
+
+    sys.path.insert(0, str(ROOT / "shendu" / "bench"))
+    try:
+        import run_shendu
+        import run_torch
+
+        from shendu import keras
+        s = spec.sizes(workload, smoke=True)
+        x, _ = spec.data(workload, smoke=True)
+        weights = spec.initial_weights(workload, smoke=True)["model"]
+        model = run_shendu.models(workload, s, keras)
+        model.set_weights(weights)
+        ours = model(x, training=True).numpy()
+        theirs, order = run_torch._extra(workload, s, weights)
+        with torch.no_grad():
+            logits = theirs(torch.from_numpy(np.ascontiguousarray(x.transpose(order) if order else x)))
+        np.testing.assert_allclose(ours, torch.softmax(logits, 1).numpy(), rtol=2e-4, atol=2e-6)
+    finally:
+        sys.path.remove(str(ROOT / "shendu" / "bench"))
