@@ -269,6 +269,18 @@ class Conv1D(BaseConv):
                                    self.groups)
         return ops.conv1d(x, kernel, bias, self.strides, self.padding, self.dilation_rate)
 
+    def _convolve_activated(self, x, kernel, bias):
+        # relu or no activation, 'valid' or 'same', undilated, ungrouped: Conv2D's fused op on height 1 (its
+        # blocked im2col with the bias and ReLU applied in cache), the sequence as a one-row image
+        if not (self.groups == 1 and self.dilation_rate == (1,) and self.padding in ("valid", "same")
+                and (self.activation is activations_module.relu or self.activation is activations_module.linear)):
+            return None
+        n, length, channels = x.shape
+        y = conv_fused.conv2d_act(ops.reshape(x, (n, 1, length, channels)), ops.reshape(kernel, (1, *kernel.shape)),
+                                  bias, (1, self.strides[0]), self.padding, 1,
+                                  "relu" if self.activation is activations_module.relu else "linear")
+        return ops.reshape(y, (n, y.shape[2], y.shape[3]))
+
 
 class BaseConvTranspose(BaseConv):
     """The transposed convolution (the input-gradient of a convolution): upsamples by ``strides``."""

@@ -125,6 +125,21 @@ def test_conv1d_matches_torch(padding, k, s, d):
     compare(layer, _input(shape), theirs, to_torch=(lambda K: K.transpose(2, 1, 0), IDENTITY))
 
 
+@pytest.mark.parametrize("padding,s", [("valid", 1), ("same", 2)])
+def test_conv1d_with_relu_matches_torch_through_the_fused_op(padding, s):
+    """Conv1D(activation='relu') runs Conv2D's fused op on a one-row image: ReLU's gradient included."""
+    shape, k = (3, 12, 5), 4
+    pads = _same(shape[1], k, s, 1) if padding == "same" else (0, 0)
+
+    def theirs(x, W, b):
+        return F.relu(F.conv1d(F.pad(x.transpose(1, 2), pads), W, b, stride=s)).transpose(1, 2)
+
+    layer = layers.Conv1D(6, k, strides=s, padding=padding, activation="relu", bias_initializer="random_normal")
+    compare(layer, _input(shape), theirs, to_torch=(lambda K: K.transpose(2, 1, 0), IDENTITY))
+    assert layer(_input(shape)).creator.__class__.__name__ != "Conv2DAct"   # a reshape of the fused op's output
+    assert layer(_input(shape)).creator.inputs[0].creator.__class__.__name__ == "Conv2DAct"
+
+
 def _deconv_length(size, k, s, padding, output_padding):
     if output_padding is None:
         return size * s + max(k - s, 0) if padding == "valid" else size * s
