@@ -113,6 +113,9 @@ def _build(numba):
                                 for q in range(Q):
                                     out[q] += row[q // M] * k[q]
 
+    # dx and dK of the per-pixel form: two loop nests alike but for their innermost lines, kept apart on
+    # purpose: one nest testing which gradients are wanted ran 4x slower (LLVM kept the short channel loops
+    # scalar), while the row form's long runs amortise the same tests (backward_rows)
     @numba.njit(cache=True, nogil=True)
     def backward_x(K, gy, gx, sh, sw, dh, dw, top, left, n0, n1):
         H, W, C = gx.shape[1], gx.shape[2], gx.shape[3]
