@@ -255,8 +255,7 @@ class Softmax(Function):
         loops = _softmax_rows(self.axis, z)
         if loops:
             z2 = z.reshape(-1, z.shape[-1])
-            a = xp.empty_like(z2)
-            rows, width = z2.shape
+            a, rows = xp.empty_like(z2), z2.shape[0]
             if compiled.run("softmax_rows", loops[0], rows, 2 * z.size, z2, a):
                 xp.exp(a, out=a)
                 if compiled.run("softmax_rows", loops[1], rows, 2 * z.size, a):

@@ -4,8 +4,8 @@ A depthwise conv is a grouped conv with one channel per group. Its im2col matrix
 as an ordinary conv's for a tiny product, so it is one einsum over the strided window view instead,
 with no copy of the input at all; the input gradient is the same kind of einsum over the output
 gradient spread out by the stride (the transposed convolution, written as a correlation). In 2-D,
-with numba there, compiled loops along each pixel's channels run instead (``depthwise_kernels``: the
-einsum form ran at a few hundred MFLOP/s, 4-9x slower); the einsum form is their reference and fallback.
+with numba there, compiled loops along the output rows run instead, padding skipped rather than copied
+(``depthwise_kernels``; the einsum form ran 4-9x slower); the einsum form is their reference and fallback.
 
 Kernel layout as tf.keras: (*kernel_size, channels, depth_multiplier); output channel
 c * depth_multiplier + m is channel c filtered by K[..., c, m].
@@ -16,7 +16,7 @@ from shendu import backend
 from shendu.autograd import Function
 from shendu.ops import depthwise_kernels
 from shendu.ops.conv import _ints, _padding
-from shendu.ops.linalg import linear
+from shendu.ops.linalg import _column_sums, linear
 from shendu.ops.shape import reshape
 from shendu.ops.window import Window, crop, geometry, kernel_axes, layout, pad, windows
 from shendu.tensor import Tensor, as_tensor
@@ -32,6 +32,8 @@ class DepthwiseConv(Function):
     dK[a,c,m] = Σ_{n,p} x[n, p*s+a*d, c] dy[n,p,c,m],  dx[n, p*s+a*d, c] += Σ_m dy[n,p,c,m] K[a,c,m]"""
     # einsum over the strided window view reads each input value once per kernel offset and writes each
     # output once, with no im2col copy: several times faster than a whole-array multiply-add per offset.
+    padded = False      # whether forward saved the padded input (its einsum form ran)
+
     def forward(self, x, K, *b):
         w, xp = self.win, backend.xp
         y = depthwise_kernels.forward(x, K, b[0] if b else None, w)     # the compiled loops skip the padding
@@ -48,15 +50,13 @@ class DepthwiseConv(Function):
             y += b[0]
         return y
 
-    padded = False      # whether forward saved the padded input (its einsum form ran)
-
     def backward(self, gy):
         xpad, K = self.saved
         w, xp = self.win, backend.xp
         channels, mult = K.shape[-2:]
         p, a = _subscripts(len(w.k))
         gy = xp.ascontiguousarray(gy)       # once for all (a pooling's gradient is a broadcast view)
-        gb = gy.reshape(-1, channels * mult).sum(axis=0) if len(self.needs) == 3 else None
+        gb = _column_sums(gy.reshape(-1, channels * mult)) if len(self.needs) == 3 else None
         if not self.padded:
             grads = depthwise_kernels.backward(xpad, K, gy, w, self.needs[0], self.needs[1])
             if grads is not None:

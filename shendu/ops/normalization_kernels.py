@@ -115,7 +115,7 @@ def _usable(*arrays) -> bool:
     return compiled.usable(*arrays) and _kernels() is not None
 
 
-def _summed(kernel, arrays, rows: int, width: int, dtype):
+def _summed(kernel, arrays, rows: int, width: int):
     """Σ over row ranges of ``kernel(*arrays, sums, r0, r1)``'s (2, width) float64 sums, added in row order;
     None when numba fails."""
     xp = backend.xp
@@ -137,11 +137,11 @@ def batch_norm_forward(x2, gamma, beta, epsilon):
     x2 = xp.ascontiguousarray(x2)
     n, C = x2.shape
     # two passes, as the NumPy form: the mean, then the squares about it (float64 sums both times)
-    sums = _summed(_kernels()[0], (x2, xp.zeros(C)), n, C, x2.dtype)
+    sums = _summed(_kernels()[0], (x2, xp.zeros(C)), n, C)
     if sums is None:
         return None
     mean = sums[0] / n
-    sums = _summed(_kernels()[0], (x2, mean), n, C, x2.dtype)
+    sums = _summed(_kernels()[0], (x2, mean), n, C)
     if sums is None:
         return None
     var = sums[1] / n - (sums[0] / n) ** 2          # the second term: the first pass's rounding, tiny
@@ -153,14 +153,19 @@ def batch_norm_forward(x2, gamma, beta, epsilon):
     return y, xhat, inv_std, mean, var
 
 
+def _gradient(gy2, xhat, gamma):
+    """dy (rows, C) as the backward loops take it (contiguous), or None where they cannot run."""
+    return backend.xp.ascontiguousarray(gy2) if _usable(gy2, xhat, gamma) else None
+
+
 def batch_norm_backward(gy2, xhat, inv_std, gamma, want_x: bool):
     """(dx or None, dγ, dβ) of ``batch_norm_forward``, or None where the kernels cannot run."""
-    if not _usable(gy2, xhat, gamma):
+    gy2 = _gradient(gy2, xhat, gamma)
+    if gy2 is None:
         return None
     xp = backend.xp
-    gy2 = xp.ascontiguousarray(gy2)
     n, C = gy2.shape
-    sums = _summed(_kernels()[2], (gy2, xhat), n, C, gy2.dtype)
+    sums = _summed(_kernels()[2], (gy2, xhat), n, C)
     if sums is None:
         return None
     g_beta, g_gamma = sums[0].astype(gy2.dtype), sums[1].astype(gy2.dtype)
@@ -189,13 +194,13 @@ def layer_norm_forward(x2, gamma, beta, epsilon):
 
 def layer_norm_backward(gy2, xhat, inv_std, gamma, want_x: bool):
     """(dx or None, dγ, dβ) of ``layer_norm_forward``, or None where the kernels cannot run."""
-    if not _usable(gy2, xhat, gamma):
+    gy2 = _gradient(gy2, xhat, gamma)
+    if gy2 is None:
         return None
     xp = backend.xp
-    gy2 = xp.ascontiguousarray(gy2)
     n, C = gy2.shape
     gx = xp.empty_like(gy2) if want_x else xp.empty((0, 0), gy2.dtype)
-    sums = _summed(_kernels()[5], (gy2, xhat, inv_std, gamma, gx, want_x), n, C, gy2.dtype)
+    sums = _summed(_kernels()[5], (gy2, xhat, inv_std, gamma, gx, want_x), n, C)
     if sums is None:
         return None
     return (gx if want_x else None), sums[0].astype(gy2.dtype), sums[1].astype(gy2.dtype)
